@@ -1,0 +1,223 @@
+"""Dataset command: render procedural scenes into a resumable cache, and report on it.
+
+    python -m ml_core.data build --split train --count 400 --out ~/.cache/postpass/data
+    python -m ml_core.data stats ~/.cache/postpass/data
+
+Layout: ``OUT/dataset.json`` (render config, mesh library, Blender version), ``OUT/<split>/<seed>/`` one folder
+per scene (see ``ml_core.render``), ``OUT/contact_sheet_<split>.png``. A rerun skips complete scenes and
+renders only the missing files of an interrupted one, so a build can grow over several runs.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from . import paths, render, splits
+from .scenes import MeshLibrary, SceneError, make_spec
+
+DATASET_FILE = "dataset.json"
+
+
+class DataError(ValueError):
+    """A problem with the command's input; printed as one line."""
+
+
+def scene_dir(out: Path, seed: int) -> Path:
+    return out / splits.split_of(seed) / f"{seed:07d}"
+
+
+def complete_scenes(out: Path, split: str) -> list[Path]:
+    folder = Path(out) / split
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if (p / render.MANIFEST).is_file())
+
+
+def _check_writable(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".write-test-{os.getpid()}"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise DataError(f"{out}: output folder is not writable ({exc.strerror or type(exc).__name__})") from None
+
+
+def _dataset_record(out: Path, config: render.RenderConfig, meshes: MeshLibrary) -> dict:
+    """Create ``dataset.json``, or check an existing one was made with the same config and meshes."""
+    from . import blender
+
+    record = {"render_config": asdict(config), "config_fingerprint": config.fingerprint(),
+              "meshes": meshes.names, "mesh_fingerprint": meshes.fingerprint() if meshes.names else None,
+              "blender": blender.import_bpy().app.version_string}
+    path = out / DATASET_FILE
+    if path.exists():
+        old = json.loads(path.read_text())
+        for key in ("config_fingerprint", "mesh_fingerprint"):
+            if old.get(key) != record[key]:
+                raise DataError(f"{out}: holds a dataset made with another {key.split('_')[0]} "
+                                f"({old.get(key)} != {record[key]}); use another --out")
+        return old
+    render._write_json(path, record)
+    return record
+
+
+def build(out: Path, split: str, count: int, start: int = 0, config: render.RenderConfig | None = None,
+          mesh_dir: Path | None = None, progress: bool = True, sheet: bool = True) -> dict:
+    """Render ``count`` scenes of ``split`` into ``out`` (skipping complete ones). Returns a summary."""
+    seeds = splits.split_seeds(split, count, start)  # validates split / count first: cheap errors first
+    config = config or render.PRESETS["default"]
+    out = Path(out).expanduser()
+    _check_writable(out)
+    meshes = MeshLibrary(mesh_dir)
+    meshes.validate()
+    _dataset_record(out, config, meshes)
+
+    from tqdm import tqdm
+
+    done = skipped = 0
+    start_time = time.perf_counter()
+    bar = tqdm(seeds, desc=f"render {split}", unit="scene", disable=not progress, dynamic_ncols=True)
+    for seed in bar:
+        folder = scene_dir(out, seed)
+        if (folder / render.MANIFEST).is_file():
+            skipped += 1
+            continue
+        render.render_scene(make_spec(seed, meshes.names, frames=config.frames), folder, config, meshes)
+        done += 1
+    wall = time.perf_counter() - start_time
+    summary = {"split": split, "requested": len(seeds), "rendered": done, "skipped": skipped,
+               "seconds": round(wall, 1), "scenes_per_hour": round(3600 * done / wall, 1) if done else None}
+    if sheet and seeds:
+        summary["contact_sheet"] = str(contact_sheet(out, split))
+    return summary
+
+
+def stats(out: Path) -> dict:
+    """Scenes, disk, render time and a fingerprint per split (also written to ``OUT/stats.json``)."""
+    out = Path(out).expanduser()
+    if not (out / DATASET_FILE).is_file():
+        raise DataError(f"{out}: not a dataset folder (no {DATASET_FILE})")
+    record = json.loads((out / DATASET_FILE).read_text())
+    result = {"dataset": str(out), "blender": record["blender"], "config": record["config_fingerprint"],
+              "splits": {}}
+    for split in splits.SPLITS:
+        folders = complete_scenes(out, split)
+        if not folders:
+            continue
+        manifests = [json.loads((f / render.MANIFEST).read_text()) for f in folders]
+        disk = sum(p.stat().st_size for f in folders for p in f.iterdir() if p.is_file())
+        wall = [m.get("wall_seconds") or m["render_seconds"] for m in manifests]
+        fingerprint = hashlib.sha256(json.dumps(sorted((m["seed"], m["config"]) for m in manifests)).encode())
+        result["splits"][split] = {
+            "scenes": len(folders), "disk_mb": round(disk / 2**20, 1),
+            "mb_per_scene": round(disk / 2**20 / len(folders), 2),
+            "seconds_per_scene": round(float(np.mean(wall)), 2),
+            "scenes_per_hour": round(3600 / float(np.mean(wall)), 1),
+            "fingerprint": fingerprint.hexdigest()[:16],
+        }
+    render._write_json(out / "stats.json", result)
+    return result
+
+
+def dataset_fingerprint(out: Path, split: str) -> str:
+    return stats(out)["splits"][split]["fingerprint"]
+
+
+def contact_sheet(out: Path, split: str, count: int = 8, path: Path | None = None, cell: int = 128) -> Path:
+    """A PNG grid, one row per scene: noisy (lowest spp >= 4), target, albedo, normal, 1/4-res render, frame 1."""
+    import cv2
+    from addon.runtime.color import exposure_scale, srgb_encode, tonemap
+    from addon.runtime.exr import read_exr
+    from addon.runtime.files import atomic_output
+
+    folders = complete_scenes(out, split)[:count]
+    if not folders:
+        raise DataError(f"{out}: no complete scenes in split {split!r}")
+    rows = []
+    for folder in folders:
+        target = read_exr(folder / "target.exr")
+        scale = exposure_scale(target.get("Combined"))  # one exposure per row, so columns compare
+        noisy_files = sorted(folder.glob("noisy_spp*.exr"))
+        noisy = next((f for f in noisy_files if int(f.stem[-4:]) >= 4), noisy_files[-1])
+        lowres = sorted(folder.glob("lowres_x*.exr"))
+        frames = sorted(folder.glob("frame_*.exr"))
+        tiles = {
+            noisy.stem.replace("noisy_spp", "noisy ").lstrip("0"): tonemap(read_exr(noisy).get("Combined"), scale),
+            "target": tonemap(target.get("Combined"), scale),
+            "albedo": srgb_encode(target.get("Denoising Albedo")),
+            "normal": np.clip(target.get("Denoising Normal") * 0.5 + 0.5, 0, 1),
+        }
+        if lowres:
+            tiles[lowres[-1].stem.replace("lowres_", "low-res ")] = tonemap(read_exr(lowres[-1]).get("Combined"), scale)
+        if frames:
+            tiles["frame 1"] = tonemap(read_exr(frames[0]).get("Combined"), scale)
+        row = [cv2.resize(t[..., :3], (cell, cell), interpolation=cv2.INTER_NEAREST) for t in tiles.values()]
+        rows.append((list(tiles), np.concatenate(row, axis=1)))
+    labels = rows[0][0]
+    header = np.ones((22, cell * len(labels), 3), np.float32)
+    for i, label in enumerate(labels):
+        cv2.putText(header, label, (i * cell + 4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+    width = max(r[1].shape[1] for r in rows)
+    grid = np.concatenate([header[:, :width]] + [np.pad(r[1], ((0, 0), (0, width - r[1].shape[1]), (0, 0)))
+                                                 for r in rows], axis=0)
+    path = Path(path) if path else Path(out) / f"contact_sheet_{split}.png"
+    with atomic_output(path) as tmp:
+        cv2.imwrite(tmp, (np.clip(grid, 0, 1)[..., ::-1] * 255 + 0.5).astype(np.uint8))
+    return path
+
+
+# --------------------------------------------------------------------------------------------------
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m ml_core.data", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build", help="render scenes of one split into the dataset folder (resumable)")
+    b.add_argument("--split", required=True, help=f"one of {', '.join(splits.SPLITS)}")
+    b.add_argument("--count", type=int, required=True, help="number of scenes (seeds) to have in the split")
+    b.add_argument("--start", type=int, default=0, help="offset of the first seed within the split")
+    b.add_argument("--out", type=Path, default=paths.cache_dir() / "data", help="dataset folder (default: %(default)s)")
+    b.add_argument("--preset", default="default", help=f"render settings: {', '.join(render.PRESETS)}")
+    b.add_argument("--meshes", default=None,
+                   help="folder of OBJ/PLY/GLB meshes to mix into scenes ('none' for none; default: ../shared/assets/meshes if present)")
+    b.add_argument("--threads", type=int, default=0, help="Cycles threads (0: all cores)")
+    b.add_argument("--quiet", action="store_true", help="no progress bar")
+    s = sub.add_parser("stats", help="scenes, disk and render time per split; writes stats.json")
+    s.add_argument("out", type=Path)
+    c = sub.add_parser("sheet", help="write a contact-sheet PNG of a split's first scenes")
+    c.add_argument("out", type=Path)
+    c.add_argument("--split", default="train")
+    c.add_argument("--count", type=int, default=8)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "build":
+            mesh_dir = (None if args.meshes == "none" else Path(args.meshes) if args.meshes
+                        else paths.default_mesh_dir())
+            config = render.preset(args.preset, threads=args.threads)
+            summary = build(args.out, args.split, args.count, args.start, config, mesh_dir,
+                            progress=not args.quiet and sys.stderr.isatty())
+            print(json.dumps(summary))
+        elif args.command == "stats":
+            print(json.dumps(stats(args.out), indent=1))
+        elif args.command == "sheet":
+            print(contact_sheet(args.out, args.split, args.count))
+    except (DataError, SceneError, splits.SplitError, ValueError) as exc:
+        print(f"postpass-data: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

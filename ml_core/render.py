@@ -1,0 +1,199 @@
+"""Render one procedural scene with Cycles (CPU) into the multilayer EXRs every task trains on.
+
+One scene folder holds (names are the contract the torch datasets read):
+
+``noisy_spp0004.exr``   noisy input at 4 samples per pixel (one per ``noisy_spp``, each with its own sampling seed)
+``target.exr``          the reference: ``target_spp`` samples with adaptive sampling, same integrator settings
+``lowres_x2.exr``       the same camera rendered at 1/2 (and 1/4) resolution at target quality, for up-res
+``frame_0001.exr`` ...  every animation frame at ``anim_spp`` + OIDN, for inbetweening (frame 2 is t = 1/2)
+``scene.json``          the spec that made the scene
+``manifest.json``       written last: seed, spp, passes, render seconds, Blender version (marks the scene done)
+
+Every EXR has the passes Combined, Denoising Albedo, Denoising Normal (camera space), Denoising Depth, Depth
+and Vector. Each file is rendered to a temporary name and renamed, so a killed build never leaves a
+half-written file, and a rerun renders only what is missing.
+
+Why a mid-spp adaptive target rather than 1024+ spp: 256x256 costs ~140 s at 1024 spp here; with adaptive
+sampling the target's noise stays ~20 dB below a 4 spp input for a fraction of that, and scene variety matters
+more than the last dB of target cleanliness. The target is an independent render (its own seed), so what
+noise it keeps is uncorrelated with the input's and averages out in training (the noise2noise argument).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from . import blender
+from .scenes import MeshLibrary, build_scene
+
+PASSES = ("Combined", "Denoising Albedo", "Denoising Normal", "Denoising Depth", "Depth", "Vector")
+MANIFEST = "manifest.json"
+SPEC = "scene.json"
+
+
+@dataclass(frozen=True)
+class RenderConfig:
+    width: int = 128
+    height: int = 128
+    noisy_spp: tuple[int, ...] = (1, 2, 4, 8, 16)
+    target_spp: int = 512
+    target_adaptive_threshold: float = 0.004  # 0 turns adaptive sampling off
+    lowres_scales: tuple[int, ...] = (2, 4)
+    anim_spp: int = 32
+    max_bounces: int = 8
+    diffuse_bounces: int = 3
+    glossy_bounces: int = 4
+    transmission_bounces: int = 8
+    clamp_indirect: float = 10.0  # Blender's default: farms render with it, so our data does too
+    frames: int = 3
+    threads: int = 0  # 0: all cores
+    passes: tuple[str, ...] = field(default=PASSES)
+
+    def fingerprint(self) -> str:
+        data = {k: v for k, v in asdict(self).items() if k != "threads"}  # threads change speed, not pixels
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+PRESETS = {
+    # The training dataset: ~128 px scenes, hundreds of them in a few CPU hours (crops are taken from these).
+    "default": RenderConfig(),
+    # Tests and CI: tiny and fast, every product still present.
+    "tiny": RenderConfig(width=48, height=48, noisy_spp=(1, 4), target_spp=32, target_adaptive_threshold=0.0,
+                         anim_spp=8, max_bounces=4, diffuse_bounces=2, glossy_bounces=2, transmission_bounces=4),
+}
+
+
+def products(config: RenderConfig) -> list[str]:
+    """File names one scene folder holds when it is complete (besides scene.json and the manifest)."""
+    names = [f"noisy_spp{spp:04d}.exr" for spp in config.noisy_spp] + ["target.exr"]
+    names += [f"lowres_x{s}.exr" for s in config.lowres_scales]
+    if config.frames > 1:
+        names += [f"frame_{f:04d}.exr" for f in range(1, config.frames + 1)]
+    return names
+
+
+def _sampling_seed(scene_seed: int, product: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"{scene_seed}/{product}".encode()).digest()[:4], "little") & 0x7FFFFFFF
+
+
+def setup_render(scene, config: RenderConfig) -> None:
+    """Cycles on the CPU, no denoising, fixed integrator, every pass the datasets read, multilayer EXR out."""
+    scene.render.engine = "CYCLES"
+    cy = scene.cycles
+    cy.device = "CPU"
+    cy.use_denoising = False
+    cy.use_animated_seed = False
+    cy.max_bounces = config.max_bounces
+    cy.diffuse_bounces = config.diffuse_bounces
+    cy.glossy_bounces = config.glossy_bounces
+    cy.transmission_bounces = config.transmission_bounces
+    cy.transparent_max_bounces = config.transmission_bounces
+    cy.volume_bounces = 0
+    cy.sample_clamp_indirect = config.clamp_indirect
+    cy.sample_clamp_direct = 0.0
+    scene.render.use_motion_blur = False  # the Vector pass needs it off
+    scene.render.resolution_percentage = 100
+    scene.render.use_file_extension = False
+    scene.render.use_compositing = False
+    scene.render.use_sequencer = False
+    if config.threads:
+        scene.render.threads_mode, scene.render.threads = "FIXED", config.threads
+    vl = scene.view_layers[0]
+    vl.use_pass_z = True
+    vl.use_pass_vector = True
+    vl.cycles.denoising_store_passes = True
+    img = scene.render.image_settings
+    img.media_type = "MULTI_LAYER_IMAGE"
+    img.color_depth = "32"  # vectors and depth need full float
+    img.exr_codec = "ZIP"
+
+
+def _render_to(bpy, scene, path: Path, *, spp: int, seed: int, scale: int = 1, frame: int | None = None,
+               adaptive: float = 0.0, denoise: bool = False, config: RenderConfig) -> float:
+    """Render one still to ``path`` atomically; return the seconds it took."""
+    cy = scene.cycles
+    cy.samples = spp
+    cy.seed = seed
+    cy.use_adaptive_sampling = adaptive > 0
+    if adaptive > 0:
+        cy.adaptive_threshold = adaptive
+        cy.adaptive_min_samples = max(16, spp // 16)
+    cy.use_denoising = denoise
+    if denoise:
+        cy.denoiser = "OPENIMAGEDENOISE"
+        cy.denoising_input_passes = "RGB_ALBEDO_NORMAL"
+        cy.denoising_prefilter = "ACCURATE"
+    scene.render.resolution_x = config.width // scale
+    scene.render.resolution_y = config.height // scale
+    scene.frame_set(frame if frame is not None else scene.frame_current)
+    tmp = path.with_name(f".{path.stem}.tmp.exr")
+    scene.render.filepath = str(tmp)
+    start = time.perf_counter()
+    bpy.ops.render.render(write_still=True, scene=scene.name)
+    seconds = time.perf_counter() - start
+    if not tmp.exists():
+        raise RuntimeError(f"{path}: Cycles wrote no file")
+    os.replace(tmp, path)
+    return seconds
+
+
+def render_scene(spec: dict, folder: Path, config: RenderConfig, meshes: MeshLibrary | None = None,
+                 log=None) -> dict:
+    """Render every missing product of ``spec`` into ``folder`` and write its manifest. Returns the manifest."""
+    bpy = blender.import_bpy()
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob(".*.tmp.exr"):  # left by a build killed mid-render
+        stale.unlink()
+    manifest_path = folder / MANIFEST
+    if manifest_path.exists():
+        return json.loads(manifest_path.read_text())
+
+    _write_json(folder / SPEC, spec)
+    scene = build_scene(spec, meshes)
+    setup_render(scene, config)
+    still = spec["frame_still"]
+    jobs = [(f"noisy_spp{spp:04d}.exr", dict(spp=spp, frame=still)) for spp in config.noisy_spp]
+    jobs.append(("target.exr", dict(spp=config.target_spp, frame=still, adaptive=config.target_adaptive_threshold)))
+    jobs += [(f"lowres_x{s}.exr", dict(spp=config.target_spp, frame=still, scale=s,
+                                       adaptive=config.target_adaptive_threshold)) for s in config.lowres_scales]
+    if config.frames > 1:
+        jobs += [(f"frame_{f:04d}.exr", dict(spp=config.anim_spp, frame=f, denoise=True))
+                 for f in range(1, config.frames + 1)]
+    files = {}
+    for name, job in jobs:
+        path = folder / name
+        if path.exists():
+            files[name] = {"seconds": None, "resumed": True, **_job_summary(job)}
+            continue
+        seconds = _render_to(bpy, scene, path, seed=_sampling_seed(spec["seed"], name), config=config, **job)
+        files[name] = {"seconds": round(seconds, 3), **_job_summary(job)}
+        if log:
+            log(f"scene {spec['seed']}: {name} in {seconds:.2f} s")
+    manifest = {
+        "seed": spec["seed"], "spec_version": spec["version"], "width": config.width, "height": config.height,
+        "config": config.fingerprint(), "passes": list(config.passes), "blender": bpy.app.version_string,
+        "render_seconds": round(sum(f["seconds"] or 0.0 for f in files.values()), 3), "files": files,
+    }
+    _write_json(manifest_path, manifest)
+    return manifest
+
+
+def _job_summary(job: dict) -> dict:
+    return {"spp": job["spp"], "frame": job.get("frame"), "scale": job.get("scale", 1),
+            "adaptive_threshold": job.get("adaptive", 0.0), "oidn": job.get("denoise", False)}
+
+
+def _write_json(path: Path, data) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def preset(name: str, **overrides) -> RenderConfig:
+    if name not in PRESETS:
+        raise ValueError(f"unknown render preset {name!r}: choose one of {', '.join(PRESETS)}")
+    return replace(PRESETS[name], **overrides)
