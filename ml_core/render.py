@@ -145,6 +145,7 @@ def render_scene(spec: dict, folder: Path, config: RenderConfig, meshes: MeshLib
                  log=None) -> dict:
     """Render every missing product of ``spec`` into ``folder`` and write its manifest. Returns the manifest."""
     bpy = blender.import_bpy()
+    started = time.perf_counter()
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob(".*.tmp.exr"):  # left by a build killed mid-render
         stale.unlink()
@@ -177,6 +178,7 @@ def render_scene(spec: dict, folder: Path, config: RenderConfig, meshes: MeshLib
         "seed": spec["seed"], "spec_version": spec["version"], "width": config.width, "height": config.height,
         "config": config.fingerprint(), "passes": list(config.passes), "blender": bpy.app.version_string,
         "render_seconds": round(sum(f["seconds"] or 0.0 for f in files.values()), 3), "files": files,
+        "wall_seconds": round(time.perf_counter() - started, 3),  # scene build + renders + IO
     }
     _write_json(manifest_path, manifest)
     return manifest
