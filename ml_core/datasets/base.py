@@ -1,0 +1,65 @@
+"""What every task's dataset shares: scene discovery, pass reading, seeded per-item randomness."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch.utils.data
+
+from addon.runtime.exr import read_exr
+
+from .. import data, splits, transforms
+
+
+@lru_cache(maxsize=256)
+def _read_passes(path: str) -> dict[str, np.ndarray]:
+    # Scene files are small (128 px); caching the decoded passes keeps an epoch from re-decoding ZIP EXRs.
+    return read_exr(path).passes
+
+
+class SceneDataset(torch.utils.data.Dataset):
+    """Base class: ``crops_per_scene`` items per complete scene of ``split`` under ``root``."""
+
+    #: pass kinds for augmentation (see ``ml_core.transforms``), by sample key
+    kinds: dict[str, str] = {}
+
+    def __init__(self, root, split: str, crop: int = 64, crops_per_scene: int = 4, augment: bool = True,
+                 seed: int = 0):
+        splits.split_range(split)  # unknown split -> clear error
+        self.root, self.split = Path(root).expanduser(), split
+        self.scenes = data.complete_scenes(self.root, split)
+        if not self.scenes:
+            raise ValueError(f"{self.root}: no complete scenes in split {split!r} (build them with "
+                             f"`python -m ml_core.data build --split {split} ...`)")
+        self.crop, self.crops_per_scene, self.augment, self.seed = crop, crops_per_scene, augment, seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.scenes) * self.crops_per_scene
+
+    def passes(self, scene: Path, name: str) -> dict[str, np.ndarray]:
+        return _read_passes(str(scene / name))
+
+    def rng(self, index: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, self.epoch, index])
+
+    def __getitem__(self, index: int) -> dict:
+        rng = self.rng(index)
+        sample, extras = self.load(self.scenes[index // self.crops_per_scene], rng)
+        sample = transforms.random_crop(sample, self.crop, rng)
+        if self.augment:
+            sample = transforms.dihedral(sample, int(rng.integers(8)), self.kinds)
+        return transforms.to_tensors({**self.finish(sample, rng), **extras})
+
+    # -- per task ------------------------------------------------------------------------------------------
+    def load(self, scene: Path, rng: np.random.Generator) -> tuple[dict[str, np.ndarray], dict]:
+        """Full-frame arrays to crop (dict of HWC) and per-sample scalars that are not cropped."""
+        raise NotImplementedError
+
+    def finish(self, sample: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Work on the cropped, augmented arrays (e.g. derive an input from the target)."""
+        return sample

@@ -1,0 +1,28 @@
+"""Inbetween: frames t0 and t1 (+ their Vector passes and depth) -> the frame between them.
+
+From the animation frames 1..F of a scene: frame0 = 1, frame1 = F, target = a frame between at
+t = (k - 1) / (F - 1). Blender's vectors span one frame step; ``steps`` (F - 1) tells how many lie between.
+"""
+from __future__ import annotations
+
+from ..transforms import VECTOR
+from .base import SceneDataset
+
+
+class InbetweenDataset(SceneDataset):
+    kinds = {"vector0": VECTOR, "vector1": VECTOR}
+
+    def __init__(self, root, split: str, **options):
+        super().__init__(root, split, **options)
+        self.frames = sorted(p.name for p in self.scenes[0].glob("frame_*.exr"))
+        if len(self.frames) < 3:
+            raise ValueError(f"{self.root}: scenes have {len(self.frames)} animation frames; inbetweening needs 3+")
+
+    def load(self, scene, rng):
+        k = int(rng.integers(1, len(self.frames) - 1))
+        first, middle, last = (self.passes(scene, self.frames[i]) for i in (0, k, -1))
+        steps = len(self.frames) - 1
+        return {"frame0": first["Combined"][..., :3], "frame1": last["Combined"][..., :3],
+                "vector0": first["Vector"], "vector1": last["Vector"],
+                "depth0": first["Denoising Depth"], "depth1": last["Denoising Depth"],
+                "target": middle["Combined"][..., :3]}, {"t": k / steps, "steps": float(steps)}

@@ -1,0 +1,60 @@
+"""Torch datasets for the four tasks read the render cache and give consistent, reproducible samples."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from addon.runtime.color import luminance
+from ml_core.datasets import make_dataset
+from ml_core.datasets.colorize import recolor
+
+SHAPES = {
+    "denoise": {"color": 3, "albedo": 3, "normal": 3, "depth": 1, "target": 3},
+    "upres": {"lowres": 3, "albedo": 3, "normal": 3, "target": 3},
+    "colorize": {"luminance": 1, "hints": 3, "mask": 1, "target": 3},
+    "inbetween": {"frame0": 3, "frame1": 3, "vector0": 4, "vector1": 4, "depth0": 1, "depth1": 1, "target": 3},
+}
+
+
+@pytest.mark.parametrize("task", sorted(SHAPES))
+def test_dataset_items(tiny_dataset, task):
+    options = {"scale": 4} if task == "upres" else {}
+    ds = make_dataset(task, tiny_dataset, "train", crop=32, crops_per_scene=3, **options)
+    assert len(ds) == 6
+    item = ds[4]
+    for key, channels in SHAPES[task].items():
+        size = 8 if key == "lowres" else 32
+        assert item[key].shape == (channels, size, size), key
+        assert item[key].dtype == torch.float32 and torch.isfinite(item[key]).all(), key
+    again = ds[4]
+    assert all(torch.equal(item[k], again[k]) for k in item), "an index must give the same sample in an epoch"
+    ds.set_epoch(1)
+    assert any(not torch.equal(item[k], ds[4][k]) for k in SHAPES[task]), "a new epoch gives new crops"
+
+
+def test_test_split_is_separate(tiny_dataset):
+    train = make_dataset("denoise", tiny_dataset, "train")
+    test = make_dataset("denoise", tiny_dataset, "test")
+    assert not {p.name for p in train.scenes} & {p.name for p in test.scenes}
+    with pytest.raises(ValueError, match="no complete scenes"):
+        make_dataset("denoise", tiny_dataset, "val")
+    with pytest.raises(ValueError, match="unknown task"):
+        make_dataset("deblur", tiny_dataset, "train")
+
+
+def test_colorize_hints_come_from_the_target(tiny_dataset):
+    ds = make_dataset("colorize", tiny_dataset, "train", crop=32, crops_per_scene=16, no_hint_fraction=0.0)
+    item = ds[3]
+    target, lum = item["target"].numpy().transpose(1, 2, 0), item["luminance"].numpy()[0]
+    np.testing.assert_allclose(lum, luminance(target), rtol=1e-5, atol=1e-6)
+    mask, hints = item["mask"].numpy()[0] > 0, item["hints"].numpy().transpose(1, 2, 0)
+    assert mask.any() and not hints[~mask].any()
+
+
+def test_recolor_keeps_luminance_and_changes_hue():
+    rgb = np.random.default_rng(0).random((8, 8, 3)).astype(np.float32)
+    out = recolor(rgb, 2.0, 1.2)
+    np.testing.assert_allclose(luminance(out), luminance(rgb), rtol=1e-4, atol=1e-6)
+    assert np.abs(out - rgb).mean() > 0.05
+    np.testing.assert_allclose(recolor(rgb, 0.0, 1.0), rgb, atol=1e-5)

@@ -1,0 +1,116 @@
+"""Procedural scenes and Cycles renders: determinism, passes, and what the passes mean."""
+from __future__ import annotations
+
+import json
+import numpy as np
+import pytest
+
+from addon.runtime.exr import read_exr
+from ml_core import flow, render, scenes, splits
+
+
+def test_same_seed_same_spec_and_different_seeds_differ():
+    names = ["a.obj", "b.ply"]
+    assert json.dumps(scenes.make_spec(7, names)) == json.dumps(scenes.make_spec(7, names))
+    assert scenes.make_spec(7, names) != scenes.make_spec(8, names)
+
+
+def test_specs_vary_what_the_networks_need():
+    """Over a few dozen seeds every material kind, shape source, light type, DOF and motion appear."""
+    specs = [scenes.make_spec(s, ["m.obj"]) for s in range(60)]
+    objects = [o for s in specs for o in s["objects"]]
+    assert {o["material"]["kind"] for o in objects} == set(scenes.MATERIAL_KINDS)
+    assert {o["shape"]["source"] for o in objects} == {"primitive", "trimesh", "file"}
+    assert {t["type"] for o in objects if (t := o["material"]["texture"])} == set(scenes.TEXTURES)
+    assert {li["type"] for s in specs for li in s["lights"]} == {"area", "point", "sun", "spot"}
+    assert any(li["size"] < 0.05 and li["type"] == "point" for s in specs for li in s["lights"])  # firefly lights
+    assert any(s["camera"]["dof"] for s in specs) and any(not s["camera"]["dof"] for s in specs)
+    assert any(s["camera"]["motion"] for s in specs) and any(o["motion"] for o in objects)
+
+
+def test_splits_are_disjoint_and_seeds_fall_in_their_split():
+    ranges = list(splits.SPLITS.values())
+    for i, a in enumerate(ranges):
+        for b in ranges[i + 1:]:
+            assert not set(range(a.start, a.stop)) & set(range(b.start, b.stop))
+    for name in splits.SPLITS:
+        assert {splits.split_of(s) for s in splits.split_seeds(name, 5)} == {name}
+    with pytest.raises(splits.SplitError, match="unknown split"):
+        splits.split_seeds("training", 1)
+
+
+def test_same_seed_renders_the_same_image(tmp_path, mesh_dir):
+    lib = scenes.MeshLibrary(mesh_dir)
+    spec = scenes.make_spec(3, lib.names)
+    config = render.preset("tiny", noisy_spp=(2,), lowres_scales=(), frames=1, target_spp=4)
+    a = render.render_scene(spec, tmp_path / "a", config, lib)
+    b = render.render_scene(spec, tmp_path / "b", config, lib)
+    assert a["seed"] == b["seed"] == 3
+    for name in ("noisy_spp0002.exr", "target.exr"):
+        pa, pb = read_exr(tmp_path / "a" / name).passes, read_exr(tmp_path / "b" / name).passes
+        assert pa.keys() == pb.keys()
+        for key in pa:
+            np.testing.assert_array_equal(pa[key], pb[key], err_msg=f"{name} {key}")
+    # A different sampling seed (noisy vs target at another spp) really gives different noise.
+    assert not np.array_equal(read_exr(tmp_path / "a" / "noisy_spp0002.exr").get("Combined"),
+                              read_exr(tmp_path / "a" / "target.exr").get("Combined"))
+
+
+def test_every_product_has_every_pass_with_its_layout(tiny_dataset):
+    config = render.preset("tiny")
+    folder = sorted((tiny_dataset / "train").iterdir())[0]
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert sorted(manifest["files"]) == sorted(render.products(config))
+    channels = {"Combined": 4, "Denoising Albedo": 3, "Denoising Normal": 3, "Denoising Depth": 1, "Depth": 1,
+                "Vector": 4}
+    for name in render.products(config):
+        exr = read_exr(folder / name)
+        scale = int(name[len("lowres_x"):-4]) if name.startswith("lowres") else 1
+        assert set(exr.passes) >= set(channels), name
+        for pass_name, n in channels.items():
+            arr = exr.get(pass_name, channels=n)
+            assert arr.shape == (config.height // scale, config.width // scale, n), (name, pass_name)
+            assert np.isfinite(arr).all(), (name, pass_name)
+        if name.startswith("noisy"):
+            assert exr.header["cycles.ViewLayer.samples"] == str(int(name[9:13]))
+        hit = exr.get("Depth")[..., 0] < 1e9  # background depth is 1e10
+        normal_length = np.linalg.norm(exr.get("Denoising Normal")[hit], axis=-1)
+        assert hit.any() and np.median(normal_length) == pytest.approx(1.0, abs=0.05), name
+        assert exr.get("Denoising Depth")[hit].min() > 0
+
+
+def test_more_samples_means_less_noise(tiny_dataset):
+    folder = sorted((tiny_dataset / "train").iterdir())[0]
+    target = read_exr(folder / "target.exr").get("Combined")[..., :3]
+    err = {spp: float(np.mean((read_exr(folder / f"noisy_spp{spp:04d}.exr").get("Combined")[..., :3] - target) ** 2))
+           for spp in (1, 4)}
+    assert err[4] < err[1]
+
+
+@pytest.fixture(scope="module")
+def moving_scene(tmp_path_factory):
+    """A scene whose camera pans and whose objects move: frames 1, 2, 3 with their Vector passes."""
+    spec = scenes.make_spec(11)
+    spec["camera"]["motion"] = {"move": [0.35, -0.2, 0.05], "target_move": [0.35, -0.2, 0.0]}
+    for obj in spec["objects"]:
+        obj["motion"] = {"move": [0.1, 0.25, 0.0], "turn": [0.0, 0.0, 0.1]}
+    config = render.preset("tiny", width=64, height=64, noisy_spp=(1,), lowres_scales=(), target_spp=4)
+    folder = tmp_path_factory.mktemp("moving")
+    render.render_scene(spec, folder, config)
+    return [read_exr(folder / f"frame_{f:04d}.exr") for f in (1, 2, 3)]
+
+
+def test_vector_pass_warps_frames_onto_the_middle_frame(moving_scene):
+    f1, f2, f3 = moving_scene
+    c1, c2, c3 = (f.get("Combined")[..., :3] for f in moving_scene)
+    moved = np.abs(flow.forward_flow(f1.get("Vector"))).max()
+    assert moved > 1.0, "the fixture scene must really move"
+    still = np.mean((c1 - c2) ** 2)
+    ahead = np.mean((flow.warp_along(c1, flow.forward_flow(f1.get("Vector"))) - c2) ** 2)
+    behind = np.mean((flow.warp_along(c3, flow.backward_flow(f3.get("Vector"))) - c2) ** 2)
+    assert ahead < 0.5 * still and behind < 0.5 * np.mean((c3 - c2) ** 2)
+    # Wrong sign conventions would move pixels the other way and do worse than not warping at all.
+    wrong = np.mean((flow.warp_along(c1, -flow.forward_flow(f1.get("Vector"))) - c2) ** 2)
+    assert wrong > ahead
+    blend = flow.vector_blend(c1, f1.get("Vector"), c3, f3.get("Vector"), t=0.5, steps=2)
+    assert np.mean((blend - c2) ** 2) < np.mean(((c1 + c3) / 2 - c2) ** 2)
