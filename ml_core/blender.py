@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from contextlib import contextmanager
 
 
 def import_bpy():
@@ -23,3 +24,20 @@ def reset_scene():
     # spec says, which the inbetween data relies on.
     bpy.context.preferences.edit.keyframe_new_interpolation_type = "LINEAR"
     return bpy.context.scene
+
+
+@contextmanager
+def quiet_stdout():
+    """Silence Blender's per-render chatter ("Fra:1 Mem:..."), which it writes to the process's stdout (fd 1),
+    so progress bars and summaries stay readable. Errors still reach stderr."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)

@@ -134,15 +134,15 @@ def dataset_fingerprint(out: Path, split: str) -> str:
 
 def contact_sheet(out: Path, split: str, count: int = 8, path: Path | None = None, cell: int = 128) -> Path:
     """A PNG grid, one row per scene: noisy (lowest spp >= 4), target, albedo, normal, 1/4-res render, frame 1."""
-    import cv2
     from addon.runtime.color import exposure_scale, srgb_encode, tonemap
     from addon.runtime.exr import read_exr
-    from addon.runtime.files import atomic_output
+
+    from .figures import image_grid
 
     folders = complete_scenes(out, split)[:count]
     if not folders:
         raise DataError(f"{out}: no complete scenes in split {split!r}")
-    rows = []
+    rows, labels = [], []
     for folder in folders:
         target = read_exr(folder / "target.exr")
         scale = exposure_scale(target.get("Combined"))  # one exposure per row, so columns compare
@@ -151,7 +151,7 @@ def contact_sheet(out: Path, split: str, count: int = 8, path: Path | None = Non
         lowres = sorted(folder.glob("lowres_x*.exr"))
         frames = sorted(folder.glob("frame_*.exr"))
         tiles = {
-            noisy.stem.replace("noisy_spp", "noisy ").lstrip("0"): tonemap(read_exr(noisy).get("Combined"), scale),
+            f"noisy {int(noisy.stem[-4:])} spp": tonemap(read_exr(noisy).get("Combined"), scale),
             "target": tonemap(target.get("Combined"), scale),
             "albedo": srgb_encode(target.get("Denoising Albedo")),
             "normal": np.clip(target.get("Denoising Normal") * 0.5 + 0.5, 0, 1),
@@ -160,19 +160,10 @@ def contact_sheet(out: Path, split: str, count: int = 8, path: Path | None = Non
             tiles[lowres[-1].stem.replace("lowres_", "low-res ")] = tonemap(read_exr(lowres[-1]).get("Combined"), scale)
         if frames:
             tiles["frame 1"] = tonemap(read_exr(frames[0]).get("Combined"), scale)
-        row = [cv2.resize(t[..., :3], (cell, cell), interpolation=cv2.INTER_NEAREST) for t in tiles.values()]
-        rows.append((list(tiles), np.concatenate(row, axis=1)))
-    labels = rows[0][0]
-    header = np.ones((22, cell * len(labels), 3), np.float32)
-    for i, label in enumerate(labels):
-        cv2.putText(header, label, (i * cell + 4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
-    width = max(r[1].shape[1] for r in rows)
-    grid = np.concatenate([header[:, :width]] + [np.pad(r[1], ((0, 0), (0, width - r[1].shape[1]), (0, 0)))
-                                                 for r in rows], axis=0)
-    path = Path(path) if path else Path(out) / f"contact_sheet_{split}.png"
-    with atomic_output(path) as tmp:
-        cv2.imwrite(tmp, (np.clip(grid, 0, 1)[..., ::-1] * 255 + 0.5).astype(np.uint8))
-    return path
+        rows.append(list(tiles.values()))
+        labels = labels if len(labels) >= len(tiles) else list(tiles)
+    return image_grid(rows, labels, Path(path) if path else Path(out) / f"contact_sheet_{split}.png", cell,
+                      row_labels=[f"seed {int(f.name)}" for f in folders])
 
 
 # --------------------------------------------------------------------------------------------------

@@ -112,7 +112,7 @@ def setup_render(scene, config: RenderConfig) -> None:
     img.exr_codec = "ZIP"
 
 
-def _render_to(bpy, scene, path: Path, *, spp: int, seed: int, scale: int = 1, frame: int | None = None,
+def render_still(bpy, scene, path: Path, *, spp: int, seed: int, scale: int = 1, frame: int | None = None,
                adaptive: float = 0.0, denoise: bool = False, config: RenderConfig) -> float:
     """Render one still to ``path`` atomically; return the seconds it took."""
     cy = scene.cycles
@@ -133,7 +133,8 @@ def _render_to(bpy, scene, path: Path, *, spp: int, seed: int, scale: int = 1, f
     tmp = path.with_name(f".{path.stem}.tmp.exr")
     scene.render.filepath = str(tmp)
     start = time.perf_counter()
-    bpy.ops.render.render(write_still=True, scene=scene.name)
+    with blender.quiet_stdout():
+        bpy.ops.render.render(write_still=True, scene=scene.name)
     seconds = time.perf_counter() - start
     if not tmp.exists():
         raise RuntimeError(f"{path}: Cycles wrote no file")
@@ -170,7 +171,7 @@ def render_scene(spec: dict, folder: Path, config: RenderConfig, meshes: MeshLib
         if path.exists():
             files[name] = {"seconds": None, "resumed": True, **_job_summary(job)}
             continue
-        seconds = _render_to(bpy, scene, path, seed=_sampling_seed(spec["seed"], name), config=config, **job)
+        seconds = render_still(bpy, scene, path, seed=_sampling_seed(spec["seed"], name), config=config, **job)
         files[name] = {"seconds": round(seconds, 3), **_job_summary(job)}
         if log:
             log(f"scene {spec['seed']}: {name} in {seconds:.2f} s")
