@@ -6,10 +6,11 @@ import sys
 import zipfile
 from pathlib import Path
 
-import bpy  # noqa: F401  (the wheel ships Blender's extension tool)
+from ml_core.blender import import_bpy
 
 REPO = Path(__file__).resolve().parents[1]
-BLENDER_EXT = Path(bpy.__file__).parent / "5.0" / "scripts" / "addons_core" / "bl_pkg" / "cli" / "blender_ext.py"
+# Blender's own extension tool ships inside the bpy wheel and runs with plain Python.
+BLENDER_EXT = Path(import_bpy().utils.system_resource("SCRIPTS")) / "addons_core" / "bl_pkg" / "cli" / "blender_ext.py"
 
 
 def test_extension_validates_and_builds_without_training_code(tmp_path):
