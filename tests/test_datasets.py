@@ -11,8 +11,8 @@ from ml_core.datasets.colorize import recolor
 
 SHAPES = {
     "denoise": {"color": 3, "albedo": 3, "normal": 3, "depth": 1, "target": 3},
-    "upres": {"lowres": 3, "albedo": 3, "normal": 3, "target": 3},
-    "colorize": {"luminance": 1, "hints": 3, "mask": 1, "target": 3},
+    "upres": {"image": 3, "albedo": 3, "normal": 3, "target": 3},
+    "colorize": {"gray": 1, "hints": 3, "mask": 1, "target": 3},
     "inbetween": {"frame0": 3, "frame1": 3, "vector0": 4, "vector1": 4, "depth0": 1, "depth1": 1, "target": 3},
 }
 
@@ -24,7 +24,7 @@ def test_dataset_items(tiny_dataset, task):
     assert len(ds) == 6
     item = ds[4]
     for key, channels in SHAPES[task].items():
-        size = 8 if key == "lowres" else 32
+        size = 8 if (task, key) == ("upres", "image") else 32
         assert item[key].shape == (channels, size, size), key
         assert item[key].dtype == torch.float32 and torch.isfinite(item[key]).all(), key
     again = ds[4]
@@ -46,7 +46,7 @@ def test_test_split_is_separate(tiny_dataset):
 def test_colorize_hints_come_from_the_target(tiny_dataset):
     ds = make_dataset("colorize", tiny_dataset, "train", crop=32, crops_per_scene=16, no_hint_fraction=0.0)
     item = ds[3]
-    target, lum = item["target"].numpy().transpose(1, 2, 0), item["luminance"].numpy()[0]
+    target, lum = item["target"].numpy().transpose(1, 2, 0), item["gray"].numpy()[0]
     np.testing.assert_allclose(lum, luminance(target), rtol=1e-5, atol=1e-6)
     mask, hints = item["mask"].numpy()[0] > 0, item["hints"].numpy().transpose(1, 2, 0)
     assert mask.any() and not hints[~mask].any()

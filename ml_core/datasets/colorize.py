@@ -1,4 +1,4 @@
-"""Colorize: linear luminance (+ sparse colour hints and their mask) -> the colour target.
+"""Colorize: linear luminance ``gray`` (+ sparse colour hints and their mask) -> the colour target.
 
 Renders' palettes are narrower than photos', so the target's hue is rotated and its saturation scaled at
 random (luminance kept), and the luminance input is derived from the augmented target. Hints are points or
@@ -48,4 +48,4 @@ class ColorizeDataset(SceneDataset):
             ys, xs = slice(max(0, y - r), y + r + 1), slice(max(0, x - r), x + r + 1)
             hints[ys, xs] = target[ys, xs].mean(axis=(0, 1))
             mask[ys, xs] = 1.0
-        return {"luminance": luminance(target)[..., None], "hints": hints, "mask": mask, "target": target}
+        return {"gray": luminance(target)[..., None], "hints": hints, "mask": mask, "target": target}

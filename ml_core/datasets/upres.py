@@ -1,4 +1,4 @@
-"""Up-res: a low-resolution image -> the full-resolution target, with full-resolution albedo/normal as guide.
+"""Up-res: a low-resolution ``image`` -> the full-resolution target, with full-resolution albedo/normal as guide.
 
 Two kinds of low-res input, mixed by ``real_fraction``: the real 1/scale render of the same camera (the
 deployment case: render fewer pixels) and the target downscaled, half the time by an area filter and half by
@@ -42,5 +42,5 @@ class UpresDataset(SceneDataset):
             lr = self.passes(scene, f"lowres_x{self.scale}.exr")["Combined"][..., :3]
         else:
             lr = downscale(hr, self.scale, "area" if rng.random() < 0.5 else "bicubic")
-        return {"lowres": lr, "albedo": np.clip(target["Denoising Albedo"], 0.0, 1.0),
+        return {"image": lr, "albedo": np.clip(target["Denoising Albedo"], 0.0, 1.0),
                 "normal": target["Denoising Normal"], "target": hr}, {"scale": float(self.scale)}
