@@ -1,0 +1,159 @@
+"""Benchmarks: every method measured in one run on the same inputs, one table, JSON + Markdown + a crops grid.
+
+    python -m ml_core.evaluate denoise --data ~/.cache/postpass/data --split test --spp 1 4 16
+
+Denoise methods: the noisy input, OpenCV non-local means, Blender's built-in OIDN through the compositor
+(albedo + normal; Accurate prefilter + High quality, and Fast + Fast), OIDN through ``pyoidn`` (High) when it
+is installed, and every Postpass denoise model in the registry (``--models DIR``; default the shipped ones).
+Metrics follow the protocol in ``ml_core.metrics``: tone-mapped PSNR / SSIM and linear relMSE against the
+test split's targets, per spp; seconds per megapixel on this machine; and one 1920x1080 frame's seconds.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from . import data, paths, peers
+from .metrics import render_metrics
+
+
+def denoise_methods(models_dir: Path | None = None, names: list[str] | None = None) -> dict:
+    """name -> callable(color, albedo, normal) -> colour, for every method available here."""
+    methods = {"noisy": lambda c, a, n: c, "opencv-nlm": peers.opencv_nlm,
+               "blender-oidn (accurate, high)": peers.BlenderOIDN("Accurate", "High"),
+               "blender-oidn (fast, fast)": peers.BlenderOIDN("Fast", "Fast")}
+    if peers.pyoidn_available():
+        methods["pyoidn (high)"] = peers.pyoidn_denoise
+    from addon.runtime import api
+    from addon.runtime.registry import Registry
+
+    for entry in Registry(models_dir).entries.values():
+        if entry.contract.task == "denoise" and entry.precision == "fp32":
+            methods[f"postpass {entry.name}"] = (
+                lambda c, a, n, _name=entry.name: api.denoise(c, albedo=a, normal=n, model=_name,
+                                                              models_dir=models_dir))
+    if names:
+        unknown = set(names) - set(methods)
+        if unknown:
+            raise ValueError(f"unknown or unavailable methods {sorted(unknown)}; have {sorted(methods)}")
+        methods = {k: v for k, v in methods.items() if k in names}
+    return methods
+
+
+def bench_denoise(root: Path, split: str = "test", spp: tuple[int, ...] = (1, 4, 16), count: int | None = None,
+                  out: Path | None = None, models_dir: Path | None = None, methods: list[str] | None = None,
+                  hd_timing: bool = True, log=print) -> dict:
+    from addon.runtime.color import exposure_scale, tonemap
+    from addon.runtime.exr import read_exr
+
+    from .figures import image_grid
+
+    scenes = data.complete_scenes(root, split)[:count]
+    if not scenes:
+        raise ValueError(f"{root}: no complete scenes in split {split!r}")
+    runs = denoise_methods(models_dir, methods)
+    per = defaultdict(list)  # (method, spp) -> list of metric dicts
+    seconds, pixels = defaultdict(float), defaultdict(int)
+    crops = []
+    for i, scene in enumerate(scenes):
+        target = read_exr(scene / "target.exr").get("Combined")[..., :3]
+        for s in spp:
+            noisy = read_exr(scene / f"noisy_spp{s:04d}.exr")
+            color, albedo, normal = (noisy.get("Combined")[..., :3], noisy.get("Denoising Albedo"),
+                                     noisy.get("Denoising Normal"))
+            row = []
+            for name, fn in runs.items():
+                start = time.perf_counter()
+                result = fn(color, albedo, normal)
+                seconds[name] += time.perf_counter() - start
+                pixels[name] += color.shape[0] * color.shape[1]
+                per[name, s].append(render_metrics(result, target))
+                row.append(result)
+            if i < 4 and s == spp[len(spp) // 2]:
+                scale = exposure_scale(target)
+                crops.append([tonemap(r, scale) for r in row] + [tonemap(target, scale)])
+        log(f"scene {scene.name}: done ({i + 1}/{len(scenes)})")
+
+    table = {name: {str(s): {k: float(np.mean([m[k] for m in per[name, s]])) for k in ("psnr", "ssim", "relmse")}
+                    for s in spp} for name in runs}
+    result = {"task": "denoise", "split": split, "scenes": len(scenes), "spp": list(spp), "metrics": table,
+              "seconds_per_megapixel": {n: seconds[n] / (pixels[n] / 1e6) for n in runs}}
+    if hd_timing:
+        result["seconds_1920x1080"] = _hd_timing(runs, scenes[0], log)
+    if out:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "denoise.json").write_text(json.dumps(result, indent=1))
+        (out / "denoise.md").write_text(markdown_table(result))
+        image_grid(crops, list(runs) + ["reference"], out / "denoise_crops.png", cell=160)
+        log(f"wrote {out / 'denoise.json'}, {out / 'denoise.md'}, {out / 'denoise_crops.png'}")
+    return result
+
+
+def _hd_timing(runs: dict, scene: Path, log) -> dict[str, float]:
+    """Seconds for one 1920x1080 frame (a test render resized up: the content does not change the cost)."""
+    import cv2
+
+    from addon.runtime.exr import read_exr
+
+    noisy = read_exr(scene / "noisy_spp0004.exr") if (scene / "noisy_spp0004.exr").exists() else \
+        read_exr(sorted(scene.glob("noisy_spp*.exr"))[0])
+    big = {k: cv2.resize(noisy.get(p)[..., :3], (1920, 1080), interpolation=cv2.INTER_NEAREST)
+           for k, p in (("c", "Combined"), ("a", "Denoising Albedo"), ("n", "Denoising Normal"))}
+    timings = {}
+    for name, fn in runs.items():
+        if name == "noisy":
+            continue
+        start = time.perf_counter()
+        fn(big["c"], big["a"], big["n"])
+        timings[name] = time.perf_counter() - start
+        log(f"1920x1080 {name}: {timings[name]:.2f} s")
+    return timings
+
+
+def markdown_table(result: dict) -> str:
+    spp = result["spp"]
+    head = "| method | " + " | ".join(f"{s} spp PSNR / SSIM / relMSE" for s in spp) + " | s / MP | s per 1080p |"
+    lines = [head, "|" + "---|" * (len(spp) + 3)]
+    hd = result.get("seconds_1920x1080", {})
+    for name, by_spp in result["metrics"].items():
+        cells = [f"{by_spp[str(s)]['psnr']:.2f} / {by_spp[str(s)]['ssim']:.4f} / {by_spp[str(s)]['relmse']:.4f}"
+                 for s in spp]
+        timing = f"{hd[name]:.2f}" if name in hd else "-"
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {result['seconds_per_megapixel'][name]:.2f} | {timing} |")
+    return (f"Denoise, {result['split']} split, {result['scenes']} scenes; tone-mapped PSNR (dB) / SSIM, "
+            f"linear relMSE against the target; seconds on this CPU.\n\n" + "\n".join(lines) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m ml_core.evaluate", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="task", required=True)
+    d = sub.add_parser("denoise", help="denoisers on the test split at several spp")
+    d.add_argument("--data", type=Path, default=paths.cache_dir() / "data")
+    d.add_argument("--split", default="test")
+    d.add_argument("--spp", type=int, nargs="+", default=[1, 4, 16])
+    d.add_argument("--count", type=int, default=None, help="first N scenes only")
+    d.add_argument("--models", type=Path, default=None, help="model registry folder (default: shipped models)")
+    d.add_argument("--methods", nargs="+", default=None, help="only these methods (names as in the table)")
+    d.add_argument("--no-hd", action="store_true", help="skip the 1920x1080 timing")
+    d.add_argument("--out", type=Path, default=Path("out/bench"))
+    args = p.parse_args(argv)
+    try:
+        result = bench_denoise(args.data, args.split, tuple(args.spp), args.count, args.out, args.models,
+                               args.methods, hd_timing=not args.no_hd)
+    except (ValueError, OSError) as exc:
+        print(f"postpass-evaluate: error: {exc}", file=sys.stderr)
+        return 2
+    print(markdown_table(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
