@@ -1,0 +1,83 @@
+"""Pieces the architectures share: the OIDN-style U-Net, the HDR transfer and backward warping.
+
+Everything here exports to ONNX with dynamic height and width (sizes are read from tensors, coordinates are
+built in float32 so the half-precision variant exports too).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+#: log1p of this is the largest transformed value decoded; e^11 keeps results finite in half precision too.
+MAX_LOG = 11.0
+RGB = ("R", "G", "B")
+
+
+def conv_pair(cin: int, cout: int) -> nn.Sequential:
+    """Two 3x3 convolutions with ReLU: receptive-field radius 2 at their resolution."""
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU(inplace=True),
+                         nn.Conv2d(cout, cout, 3, padding=1), nn.ReLU(inplace=True))
+
+
+class UNet(nn.Module):
+    """Direct-prediction U-Net in OIDN's family: conv pairs, max-pool down, nearest up, skip concatenation.
+
+    ``widths`` lists the channels per level; len(widths) levels means len(widths) - 1 poolings.
+    """
+
+    def __init__(self, cin: int, cout: int, widths: list[int]):
+        super().__init__()
+        if len(widths) < 2:
+            raise ValueError("a U-Net needs at least two levels")
+        self.encoders = nn.ModuleList(conv_pair(cin if i == 0 else widths[i - 1], w) for i, w in enumerate(widths))
+        self.decoders = nn.ModuleList(conv_pair(widths[i + 1] + widths[i], widths[i]) for i in range(len(widths) - 1))
+        self.head = nn.Conv2d(widths[0], cout, 1)
+
+    @property
+    def pad_multiple(self) -> int:
+        """Input sizes must divide by this so every pooling halves exactly."""
+        return 2 ** (len(self.encoders) - 1)
+
+    @property
+    def receptive_radius(self) -> int:
+        """Input pixels on each side that can influence one output pixel (an upper bound; tests measure it).
+
+        Per level i above the bottom (scale 2^i): encoder pair 2, pooling 1, nearest upsampling 1, decoder pair
+        2, all times 2^i; the bottleneck pair adds 2 x 2^(L-1).
+        """
+        bottom = len(self.encoders) - 1
+        return sum(6 * 2 ** i for i in range(bottom)) + 2 * 2 ** bottom
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = []
+        for i, encoder in enumerate(self.encoders):
+            x = encoder(x)
+            if i < len(self.encoders) - 1:
+                skips.append(x)
+                x = F.max_pool2d(x, 2)
+        for decoder, skip in zip(reversed(self.decoders), reversed(skips)):
+            x = decoder(torch.cat([F.interpolate(x, scale_factor=2.0, mode="nearest"), skip], 1))
+        return self.head(x)
+
+
+def hdr_encode(x: torch.Tensor, exposure: torch.Tensor) -> torch.Tensor:
+    """Linear HDR -> log domain after normalising exposure (N x 1 per image), so networks see a tame range."""
+    return torch.log1p(torch.clamp(x * exposure.reshape(-1, 1, 1, 1), min=0.0))
+
+
+def hdr_decode(y: torch.Tensor, exposure: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`hdr_encode`, back to the input's own scale (exp - 1: ONNX has no expm1)."""
+    return (torch.exp(torch.clamp(y, 0.0, MAX_LOG)) - 1.0) / exposure.reshape(-1, 1, 1, 1)
+
+
+def warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """Sample ``image`` at p + flow(p) (flow N x 2 x H x W in pixels, x right, y down), bilinear, edges clamped."""
+    h, w = image.shape[-2:]
+    xs = torch.arange(w, dtype=torch.float32, device=image.device).reshape(1, 1, -1)
+    ys = torch.arange(h, dtype=torch.float32, device=image.device).reshape(1, -1, 1)
+    # grid_sample's normalised coordinates with align_corners=False: pixel p -> (2p + 1) / size - 1
+    gx = (2.0 * (xs + flow[:, 0].float()) + 1.0) / w - 1.0
+    gy = (2.0 * (ys + flow[:, 1].float()) + 1.0) / h - 1.0
+    grid = torch.stack([gx, gy], dim=-1).to(image.dtype)
+    return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=False)

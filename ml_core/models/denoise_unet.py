@@ -1,0 +1,49 @@
+"""Render denoiser: noisy linear HDR colour (+ Denoising Albedo, camera-space Normal) -> clean colour.
+
+A direct-prediction U-Net like OIDN's, at CPU-friendly widths. The exposure scale is an input (the runtime
+computes one per image, or per shot) and the log transfer runs inside the graph, so tiles of one image agree.
+"""
+from __future__ import annotations
+
+import torch
+
+from addon.runtime.contract import AlphaRule, ImageInput, ImageOutput, ModelContract, ScalarInput
+
+from . import PostpassModel, register
+from .blocks import RGB, UNet, hdr_decode, hdr_encode
+
+AUX = {
+    "albedo": ImageInput("albedo", RGB, "linear", "Denoising Albedo (clipped to [0, 1])", pass_name="Denoising Albedo"),
+    "normal": ImageInput("normal", ("X", "Y", "Z"), "data", "camera-space normal (Denoising Normal)",
+                         pass_name="Denoising Normal"),
+}
+
+
+@register
+class DenoiseUNet(PostpassModel):
+    architecture = "denoise_unet"
+
+    def __init__(self, aux: list[str] = ("albedo", "normal"), widths: list[int] = (16, 32, 48, 64)):
+        if [a for a in AUX if a in aux] != list(aux):
+            raise ValueError(f"aux must be an ordered subset of {list(AUX)}, got {list(aux)}")
+        super().__init__(aux=list(aux), widths=list(widths))
+        self.aux = tuple(aux)
+        self.unet = UNet(3 + 3 * len(aux), 3, list(widths))
+
+    def contract(self) -> ModelContract:
+        inputs = (ImageInput("color", RGB, "linear", "noisy beauty render", hdr=True, pass_name="Combined"),
+                  *(AUX[a] for a in self.aux),
+                  ScalarInput("exposure", "scale mapping the image's log-average luminance to 0.18",
+                              exposure_of=("color",)))
+        output = ImageOutput("denoised", RGB, "linear", "denoised beauty", hdr=True, pass_name="Combined")
+        return ModelContract("denoise", inputs, (output,), scale=1, pad_multiple=self.unet.pad_multiple,
+                             tile_overlap=self.unet.receptive_radius, alpha=AlphaRule(("color",), "denoised"))
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        x = self.named_inputs(inputs)
+        features = [hdr_encode(x["color"], x["exposure"])]
+        if "albedo" in x:
+            features.append(x["albedo"].clamp(0.0, 1.0))  # albedo exceeds 1 where lights are seen directly
+        if "normal" in x:
+            features.append(x["normal"])
+        return hdr_decode(self.unet(torch.cat(features, 1)), x["exposure"])

@@ -1,0 +1,69 @@
+"""Up-res x2/x4: a residual sub-pixel network (ESPCN-like) over a bilinear base, optionally guided by albedo
+and normal rendered at the full output resolution (cheap passes, so a 1/4-pixel beauty can be up-ressed).
+
+``color_space="linear"`` is for HDR renders (exposure input, log transfer inside); ``"srgb"`` for 8-bit
+textures and photos.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from addon.runtime.contract import AlphaRule, ImageInput, ImageOutput, ModelContract, ScalarInput
+
+from . import PostpassModel, register
+from .blocks import RGB, hdr_decode, hdr_encode
+
+GUIDES = {
+    "albedo": ImageInput("albedo", RGB, "linear", "Denoising Albedo at the output resolution", grid="output",
+                         pass_name="Denoising Albedo", source=1),
+    "normal": ImageInput("normal", ("X", "Y", "Z"), "data", "camera-space normal at the output resolution",
+                         grid="output", pass_name="Denoising Normal", source=1),
+}
+
+
+@register
+class UpresNet(PostpassModel):
+    architecture = "upres_net"
+
+    def __init__(self, scale: int = 2, guides: list[str] = (), color_space: str = "linear", width: int = 32,
+                 depth: int = 4):
+        if scale not in (2, 4):
+            raise ValueError(f"scale must be 2 or 4, got {scale}")
+        if [g for g in GUIDES if g in guides] != list(guides):
+            raise ValueError(f"guides must be an ordered subset of {list(GUIDES)}, got {list(guides)}")
+        if color_space not in ("linear", "srgb"):
+            raise ValueError(f"color_space must be linear or srgb, got {color_space!r}")
+        super().__init__(scale=scale, guides=list(guides), color_space=color_space, width=width, depth=depth)
+        self.scale, self.guides, self.hdr = scale, tuple(guides), color_space == "linear"
+        cin = 3 + 3 * len(guides) * scale * scale  # guides arrive space-to-depth on the low-res grid
+        layers = [nn.Conv2d(cin, width, 3, padding=1), nn.ReLU(inplace=True)]
+        for _ in range(depth - 2):
+            layers += [nn.Conv2d(width, width, 3, padding=1), nn.ReLU(inplace=True)]
+        layers.append(nn.Conv2d(width, 3 * scale * scale, 3, padding=1))
+        self.body = nn.Sequential(*layers)
+        self.depth = depth
+
+    def contract(self) -> ModelContract:
+        space = self.params["color_space"]
+        inputs = [ImageInput("image", RGB, space, "image to up-res", hdr=self.hdr, pass_name="Combined"),
+                  *(GUIDES[g] for g in self.guides)]
+        if self.hdr:
+            inputs.append(ScalarInput("exposure", "scale mapping the image's log-average luminance to 0.18",
+                                      exposure_of=("image",)))
+        output = ImageOutput("upscaled", RGB, space, f"image up-ressed x{self.scale}", hdr=self.hdr, pass_name="Combined")
+        # depth 3x3 convolutions on the low-res grid, plus one pixel for the bilinear base
+        return ModelContract("upres", tuple(inputs), (output,), scale=self.scale, pad_multiple=1,
+                             tile_overlap=self.depth + 1, alpha=AlphaRule(("image",), "upscaled"))
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        x = self.named_inputs(inputs)
+        image = hdr_encode(x["image"], x["exposure"]) if self.hdr else x["image"]
+        features = [image]
+        for name in self.guides:
+            guide = x[name].clamp(0.0, 1.0) if name == "albedo" else x[name]
+            features.append(F.pixel_unshuffle(guide, self.scale))
+        base = F.interpolate(image, scale_factor=float(self.scale), mode="bilinear", align_corners=False)
+        y = base + F.pixel_shuffle(self.body(torch.cat(features, 1)), self.scale)
+        return hdr_decode(y, x["exposure"]) if self.hdr else y.clamp(0.0, 1.0)

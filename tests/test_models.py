@@ -1,0 +1,106 @@
+"""ml_core.models and checkpoints: contracts that survive the trip through metadata, a declared tile overlap
+that really covers each network's receptive field, and checkpoints that are plain data."""
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from conftest import TEST_MODELS
+
+from addon.runtime.contract import ModelContract, ModelError
+from ml_core.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ml_core.models import ARCHITECTURES, build
+
+TRAINING = {"command": "test", "seed": 0, "dataset_fingerprint": "none", "metrics": {"psnr": 1.0}}
+
+
+def example_inputs(model, height: int, width: int, seed: int = 0) -> list[torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    c = model.contract()
+    values = []
+    for spec in c.inputs:
+        if spec.kind == "scalar":
+            values.append(torch.full((1, 1), spec.default if spec.default is not None else 1.0))
+            continue
+        g = c.scale if spec.grid == "output" else 1
+        x = torch.rand(1, len(spec.channels), height * g, width * g, generator=gen)
+        values.append(torch.zeros_like(x) if spec.displacement_gain else x)
+    return values
+
+
+def test_every_task_has_an_architecture_and_defaults_build():
+    tasks = {build(name).contract().task for name in ARCHITECTURES}
+    assert tasks == {"denoise", "upres", "colorize", "inbetween"}
+
+
+@pytest.mark.parametrize("name", TEST_MODELS)
+def test_contract_round_trips_through_metadata(name):
+    arch, params = TEST_MODELS[name]
+    contract = build(arch, **params).contract()
+    metadata = contract.to_metadata()
+    assert all(isinstance(v, str) for v in metadata.values())
+    assert ModelContract.from_metadata(metadata) == contract
+    assert [i.name for i in contract.inputs] == list(build(arch, **params).input_names)
+
+
+def test_contract_metadata_errors_are_one_line():
+    metadata = build("colorize_unet").contract().to_metadata()
+    with pytest.raises(ModelError, match="^m.onnx: not a Postpass model"):
+        ModelContract.from_metadata({}, "m.onnx")
+    with pytest.raises(ModelError, match="lacks 'tile_overlap'"):
+        ModelContract.from_metadata({k: v for k, v in metadata.items() if k != "tile_overlap"}, "m.onnx")
+    with pytest.raises(ModelError, match="colour space 'rec2020'"):
+        ModelContract.from_metadata({**metadata, "outputs": metadata["outputs"].replace('"srgb"', '"rec2020"')})
+
+
+@pytest.mark.parametrize("name", TEST_MODELS)
+def test_declared_tile_overlap_covers_the_receptive_field(name):
+    """The gradient of one output pixel reaches exactly as far as the inputs that influence it."""
+    arch, params = TEST_MODELS[name]
+    model = build(arch, seed=0, **params).eval()
+    c = model.contract()
+    side = 2 * c.tile_overlap + 4 * c.pad_multiple + 8
+    side += -side % c.pad_multiple
+    inputs = [x.requires_grad_(True) for x in example_inputs(model, side, side)]
+    centre = side // 2
+    model(*inputs)[0, :, centre * c.scale, centre * c.scale].sum().backward()
+    reach = 0
+    for spec, x in zip(c.inputs, inputs):
+        if spec.kind == "scalar":
+            continue
+        g = c.scale if spec.grid == "output" else 1
+        ys, xs = np.nonzero(x.grad.abs().sum(dim=(0, 1)).numpy())
+        reach = max(reach, int(np.ceil(max(np.abs(ys / g - centre).max(), np.abs(xs / g - centre).max()))))
+    assert c.tile_overlap // 2 <= reach <= c.tile_overlap
+
+
+def test_checkpoint_is_plain_data_and_rebuilds_the_same_model(tmp_path):
+    model = build("upres_net", seed=3, scale=4, guides=["normal"], width=8, depth=3).eval()
+    path = save_checkpoint(tmp_path / "m.pt", model, name="up", version="1.2.3", training=TRAINING)
+    raw = torch.load(path, weights_only=True)  # no pickled classes: the safe loader reads it
+    assert set(raw) == {"config", "state_dict"} and isinstance(raw["config"], str)
+    loaded, config = load_checkpoint(path)
+    assert config["architecture"] == "upres_net" and config["params"]["guides"] == ["normal"]
+    assert config["name"] == "up" and config["training"]["metrics"] == {"psnr": 1.0}
+    inputs = example_inputs(model, 16, 24)
+    with torch.no_grad():
+        assert torch.equal(model(*inputs), loaded(*inputs))
+
+
+def test_bad_checkpoints_give_one_line_errors(tmp_path):
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_checkpoint(tmp_path / "missing.pt")
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(CheckpointError, match="^.*junk.pt: not a Postpass checkpoint"):
+        load_checkpoint(junk)
+    pickled = tmp_path / "pickled.pt"
+    pickled.write_bytes(pickle.dumps({"config": object()}))
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(pickled)
+    assert "\n" not in str(err.value)
+    with pytest.raises(CheckpointError, match="lacks metrics"):
+        save_checkpoint(tmp_path / "x.pt", build("colorize_unet"), name="x", version="1",
+                        training={k: v for k, v in TRAINING.items() if k != "metrics"})
