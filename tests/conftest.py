@@ -34,3 +34,69 @@ def tiny_dataset(tmp_path_factory, mesh_dir):
     data.build(out, "train", 2, config=config, mesh_dir=mesh_dir, progress=False, sheet=False)
     data.build(out, "test", 1, config=config, mesh_dir=mesh_dir, progress=False, sheet=False)
     return out
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Exported models (issue 3): every kind of small untrained ml_core model, exported into a private registry
+# ----------------------------------------------------------------------------------------------------------
+#: registry name -> (architecture, parameters): every task and variant, tiny so the suite stays fast.
+TEST_MODELS = {
+    "denoise_aux": ("denoise_unet", {"aux": ["albedo", "normal"], "widths": [8, 12, 16]}),
+    "denoise_rgb": ("denoise_unet", {"aux": [], "widths": [4, 8]}),
+    "upres_x2": ("upres_net", {"scale": 2, "width": 12, "depth": 3}),
+    "upres_x4_srgb": ("upres_net", {"scale": 4, "color_space": "srgb", "width": 12, "depth": 3}),
+    "upres_x2_guided": ("upres_net", {"scale": 2, "guides": ["albedo", "normal"], "width": 12, "depth": 3}),
+    "colorize": ("colorize_unet", {"widths": [8, 12, 16]}),
+    "inbetween": ("inbetween_net", {"widths": [8, 12, 16]}),
+    "inbetween_vectors": ("inbetween_net", {"vectors": True, "widths": [8, 12, 16]}),
+}
+FP16_MODELS = ("denoise_aux",)
+
+
+@pytest.fixture(scope="session")
+def untrained_checkpoints(tmp_path_factory):
+    """name -> checkpoint path of each TEST_MODELS entry, randomly initialised with a fixed seed."""
+    from ml_core.checkpoint import save_checkpoint
+    from ml_core.models import build
+
+    folder = tmp_path_factory.mktemp("checkpoints")
+    training = {"command": "untrained: ml_core.models.build(..., seed=0)", "seed": 0,
+                "dataset_fingerprint": "none", "metrics": {}}
+    return {name: save_checkpoint(folder / f"{name}.pt", build(arch, seed=0, **params), name=name,
+                                  version="0.0.1", training=training)
+            for name, (arch, params) in TEST_MODELS.items()}
+
+
+@pytest.fixture(scope="session")
+def exported_models(tmp_path_factory, untrained_checkpoints):
+    """(models folder with its registry.json, {name: [ExportReport, ...]}) for every TEST_MODELS entry."""
+    from export import export_checkpoint
+
+    folder = tmp_path_factory.mktemp("models")
+    reports = {name: export_checkpoint(path, folder, fp16=name in FP16_MODELS)
+               for name, path in untrained_checkpoints.items()}
+    return folder, reports
+
+
+@pytest.fixture(scope="session")
+def models_dir(exported_models):
+    return exported_models[0]
+
+
+@pytest.fixture(scope="session")
+def cycles_render(tmp_path_factory):
+    """One test-split scene rendered by real Cycles (48 px): noisy_spp0004.exr, target.exr, lowres_x2.exr and
+    frame_0001..3.exr, multilayer with Combined, Denoising Albedo/Normal/Depth, Depth and Vector.
+
+    Rendered in a child process so bpy's bundled libraries never share a process with OpenEXR/onnxruntime.
+    """
+    import subprocess
+    import sys
+
+    folder = tmp_path_factory.mktemp("cycles")
+    script = ("import sys; from pathlib import Path; from ml_core import render, scenes, splits\n"
+              "seed = splits.split_seeds('test', 1)[0]\n"
+              "config = render.preset('tiny', noisy_spp=(4,), target_spp=8, lowres_scales=(2,), anim_spp=4)\n"
+              "render.render_scene(scenes.make_spec(seed, meshes=[], frames=3), Path(sys.argv[1]), config)\n")
+    subprocess.run([sys.executable, "-c", script, str(folder)], check=True, capture_output=True, timeout=300)
+    return folder
