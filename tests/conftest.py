@@ -26,12 +26,14 @@ def mesh_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory, mesh_dir):
-    """Two train scenes and one test scene rendered with the ``tiny`` preset (48 px, every product present)."""
+    """Two train scenes, one validation and one test scene rendered with the ``tiny`` preset (48 px, every
+    product present)."""
     from ml_core import data, render
 
     out = tmp_path_factory.mktemp("dataset")
     config = render.preset("tiny")
     data.build(out, "train", 2, config=config, mesh_dir=mesh_dir, progress=False, sheet=False)
+    data.build(out, "val", 1, config=config, mesh_dir=mesh_dir, progress=False, sheet=False)
     data.build(out, "test", 1, config=config, mesh_dir=mesh_dir, progress=False, sheet=False)
     return out
 

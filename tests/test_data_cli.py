@@ -65,6 +65,7 @@ def test_killed_build_resumes_without_rerendering(tmp_path):
 def test_stats_and_contact_sheet(tiny_dataset):
     result = data.stats(tiny_dataset)
     assert result["splits"]["train"]["scenes"] == 2 and result["splits"]["test"]["scenes"] == 1
+    assert result["splits"]["val"]["scenes"] == 1
     assert result["splits"]["train"]["mb_per_scene"] > 0 and result["splits"]["train"]["scenes_per_hour"] > 0
     assert (tiny_dataset / "stats.json").is_file()
     sheet = data.contact_sheet(tiny_dataset, "train", cell=48)

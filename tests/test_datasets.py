@@ -33,12 +33,12 @@ def test_dataset_items(tiny_dataset, task):
     assert any(not torch.equal(item[k], ds[4][k]) for k in SHAPES[task]), "a new epoch gives new crops"
 
 
-def test_test_split_is_separate(tiny_dataset):
+def test_test_split_is_separate(tiny_dataset, tmp_path):
     train = make_dataset("denoise", tiny_dataset, "train")
     test = make_dataset("denoise", tiny_dataset, "test")
     assert not {p.name for p in train.scenes} & {p.name for p in test.scenes}
     with pytest.raises(ValueError, match="no complete scenes"):
-        make_dataset("denoise", tiny_dataset, "val")
+        make_dataset("denoise", tmp_path, "val")
     with pytest.raises(ValueError, match="unknown task"):
         make_dataset("deblur", tiny_dataset, "train")
 

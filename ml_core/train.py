@@ -1,0 +1,256 @@
+"""Training: a config + a seed -> checkpoints, curves and validation metrics. Resumable.
+
+    python -m ml_core.train --config ml_core/configs/denoise.json [--data DIR] [--run DIR] [--epochs N]
+
+A run folder (default ``~/.cache/postpass/runs/<config name>``) holds ``last.pt`` and ``best.pt`` (plain
+checkpoints, see ``ml_core.checkpoint``), ``resume.pt`` (optimizer state and history), ``history.json`` and
+``curves.png``. Rerunning the same command continues from the last finished epoch. Any task trains through
+the same loop: batches from ``ml_core.datasets`` are fed to the model by its contract's input names, exposure
+inputs are computed the way the runtime computes them, and HDR tasks see random exposure changes so the model
+cannot depend on absolute brightness.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import data, paths
+from .checkpoint import save_checkpoint
+from .datasets import make_dataset
+from .models import build
+
+LOSSES = {}
+
+
+def loss(name):
+    def register(fn):
+        LOSSES[name] = fn
+        return fn
+    return register
+
+
+@loss("l1")
+def l1(pred, target, exposure):
+    return (pred - target).abs().mean()
+
+
+@loss("hdr_l1")
+def hdr_l1(pred, target, exposure):
+    """L1 after the log transfer at the image's exposure: errors weigh alike in shadows and highlights."""
+    e = exposure.view(-1, 1, 1, 1)
+    return (torch.log1p((pred * e).clamp_min(0)) - torch.log1p((target * e).clamp_min(0))).abs().mean()
+
+
+def learning_rate(peak: float, progress: float) -> float:
+    """Warm up over the first 5% of training, then cosine down to 2% of the peak. A function of progress only,
+    so a resumed run, or one given more epochs, continues on the same curve."""
+    if progress < 0.05:
+        return peak * (0.1 + 0.9 * progress / 0.05)
+    return peak * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, (progress - 0.05) / 0.95))))
+
+
+def exposure_of(image: torch.Tensor, key: float = 0.18) -> torch.Tensor:
+    """Per-sample twin of ``addon.runtime.color.exposure_scale`` (N x C x H x W -> N)."""
+    lum = (image[:, :3] * image.new_tensor([0.2126, 0.7152, 0.0722]).view(1, 3, 1, 1)).sum(1).clamp_min(0)
+    log_avg = torch.exp(torch.log(lum + 1e-4).mean(dim=(1, 2)))
+    return torch.where(lum.amax(dim=(1, 2)) > 0, key / log_avg.clamp_min(1e-4), torch.ones_like(log_avg))
+
+
+def model_inputs(model, batch: dict) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """The model's positional inputs from a batch by contract name, and the exposure used for the loss."""
+    contract = model.contract()
+    values, exposure = {}, None
+    for item in contract.inputs:
+        if item.kind == "image":
+            if item.name not in batch:
+                raise ValueError(f"dataset gives no {item.name!r} (has {sorted(batch)})")
+            values[item.name] = batch[item.name]
+    for item in contract.scalar_inputs:
+        if item.exposure_of:
+            exposure = exposure_of(values[item.exposure_of[0]])
+            values[item.name] = exposure.view(-1, 1)
+        elif item.name in batch:
+            values[item.name] = batch[item.name].view(-1, 1)
+        else:
+            values[item.name] = torch.full((len(batch["target"]), 1), float(item.default))
+    if exposure is None:
+        exposure = exposure_of(batch["target"])
+    return [values[i.name] for i in contract.inputs], exposure
+
+
+def augment_exposure(model, batch: dict, rng: np.random.Generator) -> dict:
+    """Scale HDR inputs and the target by one random factor per sample (2^-3 .. 2^3)."""
+    contract = model.contract()
+    hdr = [i.name for i in contract.image_inputs if i.hdr] + (["target"] if contract.outputs[0].hdr else [])
+    if not hdr:
+        return batch
+    factor = torch.from_numpy(2.0 ** rng.uniform(-3, 3, len(batch["target"])).astype(np.float32)).view(-1, 1, 1, 1)
+    return {k: (v * factor if k in hdr else v) for k, v in batch.items()}
+
+
+def tonemapped_psnr(pred: torch.Tensor, target: torch.Tensor) -> float:
+    e = exposure_of(target).view(-1, 1, 1, 1)
+
+    def tm(x):
+        x = (x * e).clamp(0, 1)
+        return torch.where(x <= 0.0031308, 12.92 * x, 1.055 * x.clamp_min(1e-8) ** (1 / 2.4) - 0.055)
+
+    mse = ((tm(pred) - tm(target)) ** 2).mean(dim=(1, 2, 3)).clamp_min(1e-10)
+    return float((10 * torch.log10(1 / mse)).mean())
+
+
+def load_config(path: Path, **overrides) -> dict:
+    config = json.loads(Path(path).read_text())
+    config.setdefault("name", Path(path).stem)
+    for key, value in overrides.items():
+        if value is not None:
+            section, _, field = key.partition(".")
+            (config.setdefault(section, {}) if field else config)[field or section] = value
+    return config
+
+
+def train(config: dict, run_dir: Path | None = None, command: str = "", log=print, progress: bool = True) -> dict:
+    """Train (or resume) the run described by ``config``; returns the history."""
+    from tqdm import tqdm
+
+    run_dir = Path(run_dir or paths.cache_dir() / "runs" / config["name"]).expanduser()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    seed, tc, dc = config["seed"], config["train"], config["data"]
+    root = Path(dc["root"]).expanduser()
+    torch.manual_seed(seed)
+    model = build(config["model"]["architecture"], seed=seed, **config["model"].get("params", {}))
+    opt = torch.optim.AdamW(model.parameters(), lr=tc["lr"], weight_decay=tc.get("weight_decay", 0.0))
+    criterion = LOSSES[tc.get("loss", "l1")]
+    options = dict(crop=dc["crop"], crops_per_scene=dc.get("crops_per_scene", 4), **dc.get("options", {}))
+    train_set = make_dataset(config["task"], root, dc.get("train_split", "train"), seed=seed, **options)
+    val_set = make_dataset(config["task"], root, dc.get("val_split", "val"), seed=seed + 1, augment=False,
+                           **{**options, "crops_per_scene": dc.get("val_crops_per_scene", 2)})
+    fingerprint = data.dataset_fingerprint(root, dc.get("train_split", "train"))
+    epochs = tc["epochs"]
+    steps_per_epoch = len(train_set) // tc["batch_size"]
+
+    history, start_epoch = {"epochs": []}, 0
+    if (run_dir / "resume.pt").is_file():
+        state = torch.load(run_dir / "resume.pt", map_location="cpu", weights_only=True)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        history, start_epoch = json.loads(state["history"]), state["epoch"]
+        log(f"resuming {run_dir} after epoch {start_epoch}")
+    if start_epoch == 0:
+        history["initial_val"] = validate(model, val_set, criterion, tc["batch_size"])
+        log(f"before training: val loss {history['initial_val']['loss']:.4f}, PSNR {history['initial_val']['psnr']:.2f} dB")
+
+    for epoch in range(start_epoch, epochs):
+        model.train()
+        train_set.set_epoch(epoch)
+        rng = np.random.default_rng([seed, epoch])
+        loader = torch.utils.data.DataLoader(train_set, batch_size=tc["batch_size"], shuffle=True, drop_last=True,
+                                             generator=torch.Generator().manual_seed(seed * 1000 + epoch),
+                                             num_workers=tc.get("workers", 0))
+        losses, started = [], time.perf_counter()
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{epochs}", disable=not progress, dynamic_ncols=True, leave=False)
+        for step, batch in enumerate(bar):
+            for group in opt.param_groups:
+                group["lr"] = learning_rate(tc["lr"], (epoch * steps_per_epoch + step) / (epochs * steps_per_epoch))
+            batch = augment_exposure(model, batch, rng)
+            inputs, exposure = model_inputs(model, batch)
+            value = criterion(model(*inputs), batch["target"], exposure)
+            opt.zero_grad(set_to_none=True)
+            value.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), tc.get("clip", 1.0))
+            opt.step()
+            losses.append(float(value.detach()))
+            bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
+        val = validate(model, val_set, criterion, tc["batch_size"])
+        record = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)) if losses else float("nan"),
+                  "val_loss": val["loss"], "val_psnr": val["psnr"], "seconds": round(time.perf_counter() - started, 1),
+                  "lr": opt.param_groups[0]["lr"]}
+        history["epochs"].append(record)
+        log(f"epoch {epoch + 1}/{epochs}: train {record['train_loss']:.4f}  val {val['loss']:.4f}  "
+            f"PSNR {val['psnr']:.2f} dB  ({record['seconds']} s)")
+        training = {"command": command, "seed": seed, "dataset_fingerprint": fingerprint,
+                    "metrics": {"val_loss": val["loss"], "val_psnr": val["psnr"], "epoch": epoch + 1}}
+        meta = dict(name=config["name"], version=config.get("version", "0.1.0"), training=training)
+        save_checkpoint(run_dir / "last.pt", model, **meta)
+        best = max((e["val_psnr"] for e in history["epochs"]), default=None)
+        if val["psnr"] >= best:
+            save_checkpoint(run_dir / "best.pt", model, **meta)
+        _atomic_torch_save(run_dir / "resume.pt", {"model": model.state_dict(), "optimizer": opt.state_dict(),
+                                                   "epoch": epoch + 1,
+                                                   "history": json.dumps(history)})
+        (run_dir / "history.json").write_text(json.dumps(history, indent=1))
+        plot_curves(history, run_dir / "curves.png", config["name"])
+    return history
+
+
+@torch.no_grad()
+def validate(model, dataset, criterion, batch_size: int) -> dict:
+    model.eval()
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False)
+    losses, psnrs = [], []
+    for batch in loader:
+        inputs, exposure = model_inputs(model, batch)
+        pred = model(*inputs)
+        losses.append(float(criterion(pred, batch["target"], exposure)))
+        psnrs.append(tonemapped_psnr(pred, batch["target"]))
+    return {"loss": float(np.mean(losses)), "psnr": float(np.mean(psnrs))}
+
+
+def plot_curves(history: dict, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [e["epoch"] for e in history["epochs"]]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.2))
+    ax1.plot(epochs, [e["train_loss"] for e in history["epochs"]], label="train")
+    ax1.plot(epochs, [e["val_loss"] for e in history["epochs"]], label="validation")
+    ax1.set(xlabel="epoch", ylabel="loss", yscale="log", title=title)
+    ax1.legend()
+    ax2.plot(epochs, [e["val_psnr"] for e in history["epochs"]], color="C2")
+    ax2.set(xlabel="epoch", ylabel="validation PSNR (dB, tone-mapped)")
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def _atomic_torch_save(path: Path, obj) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m ml_core.train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", type=Path, required=True, help="a JSON config (see ml_core/configs/)")
+    p.add_argument("--data", default=None, help="dataset folder (overrides the config's data.root)")
+    p.add_argument("--run", type=Path, default=None, help="run folder (default: ~/.cache/postpass/runs/NAME)")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--quiet", action="store_true")
+    args = p.parse_args(argv)
+    command = "python -m ml_core.train " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    try:
+        config = load_config(args.config, **{"data.root": args.data, "train.epochs": args.epochs, "seed": args.seed})
+        train(config, args.run, command, progress=not args.quiet and sys.stderr.isatty())
+    except (ValueError, OSError) as exc:
+        print(f"postpass-train: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
