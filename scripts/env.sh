@@ -25,7 +25,7 @@ fi
 if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
   echo "postpass: installing pinned packages into $venv (a few minutes the first time)" >&2
   "$venv/bin/python" -m pip install --quiet --upgrade pip >&2
-  "$venv/bin/python" -m pip install --quiet -c "$root/constraints.txt" -e "$root[train,dev]" >&2
+  "$venv/bin/python" -m pip install --quiet -c "$root/constraints.txt" -e "$root[train,farm,dev]" >&2
   echo "$want" > "$stamp"
 fi
 echo "$venv/bin/python"
