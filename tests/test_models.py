@@ -97,7 +97,7 @@ def test_bad_checkpoints_give_one_line_errors(tmp_path):
     with pytest.raises(CheckpointError, match="^.*junk.pt: not a Postpass checkpoint"):
         load_checkpoint(junk)
     pickled = tmp_path / "pickled.pt"
-    pickled.write_bytes(pickle.dumps({"config": object()}))
+    pickled.write_bytes(pickle.dumps({"config": object()}, protocol=2))
     with pytest.raises(CheckpointError) as err:
         load_checkpoint(pickled)
     assert "\n" not in str(err.value)

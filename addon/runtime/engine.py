@@ -1,0 +1,288 @@
+"""Running one registered model on numpy images, driven entirely by the model's contract (its ONNX metadata).
+
+The steps, the same for every model: check the inputs against the contract (channel count, size, dtype);
+split alpha off colour inputs; count and zero NaN/Inf; compute scalars (one exposure scale per image for HDR
+models); pad to the model's multiple and run overlapping tiles, converting sRGB inputs/outputs per tile;
+blend the tiles into outputs cropped back to size; put alpha back, resized to the output grid. Memory stays
+at the inputs plus the outputs plus one tile, so an 8K frame fits in a few GB.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import color
+from .contract import ImageInput, ModelContract, ModelError
+from .exr import ImageError
+from .registry import Registry, RegistryEntry
+from .session import Session, open_session
+from .tiling import blend_weights, plan_axis, round_up
+
+#: Default tile core in input pixels: big enough that overlap costs little, small enough for a few hundred MB.
+DEFAULT_TILE = 512
+NONFINITE_POLICIES = ("zero", "error")
+ROWS_PER_CHUNK = 256  # whole-image scans (NaN counts, max |offset|) go in row chunks to keep temporaries small
+log = logging.getLogger("postpass.runtime")
+
+
+@dataclass
+class InferenceResult:
+    model: str
+    outputs: dict[str, np.ndarray]  # H x W x C float32, linear; alpha appended where the contract puts it
+    provider: str  # the onnxruntime execution provider that really ran
+    fallback: str | None  # why it ran on the CPU although CUDA was asked for
+    nonfinite: dict[str, int] = field(default_factory=dict)  # NaN/Inf values zeroed, per input (only nonzero)
+    scalars: dict[str, float] = field(default_factory=dict)  # exposure, t, ... as fed
+    tiles: int = 0
+    seconds: float = 0.0
+
+    @property
+    def image(self) -> np.ndarray:
+        """The model's first (for every shipped model: only) output."""
+        return next(iter(self.outputs.values()))
+
+
+class Model:
+    """A verified ONNX model with its contract and session; thread-safe to run."""
+
+    def __init__(self, entry: RegistryEntry, session: Session):
+        self.name, self.entry, self.session = entry.name, entry, session
+        label = f"{entry.path} [{entry.name}]"
+        self.metadata: dict[str, str] = dict(session.ort.get_modelmeta().custom_metadata_map)
+        self.contract: ModelContract = ModelContract.from_metadata(self.metadata, label)
+        if self.contract != entry.contract:
+            raise ModelError(f"{label}: the file's metadata disagrees with its registry entry; re-export it")
+        graph_inputs = [i.name for i in session.ort.get_inputs()]
+        graph_outputs = [o.name for o in session.ort.get_outputs()]
+        if sorted(graph_inputs) != sorted(i.name for i in self.contract.inputs) or \
+                graph_outputs != [o.name for o in self.contract.outputs]:
+            raise ModelError(f"{label}: graph inputs {graph_inputs} / outputs {graph_outputs} do not match its metadata")
+
+    @property
+    def provider(self) -> str:
+        return self.session.provider
+
+    @property
+    def fallback(self) -> str | None:
+        return self.session.fallback
+
+    def run(self, inputs: dict, *, tile_size: int | None = DEFAULT_TILE, nonfinite: str = "zero",
+            labels: dict[str, str] | None = None) -> InferenceResult:
+        """Run on ``inputs`` ({contract input name: H x W x C array or scalar}); ``None`` values count as absent.
+
+        ``tile_size``: tile core in input pixels (None: the whole image in one tile). ``nonfinite``: ``zero``
+        replaces NaN/Inf with 0 and counts them, ``error`` refuses the input. ``labels`` name each input's file
+        in error messages.
+        """
+        start = time.perf_counter()
+        c = self.contract
+        labels = labels or {}
+        if nonfinite not in NONFINITE_POLICIES:
+            raise ModelError(f"nonfinite must be one of {', '.join(NONFINITE_POLICIES)}, not {nonfinite!r}")
+        given = {k: v for k, v in inputs.items() if v is not None}
+        unknown = sorted(set(given) - {i.name for i in c.inputs})
+        if unknown:
+            raise ModelError(f"model {self.name!r} takes no input {', '.join(map(repr, unknown))} "
+                             f"(it takes {', '.join(i.name for i in c.inputs)})")
+
+        def label(name: str) -> str:
+            return labels.get(name, f"input {name!r}")
+
+        images, alphas, counts = {}, {}, {}
+        for spec in c.image_inputs:
+            if spec.name not in given:
+                if not spec.optional:
+                    raise ModelError(f"model {self.name!r} needs input {spec.name!r} ({spec.meaning})")
+                continue
+            raw = _as_image(given[spec.name], label(spec.name))
+            counts[spec.name] = _count_nonfinite(raw)
+            images[spec.name], alphas[spec.name] = split_channels(raw, spec, label(spec.name))
+        height, width = _check_sizes(c, images, label)
+        for name, count in counts.items():
+            if count and nonfinite == "error":
+                raise ImageError(label(name), f"{count} NaN/Inf values (nonfinite='zero' replaces them with 0)")
+            if count:
+                log.warning("%s: replaced %d NaN/Inf values with 0", label(name), count)
+        scalars = resolve_scalars(c, given, images, self.name)
+        overlap = c.tile_overlap + max((math.ceil(spec.displacement_gain * _max_abs(images[spec.name]))
+                                        for spec in c.image_inputs
+                                        if spec.displacement_gain and spec.name in images), default=0)
+        rule = c.alpha
+        alpha_output = rule.output if rule and any(alphas.get(src) is not None for src in rule.sources) else None
+        outputs, tiles = self._run_tiles(images, scalars, height, width, tile_size, overlap, alpha_output)
+        if alpha_output:
+            self._restore_alpha(outputs[alpha_output], alphas, scalars)
+        return InferenceResult(self.name, outputs, self.provider, self.fallback,
+                               {k: v for k, v in counts.items() if v}, scalars, tiles, time.perf_counter() - start)
+
+    def _run_tiles(self, images: dict, scalars: dict, height: int, width: int, tile_size: int | None,
+                   overlap: int, alpha_output: str | None) -> tuple[dict[str, np.ndarray], int]:
+        """Every output, blended from overlapping tiles; ``alpha_output`` gets one more channel, left for alpha."""
+        c, s = self.contract, self.contract.scale
+        canvas_h, canvas_w = round_up(height, c.pad_multiple), round_up(width, c.pad_multiple)
+        tile = tile_size or max(canvas_h, canvas_w)
+        rows = [(span, blend_weights(span, canvas_h, s)) for span in plan_axis(canvas_h, tile, overlap, c.pad_multiple)]
+        cols = [(span, blend_weights(span, canvas_w, s)) for span in plan_axis(canvas_w, tile, overlap, c.pad_multiple)]
+        outputs = {o.name: np.zeros((height * s, width * s, len(o.channels) + (o.name == alpha_output)), np.float32)
+                   for o in c.outputs}
+        names = [o.name for o in c.outputs]
+        scalar_feed = {k: np.array([[v]], np.float32) for k, v in scalars.items()}
+        for row, row_weight in rows:
+            for col, col_weight in cols:
+                feed = dict(scalar_feed)
+                for spec in c.image_inputs:
+                    g = s if spec.grid == "output" else 1
+                    box = (row.win0 * g, row.win1 * g, col.win0 * g, col.win1 * g)
+                    feed[spec.name] = input_tile(images.get(spec.name), spec, box)
+                for out_spec, result in zip(c.outputs, self.session.ort.run(names, feed)):
+                    tile_out = result[0].transpose(1, 2, 0)
+                    if out_spec.color_space == "srgb":
+                        tile_out = color.srgb_decode(tile_out)
+                    y0, x0 = row.win0 * s, col.win0 * s
+                    y1, x1 = min(row.win1 * s, height * s), min(col.win1 * s, width * s)
+                    weight = row_weight[:y1 - y0, None, None] * col_weight[None, :x1 - x0, None]
+                    outputs[out_spec.name][y0:y1, x0:x1, :tile_out.shape[2]] += tile_out[:y1 - y0, :x1 - x0] * weight
+        return outputs, len(rows) * len(cols)
+
+    def _restore_alpha(self, out: np.ndarray, alphas: dict, scalars: dict) -> None:
+        """Alpha of the rule's sources (opaque where a source has none), mixed by t, resized to the output grid."""
+        rule = self.contract.alpha
+        given = [alphas.get(src) for src in rule.sources]
+        shape = next(a.shape for a in given if a is not None)
+        planes = [np.ones(shape, np.float32) if a is None else _sanitized(a) for a in given]
+        if len(planes) == 2:
+            t = scalars[rule.mix]
+            alpha = (1.0 - t) * planes[0] + t * planes[1]
+        else:
+            alpha = planes[0]
+        if alpha.shape != out.shape[:2]:
+            import cv2
+
+            alpha = np.clip(cv2.resize(alpha, (out.shape[1], out.shape[0]), interpolation=cv2.INTER_CUBIC), 0.0, 1.0)
+        out[..., -1] = alpha
+
+
+_CACHE: dict[tuple, Model] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def load_model(name: str, models_dir: str | Path | None = None, device: str = "auto",
+               threads: int | None = None) -> Model:
+    """The registered model ``name``, verified against its sha256; sessions are cached per file and device."""
+    registry = Registry(models_dir)
+    entry = registry.get(name)
+    key = (str(entry.path), entry.sha256, device, threads)
+    with _CACHE_LOCK:
+        if key not in _CACHE:
+            data = registry.read_verified(name)  # the session is built from these very bytes
+            _CACHE[key] = Model(entry, open_session(data, str(entry.path), device, threads))
+        return _CACHE[key]
+
+
+def resolve_scalars(contract: ModelContract, given: dict, images: dict, model: str) -> dict[str, float]:
+    """Each scalar input's value: given, else computed (one exposure scale per image), else its default."""
+    scalars = {}
+    for spec in contract.scalar_inputs:
+        if spec.name in given:
+            value = float(given[spec.name])
+        elif spec.exposure_of:
+            # One scale for the whole image (tiles must agree); over several frames, their geometric mean.
+            scales = [color.exposure_scale(images[s]) for s in spec.exposure_of if s in images]
+            value = float(np.exp(np.mean(np.log(scales))))
+        elif spec.default is not None:
+            value = spec.default
+        else:
+            raise ModelError(f"model {model!r} needs scalar input {spec.name!r} ({spec.meaning})")
+        if not math.isfinite(value):
+            raise ModelError(f"model {model!r}: scalar input {spec.name!r} is {value}")
+        scalars[spec.name] = value
+    return scalars
+
+
+def _as_image(value, label: str) -> np.ndarray:
+    arr = np.asarray(value)
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if arr.ndim != 3:
+        raise ImageError(label, f"has shape {arr.shape}; expected height x width x channels")
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise ImageError(label, f"is {arr.dtype}; expected float linear values "
+                                "(read files with addon.runtime.read_image, which decodes 8/16-bit sRGB)")
+    return arr
+
+
+def split_channels(arr: np.ndarray, spec: ImageInput, label: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """(what the network gets, alpha or None): alpha leaves RGB inputs; a luminance input takes Y of RGB(A)."""
+    want, have = len(spec.channels), arr.shape[2]
+    rgb = ("R", "G", "B")
+    if have == want:
+        return arr, None
+    if spec.channels == ("Y",) and have in (3, 4):
+        return color.luminance(arr)[..., None], (arr[..., 3] if have == 4 else None)
+    if spec.channels == rgb and have == 4:
+        return arr[..., :3], arr[..., 3]
+    raise ImageError(label, f"has {have} channels; expected {want} ({', '.join(spec.channels)})"
+                            + (" or 4 with alpha" if spec.channels == rgb else ""))
+
+
+def _check_sizes(c: ModelContract, images: dict, label) -> tuple[int, int]:
+    """The input-grid size every image must share (output-grid images: ``scale`` times it)."""
+    reference = next(s.name for s in c.image_inputs if s.grid == "input" and s.name in images)
+    height, width = images[reference].shape[:2]
+    for spec in c.image_inputs:
+        if spec.name not in images:
+            continue
+        g = c.scale if spec.grid == "output" else 1
+        h, w = images[spec.name].shape[:2]
+        if (h, w) != (height * g, width * g):
+            raise ImageError(label(spec.name), f"is {w}x{h}; expected {width * g}x{height * g} "
+                                               f"({'scale x ' if g > 1 else ''}the size of {label(reference)})")
+    if height == 0 or width == 0:
+        raise ImageError(label(reference), "is empty")
+    return height, width
+
+
+def input_tile(arr: np.ndarray | None, spec: ImageInput, box: tuple[int, int, int, int]) -> np.ndarray:
+    """One 1 x C x h x w tile: edge-padded past the image (the canvas is padded bottom/right), NaN/Inf zeroed,
+    sRGB-encoded if the model wants sRGB; a constant ``fill`` for an absent optional input."""
+    y0, y1, x0, x1 = box
+    if arr is None:
+        return np.full((1, len(spec.channels), y1 - y0, x1 - x0), spec.fill, np.float32)
+    part = np.array(arr[y0:y1, x0:x1], dtype=np.float32)
+    short_y, short_x = (y1 - y0) - part.shape[0], (x1 - x0) - part.shape[1]
+    if short_y or short_x:
+        part = np.pad(part, ((0, short_y), (0, short_x), (0, 0)), mode="edge")
+    part[~np.isfinite(part)] = 0.0  # counted once per image before tiling
+    if spec.color_space == "srgb":
+        part = color.srgb_encode(part)
+    return np.ascontiguousarray(part.transpose(2, 0, 1)[None])
+
+
+def _count_nonfinite(arr: np.ndarray) -> int:
+    return sum(int(chunk.size - np.count_nonzero(np.isfinite(chunk)))
+               for chunk in _row_chunks(arr))
+
+
+def _max_abs(arr: np.ndarray) -> float:
+    """Largest finite |value| (0 for an all-NaN image)."""
+    best = 0.0
+    for chunk in _row_chunks(arr):
+        finite = np.abs(chunk[np.isfinite(chunk)])
+        if finite.size:
+            best = max(best, float(finite.max()))
+    return best
+
+
+def _row_chunks(arr: np.ndarray):
+    for y in range(0, arr.shape[0], ROWS_PER_CHUNK):
+        yield arr[y:y + ROWS_PER_CHUNK]
+
+
+def _sanitized(plane: np.ndarray) -> np.ndarray:
+    return np.nan_to_num(np.asarray(plane, dtype=np.float32), nan=0.0, posinf=1.0, neginf=0.0)
