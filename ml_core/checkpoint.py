@@ -49,7 +49,8 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[PostpassModel, dict]:
         config = json.loads(data["config"])
         state = data["state_dict"]
     except Exception as exc:  # unpickling errors come in many types; all mean "not our checkpoint"
-        raise CheckpointError(f"{path}: not a Postpass checkpoint ({type(exc).__name__}: {exc})".splitlines()[0]) from None
+        problem = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        raise CheckpointError(f"{path}: not a Postpass checkpoint ({problem})") from None
     if config.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path}: checkpoint format {config.get('format')!r}, expected {CHECKPOINT_FORMAT}")
     try:

@@ -267,3 +267,21 @@ def test_addon_never_imports_torch_or_bpy(models_dir):
               "print(sorted(m for m in ('torch', 'bpy', 'ml_core') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_progress_is_reported_per_tile_and_can_cancel(models_dir):
+    rgb = np.ones((64, 96, 3), np.float32)
+    seen = []
+    result = run("denoise", {"color": rgb}, models_dir=models_dir, tile_size=32,
+                 progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(i, result.tiles) for i in range(1, result.tiles + 1)] and result.tiles == 6
+
+    class Cancelled(Exception):
+        pass
+
+    def cancel_after_two(done, total):
+        if done == 2:
+            raise Cancelled
+
+    with pytest.raises(Cancelled):
+        denoise(rgb, models_dir=models_dir, tile_size=32, progress=cancel_after_two)

@@ -18,14 +18,16 @@ is picked from the registry by task and by which inputs are given, or named with
 Options every call takes: ``model`` (registry name), ``models_dir`` (registry folder; default
 ``$POSTPASS_MODELS`` or ``addon/models``), ``device`` (auto | cpu | cuda), ``threads``, ``tile_size``
 (input pixels per tile core; None: one tile), ``nonfinite`` (``zero``: NaN/Inf become 0 and are counted and
-logged; ``error``: refuse), ``precision`` (fp32 | fp16). Array calls return the image; :func:`run` and the file
-calls return an :class:`InferenceResult` with the provider that ran, NaN counts, scalars used and timing.
+logged; ``error``: refuse), ``precision`` (fp32 | fp16), ``progress`` (``progress(done, total)`` after each tile;
+raise in it to cancel). Array calls return the image; :func:`run` and the file calls return an
+:class:`InferenceResult` with the provider that ran, NaN counts, scalars used and timing.
 Errors are one line: :class:`ImageError` names the file (or input) and the problem, :class:`ModelError` the model.
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -40,14 +42,14 @@ PathLike = str | os.PathLike
 
 def run(task: str, inputs: dict, *, model: str | None = None, scale: int | None = None, precision: str = "fp32",
         models_dir: PathLike | None = None, device: str = "auto", threads: int | None = None,
-        tile_size: int | None = DEFAULT_TILE, nonfinite: str = "zero",
-        labels: dict[str, str] | None = None) -> InferenceResult:
+        tile_size: int | None = DEFAULT_TILE, nonfinite: str = "zero", labels: dict[str, str] | None = None,
+        progress: Callable[[int, int], None] | None = None) -> InferenceResult:
     """Run ``task`` on ``inputs`` ({contract input name: array or number}; None means absent)."""
     registry = Registry(models_dir)
     given = {k for k, v in inputs.items() if v is not None}
     entry = _pick(registry, task, given, model, scale, precision, exact=True)
     return load_model(entry.name, registry.folder, device, threads).run(
-        inputs, tile_size=tile_size, nonfinite=nonfinite, labels=labels)
+        inputs, tile_size=tile_size, nonfinite=nonfinite, labels=labels, progress=progress)
 
 
 def denoise(color: np.ndarray, albedo: np.ndarray | None = None, normal: np.ndarray | None = None, *,
@@ -91,7 +93,8 @@ def run_files(task: str, sources: list[PathLike | None], dst: PathLike, *, input
               labels: dict[str, str] | None = None, layer: str | None = "ViewLayer", bit_depth: int | None = None,
               model: str | None = None, scale: int | None = None, precision: str = "fp32",
               models_dir: PathLike | None = None, device: str = "auto", threads: int | None = None,
-              tile_size: int | None = DEFAULT_TILE, nonfinite: str = "zero") -> InferenceResult:
+              tile_size: int | None = DEFAULT_TILE, nonfinite: str = "zero",
+              progress: Callable[[int, int], None] | None = None) -> InferenceResult:
     """Run ``task`` on image files and write ``dst``.
 
     Each model input names a pass and which of ``sources`` holds it (its metadata), so a multilayer EXR
@@ -119,7 +122,7 @@ def run_files(task: str, sources: list[PathLike | None], dst: PathLike, *, input
         arrays[spec.name] = source.get(spec.pass_name)  # a missing pass raises ImageError naming the file
         labels.setdefault(spec.name, f"{source.path} [{spec.pass_name}]")
     result = load_model(entry.name, registry.folder, device, threads).run(
-        arrays, tile_size=tile_size, nonfinite=nonfinite, labels=labels)
+        arrays, tile_size=tile_size, nonfinite=nonfinite, labels=labels, progress=progress)
     _write_result(dst, result, entry, files, layer, bit_depth)
     return result
 

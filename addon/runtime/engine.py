@@ -14,6 +14,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -62,7 +63,8 @@ class Model:
         graph_outputs = [o.name for o in session.ort.get_outputs()]
         if sorted(graph_inputs) != sorted(i.name for i in self.contract.inputs) or \
                 graph_outputs != [o.name for o in self.contract.outputs]:
-            raise ModelError(f"{label}: graph inputs {graph_inputs} / outputs {graph_outputs} do not match its metadata")
+            raise ModelError(f"{label}: graph inputs {graph_inputs} / outputs {graph_outputs} "
+                             "do not match its metadata")
 
     @property
     def provider(self) -> str:
@@ -73,12 +75,14 @@ class Model:
         return self.session.fallback
 
     def run(self, inputs: dict, *, tile_size: int | None = DEFAULT_TILE, nonfinite: str = "zero",
-            labels: dict[str, str] | None = None) -> InferenceResult:
+            labels: dict[str, str] | None = None,
+            progress: Callable[[int, int], None] | None = None) -> InferenceResult:
         """Run on ``inputs`` ({contract input name: H x W x C array or scalar}); ``None`` values count as absent.
 
         ``tile_size``: tile core in input pixels (None: the whole image in one tile). ``nonfinite``: ``zero``
         replaces NaN/Inf with 0 and counts them, ``error`` refuses the input. ``labels`` name each input's file
-        in error messages.
+        in error messages. ``progress(done, total)`` is called after every tile; an exception raised there
+        (e.g. the add-on's cancel button) stops the run.
         """
         start = time.perf_counter()
         c = self.contract
@@ -115,14 +119,14 @@ class Model:
                                         if spec.displacement_gain and spec.name in images), default=0)
         rule = c.alpha
         alpha_output = rule.output if rule and any(alphas.get(src) is not None for src in rule.sources) else None
-        outputs, tiles = self._run_tiles(images, scalars, height, width, tile_size, overlap, alpha_output)
+        outputs, tiles = self._run_tiles(images, scalars, height, width, tile_size, overlap, alpha_output, progress)
         if alpha_output:
             self._restore_alpha(outputs[alpha_output], alphas, scalars)
         return InferenceResult(self.name, outputs, self.provider, self.fallback,
                                {k: v for k, v in counts.items() if v}, scalars, tiles, time.perf_counter() - start)
 
     def _run_tiles(self, images: dict, scalars: dict, height: int, width: int, tile_size: int | None,
-                   overlap: int, alpha_output: str | None) -> tuple[dict[str, np.ndarray], int]:
+                   overlap: int, alpha_output: str | None, progress) -> tuple[dict[str, np.ndarray], int]:
         """Every output, blended from overlapping tiles; ``alpha_output`` gets one more channel, left for alpha."""
         c, s = self.contract, self.contract.scale
         canvas_h, canvas_w = round_up(height, c.pad_multiple), round_up(width, c.pad_multiple)
@@ -133,6 +137,7 @@ class Model:
                    for o in c.outputs}
         names = [o.name for o in c.outputs]
         scalar_feed = {k: np.array([[v]], np.float32) for k, v in scalars.items()}
+        done, total = 0, len(rows) * len(cols)
         for row, row_weight in rows:
             for col, col_weight in cols:
                 feed = dict(scalar_feed)
@@ -148,7 +153,10 @@ class Model:
                     y1, x1 = min(row.win1 * s, height * s), min(col.win1 * s, width * s)
                     weight = row_weight[:y1 - y0, None, None] * col_weight[None, :x1 - x0, None]
                     outputs[out_spec.name][y0:y1, x0:x1, :tile_out.shape[2]] += tile_out[:y1 - y0, :x1 - x0] * weight
-        return outputs, len(rows) * len(cols)
+                done += 1
+                if progress:
+                    progress(done, total)
+        return outputs, total
 
     def _restore_alpha(self, out: np.ndarray, alphas: dict, scalars: dict) -> None:
         """Alpha of the rule's sources (opaque where a source has none), mixed by t, resized to the output grid."""

@@ -52,7 +52,8 @@ class UpresNet(PostpassModel):
         if self.hdr:
             inputs.append(ScalarInput("exposure", "scale mapping the image's log-average luminance to 0.18",
                                       exposure_of=("image",)))
-        output = ImageOutput("upscaled", RGB, space, f"image up-ressed x{self.scale}", hdr=self.hdr, pass_name="Combined")
+        output = ImageOutput("upscaled", RGB, space, f"image up-ressed x{self.scale}", hdr=self.hdr,
+                             pass_name="Combined")
         # depth 3x3 convolutions on the low-res grid, plus one pixel for the bilinear base
         return ModelContract("upres", tuple(inputs), (output,), scale=self.scale, pad_multiple=1,
                              tile_overlap=self.depth + 1, alpha=AlphaRule(("image",), "upscaled"))
