@@ -59,14 +59,16 @@ def test_tiled_equals_untiled(models_dir, name):
     for key, out in whole.outputs.items():
         assert out.shape[:2] == (93 * model.contract.scale, 130 * model.contract.scale)
         assert np.all(np.isfinite(out))
-        # The issue asks for 1e-3; tiles see all the context they need, so only float rounding remains
-        # (grid_sample's normalised coordinates depend on the tile size: ~3e-5 for the warping models).
-        assert worst_difference(out, tiled.outputs[key]) <= 1e-4
+        # Tiles see all the context they need, so only float rounding remains: ~1e-6, except where grid_sample
+        # warps (its normalised coordinates round differently for each tile size; up to ~2e-4 on pixel noise,
+        # the worst case), for which the issue's 1e-3 holds.
+        tolerance = 1e-3 if model.contract.task == "inbetween" else 1e-5
+        assert worst_difference(out, tiled.outputs[key]) <= tolerance
 
 
 def test_too_little_overlap_shows_seams(models_dir):
-    """What the equality test guards against: without the receptive-field overlap the tiles disagree (even
-    an untrained network, whose far context matters little, is off by more than the test allows)."""
+    """What the equality test guards against: without the receptive-field overlap the tiles disagree (an
+    untrained network's far context matters little, yet it is off by far more than the 1e-5 allowed)."""
     model = load_model("denoise_aux", models_dir)
     inputs = inputs_for(model.contract, 93, 130)
     whole = model.run(inputs, tile_size=None).image
@@ -178,6 +180,7 @@ def test_bad_inputs_give_one_line_errors_naming_the_input(models_dir):
         (lambda: denoise(rgb, models_dir=models_dir, model="upres_x2"),
          ModelError, r"^model 'upres_x2' is a upres model, not denoise$"),
         (lambda: denoise(rgb, models_dir=models_dir, device="tpu"), ModelError, r"^unknown device 'tpu'"),
+        (lambda: colorize(rgb, hints=rgb, models_dir=models_dir), ImageError, r"^input 'mask': needed with hints"),
     ]
     for call, error, pattern in cases:
         with pytest.raises(error, match=pattern) as info:

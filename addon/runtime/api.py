@@ -73,6 +73,8 @@ def colorize(gray: np.ndarray, hints: np.ndarray | None = None, mask: np.ndarray
              **options) -> np.ndarray:
     """Colour a grey image (H x W, or RGB(A) whose luminance is used) from optional sparse colour ``hints``
     (H x W x 3, linear) where ``mask`` (H x W, 1 = hint given) says so."""
+    if hints is not None and mask is None:
+        raise ImageError("input 'mask'", "needed with hints: H x W, 1 where a hint is given, 0 elsewhere")
     return run("colorize", {"gray": gray, "hints": hints, "mask": mask}, **options).image
 
 
