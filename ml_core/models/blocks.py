@@ -68,7 +68,10 @@ def hdr_encode(x: torch.Tensor, exposure: torch.Tensor) -> torch.Tensor:
 
 def hdr_decode(y: torch.Tensor, exposure: torch.Tensor) -> torch.Tensor:
     """Inverse of :func:`hdr_encode`, back to the input's own scale (exp - 1: ONNX has no expm1)."""
-    return (torch.exp(torch.clamp(y, 0.0, MAX_LOG)) - 1.0) / exposure.reshape(-1, 1, 1, 1)
+    clamped = torch.clamp(y, 0.0, MAX_LOG)
+    if y.requires_grad:  # training: pass gradients straight through the clamp, or outputs stuck below 0 never recover
+        clamped = y + (clamped - y).detach()
+    return (torch.exp(clamped) - 1.0) / exposure.reshape(-1, 1, 1, 1)
 
 
 def warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
