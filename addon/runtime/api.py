@@ -125,7 +125,10 @@ def run_files(task: str, sources: list[PathLike | None], dst: PathLike, *, input
         labels.setdefault(spec.name, f"{source.path} [{spec.pass_name}]")
     result = load_model(entry.name, registry.folder, device, threads).run(
         arrays, tile_size=tile_size, nonfinite=nonfinite, labels=labels, progress=progress)
-    _write_result(dst, result, entry, files, layer, bit_depth)
+    primary, single = files[0], sum(f is not None for f in files) == 1
+    primary.passes.clear()  # an 8K multilayer EXR holds GBs of passes: free them before writing
+    del files, arrays
+    _write_result(dst, result, entry, primary, single, layer, bit_depth)
     return result
 
 
@@ -172,8 +175,10 @@ def _pick(registry: Registry, task: str, given: set[str], model: str | None, sca
     return entry
 
 
-def _write_result(dst: PathLike, result: InferenceResult, entry: RegistryEntry, files: list, layer: str | None,
-                  bit_depth: int | None) -> None:
+def _write_result(dst: PathLike, result: InferenceResult, entry: RegistryEntry, primary, single_source: bool,
+                  layer: str | None, bit_depth: int | None) -> None:
+    """Write the first output: back into the source EXR's other parts and header when it is the same frame
+    (one source, same size), else as a file of its own, carrying the source's layer naming and header text."""
     out_spec = entry.contract.outputs[0]
     image = result.outputs[out_spec.name]
     if Path(dst).suffix.lower() != ".exr":
@@ -181,11 +186,9 @@ def _write_result(dst: PathLike, result: InferenceResult, entry: RegistryEntry, 
         return
     if bit_depth not in (None, 32):
         raise ImageError(dst, f"EXR results are written as 32-bit float, not {bit_depth}-bit")
-    primary = files[0]
     pass_name = out_spec.pass_name or "Combined"
     out_layer = layer if primary.multilayer else None
-    same_frame = sum(f is not None for f in files) == 1 and entry.contract.scale == 1
-    if same_frame and primary.path.lower().endswith(".exr"):
+    if single_source and entry.contract.scale == 1 and primary.path.lower().endswith(".exr"):
         update_exr(primary.path, dst, {pass_name: image}, out_layer)
     else:
         write_exr(dst, {pass_name: image}, out_layer, header=primary.header)
