@@ -75,8 +75,8 @@ def model_inputs(model, batch: dict) -> tuple[list[torch.Tensor], torch.Tensor]:
                 raise ValueError(f"dataset gives no {item.name!r} (has {sorted(batch)})")
             values[item.name] = batch[item.name]
     for item in contract.scalar_inputs:
-        if item.exposure_of:
-            exposure = exposure_of(values[item.exposure_of[0]])
+        if item.exposure_of:  # as the runtime does: one scale per image, the geometric mean over sources
+            exposure = torch.exp(torch.stack([torch.log(exposure_of(values[s])) for s in item.exposure_of]).mean(0))
             values[item.name] = exposure.view(-1, 1)
         elif item.name in batch:
             values[item.name] = batch[item.name].view(-1, 1)
