@@ -1,0 +1,415 @@
+"""One task over many frames, as render farms run it: plan one job per output frame, run the jobs in this
+process or on a Dask cluster, and sum up what was done, skipped and failed.
+
+Farm rules every job follows (see ``docs/farm.md``):
+
+* a frame is written atomically (temporary file in the same folder, then a rename), so a killed process never
+  leaves a partial frame under its final name, and a rerun with ``skip_existing`` resumes where it stopped;
+* inputs are never overwritten: a plan whose output names an input is refused before anything runs;
+* a frame that fails (corrupt, missing pass, wrong size) yields a failed :class:`FrameResult` naming the file
+  and the reason; the other frames still run;
+* temporal tasks (inbetween) read their neighbour frames wherever they lie, also outside the chunk;
+* unless a model is named, the first frame that runs picks it by its passes and every later frame uses that
+  same model, so a frame missing a pass fails instead of silently going through another network.
+
+Jobs and options are plain data, so they pickle to Dask workers; each worker process keeps its onnxruntime
+session between frames (``engine.load_model`` caches it per process).
+"""
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import functools
+import os
+import socket
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from .api import run_files
+from .contract import TASKS, ModelError
+from .engine import DEFAULT_TILE
+from .exr import ImageError
+from .imageio import read_image
+from .registry import Registry
+from .registry import models_dir as resolve_models_dir
+from .sequence import SequenceError, format_frames, frame_number, parse_pattern
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class BatchError(ValueError):
+    """A batch that cannot start (bad pattern, output equal to an input, no frames); one line."""
+
+
+@dataclass(frozen=True)
+class FrameJob:
+    """One output frame: which files to read and where to write. Paths are absolute, so any worker can run it."""
+
+    frame: int | None  # None: an explicit file whose name holds no frame number
+    sources: tuple[str | None, ...]  # run_files' sources: the frame (upres: + guide; inbetween: both key frames)
+    output: str
+    t: float | None = None  # inbetween: where the frame lies between its key frames
+    hints: str | None = None  # colorize: an RGB(A) hint image (alpha > 0 marks hints, unless a mask is given)
+    mask: str | None = None  # colorize: a grey image, > 0 where a hint is given
+    problem: str | None = None  # known while planning (no key frame after it): the frame fails with this
+
+    @property
+    def label(self) -> str:
+        return f"frame {self.frame}" if self.frame is not None else Path(self.sources[0]).name
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """How every frame of a batch runs (the options of :func:`addon.runtime.api.run_files`)."""
+
+    task: str
+    model: str | None = None
+    scale: int | None = None
+    models_dir: str | None = None
+    device: str = "auto"
+    threads: int | None = None
+    tile_size: int | None = DEFAULT_TILE
+    layer: str = "ViewLayer"
+    bit_depth: int | None = None
+    skip_existing: bool = False
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    frame: int | None
+    label: str
+    output: str
+    status: str  # done | skipped | failed
+    reason: str = ""  # one line: why it failed or was skipped
+    seconds: float = 0.0
+    model: str = ""
+    provider: str = ""
+    nonfinite: int = 0  # NaN/Inf input values replaced with 0
+    worker: str = ""  # host:pid that ran it
+
+
+@dataclass
+class Summary:
+    """What happened to every planned frame; ``exit_code`` is 0 only if each one was done or skipped."""
+
+    task: str
+    jobs: list[FrameJob]
+    results: list[FrameResult] = field(default_factory=list)
+    seconds: float = 0.0
+    interrupted: bool = False
+
+    def _with(self, status: str) -> list[FrameResult]:
+        return [r for r in self.results if r.status == status]
+
+    @property
+    def done(self) -> list[FrameResult]:
+        return self._with("done")
+
+    @property
+    def skipped(self) -> list[FrameResult]:
+        return self._with("skipped")
+
+    @property
+    def failed(self) -> list[FrameResult]:
+        return self._with("failed")
+
+    @property
+    def not_run(self) -> list[FrameJob]:
+        finished = {r.output for r in self.results}
+        return [j for j in self.jobs if j.output not in finished]
+
+    @property
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return EXIT_INTERRUPTED
+        return EXIT_FAILED if self.failed or self.not_run else EXIT_OK
+
+    @property
+    def frames_per_second(self) -> float:
+        return len(self.done) / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict:
+        def ids(items) -> list:  # frames in order (Dask finishes them in any order); files by path
+            return sorted((x.frame if x.frame is not None else x.output for x in items),
+                          key=lambda i: (isinstance(i, str), i))
+
+        return {
+            "task": self.task, "frames": len(self.jobs), "done": ids(self.done), "skipped": ids(self.skipped),
+            "failed": [{"frame": r.frame, "output": r.output, "reason": r.reason} for r in self.failed],
+            "not_run": ids(self.not_run), "models": sorted({r.model for r in self.done}),
+            "seconds": round(self.seconds, 3), "frames_per_second": round(self.frames_per_second, 3),
+            "interrupted": self.interrupted, "exit_code": self.exit_code,
+        }
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Planning: inputs, output and frames -> one job per output frame
+# ----------------------------------------------------------------------------------------------------------
+def plan(task: str, inputs: list[str], output: str, frames: list[int] | None = None, *,
+         keys: list[int] | None = None, guide: str | None = None, hints: str | None = None,
+         mask: str | None = None) -> list[FrameJob]:
+    """The jobs of a batch, checked: no output names an input, no two jobs write one file.
+
+    ``inputs``: one pattern (its ``frames``, default every frame on disk) or explicit files. ``output``: a
+    pattern, a folder (same file names) or, for one frame, a file. ``guide``/``hints``/``mask``: a pattern
+    (per frame) or one file for all frames. inbetween: ``keys`` are the rendered frames (default: those on
+    disk) and ``frames`` the ones to write (default: every missing frame between the first and last key).
+    """
+    if task not in TASKS:
+        raise BatchError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+    try:
+        if task == "inbetween":
+            jobs = _plan_inbetween(inputs, output, frames, keys)
+        else:
+            sources = _sources(inputs, frames)
+            several = len(sources) > 1
+            jobs = [FrameJob(frame, (_abs(source),) + ((_aux(guide, frame),) if guide else ()),
+                             _output_path(output, frame, source, several), hints=_aux(hints, frame),
+                             mask=_aux(mask, frame))
+                    for frame, source in sources]
+    except SequenceError as exc:
+        raise BatchError(str(exc)) from None
+    _check_outputs(jobs, inputs, output)
+    return jobs
+
+
+def _sources(inputs: list[str], frames: list[int] | None) -> list[tuple[int | None, str]]:
+    patterns = [parse_pattern(i) for i in inputs]
+    if len(inputs) == 1 and patterns[0] is not None:
+        pattern = patterns[0]
+        frames = pattern.frames_on_disk() if frames is None else frames
+        if not frames:
+            raise BatchError(f"{pattern}: no frames on disk match this pattern")
+        return [(f, str(pattern.path(f))) for f in frames]
+    if any(patterns):
+        raise BatchError("give one input pattern or a list of files, not both")
+    if frames is not None:
+        raise BatchError("--frames selects frames of an input pattern; with explicit files, list the files")
+    return [(frame_number(i), i) for i in inputs]
+
+
+def _plan_inbetween(inputs: list[str], output: str, frames: list[int] | None,
+                    keys: list[int] | None) -> list[FrameJob]:
+    pattern = parse_pattern(inputs[0]) if len(inputs) == 1 else None
+    if pattern is None:
+        raise BatchError("inbetween reads a sequence: give one input pattern (beauty.####.exr), not files")
+    keys = sorted(set(pattern.frames_on_disk() if keys is None else keys))
+    if len(keys) < 2:
+        raise BatchError(f"{pattern}: inbetween needs at least two key frames, found {format_frames(keys) or 'none'}")
+    key_set = set(keys)
+    if frames is None:
+        frames = [f for f in range(keys[0], keys[-1] + 1) if f not in key_set]
+    jobs = []
+    for frame in frames:
+        if frame in key_set:  # rendered: nothing to make
+            continue
+        at = bisect.bisect(keys, frame)
+        out = _output_path(output, frame, str(pattern.path(frame)), True)
+        if at == 0 or at == len(keys):
+            side = "before" if at == 0 else "after"
+            jobs.append(FrameJob(frame, (None, None), out,
+                                 problem=f"{pattern}: no key frame {side} frame {frame} (keys {format_frames(keys)})"))
+            continue
+        before, after = keys[at - 1], keys[at]
+        jobs.append(FrameJob(frame, (_abs(pattern.path(before)), _abs(pattern.path(after))), out,
+                             t=(frame - before) / (after - before)))
+    return jobs
+
+
+def _output_path(output: str, frame: int | None, source: str, several: bool) -> str:
+    pattern = parse_pattern(output)
+    if pattern is not None:
+        if frame is None:
+            raise BatchError(f"{source}: no frame number in its name to fill the output pattern {output}")
+        return _abs(pattern.path(frame))
+    if output.endswith(("/", os.sep)) or os.path.isdir(output):
+        return _abs(Path(output) / Path(source).name)
+    if several:
+        raise BatchError(f"{output}: several frames need an output pattern (####) or a folder")
+    return _abs(output)
+
+
+def _aux(text: str | None, frame: int | None) -> str | None:
+    """A per-frame side input: a pattern's frame, or one file for every frame."""
+    if text is None:
+        return None
+    pattern = parse_pattern(text)
+    if pattern is None:
+        return _abs(text)
+    if frame is None:
+        raise BatchError(f"{text}: a pattern needs frame numbers, and the input file names hold none")
+    return _abs(pattern.path(frame))
+
+
+def _check_outputs(jobs: list[FrameJob], inputs: list[str], output: str) -> None:
+    out_pattern, in_pattern = parse_pattern(output), parse_pattern(inputs[0])
+    if out_pattern and in_pattern and out_pattern.same_files_as(in_pattern):
+        raise BatchError(f"{output}: the output pattern is the input pattern; refusing to write over inputs")
+    read = {os.path.realpath(p) for j in jobs for p in (*j.sources, j.hints, j.mask) if p}
+    written: dict[str, FrameJob] = {}
+    for job in jobs:
+        real = os.path.realpath(job.output)
+        if real in read:
+            raise BatchError(f"{job.output}: is also an input; refusing to overwrite inputs (choose another output)")
+        if real in written:
+            raise BatchError(f"{job.output}: both {written[real].label} and {job.label} would write it")
+        written[real] = job
+
+
+def _abs(path: str | os.PathLike) -> str:
+    return os.path.abspath(path)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Running
+# ----------------------------------------------------------------------------------------------------------
+def run_frame(job: FrameJob, options: BatchOptions) -> FrameResult:
+    """Run one job; never raises for a problem of the frame (it comes back as a failed result)."""
+    start = time.perf_counter()
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+
+    def finish(status: str, reason: str = "", **more) -> FrameResult:
+        return FrameResult(job.frame, job.label, job.output, status, reason, time.perf_counter() - start,
+                           worker=worker, **more)
+
+    if options.skip_existing and os.path.exists(job.output):
+        return finish("skipped", "output exists")
+    if job.problem:
+        return finish("failed", job.problem)
+    try:
+        inputs, labels = _side_inputs(job)
+        result = run_files(options.task, list(job.sources), job.output, inputs=inputs, labels=labels,
+                           layer=options.layer, bit_depth=options.bit_depth, model=options.model,
+                           scale=options.scale, models_dir=options.models_dir, device=options.device,
+                           threads=options.threads, tile_size=options.tile_size)
+    except Exception as exc:  # any problem of this frame fails only this frame; the batch goes on
+        return finish("failed", _reason(exc, job))
+    return finish("done", model=result.model, provider=result.provider, nonfinite=sum(result.nonfinite.values()))
+
+
+def _side_inputs(job: FrameJob) -> tuple[dict, dict]:
+    if job.t is not None:
+        return {"t": job.t}, {}
+    if job.hints is None:
+        if job.mask is not None:
+            raise ImageError(job.mask, "a hint mask needs hints (--hints) to go with it")
+        return {}, {}
+    hint = read_image(job.hints).get("Combined")
+    if hint.shape[2] not in (3, 4):
+        raise ImageError(job.hints, f"hints have {hint.shape[2]} channel(s); expected RGB or RGBA")
+    if job.mask is not None:
+        mask = read_image(job.mask).get("Combined")[..., 0] > 0
+    elif hint.shape[2] == 4:
+        mask = hint[..., 3] > 0
+    else:
+        raise ImageError(job.hints, "hints without alpha: paint them with alpha or give a mask (--mask)")
+    labels = {"hints": job.hints, "mask": job.mask or job.hints}
+    return {"hints": hint[..., :3], "mask": mask.astype(np.float32)}, labels
+
+
+def _reason(exc: Exception, job: FrameJob) -> str:
+    if isinstance(exc, (ImageError, ModelError)):  # these already name the file or model
+        text = str(exc)
+    elif isinstance(exc, OSError):
+        text = f"{exc.filename or job.output}: {exc.strerror or exc}"
+    else:
+        text = f"{job.sources[0] or job.output}: {type(exc).__name__}: {exc}"
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def run_batch(jobs: list[FrameJob], options: BatchOptions, *, scheduler: str | None = None,
+              fail_fast: bool = False) -> Iterator[FrameResult]:
+    """Each job's result as it finishes: in this process, or on the Dask cluster at ``scheduler``.
+
+    Raises at once when no model could run the batch (:func:`check_models`). With ``fail_fast`` the results
+    stop after the first failed frame (jobs not yet finished are not run).
+    """
+    options = dataclasses.replace(options, models_dir=str(resolve_models_dir(options.models_dir).resolve()))
+    check_models(options)
+    return _results(jobs, options, scheduler, fail_fast)
+
+
+def _results(jobs: list[FrameJob], options: BatchOptions, scheduler: str | None,
+             fail_fast: bool) -> Iterator[FrameResult]:
+    with (_on_dask(scheduler) if scheduler else _in_process()) as run_many:
+        pending = list(jobs)
+        # Until a frame has run, the model is not known: run one at a time, then pin the model it chose.
+        while options.model is None and pending:
+            [result] = run_many([pending.pop(0)], options)
+            yield result
+            if result.status == "failed" and fail_fast:
+                return
+            if result.status == "done":
+                options = dataclasses.replace(options, model=result.model)
+        for result in run_many(pending, options):
+            yield result
+            if result.status == "failed" and fail_fast:
+                return
+
+
+def check_models(options: BatchOptions) -> None:
+    """Refuse a batch no frame could run: no registry, or no model of its task (and scale) in it."""
+    registry = Registry(options.models_dir)
+    if options.model is not None:
+        entry = registry.get(options.model)
+        if entry.contract.task != options.task:
+            raise ModelError(f"model {options.model!r} is a {entry.contract.task} model, not {options.task}")
+        return
+    scale = f" x{options.scale}" if options.scale else ""
+    if not any(e.contract.task == options.task and options.scale in (None, e.contract.scale)
+               for e in registry.entries.values()):
+        known = ", ".join(registry.entries) or "none"
+        raise ModelError(f"no {options.task}{scale} model in {registry.path} (models there: {known})")
+
+
+@contextmanager
+def _in_process():
+    yield lambda jobs, options: (run_frame(job, options) for job in jobs)
+
+
+@contextmanager
+def _on_dask(scheduler: str):
+    """Jobs on a Dask distributed cluster, one task per frame, results in the order they finish.
+
+    A worker lost mid-frame leaves only a hidden temporary file; the scheduler reruns its task on another
+    worker (up to ``distributed.scheduler.allowed-failures`` times, then the frame fails with KilledWorker).
+    """
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise BatchError("--scheduler needs Dask distributed: pip install 'postpass[farm]'") from None
+    try:
+        client = Client(scheduler, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise BatchError(f"cannot reach the Dask scheduler at {scheduler} ({exc})".splitlines()[0]) from None
+    try:
+        yield functools.partial(_dask_results, client)
+    finally:
+        client.close()
+
+
+def _dask_results(client, jobs: list[FrameJob], options: BatchOptions) -> Iterator[FrameResult]:
+    from dask.distributed import as_completed
+
+    run_id = uuid.uuid4().hex[:8]
+    futures = {client.submit(run_frame, job, options, pure=False,
+                             key=f"postpass-{options.task}-{job.frame if job.frame is not None else i}-{run_id}"): job
+               for i, job in enumerate(jobs)}
+    try:
+        for future in as_completed(futures, loop=client.loop):
+            job = futures[future]
+            try:
+                result = future.result()
+            except Exception as exc:  # the task itself died: its workers were lost too often
+                detail = str(exc).splitlines()[0] if str(exc) else ""
+                reason = f"{job.sources[0] or job.output}: lost on the cluster ({type(exc).__name__}: {detail})"
+                result = FrameResult(job.frame, job.label, job.output, "failed", reason)
+            yield result
+    finally:  # stopped early (fail-fast, interrupt): take the rest back from the cluster
+        client.cancel([f for f in futures if not f.done()])
