@@ -102,3 +102,40 @@ def cycles_render(tmp_path_factory):
               "render.render_scene(scenes.make_spec(seed, meshes=[], frames=3), Path(sys.argv[1]), config)\n")
     subprocess.run([sys.executable, "-c", script, str(folder)], check=True, capture_output=True, timeout=300)
     return folder
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Frame sequences (issue 4): a short animation rendered by Cycles, named the way farms name frames
+# ----------------------------------------------------------------------------------------------------------
+SEQUENCE_FRAMES = range(1001, 1007)
+
+
+@pytest.fixture(scope="session")
+def cycles_sequence(tmp_path_factory):
+    """Folder with ``beauty.1001.exr`` ... ``beauty.1006.exr``: six frames of one moving test scene rendered by
+    real Cycles at 40x32, 4 spp, multilayer with two view layers (``ViewLayer``; ``Characters``, its own
+    samples so its pixels differ), each with Combined, Denoising Albedo/Normal/Depth, Depth and Vector.
+
+    Rendered in a child process so bpy's bundled libraries never share a process with OpenEXR/onnxruntime.
+    """
+    import subprocess
+    import sys
+
+    folder = tmp_path_factory.mktemp("sequence")
+    script = (
+        "import sys; from pathlib import Path; from ml_core import blender, render, scenes, splits\n"
+        "bpy = blender.import_bpy()\n"
+        "first, last = int(sys.argv[2]), int(sys.argv[3])\n"
+        "config = render.preset('tiny', width=40, height=32)\n"
+        "spec = scenes.make_spec(splits.split_seeds('test', 1)[0], meshes=[], frames=last - first + 1)\n"
+        "scene = scenes.build_scene(spec)\n"
+        "render.setup_render(scene, config)\n"
+        "layer = scene.view_layers.new('Characters')\n"
+        "layer.use_pass_z = layer.use_pass_vector = layer.cycles.denoising_store_passes = True\n"
+        "layer.samples = 1\n"
+        "for frame in range(first, last + 1):\n"
+        "    render.render_still(bpy, scene, Path(sys.argv[1]) / f'beauty.{frame:04d}.exr', spp=4, seed=frame,\n"
+        "                        frame=frame - first + 1, config=config)\n")
+    subprocess.run([sys.executable, "-c", script, str(folder), str(SEQUENCE_FRAMES[0]), str(SEQUENCE_FRAMES[-1])],
+                   check=True, capture_output=True, timeout=300)
+    return folder

@@ -1,0 +1,282 @@
+"""``postpass``: denoise, up-res, colorize and inbetween frame sequences from the command line.
+
+The same :func:`main` runs as the ``postpass`` console command, as ``python -m addon.cli`` and inside Blender
+as ``blender -b -c postpass ...``; it returns the exit code and never calls ``sys.exit`` or imports bpy.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import signal
+import sys
+import threading
+import time
+
+from ..runtime.batch import (EXIT_INTERRUPTED, EXIT_USAGE, BatchError, BatchOptions, Summary, plan,
+                             run_batch)
+from ..runtime.contract import ModelError
+from ..runtime.exr import ImageError
+from ..runtime.sequence import SequenceError, parse_frames
+from ..runtime.session import DEVICES
+from . import info
+from .report import Report
+
+DESCRIPTION = """\
+Postpass: networks trained on Cycles renders, run on frames and image sequences.
+
+Frames are named by a pattern (beauty.####.exr or beauty.%04d.exr) or given as files. Every frame is
+written atomically, inputs are never overwritten, and a failing frame is reported without stopping the
+others. Exit codes: 0 every frame done or skipped, 1 some frame failed or was not run, 2 nothing ran
+(bad arguments, no model, output equal to input), 130 interrupted.
+
+  postpass denoise shot/beauty.####.exr -o shot/clean.####.exr --frames 1001-1100
+  postpass denoise --help          (each command's options and examples)
+"""
+
+COMMON_EPILOG = """
+frames and files:
+  INPUT is one pattern (# or %0Nd marks the frame number) or one or more files. OUTPUT is a pattern, a
+  folder (the inputs' file names), or a file for a single frame; its suffix picks the format: .exr (with
+  a multilayer input: every other pass and the header are kept), .png, .tif, .jpg. --frames takes
+  1001-1100, 1001-1100x2 (every 2nd), 1001 and comma lists of those; without it every frame on disk runs.
+
+farm behaviour:
+  Each frame is written to a hidden temporary file and renamed, so a killed task never leaves half a
+  frame; rerun the same command with --skip-existing to resume. Unless --model names one, the first frame
+  picks the model by its passes and every other frame uses the same one.
+"""
+
+EXAMPLES = {
+    "denoise": """
+examples:
+  postpass denoise render/beauty.####.exr -o render/clean.####.exr
+  postpass denoise beauty.%04d.exr -o clean/ --frames 1001-1100 --skip-existing    (one farm chunk)
+  postpass denoise beauty.####.exr -o preview/beauty.####.png --frames 1001-1100x10
+  postpass denoise beauty.####.exr -o clean.####.exr --layer Characters             (another view layer)
+  postpass denoise a.exr b.exr c.exr -o clean/
+  postpass denoise beauty.####.exr -o clean.####.exr --scheduler tcp://farm-head:8786 --json
+""",
+    "upres": """
+examples:
+  postpass upres half/beauty.####.exr -o full/beauty.####.exr --scale 2
+  postpass upres half/beauty.####.exr -o full/beauty.####.exr --scale 2 --guide gbuffer/aux.####.exr
+      (--guide: full-resolution renders holding Denoising Albedo and Normal, cheap to render)
+  postpass upres textures/wood.png -o textures/wood_x4.png --scale 4
+""",
+    "colorize": """
+examples:
+  postpass colorize scans/page.####.png -o colour/page.####.png
+  postpass colorize bw.png -o colour.png --hints hints.png           (painted pixels, alpha > 0, are hints)
+  postpass colorize bw.####.png -o colour.####.png --hints hints.####.png --mask mask.####.png
+""",
+    "inbetween": """
+The input holds key frames rendered every Nth frame; inbetween writes the frames between them, each from
+the key frames on either side (with their Vector passes when the render has them). Key frames outside a
+chunk's --frames are read too, so chunks are independent.
+
+examples:
+  postpass inbetween render/beauty.####.exr -o inb/beauty.####.exr --keys 1001-1099x2
+  postpass inbetween render/beauty.####.exr -o inb/beauty.####.exr --keys 1001-1099x2 --frames 1011-1020
+      (one chunk: writes 1012, 1014, ... 1020 from 1011 ... 1021)
+  postpass inbetween render/beauty.####.exr -o inb/beauty.####.exr     (keys: the frames on disk)
+""",
+    "models": """
+examples:
+  postpass models                          shipped models: task, scale, inputs, metrics
+  postpass models denoise_aux              one model's full metadata (training command, seed, metrics)
+  postpass models --models-dir /studio/postpass_models --json
+""",
+    "info": """
+examples:
+  postpass info render/beauty.1001.exr     view layers, passes, size, colour space, header
+  postpass info render/beauty.####.exr     which frames are on disk, then the first one
+  postpass info texture.png --json
+""",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits on --help and on usage errors; callers get a code instead
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    with _log_to_stderr(args.quiet), _sigterm_interrupts():
+        try:
+            return args.run(args)
+        except (BatchError, ModelError, ImageError, SequenceError) as exc:
+            print(f"postpass {args.command}: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        except KeyboardInterrupt:
+            print(f"postpass {args.command}: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="postpass", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    for task, summary in (("denoise", "denoise renders (albedo and normal passes used when present)"),
+                          ("upres", "up-res frames or textures x2 or x4"),
+                          ("colorize", "colour grey images, optionally from painted hints"),
+                          ("inbetween", "make the frames between key frames rendered every Nth frame")):
+        sub = commands.add_parser(task, help=summary, description=summary,
+                                  epilog=COMMON_EPILOG + EXAMPLES[task],
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+        sub.set_defaults(run=_process)
+        _add_frame_options(sub, task)
+        _add_task_options(sub, task)
+        _add_run_options(sub)
+
+    models = commands.add_parser("models", help="list the models and their metadata and metrics",
+                                 description="List the registered models, or show one model's full metadata.",
+                                 epilog=EXAMPLES["models"], formatter_class=argparse.RawDescriptionHelpFormatter)
+    models.add_argument("name", nargs="?", metavar="NAME", help="show this model's metadata")
+    _add_models_dir(models)
+    _add_output_options(models, progress=False)
+    models.set_defaults(run=info.models_command)
+
+    describe = commands.add_parser("info", help="passes, size and colour space of an image file",
+                               description="Describe an image file or the frames of a pattern.",
+                               epilog=EXAMPLES["info"], formatter_class=argparse.RawDescriptionHelpFormatter)
+    describe.add_argument("file", metavar="FILE", help="an image file, or a pattern (beauty.####.exr)")
+    _add_output_options(describe, progress=False)
+    describe.set_defaults(run=info.info_command)
+    return parser
+
+
+def _frames(text: str) -> list[int]:
+    try:
+        return parse_frames(text)
+    except SequenceError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_frame_options(sub: argparse.ArgumentParser, task: str) -> None:
+    sub.add_argument("inputs", nargs="+", metavar="INPUT", help="a frame pattern (beauty.####.exr) or files")
+    sub.add_argument("-o", "--output", required=True, metavar="OUTPUT",
+                     help="a frame pattern, a folder, or a file (one frame); never an input")
+    sub.add_argument("--frames", type=_frames, metavar="RANGE",
+                     help="frames to write: 1001-1100, 1001-1100x2, 1001, or a comma list (default: all on disk"
+                          + (", between the first and last key)" if task == "inbetween" else ")"))
+    sub.add_argument("--layer", default="ViewLayer", metavar="NAME",
+                     help="view layer of multilayer EXRs to read and write (default: ViewLayer)")
+    sub.add_argument("--skip-existing", action="store_true",
+                     help="leave frames whose output exists (resume a killed chunk)")
+    sub.add_argument("--fail-fast", action="store_true", help="stop at the first failed frame")
+
+
+def _add_task_options(sub: argparse.ArgumentParser, task: str) -> None:
+    if task == "upres":
+        sub.add_argument("--scale", type=int, choices=(2, 4), default=2, help="up-res factor (default: 2)")
+        sub.add_argument("--guide", metavar="PATTERN",
+                         help="full-resolution renders with Denoising Albedo/Normal that guide the up-res "
+                              "(a pattern, or one file for every frame)")
+    elif task == "colorize":
+        sub.add_argument("--hints", metavar="PATTERN",
+                         help="colour hints: an RGB(A) image whose painted pixels (alpha > 0) are hints "
+                              "(a pattern, or one file for every frame)")
+        sub.add_argument("--mask", metavar="PATTERN",
+                         help="a grey image, non-zero where --hints holds a hint (instead of its alpha)")
+    elif task == "inbetween":
+        sub.add_argument("--keys", type=_frames, metavar="RANGE",
+                         help="the rendered key frames, e.g. 1001-1099x2 (default: the frames on disk; give it "
+                              "on farms, so a chunk does not depend on what has been rendered so far)")
+
+
+def _add_models_dir(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--models-dir", metavar="DIR",
+                     help="models folder with registry.json (default: $POSTPASS_MODELS or the add-on's models)")
+
+
+def _add_output_options(sub: argparse.ArgumentParser, progress: bool = True) -> None:
+    sub.add_argument("--json", action="store_true",
+                     help="print a JSON summary on stdout (for pipeline tools)" if progress else "print JSON")
+    sub.add_argument("-q", "--quiet", action="store_true",
+                     help="print only failures (no progress, no per-frame lines, no summary)" if progress
+                     else "print only errors")
+
+
+def _add_run_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--model", metavar="NAME", help="use this registered model (default: chosen by the passes)")
+    _add_models_dir(sub)
+    sub.add_argument("--device", choices=DEVICES, default="auto", help="where onnxruntime runs (default: auto)")
+    sub.add_argument("--threads", type=int, metavar="N",
+                     help="CPU threads per process (default: $POSTPASS_THREADS or every core it may use)")
+    sub.add_argument("--tile-size", type=int, default=512, metavar="PX",
+                     help="tile size in input pixels, 0 for whole frames (default: 512; smaller uses less memory)")
+    sub.add_argument("--bit-depth", type=int, choices=(8, 16, 32), metavar="BITS",
+                     help="PNG/TIFF bit depth: 8 or 16 (TIFF also 32, float); EXR is always 32-bit float")
+    sub.add_argument("--scheduler", metavar="ADDRESS",
+                     help="run on a Dask distributed cluster, one task per frame (e.g. tcp://farm-head:8786)")
+    _add_output_options(sub)
+
+
+def _process(args: argparse.Namespace) -> int:
+    task = args.command
+    jobs = plan(task, args.inputs, args.output, args.frames, keys=getattr(args, "keys", None),
+                guide=getattr(args, "guide", None), hints=getattr(args, "hints", None),
+                mask=getattr(args, "mask", None))
+    options = BatchOptions(task, model=args.model, scale=getattr(args, "scale", None), models_dir=args.models_dir,
+                           device=args.device, threads=args.threads, tile_size=args.tile_size or None,
+                           layer=args.layer, bit_depth=args.bit_depth, skip_existing=args.skip_existing)
+    results = run_batch(jobs, options, scheduler=args.scheduler, fail_fast=args.fail_fast)
+    summary = Summary(task, jobs)
+    report = Report(task, quiet=args.quiet, as_json=args.json, show_worker=args.scheduler is not None)
+    report.start(jobs, args.output)
+    start = time.perf_counter()
+    # stdout carries only the --json summary: what libraries print there (OpenEXR's warnings) goes to stderr.
+    with contextlib.redirect_stdout(sys.stderr):
+        try:
+            for result in results:
+                summary.results.append(result)
+                report.frame(result)
+        except KeyboardInterrupt:
+            summary.interrupted = True
+        finally:
+            summary.seconds = time.perf_counter() - start
+            report.close()
+    report.finish(summary)
+    return summary.exit_code
+
+
+@contextlib.contextmanager
+def _log_to_stderr(quiet: bool):
+    """The runtime's warnings (NaN/Inf zeroed, CUDA fallback) as one line each on stderr, while a command runs."""
+    logger = logging.getLogger("postpass")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("postpass: %(levelname)s: %(message)s"))
+    saved = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.ERROR if quiet else logging.WARNING)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts():
+    """SIGTERM (how farm managers stop a task) ends a run like Ctrl-C: the frame being written is dropped
+    with its temporary file, and the summary says what was done."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
