@@ -1,0 +1,105 @@
+"""Preferences > Add-ons > Postpass: where inference runs, how big its tiles are, and which models exist."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import bpy
+from bpy.props import EnumProperty, IntProperty, StringProperty
+
+from . import model_picker, tasks
+from .runtime import DEFAULT_TILE, ModelError
+
+#: The extension's module (``bl_ext.<repo>.postpass``): this package's parent, the repository root.
+ADDON_ID = __package__.rpartition(".")[0]
+DEVICES = [
+    ("AUTO", "Auto", "CUDA when onnxruntime-gpu and a working GPU are present, else the CPU"),
+    ("CPU", "CPU", "Always the CPU"),
+    ("CUDA", "CUDA", "The GPU through onnxruntime-gpu; falls back to the CPU (and says so) when CUDA cannot start"),
+]
+
+
+def user_models_default() -> str:
+    """A ``models`` folder in the extension's own user directory (kept across upgrades)."""
+    return bpy.utils.extension_path_user(ADDON_ID, path="models")
+
+
+class PostpassPreferences(bpy.types.AddonPreferences):
+    bl_idname = ADDON_ID
+
+    device: EnumProperty(name="Execution Provider", items=DEVICES, default="AUTO",
+                         description="Where the networks run")
+    tile_size: IntProperty(name="Tile Size", default=DEFAULT_TILE, min=0, soft_min=64, soft_max=4096,
+                           subtype="PIXEL",
+                           description="Input pixels per tile: smaller tiles use less memory; 0 runs the whole "
+                                       "image at once")
+    threads: IntProperty(name="Threads", default=0, min=0, soft_max=64,
+                         description="CPU threads per inference; 0 uses every core this process may run on")
+    models_folder: StringProperty(name="User Models", subtype="DIR_PATH", default=user_models_default(),
+                                  description="Folder with your own exported models (its registry.json lists "
+                                              "them); searched before the models shipped with Postpass")
+
+    def draw(self, context):
+        layout = self.layout
+        layout.use_property_split = True
+        column = layout.column()
+        column.prop(self, "device")
+        column.label(text=provider_in_use(), icon="INFO")
+        column.prop(self, "tile_size")
+        column.prop(self, "threads")
+        column.prop(self, "models_folder")
+        draw_models(layout.box(), self.folders())
+
+    def folders(self) -> list[Path]:
+        return model_picker.model_folders(bpy.path.abspath(self.models_folder) if self.models_folder else None)
+
+    def run_options(self, task: str, model: str, precision: str = "fp32") -> tasks.RunOptions:
+        """Runtime options for ``task`` with the menu choice ``model`` (AUTO or a name); raises ModelError."""
+        choice = model_picker.choose(task, model, self.folders())
+        return tasks.RunOptions(choice.model, choice.models_dir, self.device.lower(), self.threads or None,
+                                self.tile_size or None, precision)
+
+
+def get(context) -> PostpassPreferences:
+    return context.preferences.addons[ADDON_ID].preferences
+
+
+def provider_in_use() -> str:
+    """The provider the latest inference really ran on, or what this onnxruntime offers before any has run."""
+    run = tasks.LAST_RUN
+    if run:
+        text = f"In use: {run['provider']} (model {run['model']})"
+        return text + (f"; not CUDA: {run['fallback']}" if run["fallback"] else "")
+    try:
+        import onnxruntime
+    except ImportError as exc:  # the platform's wheel was not installed: nothing can run
+        return f"onnxruntime cannot load: {exc}"
+    return f"Nothing run yet; onnxruntime {onnxruntime.__version__} offers {', '.join(onnxruntime.get_available_providers())}"
+
+
+def draw_models(layout, folders: list[Path]) -> None:
+    """Every model of every folder: name, task, version, precision and its evaluation figures."""
+    layout.label(text="Models", icon="NODETREE")
+    for folder in folders:
+        column = layout.column(align=True)
+        column.label(text=str(folder), icon="FILE_FOLDER")
+        try:
+            entries = [e for registry in model_picker.registries([folder]) for e in registry.entries.values()]
+        except ModelError as exc:
+            column.label(text=str(exc), icon="ERROR")
+            continue
+        if not entries:
+            column.label(text="No models here yet", icon="BLANK1")
+        for entry in entries:
+            row = column.row()
+            scale = f" x{entry.contract.scale}" if entry.contract.scale > 1 else ""
+            row.label(text=f"{entry.name}  v{entry.version}", icon="DOT")
+            row.label(text=f"{entry.contract.task}{scale}, {entry.precision}")
+            metrics = entry.summary.get("metrics") or {}
+            row.label(text=", ".join(f"{k} {_number(v)}" for k, v in metrics.items()) or "no metrics recorded")
+
+
+def _number(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+classes = (PostpassPreferences,)

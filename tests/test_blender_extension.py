@@ -1,0 +1,340 @@
+"""The extension inside the real bpy 5.0.1 module, as an artist or a farm uses it: built by Blender's own tool,
+installed from the zip, rendering with Cycles, every Image Editor operator on real image datablocks, errors as
+reports, and a clean uninstall.
+
+Results are compared with the bpy-free runtime called directly on the same inputs: the models here are
+untrained (exported by conftest), so "cleaner than the noisy render" cannot hold yet; what must hold is that
+the extension feeds the model exactly the right pixels and passes, and writes its result where it says.
+"""
+from __future__ import annotations
+
+import importlib.util
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from addon import runtime
+from addon.runtime import read_exr, write_exr
+from addon.runtime.color import srgb_decode, srgb_encode
+from ml_core.blender import import_bpy
+
+REPO = Path(__file__).resolve().parents[1]
+MODULE = "bl_ext.user_default.postpass"
+
+
+def _load_build_script():
+    spec = importlib.util.spec_from_file_location("build_extension", REPO / "scripts" / "build_extension.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+build_extension = _load_build_script()
+
+
+@pytest.fixture(scope="module")
+def bpy():
+    return import_bpy()
+
+
+@pytest.fixture(scope="module")
+def extension(bpy, tmp_path_factory, models_dir):
+    """The zip built by scripts/build_extension.py (Blender's tool), installed and enabled like a user does."""
+    (archive,) = build_extension.build(tmp_path_factory.mktemp("dist"), None)
+    assert bpy.ops.extensions.package_install_files(filepath=str(archive), repo="user_default",
+                                                    enable_on_install=True) == {"FINISHED"}
+    prefs = bpy.context.preferences.addons[MODULE].preferences
+    prefs.models_folder, prefs.device = str(models_dir), "CPU"
+    yield sys.modules[MODULE]
+    if MODULE in bpy.context.preferences.addons:
+        _uninstall(bpy)
+
+
+def _uninstall(bpy):
+    repos = bpy.context.preferences.extensions.repos
+    index = next(i for i, repo in enumerate(repos) if repo.module == "user_default")
+    assert bpy.ops.extensions.package_uninstall(repo_index=index, pkg_id="postpass") == {"FINISHED"}
+
+
+def run_options(models_dir, **more):
+    """What the extension passes the runtime with the preferences above (CPU, default tiles and threads)."""
+    return {"models_dir": models_dir, "device": "cpu", **more}
+
+
+def close(a, b, atol=1e-5):
+    return a.shape == b.shape and np.allclose(a, b, atol=atol, rtol=1e-5)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Render handlers: a tiny Cycles scene
+# ----------------------------------------------------------------------------------------------------------
+def tiny_scene(bpy, folder: Path, frames: int = 1):
+    """A test-split procedural scene, 32 px, 4 spp, multilayer EXR with every pass, written to folder/beauty.####"""
+    from ml_core import render, scenes, splits
+
+    scene = scenes.build_scene(scenes.make_spec(splits.split_seeds("test", 1)[0], meshes=[], frames=frames))
+    render.setup_render(scene, render.preset("tiny", width=32, height=32, threads=1))
+    scene.cycles.samples = 4
+    scene.render.resolution_x = scene.render.resolution_y = 32
+    scene.render.use_file_extension = True
+    scene.render.filepath = str(folder / "beauty.####")
+    return scene
+
+
+def test_denoise_on_render_replaces_the_frame_and_keeps_the_noisy_render(bpy, extension, models_dir, tmp_path):
+    scene = tiny_scene(bpy, tmp_path)
+    scene.view_layers[0].cycles.denoising_store_passes = False
+    scene.postpass.denoise_on_render = True  # turns the albedo/normal passes back on: denoise_aux reads them
+    assert scene.view_layers[0].cycles.denoising_store_passes
+    scene.frame_start = scene.frame_end = 1
+    bpy.ops.render.render(animation=True, scene=scene.name)
+
+    frame, noisy = tmp_path / "beauty.0001.exr", tmp_path / "original" / "beauty.0001.exr"
+    expected = runtime.denoise_file(noisy, tmp_path / "expected.exr", **run_options(models_dir))
+    result = read_exr(frame)
+    assert expected.model == extension.addon.tasks.LAST_RUN["model"] == "denoise_aux"
+    assert close(result.get("Combined"), expected.image)
+    assert not close(result.get("Combined"), read_exr(noisy).get("Combined"), atol=1e-3)
+    # The rest of the render stays: the passes the model read, Depth and Vector.
+    assert close(result.get("Denoising Albedo"), read_exr(noisy).get("Denoising Albedo"))
+    assert {"Depth", "Vector"} <= set(result.passes)
+
+
+def test_upres_and_inbetween_on_render_write_beside_the_frames(bpy, extension, models_dir, tmp_path):
+    scene = tiny_scene(bpy, tmp_path, frames=3)
+    settings = scene.postpass
+    settings.output_mode = "SIBLING"
+    settings.upres_on_render = "2"
+    assert scene.render.resolution_percentage == 50
+    scene.frame_start, scene.frame_end, scene.frame_step = 1, 3, 2
+    settings.inbetween_on_render = True
+    bpy.ops.render.render(animation=True, scene=scene.name)
+
+    results = tmp_path / "postpass"
+    assert sorted(p.name for p in tmp_path.glob("beauty.*.exr")) == ["beauty.0001.exr", "beauty.0003.exr"]
+    assert sorted(p.name for p in results.iterdir()) == ["beauty.0001.exr", "beauty.0002.exr", "beauty.0003.exr"]
+    for frame in (1, 3):
+        render = read_exr(tmp_path / f"beauty.{frame:04d}.exr").get("Combined")
+        expected = runtime.upres(render, scale=2, **run_options(models_dir))
+        assert render.shape[:2] == (16, 16) and close(read_exr(results / f"beauty.{frame:04d}.exr").get("Combined"),
+                                                      expected)
+    middle = runtime.inbetween_file(results / "beauty.0001.exr", results / "beauty.0003.exr", tmp_path / "mid.exr",
+                                    t=0.5, **run_options(models_dir))
+    assert middle.image.shape[:2] == (32, 32)
+    assert close(read_exr(results / "beauty.0002.exr").get("Combined"), middle.image)
+
+    settings.upres_on_render = "1"
+    assert scene.render.resolution_percentage == 100
+
+
+def test_a_written_still_is_denoised_too(bpy, extension, models_dir, tmp_path):
+    scene = tiny_scene(bpy, tmp_path)
+    scene.render.filepath = str(tmp_path / "still")
+    scene.postpass.denoise_on_render = True
+    bpy.ops.render.render(write_still=True, scene=scene.name)
+    expected = runtime.denoise_file(tmp_path / "original" / "still.exr", tmp_path / "x.exr", **run_options(models_dir))
+    assert close(read_exr(tmp_path / "still.exr").get("Combined"), expected.image)
+
+
+def test_a_render_without_a_model_still_finishes_and_keeps_its_frame(bpy, extension, tmp_path):
+    prefs = bpy.context.preferences.addons[MODULE].preferences
+    models = prefs.models_folder
+    prefs.models_folder = str(tmp_path / "no-models")
+    try:
+        scene = tiny_scene(bpy, tmp_path)
+        scene.postpass.denoise_on_render = True
+        scene.frame_start = scene.frame_end = 1
+        bpy.ops.render.render(animation=True, scene=scene.name)
+    finally:
+        prefs.models_folder = models
+    assert (tmp_path / "beauty.0001.exr").is_file() and not (tmp_path / "original").exists()
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Image Editor operators on real image datablocks
+# ----------------------------------------------------------------------------------------------------------
+def pattern_image(height=28, width=40, seed=0) -> np.ndarray:
+    """RGBA, top-down, lopsided (a bright top band) and not a multiple of any pad size, so a row flip or a
+    padding mistake shows."""
+    rng = np.random.default_rng(seed)
+    image = rng.random((height, width, 4)).astype(np.float32) * 0.5
+    image[:5] += 0.8
+    image[..., 3] = np.linspace(0.2, 1.0, width)[None, :]
+    return image
+
+
+def float_image(bpy, name: str, pixels: np.ndarray):
+    image = bpy.data.images.new(name, pixels.shape[1], pixels.shape[0], alpha=True, float_buffer=True)
+    image.pixels.foreach_set(np.ascontiguousarray(pixels[::-1]).ravel())  # Blender rows run bottom-up
+    return image
+
+
+def pixels_of(image) -> np.ndarray:
+    width, height = image.size
+    flat = np.empty(width * height * 4, np.float32)
+    image.pixels.foreach_get(flat)
+    return flat.reshape(height, width, 4)[::-1]
+
+
+def test_denoise_makes_a_new_image_with_the_runtime_result(bpy, extension, models_dir):
+    pixels = pattern_image()
+    float_image(bpy, "noisy", pixels)
+    assert bpy.ops.postpass.denoise(image="noisy") == {"FINISHED"}
+    expected = runtime.run("denoise", {"color": pixels}, **run_options(models_dir))
+    assert expected.model == "denoise_rgb"
+    assert close(pixels_of(bpy.data.images["noisy denoised"]), expected.image)
+    assert close(pixels_of(bpy.data.images["noisy"]), pixels)  # the source is untouched
+    # A button press invokes it; with no window to poll from (background) it runs at once, same result.
+    assert bpy.ops.postpass.denoise("INVOKE_DEFAULT", image="noisy") == {"FINISHED"}
+    assert close(pixels_of(bpy.data.images["noisy denoised.001"]), expected.image)
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_upres_gives_the_runtime_result_at_scale_times_the_size(bpy, extension, models_dir, scale):
+    pixels = pattern_image(seed=scale)
+    float_image(bpy, f"small{scale}", pixels)
+    assert bpy.ops.postpass.upres(image=f"small{scale}", scale=scale) == {"FINISHED"}
+    result = bpy.data.images[f"small{scale} x{scale}"]
+    assert tuple(result.size) == (40 * scale, 28 * scale)
+    assert close(pixels_of(result), runtime.upres(pixels, scale=scale, **run_options(models_dir)), atol=1e-4)
+
+
+def test_colorize_reads_painted_hints_and_mask(bpy, extension, models_dir):
+    gray = pattern_image(seed=3)
+    hints = np.zeros_like(gray)
+    hints[10:14, 20:24] = (0.9, 0.1, 0.1, 1.0)  # a red stroke
+    mask = np.zeros_like(gray)
+    mask[10:14, 20:22] = 1.0  # the mask keeps only half of it
+    for name, array in (("photo", gray), ("photo hints", hints), ("photo mask", mask)):
+        float_image(bpy, name, array)
+    assert bpy.ops.postpass.colorize(image="photo", hints="photo hints", mask="photo mask") == {"FINISHED"}
+    expected = runtime.run("colorize", {"gray": gray, "hints": hints[..., :3],
+                                        "mask": mask[..., 0].astype(np.float32)}, **run_options(models_dir))
+    assert close(pixels_of(bpy.data.images["photo colorized"]), expected.image)
+    without = runtime.run("colorize", {"gray": gray}, **run_options(models_dir))
+    assert not close(expected.image, without.image)  # the hints made a difference
+
+
+def test_replace_in_place_writes_into_an_8bit_srgb_image(bpy, extension, models_dir):
+    pixels = pattern_image(seed=5)
+    image = bpy.data.images.new("texture", 40, 28, alpha=True)  # 8-bit, sRGB: pixels hold encoded values
+    encoded = pixels.copy()
+    encoded[..., :3] = srgb_encode(pixels[..., :3])
+    image.pixels.foreach_set(np.ascontiguousarray(encoded[::-1]).ravel())
+    linear = pixels_of(image).copy()
+    linear[..., :3] = srgb_decode(linear[..., :3])  # what the 8-bit image really holds
+    assert bpy.ops.postpass.denoise(image="texture", in_place=True) == {"FINISHED"}
+    expected = runtime.run("denoise", {"color": linear}, **run_options(models_dir)).image
+    expected[..., :3] = srgb_encode(expected[..., :3])
+    assert close(pixels_of(image), np.clip(expected, 0, 1), atol=1.01 / 255)
+    assert "texture denoised" not in bpy.data.images
+
+
+def test_render_result_is_denoised_with_its_passes(bpy, extension, models_dir, tmp_path):
+    scene = tiny_scene(bpy, tmp_path)
+    bpy.ops.render.render(scene=scene.name)  # F12: nothing written
+    assert bpy.ops.postpass.denoise(image="Render Result") == {"FINISHED"}
+    bpy.data.images["Render Result"].save_render(str(tmp_path / "rr.exr"), scene=scene)
+    expected = runtime.denoise_file(tmp_path / "rr.exr", tmp_path / "x.exr", **run_options(models_dir))
+    assert expected.model == extension.addon.tasks.LAST_RUN["model"] == "denoise_aux"
+    assert close(pixels_of(bpy.data.images["Render Result denoised"]), expected.image)
+
+
+def test_inbetween_writes_a_retimed_sequence(bpy, extension, models_dir, tmp_path):
+    folder = tmp_path / "seq"
+    for frame in (1, 2, 3):
+        write_exr(folder / f"walk.{frame:04d}.exr", {"Combined": pattern_image(seed=frame)}, layer=None)
+    image = bpy.data.images.load(str(folder / "walk.0001.exr"))
+    image.source = "SEQUENCE"
+    assert bpy.ops.postpass.inbetween(image=image.name, factor=2) == {"FINISHED"}
+    out = folder / "walk_x2"
+    assert sorted(p.name for p in out.iterdir()) == [f"walk.{f:04d}.exr" for f in range(1, 6)]
+    assert close(read_exr(out / "walk.0003.exr").get("Combined"), pattern_image(seed=2))  # copied
+    expected = runtime.inbetween_file(folder / "walk.0002.exr", folder / "walk.0003.exr", tmp_path / "x.exr",
+                                      t=0.5, **run_options(models_dir))
+    assert close(read_exr(out / "walk.0004.exr").get("Combined"), expected.image)
+    assert bpy.data.images[f"{image.name} x2"].source == "SEQUENCE"
+
+
+def test_problems_are_reports_not_crashes(bpy, extension, tmp_path):
+    missing = bpy.data.images.new("gone", 8, 8)
+    missing.source, missing.filepath = "FILE", str(tmp_path / "gone.png")
+    with pytest.raises(RuntimeError, match="gone: has no pixels"):
+        bpy.ops.postpass.denoise(image="gone")
+    float_image(bpy, "fine", pattern_image())
+    with pytest.raises(RuntimeError, match="no upres x3 .*model"):
+        bpy.ops.postpass.upres(image="fine", scale=3)
+    with pytest.raises(RuntimeError, match="model 'nope' not found"):
+        bpy.ops.postpass.denoise(image="fine", model="nope")
+    prefs = bpy.context.preferences.addons[MODULE].preferences
+    models, prefs.models_folder = prefs.models_folder, str(tmp_path)
+    try:
+        with pytest.raises(RuntimeError, match="no denoise model installed"):
+            bpy.ops.postpass.denoise(image="fine")
+    finally:
+        prefs.models_folder = models
+    with pytest.raises(RuntimeError, match="Render Result: has no editable pixels"):
+        bpy.ops.postpass.denoise(image="Render Result", in_place=True)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Packaging, command line, preferences and uninstall
+# ----------------------------------------------------------------------------------------------------------
+def test_platform_zips_hold_only_their_own_wheels(tmp_path):
+    """Offline: stand-in files named like the real wheels (Blender's tool copies wheels without opening them)."""
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    tags = {"linux-x64": "manylinux_2_28_x86_64", "linux-arm64": "manylinux_2_28_aarch64",
+            "macos-arm64": "macosx_14_0_arm64", "windows-x64": "win_amd64"}
+    assert set(tags) == set(build_extension.PLATFORMS)
+    requirements = build_extension.pinned_requirements()
+    assert [r.split("==")[0].lower() for r in requirements] == ["onnxruntime", "openexr", "opencv-python-headless",
+                                                              "tqdm"]
+    for requirement in requirements:
+        name, version = requirement.split("==")
+        for tag in tags.values():
+            (wheels / f"{name.replace('-', '_')}-{version}-cp311-cp311-{tag}.whl").write_bytes(b"stand-in")
+    zips = build_extension.build(tmp_path / "dist", build_extension.wheels_for(wheels))
+    assert [z.name for z in zips] == [f"postpass-0.1.0-{p.replace('-', '_')}.zip" for p in build_extension.PLATFORMS]
+    for platform, archive in zip(build_extension.PLATFORMS, zips):
+        names = zipfile.ZipFile(archive).namelist()
+        bundled = sorted(n for n in names if n.startswith("wheels/"))
+        assert len(bundled) == len(requirements) and all(tags[platform] in n for n in bundled), (platform, bundled)
+        manifest = zipfile.ZipFile(archive).read("blender_manifest.toml").decode()
+        assert f'platforms = ["{platform}"]' in manifest
+        assert not any(n.startswith(("ml_core/", "tests/", "export/", "scripts/")) for n in names)
+
+
+def test_preferences_show_models_and_the_provider(bpy, extension, models_dir):
+    prefs = extension.addon.preferences
+    folders = bpy.context.preferences.addons[MODULE].preferences.folders()
+    shipped = Path(extension.__file__).resolve().parent / "addon" / "models"
+    assert folders[0] == models_dir and folders[-1].resolve() == shipped
+    assert {e.name for e in extension.addon.model_picker.models_of("upres", folders)} >= {"upres_x2", "upres_x4_srgb"}
+    search = extension.addon.properties._model_search("upres")  # the Model field's drop-down list
+    offered = [name for name, _ in search(bpy.context.scene.postpass, bpy.context, "")]
+    assert offered[0] == "AUTO" and {"upres_x2", "upres_x4_srgb", "upres_x2_guided"} <= set(offered)
+    assert "In use: CPUExecutionProvider" in prefs.provider_in_use()  # after the operators above ran
+
+
+def test_farm_command_is_registered_and_runs_the_cli(extension, capsys):
+    assert extension.addon._registered["cli"] is not None
+    assert extension.addon.run_cli_command(["--help"]) == 0
+    assert "denoise" in capsys.readouterr().out
+
+
+def test_uninstall_leaves_no_handlers_timers_or_types(bpy, extension):
+    addon = extension.addon
+    poll = addon.handlers.poll_messages
+    assert bpy.app.timers.is_registered(poll)
+    _uninstall(bpy)
+    assert MODULE not in bpy.context.preferences.addons
+    for handlers in (bpy.app.handlers.render_init, bpy.app.handlers.render_write, bpy.app.handlers.render_complete):
+        assert not [h for h in handlers if h.__module__.startswith(MODULE)]
+    assert not bpy.app.timers.is_registered(poll)
+    assert not hasattr(bpy.types.Scene, "postpass") and not hasattr(bpy.types, "POSTPASS_OT_denoise")
+    assert not addon.operators.WORKER.alive and addon._registered == {}
+    assert not Path(extension.__file__).parent.exists()  # the installed files are gone
