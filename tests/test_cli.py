@@ -159,6 +159,8 @@ def test_output_equal_to_input_is_refused_before_anything_runs(sequence, models_
         assert run.returncode == 2 and run.stdout == ""
         assert run.stderr.count("\n") == 1 and run.stderr.startswith("postpass denoise: error: ")
         assert "refusing to" in run.stderr
+    as_json = postpass("denoise", sequence / "beauty.####.exr", "-o", f"{sequence}/", "--json", models_dir=models_dir)
+    assert json.loads(as_json.stdout)["exit_code"] == 2 and "refusing to" in json.loads(as_json.stdout)["error"]
     assert {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in sequence.iterdir()} == before
 
 
@@ -327,3 +329,13 @@ def test_usage_errors_return_2_without_exiting(capsys):
     assert main(["denoise", "x.####.exr"]) == 2  # no -o
     assert main(["denoise", "x.####.exr", "-o", "y/", "--frames", "10-1"]) == 2
     assert "frame range '10-1': '10-1' must run upwards" in capsys.readouterr().err
+
+
+def test_the_command_needs_neither_blender_nor_torch(cycles_sequence, models_dir, tmp_path):
+    """Farm nodes install the runtime only: a whole batch imports no bpy, torch, ml_core or Dask."""
+    script = ("import sys; from addon.cli import main\n"
+              f"code = main(['denoise', {str(cycles_sequence / 'beauty.####.exr')!r}, '-o', {str(tmp_path)!r} + '/',"
+              f" '--models-dir', {str(models_dir)!r}, '-q'])\n"
+              "print(code, sorted(m for m in ('torch', 'bpy', 'ml_core', 'dask') if m in sys.modules))")
+    run = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert run.stdout.strip() == "0 []", run.stderr

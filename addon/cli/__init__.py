@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import signal
 import sys
@@ -111,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
             return args.run(args)
         except (BatchError, ModelError, ImageError, SequenceError) as exc:
             print(f"postpass {args.command}: error: {exc}", file=sys.stderr)
+            if args.json:  # pipeline tools read stdout: they get the error there too
+                print(json.dumps({"error": str(exc), "exit_code": EXIT_USAGE}))
             return EXIT_USAGE
         except KeyboardInterrupt:
             print(f"postpass {args.command}: interrupted", file=sys.stderr)
