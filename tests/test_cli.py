@@ -272,6 +272,8 @@ def test_upres_with_a_guide_and_colorize_with_hints(cycles_render, models_dir, t
     assert main(["upres", str(low), "-o", str(tmp_path / "up.exr"), "--guide", str(target)]) == 0
     assert "(upres_x2_guided, CPU)" in capsys.readouterr().err
     assert read_exr(tmp_path / "up.exr").size == (48, 48)
+    assert main(["upres", str(low), "-o", str(tmp_path / "bad.exr"), "--guide", str(low)]) == 1  # a wrong-size guide
+    assert f"{low} [Denoising Albedo]: is 24x24; expected 48x48" in capsys.readouterr().err
 
     gray = tmp_path / "gray.png"
     assert main(["denoise", str(target), "-o", str(gray), "-q"]) == 0
