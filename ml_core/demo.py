@@ -4,7 +4,7 @@
 
 Writes to the output folder: ``noisy.exr`` (few samples, with albedo/normal/depth/vector passes),
 ``reference.exr`` (many samples), ``blender_oidn.exr`` (Blender's built-in denoiser on the same noisy render:
-the peer every Blender user already has), one EXR per shipped Postpass model's result, ``comparison.png``
+the peer every Blender user already has), ``postpass_<model>.exr`` per shipped Postpass denoiser, ``comparison.png``
 (side by side, tone-mapped, with PSNR against the reference) and ``summary.json``.
 """
 from __future__ import annotations
@@ -23,9 +23,13 @@ from .scenes import build_scene, make_spec
 DEMO_SEED = 2_000_012
 
 
-def run(out: Path, size: int = 256, spp: int = 4, reference_spp: int = 512, log=print) -> dict:
+def run(out: Path, size: int = 256, spp: int = 4, reference_spp: int = 512, models_dir: Path | None = None,
+        log=print) -> dict:
+    """Render, run Blender's OIDN and every shipped Postpass denoise model (``models_dir``: another registry)."""
+    from addon.runtime import api
     from addon.runtime.color import exposure_scale, tonemap
     from addon.runtime.exr import read_exr
+    from addon.runtime.registry import Registry
 
     from .figures import image_grid
     from .metrics import render_metrics
@@ -45,12 +49,19 @@ def run(out: Path, size: int = 256, spp: int = 4, reference_spp: int = 512, log=
         timings[name] = render.render_still(bpy, scene, out / f"{name}.exr", config=config, **job)
         log(f"  {name}.exr: {job['spp']} spp{' + OIDN' if job.get('denoise') else ''} in {timings[name]:.1f} s")
 
-    reference = read_exr(out / "reference.exr").get("Combined")
-    results = {name: read_exr(out / f"{name}.exr").get("Combined") for name in ("noisy", "blender_oidn")}
     # Blender's OIDN time is the render with denoising minus the same render without it.
     timings["blender_oidn"] = max(timings["blender_oidn"] - timings["noisy"], 0.0)
-
     labels = {"noisy": f"noisy {spp} spp", "blender_oidn": "Blender OIDN", "reference": f"reference {reference_spp} spp"}
+    # Every shipped denoiser runs through the same file path a farm uses (passes found by name, header kept).
+    for entry in Registry(models_dir).entries.values():
+        if entry.contract.task == "denoise" and entry.precision == "fp32":
+            name = f"postpass_{entry.name}"
+            result = api.denoise_file(out / "noisy.exr", out / f"{name}.exr", model=entry.name, models_dir=models_dir)
+            timings[name], labels[name] = result.seconds, f"Postpass {entry.name}"
+            log(f"  {name}.exr: {entry.name} v{entry.version} on {result.provider} in {result.seconds:.1f} s")
+
+    reference = read_exr(out / "reference.exr").get("Combined")
+    results = {name: read_exr(out / f"{name}.exr").get("Combined") for name in labels if name != "reference"}
     metrics = {name: render_metrics(img, reference) for name, img in results.items()}
     scale = exposure_scale(reference[..., :3])
     columns = list(results) + ["reference"]
@@ -74,9 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", type=int, default=256, help="image width and height in pixels")
     p.add_argument("--spp", type=int, default=4, help="samples per pixel of the noisy render")
     p.add_argument("--reference-spp", type=int, default=512, help="samples per pixel of the reference")
+    p.add_argument("--models", type=Path, default=None, help="model registry folder (default: the shipped models)")
     args = p.parse_args(argv)
     start = time.perf_counter()
-    summary = run(args.out, args.size, args.spp, args.reference_spp)
+    summary = run(args.out, args.size, args.spp, args.reference_spp, args.models)
     print("\nresult (tone-mapped PSNR / SSIM against the reference):")
     for name, m in summary["metrics"].items():
         print(f"  {name:<24} {m['psnr']:6.2f} dB  {m['ssim']:.4f}")
