@@ -131,6 +131,33 @@ def markdown_table(result: dict) -> str:
             f"linear relMSE against the target; seconds on this CPU.\n\n" + "\n".join(lines) + "\n")
 
 
+def regression_crops(root: Path, out: Path, split: str = "test", count: int = 8, size: int = 64,
+                     spp: int = 4) -> list[Path]:
+    """Small fixed denoise cases for the shipped-model quality test: the centre ``size`` px of the first
+    ``count`` scenes of ``split`` at ``spp``, one half-float EXR each (noisy Combined, its albedo and normal,
+    and the target as a ``Reference`` pass)."""
+    from addon.runtime.exr import read_exr, write_exr
+
+    scenes = data.complete_scenes(root, split)[:count]
+    if len(scenes) < count:
+        raise ValueError(f"{root}: split {split!r} has {len(scenes)} complete scenes, {count} asked")
+    written = []
+    for scene in scenes:
+        noisy, target = read_exr(scene / f"noisy_spp{spp:04d}.exr"), read_exr(scene / "target.exr")
+        h, w = noisy.size
+        y, x = (h - size) // 2, (w - size) // 2
+
+        def crop(a):
+            return np.clip(a[y:y + size, x:x + size], -60000, 60000)  # half-float range
+
+        path = Path(out) / f"{scene.name}_spp{spp:04d}.exr"
+        write_exr(path, {"Combined": crop(noisy.get("Combined")), "Denoising Albedo": crop(noisy.get("Denoising Albedo")),
+                         "Denoising Normal": crop(noisy.get("Denoising Normal")),
+                         "Reference": crop(target.get("Combined"))}, half=True)
+        written.append(path)
+    return written
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m ml_core.evaluate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -144,7 +171,16 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--methods", nargs="+", default=None, help="only these methods (names as in the table)")
     d.add_argument("--no-hd", action="store_true", help="skip the 1920x1080 timing")
     d.add_argument("--out", type=Path, default=Path("out/bench"))
+    c = sub.add_parser("crops", help="write the fixed denoise crops the shipped-model quality test uses")
+    c.add_argument("--data", type=Path, default=paths.cache_dir() / "data")
+    c.add_argument("--split", default="test")
+    c.add_argument("--count", type=int, default=8)
+    c.add_argument("--out", type=Path, default=Path("tests/data/denoise"))
     args = p.parse_args(argv)
+    if args.task == "crops":
+        for path in regression_crops(args.data, args.out, args.split, args.count):
+            print(path)
+        return 0
     try:
         result = bench_denoise(args.data, args.split, tuple(args.spp), args.count, args.out, args.models,
                                args.methods, hd_timing=not args.no_hd)
