@@ -1,0 +1,56 @@
+"""Every model shipped in addon/models: it loads (hash verified), tiles exactly, and keeps its quality on fixed
+test-split crops (tests/data/denoise: made by `python -m ml_core.evaluate crops`, see its README)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from addon.runtime import api
+from addon.runtime.exr import read_exr
+from addon.runtime.registry import Registry
+from ml_core.metrics import render_metrics
+
+DATA = Path(__file__).parent / "data" / "denoise"
+SHIPPED = [e for e in Registry().entries.values() if e.precision == "fp32"]
+DENOISERS = [e.name for e in SHIPPED if e.contract.task == "denoise"]
+MARGIN_DB = 0.3
+
+
+def _names(names):
+    return names or [pytest.param(None, marks=pytest.mark.skip(reason="no model of this kind ships yet"))]
+
+
+def _crops():
+    for path in sorted(DATA.glob("*.exr")):
+        exr = read_exr(path)
+        yield path, exr.get("Combined")[..., :3], exr.get("Denoising Albedo"), exr.get("Denoising Normal"), \
+            exr.get("Reference")[..., :3]
+
+
+@pytest.mark.parametrize("name", _names([e.name for e in SHIPPED]))
+def test_shipped_model_tiles_exactly(name):
+    entry = Registry().get(name)
+    rng = np.random.default_rng(0)
+    inputs = {}
+    for spec in entry.contract.image_inputs:
+        scale = entry.contract.scale if spec.grid == "output" else 1
+        inputs[spec.name] = rng.random((150 * scale, 170 * scale, len(spec.channels))).astype(np.float32)
+    whole = api.run(entry.contract.task, inputs, model=name, tile_size=None).image
+    tiled = api.run(entry.contract.task, inputs, model=name, tile_size=64).image
+    assert np.abs(whole - tiled).max() < 1e-3
+
+
+@pytest.mark.parametrize("name", _names(DENOISERS))
+def test_shipped_denoiser_keeps_its_quality(name):
+    expected = json.loads((DATA / "expected.json").read_text())
+    assert name in expected, f"record {name}'s figure in {DATA / 'expected.json'} when shipping it"
+    ours, noisy = [], []
+    for _, color, albedo, normal, reference in _crops():
+        ours.append(render_metrics(api.denoise(color, albedo=albedo, normal=normal, model=name), reference)["psnr"])
+        noisy.append(render_metrics(color, reference)["psnr"])
+    assert len(ours) >= 4
+    assert np.mean(ours) >= expected[name]["psnr"] - MARGIN_DB
+    assert np.mean(ours) >= np.mean(noisy) + 3.0
