@@ -116,20 +116,21 @@ def stats(out: Path) -> dict:
         manifests = [json.loads((f / render.MANIFEST).read_text()) for f in folders]
         disk = sum(p.stat().st_size for f in folders for p in f.iterdir() if p.is_file())
         wall = [m.get("wall_seconds") or m["render_seconds"] for m in manifests]
-        fingerprint = hashlib.sha256(json.dumps(sorted((m["seed"], m["config"]) for m in manifests)).encode())
         result["splits"][split] = {
             "scenes": len(folders), "disk_mb": round(disk / 2**20, 1),
             "mb_per_scene": round(disk / 2**20 / len(folders), 2),
             "seconds_per_scene": round(float(np.mean(wall)), 2),
             "scenes_per_hour": round(3600 / float(np.mean(wall)), 1),
-            "fingerprint": fingerprint.hexdigest()[:16],
+            "fingerprint": scenes_fingerprint(folders),
         }
     render._write_json(out / "stats.json", result)
     return result
 
 
-def dataset_fingerprint(out: Path, split: str) -> str:
-    return stats(out)["splits"][split]["fingerprint"]
+def scenes_fingerprint(folders: list[Path]) -> str:
+    """Identifies a set of rendered scenes: their seeds and render configs (what a model was trained on)."""
+    manifests = [json.loads((f / render.MANIFEST).read_text()) for f in folders]
+    return hashlib.sha256(json.dumps(sorted((m["seed"], m["config"]) for m in manifests)).encode()).hexdigest()[:16]
 
 
 def contact_sheet(out: Path, split: str, count: int = 8, path: Path | None = None, cell: int = 128) -> Path:

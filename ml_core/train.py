@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import data, paths
+from . import paths
 from .checkpoint import save_checkpoint
 from .datasets import make_dataset
 from .models import build
@@ -131,10 +131,11 @@ def train(config: dict, run_dir: Path | None = None, command: str = "", log=prin
     opt = torch.optim.AdamW(model.parameters(), lr=tc["lr"], weight_decay=tc.get("weight_decay", 0.0))
     criterion = LOSSES[tc.get("loss", "l1")]
     options = dict(crop=dc["crop"], crops_per_scene=dc.get("crops_per_scene", 4), **dc.get("options", {}))
-    train_set = make_dataset(config["task"], root, dc.get("train_split", "train"), seed=seed, **options)
+    train_set = make_dataset(config["task"], root, dc.get("train_split", "train"), seed=seed,
+                             scenes=dc.get("scenes"), **options)
     val_set = make_dataset(config["task"], root, dc.get("val_split", "val"), seed=seed + 1, augment=False,
                            **{**options, "crops_per_scene": dc.get("val_crops_per_scene", 2)})
-    fingerprint = data.dataset_fingerprint(root, dc.get("train_split", "train"))
+    fingerprint = train_set.fingerprint()
     epochs = tc["epochs"]
     steps_per_epoch = len(train_set) // tc["batch_size"]
 

@@ -58,3 +58,11 @@ def test_recolor_keeps_luminance_and_changes_hue():
     np.testing.assert_allclose(luminance(out), luminance(rgb), rtol=1e-4, atol=1e-6)
     assert np.abs(out - rgb).mean() > 0.05
     np.testing.assert_allclose(recolor(rgb, 0.0, 1.0), rgb, atol=1e-5)
+
+
+def test_a_run_can_pin_the_first_scenes_of_a_growing_split(tiny_dataset):
+    pinned = make_dataset("denoise", tiny_dataset, "train", scenes=1)
+    full = make_dataset("denoise", tiny_dataset, "train")
+    assert pinned.scenes == full.scenes[:1] and pinned.fingerprint() != full.fingerprint()
+    with pytest.raises(ValueError, match="2 complete scenes, 5 asked"):
+        make_dataset("denoise", tiny_dataset, "train", scenes=5)

@@ -25,15 +25,23 @@ class SceneDataset(torch.utils.data.Dataset):
     kinds: dict[str, str] = {}
 
     def __init__(self, root, split: str, crop: int = 64, crops_per_scene: int = 4, augment: bool = True,
-                 seed: int = 0):
+                 seed: int = 0, scenes: int | None = None):
         splits.split_range(split)  # unknown split -> clear error
         self.root, self.split = Path(root).expanduser(), split
         self.scenes = data.complete_scenes(self.root, split)
+        build = f"`python -m ml_core.data build --split {split} --count {scenes or 'N'}`"
         if not self.scenes:
-            raise ValueError(f"{self.root}: no complete scenes in split {split!r} (build them with "
-                             f"`python -m ml_core.data build --split {split} ...`)")
+            raise ValueError(f"{self.root}: no complete scenes in split {split!r} (build them with {build})")
+        if scenes is not None:  # pin the first N scenes, so a run stays reproducible while the split grows
+            if len(self.scenes) < scenes:
+                raise ValueError(f"{self.root}: split {split!r} has {len(self.scenes)} complete scenes, "
+                                 f"{scenes} asked (build them with {build})")
+            self.scenes = self.scenes[:scenes]
         self.crop, self.crops_per_scene, self.augment, self.seed = crop, crops_per_scene, augment, seed
         self.epoch = 0
+
+    def fingerprint(self) -> str:
+        return data.scenes_fingerprint(self.scenes)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
