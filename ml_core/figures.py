@@ -36,7 +36,7 @@ def image_grid(rows: list[list[np.ndarray]], labels: list[str], path: Path, cell
         body.append(strip)
     header = np.ones((22, cell * columns, 3), np.float32)
     for j, label in enumerate(labels):
-        _text(header, label, j * cell + 4, 16)
+        _text(header, label, j * cell + 4, 16, width=cell - 8)
     grid = np.concatenate([header] + body, axis=0)
     path = Path(path)
     with atomic_output(path) as tmp:
@@ -44,9 +44,13 @@ def image_grid(rows: list[list[np.ndarray]], labels: list[str], path: Path, cell
     return path
 
 
-def _text(canvas: np.ndarray, text: str, x: int, y: int, color=(0, 0, 0)) -> None:
+def _text(canvas: np.ndarray, text: str, x: int, y: int, color=(0, 0, 0), width: int | None = None) -> None:
+    """Draw ``text``; with ``width``, shrink it to fit (long method names in narrow columns)."""
     import cv2
 
+    scale = 0.42
+    if width:
+        scale = min(scale, scale * width / cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0])
     if color != (0, 0, 0):  # a dark outline keeps light captions readable on any picture
-        cv2.putText(canvas, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0), 3, cv2.LINE_AA)
-    cv2.putText(canvas, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.42, color, 1, cv2.LINE_AA)
+        cv2.putText(canvas, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 3, cv2.LINE_AA)
+    cv2.putText(canvas, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, color, 1, cv2.LINE_AA)
