@@ -12,6 +12,8 @@ from pathlib import Path
 
 import torch
 
+from addon.runtime.files import atomic_output
+
 from .models import PostpassModel, build
 
 CHECKPOINT_FORMAT = 1
@@ -33,9 +35,8 @@ def save_checkpoint(path: str | os.PathLike, model: PostpassModel, *, name: str,
               "name": name, "version": version, "training": {k: training[k] for k in TRAINING_KEYS}}
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save({"config": json.dumps(config), "state_dict": state}, tmp)
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:
+        torch.save({"config": json.dumps(config), "state_dict": state}, tmp)
     return path
 
 

@@ -66,7 +66,7 @@ def _dataset_record(out: Path, config: render.RenderConfig, meshes: MeshLibrary)
                 raise DataError(f"{out}: holds a dataset made with another {key.split('_')[0]} "
                                 f"({old.get(key)} != {record[key]}); use another --out")
         return old
-    render._write_json(path, record)
+    render.write_json(path, record)
     return record
 
 
@@ -123,7 +123,7 @@ def stats(out: Path) -> dict:
             "scenes_per_hour": round(3600 / float(np.mean(wall)), 1),
             "fingerprint": scenes_fingerprint(folders),
         }
-    render._write_json(out / "stats.json", result)
+    render.write_json(out / "stats.json", result)
     return result
 
 

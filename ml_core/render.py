@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+
+from addon.runtime.files import atomic_output
 
 from . import blender
 from .scenes import MeshLibrary, build_scene
@@ -130,15 +131,12 @@ def render_still(bpy, scene, path: Path, *, spp: int, seed: int, scale: int = 1,
     scene.render.resolution_x = config.width // scale
     scene.render.resolution_y = config.height // scale
     scene.frame_set(frame if frame is not None else scene.frame_current)
-    tmp = path.with_name(f".{path.stem}.tmp.exr")
-    scene.render.filepath = str(tmp)
-    start = time.perf_counter()
-    with blender.quiet_stdout():
-        bpy.ops.render.render(write_still=True, scene=scene.name)
-    seconds = time.perf_counter() - start
-    if not tmp.exists():
-        raise RuntimeError(f"{path}: Cycles wrote no file")
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:  # a rename: no half-written EXR, and a missing one raises
+        scene.render.filepath = tmp
+        start = time.perf_counter()
+        with blender.quiet_stdout():
+            bpy.ops.render.render(write_still=True, scene=scene.name)
+        seconds = time.perf_counter() - start
     return seconds
 
 
@@ -148,13 +146,13 @@ def render_scene(spec: dict, folder: Path, config: RenderConfig, meshes: MeshLib
     bpy = blender.import_bpy()
     started = time.perf_counter()
     folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.glob(".*.tmp.exr"):  # left by a build killed mid-render
+    for stale in folder.glob(".*.tmp.*"):  # left by a build killed mid-render
         stale.unlink()
     manifest_path = folder / MANIFEST
     if manifest_path.exists():
         return json.loads(manifest_path.read_text())
 
-    _write_json(folder / SPEC, spec)
+    write_json(folder / SPEC, spec)
     scene = build_scene(spec, meshes)
     setup_render(scene, config)
     still = spec["frame_still"]
@@ -181,7 +179,7 @@ def render_scene(spec: dict, folder: Path, config: RenderConfig, meshes: MeshLib
         "render_seconds": round(sum(f["seconds"] or 0.0 for f in files.values()), 3), "files": files,
         "wall_seconds": round(time.perf_counter() - started, 3),  # scene build + renders + IO
     }
-    _write_json(manifest_path, manifest)
+    write_json(manifest_path, manifest)
     return manifest
 
 
@@ -190,10 +188,9 @@ def _job_summary(job: dict) -> dict:
             "adaptive_threshold": job.get("adaptive", 0.0), "oidn": job.get("denoise", False)}
 
 
-def _write_json(path: Path, data) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+def write_json(path: Path, data) -> None:
+    with atomic_output(path) as tmp:
+        Path(tmp).write_text(json.dumps(data, indent=1, sort_keys=True))
 
 
 def preset(name: str, **overrides) -> RenderConfig:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import shlex
 import sys
 import time
@@ -22,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from addon.runtime.files import atomic_output
 
 from . import paths
 from .checkpoint import save_checkpoint
@@ -221,16 +222,14 @@ def plot_curves(history: dict, path: Path, title: str) -> None:
     ax2.plot(epochs, [e["val_psnr"] for e in history["epochs"]], color="C2")
     ax2.set(xlabel="epoch", ylabel="validation PSNR (dB, tone-mapped)")
     fig.tight_layout()
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=100)
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, dpi=100)
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def _atomic_torch_save(path: Path, obj) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def main(argv: list[str] | None = None) -> int:
