@@ -24,26 +24,27 @@ from .metrics import render_metrics
 
 
 def denoise_methods(models_dir: Path | None = None, names: list[str] | None = None) -> dict:
-    """name -> callable(color, albedo, normal) -> colour, for every method available here."""
-    methods = {"noisy": lambda c, a, n: c, "opencv-nlm": peers.opencv_nlm,
-               "blender-oidn (accurate, high)": peers.BlenderOIDN("Accurate", "High"),
-               "blender-oidn (fast, fast)": peers.BlenderOIDN("Fast", "Fast")}
-    if peers.pyoidn_available():
-        methods["pyoidn (high)"] = peers.pyoidn_denoise
+    """name -> callable(color, albedo, normal) -> colour, for every method available here (or those ``names``).
+
+    Methods are made only once chosen: Blender's OIDN peers set up Blender, which a run without them skips.
+    """
     from addon.runtime import api
     from addon.runtime.registry import Registry
 
+    makers = {"noisy": lambda: lambda c, a, n: c, "opencv-nlm": lambda: peers.opencv_nlm,
+              "blender-oidn (accurate, high)": lambda: peers.BlenderOIDN("Accurate", "High"),
+              "blender-oidn (fast, fast)": lambda: peers.BlenderOIDN("Fast", "Fast")}
+    if peers.pyoidn_available():
+        makers["pyoidn (high)"] = lambda: peers.pyoidn_denoise
     for entry in Registry(models_dir).entries.values():
         if entry.contract.task == "denoise" and entry.precision == "fp32":
-            methods[f"postpass {entry.name}"] = (
-                lambda c, a, n, _name=entry.name: api.denoise(c, albedo=a, normal=n, model=_name,
-                                                              models_dir=models_dir))
+            makers[f"postpass {entry.name}"] = lambda _name=entry.name: (
+                lambda c, a, n: api.denoise(c, albedo=a, normal=n, model=_name, models_dir=models_dir))
     if names:
-        unknown = set(names) - set(methods)
+        unknown = set(names) - set(makers)
         if unknown:
-            raise ValueError(f"unknown or unavailable methods {sorted(unknown)}; have {sorted(methods)}")
-        methods = {k: v for k, v in methods.items() if k in names}
-    return methods
+            raise ValueError(f"unknown or unavailable methods {sorted(unknown)}; have {sorted(makers)}")
+    return {name: make() for name, make in makers.items() if not names or name in names}
 
 
 def bench_denoise(root: Path, split: str = "test", spp: tuple[int, ...] = (1, 4, 16), count: int | None = None,
