@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
 
 from addon.runtime.registry import DEFAULT_MODELS_DIR
 from ml_core.checkpoint import CheckpointError
@@ -21,13 +23,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", action="append", default=[], metavar="FILE",
                         help="a source file of the task for parity on real data (repeat for inbetween's 2 frames)")
     parser.add_argument("--opset", type=int, default=OPSET, help="ONNX opset (default: %(default)s)")
+    parser.add_argument("--metrics", metavar="JSON", default=None,
+                        help="a JSON file of benchmark figures to record in the metadata (metrics.benchmark)")
     args = parser.parse_args(argv)
+    metrics = None
+    if args.metrics:
+        try:
+            metrics = json.loads(Path(args.metrics).read_text())
+        except (OSError, ValueError) as exc:
+            print(f"export: {args.metrics}: not a readable JSON file ({exc})", file=sys.stderr)
+            return 2
+        if not isinstance(metrics, dict):
+            print(f"export: {args.metrics}: metrics must be a JSON object", file=sys.stderr)
+            return 2
     if args.name and len(args.checkpoints) > 1:
         parser.error("--name needs exactly one checkpoint")
     for checkpoint in args.checkpoints:
         try:
             reports = export_checkpoint(checkpoint, args.out, name=args.name, fp16=args.fp16,
-                                        samples=args.sample or None, opset=args.opset)
+                                        samples=args.sample or None, opset=args.opset, metrics=metrics)
         except (ExportError, CheckpointError) as exc:
             print(f"export: {exc}", file=sys.stderr)
             return 1

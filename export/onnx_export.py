@@ -49,13 +49,18 @@ class ExportReport:
 
 
 def export_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike, *, name: str | None = None,
-                      fp16: bool = False, samples: list[str] | None = None, opset: int = OPSET) -> list[ExportReport]:
+                      fp16: bool = False, samples: list[str] | None = None, opset: int = OPSET,
+                      metrics: dict | None = None) -> list[ExportReport]:
     """Export ``checkpoint`` to ``out_dir`` (fp32, and ``<name>-fp16`` if asked); returns what was published.
 
     ``samples``: the task's source files (e.g. a multilayer Cycles EXR; two frames for inbetween) whose
-    passes join the parity inputs.
+    passes join the parity inputs. ``metrics``: benchmark figures to record beside the training's own
+    validation metrics (under ``metrics.benchmark`` in the metadata).
     """
     model, config = load_checkpoint(checkpoint)
+    if metrics:
+        config = {**config, "training": {**config["training"],
+                                         "metrics": {**config["training"]["metrics"], "benchmark": metrics}}}
     contract = model.contract()
     name = name or config["name"]
     label = str(checkpoint)

@@ -3,8 +3,8 @@
     python -m ml_core.demo --out out/demo
 
 Writes to the output folder: ``noisy.exr`` (few samples, with albedo/normal/depth/vector passes),
-``reference.exr`` (many samples), ``blender_oidn.exr`` (Blender's built-in denoiser on the same noisy render:
-the peer every Blender user already has), ``postpass_<model>.exr`` per shipped Postpass denoiser, ``comparison.png``
+``reference.exr`` (many samples), ``lowres_x2.exr`` (the same at half size, for up-res), ``blender_oidn.exr`` (Blender's built-in denoiser on the same noisy render:
+the peer every Blender user already has), ``postpass_<model>.exr`` per shipped Postpass denoiser and guided up-res model, ``comparison.png``
 (side by side, tone-mapped, with PSNR against the reference) and ``summary.json``.
 """
 from __future__ import annotations
@@ -44,10 +44,12 @@ def run(out: Path, size: int = 256, spp: int = 4, reference_spp: int = 512, mode
     timings = {}
     log(f"rendering the demo scene (seed {DEMO_SEED}, {size}x{size}) with Cycles on the CPU")
     jobs = {"noisy": dict(spp=spp, seed=1), "blender_oidn": dict(spp=spp, seed=1, denoise=True),
-            "reference": dict(spp=reference_spp, seed=2, adaptive=config.target_adaptive_threshold)}
+            "reference": dict(spp=reference_spp, seed=2, adaptive=config.target_adaptive_threshold),
+            "lowres_x2": dict(spp=reference_spp, seed=3, scale=2, adaptive=config.target_adaptive_threshold)}
     for name, job in jobs.items():
         timings[name] = render.render_still(bpy, scene, out / f"{name}.exr", config=config, **job)
-        log(f"  {name}.exr: {job['spp']} spp{' + OIDN' if job.get('denoise') else ''} in {timings[name]:.1f} s")
+        log(f"  {name}.exr: {job['spp']} spp{' + OIDN' if job.get('denoise') else ''}"
+            f"{' at 1/2 size' if job.get('scale') else ''} in {timings[name]:.1f} s")
 
     # Blender's OIDN time is the render with denoising minus the same render without it.
     timings["blender_oidn"] = max(timings["blender_oidn"] - timings["noisy"], 0.0)
@@ -62,13 +64,19 @@ def run(out: Path, size: int = 256, spp: int = 4, reference_spp: int = 512, mode
 
     reference = read_exr(out / "reference.exr").get("Combined")
     results = {name: read_exr(out / f"{name}.exr").get("Combined") for name in labels if name != "reference"}
-    metrics = {name: render_metrics(img, reference) for name, img in results.items()}
+    upres = _upres_row(out, reference, models_dir, timings, log)
+    metrics = {name: render_metrics(img, reference) for name, img in {**results, **upres}.items()}
     scale = exposure_scale(reference[..., :3])
-    columns = list(results) + ["reference"]
-    images = [tonemap(results.get(c, reference), scale) for c in columns]
-    captions = [f"{metrics[c]['psnr']:.1f} dB" if c in metrics else "" for c in columns]
-    grid = image_grid([images], [labels[c] for c in columns], out / "comparison.png", cell=size,
-                      captions=[captions])
+    rows, row_labels, captions = [], [], []
+    for row, kind in ((results, "denoise"), (upres, "up-res x2")):
+        columns = list(row) + ["reference"]
+        rows.append([tonemap(row.get(c, reference), scale) for c in columns])
+        captions.append([f"{labels.get(c, c)}: {metrics[c]['psnr']:.1f} dB" if c in metrics else "reference"
+                         for c in columns])
+        row_labels.append(kind)
+    grid = image_grid(rows, [""] * max(len(r) for r in rows), out / "comparison.png", cell=size,
+                      captions=captions, row_labels=row_labels)
+    labels.update({name: name for name in upres})
 
     summary = {"scene_seed": DEMO_SEED, "size": size, "spp": spp, "reference_spp": reference_spp,
                "blender": bpy.app.version_string, "seconds": {k: round(v, 3) for k, v in timings.items()},
@@ -76,6 +84,40 @@ def run(out: Path, size: int = 256, spp: int = 4, reference_spp: int = 512, mode
                "comparison": str(grid)}
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary
+
+
+def _upres_row(out: Path, reference, models_dir, timings: dict, log) -> dict:
+    """The demo scene rendered at half size, up-ressed x2: bicubic and every shipped x2 up-res model. Guided
+    models read the full-size render's albedo and normal (``reference.exr``) through the file path a farm
+    uses; image-only (sRGB) models up-res the displayed image, as for a texture."""
+    import numpy as np
+
+    from addon.runtime import api
+    from addon.runtime.color import exposure_scale
+    from addon.runtime.exr import read_exr
+    from addon.runtime.registry import Registry
+
+    from .bench_upres import pil_resize
+
+    low = read_exr(out / "lowres_x2.exr").get("Combined")[..., :3]
+    row = {"bicubic x2": np.maximum(pil_resize(low, reference.shape[1::-1]), 0)}
+    exposure = exposure_scale(reference[..., :3])
+    for entry in Registry(models_dir).entries.values():
+        c = entry.contract
+        if c.task != "upres" or c.scale != 2 or entry.precision != "fp32":
+            continue
+        name = f"Postpass {entry.name}"
+        if any(i.grid == "output" for i in c.image_inputs):
+            result = api.upres_file(out / "lowres_x2.exr", out / f"postpass_{entry.name}.exr", scale=2,
+                                    guide=out / "reference.exr", model=entry.name, models_dir=models_dir)
+            row[name] = read_exr(out / f"postpass_{entry.name}.exr").get("Combined")[..., :3]
+            timings[f"postpass_{entry.name}"] = result.seconds
+        else:
+            start = time.perf_counter()
+            row[name] = api.upres(low * exposure, 2, model=entry.name, models_dir=models_dir) / exposure
+            timings[f"postpass_{entry.name}"] = time.perf_counter() - start
+        log(f"  {name}: x2 from the half-size render in {timings[f'postpass_{entry.name}']:.1f} s")
+    return row
 
 
 def main(argv: list[str] | None = None) -> int:

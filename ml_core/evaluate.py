@@ -1,6 +1,7 @@
 """Benchmarks: every method measured in one run on the same inputs, one table, JSON + Markdown + a crops grid.
 
     python -m ml_core.evaluate denoise --data ~/.cache/postpass/data --split test --spp 1 4 16
+    python -m ml_core.evaluate upres --scales 2 4          (see ml_core.bench_upres)
 
 Denoise methods: the noisy input, OpenCV non-local means, Blender's built-in OIDN through the compositor
 (albedo + normal; Accurate prefilter + High quality, and Fast + Fast), OIDN through ``pyoidn`` (High) when it
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import data, paths, peers
+from . import bench_upres, data, paths, peers
 from .metrics import render_metrics
 
 
@@ -172,15 +173,35 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--methods", nargs="+", default=None, help="only these methods (names as in the table)")
     d.add_argument("--no-hd", action="store_true", help="skip the 1920x1080 timing")
     d.add_argument("--out", type=Path, default=Path("out/bench"))
-    c = sub.add_parser("crops", help="write the fixed denoise crops the shipped-model quality test uses")
+    u = sub.add_parser("upres", help="up-res methods on the test split's low-res renders and on Set5")
+    u.add_argument("--data", type=Path, default=paths.cache_dir() / "data")
+    u.add_argument("--split", default="test")
+    u.add_argument("--scales", type=int, nargs="+", default=[2, 4], choices=[2, 4])
+    u.add_argument("--count", type=int, default=None, help="first N scenes only")
+    u.add_argument("--models", type=Path, default=None, help="model registry folder (default: shipped models)")
+    u.add_argument("--set5", type=Path, default=bench_upres.SET5, help="Set5 folder (skipped when missing)")
+    u.add_argument("--no-hd", action="store_true", help="skip the 1920x1080 -> 3840x2160 timing")
+    u.add_argument("--out", type=Path, default=Path("out/bench"))
+    c = sub.add_parser("crops", help="write the fixed crops the shipped-model quality tests use")
+    c.add_argument("--task", dest="task_of_crops", choices=["denoise", "upres"], default="denoise")
     c.add_argument("--data", type=Path, default=paths.cache_dir() / "data")
     c.add_argument("--split", default="test")
     c.add_argument("--count", type=int, default=8)
-    c.add_argument("--out", type=Path, default=Path("tests/data/denoise"))
+    c.add_argument("--out", type=Path, default=None, help="default: tests/data/TASK")
     args = p.parse_args(argv)
     if args.task == "crops":
-        for path in regression_crops(args.data, args.out, args.split, args.count):
+        make = regression_crops if args.task_of_crops == "denoise" else bench_upres.regression_crops
+        for path in make(args.data, args.out or Path("tests/data") / args.task_of_crops, args.split, args.count):
             print(path)
+        return 0
+    if args.task == "upres":
+        try:
+            result = bench_upres.bench_upres(args.data, args.split, tuple(args.scales), args.count, args.out,
+                                             args.models, args.set5, hd_timing=not args.no_hd)
+        except (ValueError, OSError) as exc:
+            print(f"postpass-evaluate: error: {exc}", file=sys.stderr)
+            return 2
+        print(bench_upres.markdown_table(result))
         return 0
     try:
         result = bench_denoise(args.data, args.split, tuple(args.spp), args.count, args.out, args.models,

@@ -109,6 +109,12 @@ def tonemapped_psnr(pred: torch.Tensor, target: torch.Tensor) -> float:
     return float((10 * torch.log10(1 / mse)).mean())
 
 
+def display_psnr(pred: torch.Tensor, target: torch.Tensor) -> float:
+    """PSNR of display-referred ([0, 1], e.g. sRGB) images, per sample then averaged."""
+    mse = ((pred.clamp(0, 1) - target) ** 2).mean(dim=(1, 2, 3)).clamp_min(1e-10)
+    return float((10 * torch.log10(1 / mse)).mean())
+
+
 def load_config(path: Path, **overrides) -> dict:
     config = json.loads(Path(path).read_text())
     config.setdefault("name", Path(path).stem)
@@ -199,11 +205,12 @@ def validate(model, dataset, criterion, batch_size: int) -> dict:
     model.eval()
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False)
     losses, psnrs = [], []
+    measure = tonemapped_psnr if model.contract().outputs[0].hdr else display_psnr
     for batch in loader:
         inputs, exposure = model_inputs(model, batch)
         pred = model(*inputs)
         losses.append(float(criterion(pred, batch["target"], exposure)))
-        psnrs.append(tonemapped_psnr(pred, batch["target"]))
+        psnrs.append(measure(pred, batch["target"]))
     return {"loss": float(np.mean(losses)), "psnr": float(np.mean(psnrs))}
 
 
@@ -220,7 +227,7 @@ def plot_curves(history: dict, path: Path, title: str) -> None:
     ax1.set(xlabel="epoch", ylabel="loss", yscale="log", title=title)
     ax1.legend()
     ax2.plot(epochs, [e["val_psnr"] for e in history["epochs"]], color="C2")
-    ax2.set(xlabel="epoch", ylabel="validation PSNR (dB, tone-mapped)")
+    ax2.set(xlabel="epoch", ylabel="validation PSNR (dB)")
     fig.tight_layout()
     with atomic_output(path) as tmp:
         fig.savefig(tmp, dpi=100)

@@ -9,15 +9,20 @@ from ml_core import demo
 
 
 def test_demo_writes_results_and_comparison(tmp_path, models_dir):
-    """With a registry of (untrained) models the demo runs each denoiser through the file API beside Blender's."""
+    """With a registry of (untrained) models the demo runs each denoiser through the file API beside Blender's,
+    and each x2 up-res model on the half-size render beside bicubic."""
     summary = demo.run(tmp_path, size=64, spp=2, reference_spp=32, models_dir=models_dir, log=lambda *_: None)
-    for name in ("noisy.exr", "blender_oidn.exr", "reference.exr", "comparison.png", "summary.json"):
+    for name in ("noisy.exr", "blender_oidn.exr", "reference.exr", "lowres_x2.exr", "comparison.png", "summary.json"):
         assert (tmp_path / name).is_file(), name
     assert json.loads((tmp_path / "summary.json").read_text())["scene_seed"] == demo.DEMO_SEED
     metrics = summary["metrics"]
     assert metrics["Blender OIDN"]["psnr"] > metrics["noisy 2 spp"]["psnr"] + 3
-    shipped = [k for k in metrics if k.startswith("Postpass ")]
-    assert shipped, "every denoiser in the registry shows in the demo"
-    assert all((tmp_path / f"postpass_{k.split()[1]}.exr").is_file() for k in shipped)
+    denoisers = [k for k in metrics if k.startswith("Postpass denoise")]
+    upressers = [k for k in metrics if k.startswith("Postpass upres")]
+    assert denoisers, "every denoiser in the registry shows in the demo"
+    assert {"Postpass upres_x2", "Postpass upres_x2_guided"} <= set(upressers), "every x2 up-res model shows"
+    assert "bicubic x2" in metrics
+    assert all((tmp_path / f"postpass_{k.split()[1]}.exr").is_file() for k in denoisers)
+    assert (tmp_path / "postpass_upres_x2_guided.exr").is_file()  # the guided model ran through the file path
     grid = cv2.imread(str(tmp_path / "comparison.png"))
-    assert grid.shape[1] == 64 * (3 + len(shipped)) and grid.std() > 5
+    assert grid.shape[1] == 64 * max(3 + len(denoisers), 2 + len(upressers)) and grid.std() > 5

@@ -96,11 +96,19 @@ def test_parity_drift_is_refused(untrained_checkpoints, tmp_path, monkeypatch):
 
 
 def test_command_line(untrained_checkpoints, tmp_path):
+    figures = tmp_path / "bench.json"
+    figures.write_text('{"set5_x2_psnr": 36.1}')
     ok = subprocess.run([sys.executable, "-m", "export", str(untrained_checkpoints["upres_x2"]), "--out",
-                         str(tmp_path), "--name", "my_upres"], capture_output=True, text=True, timeout=120)
+                         str(tmp_path), "--name", "my_upres", "--metrics", str(figures)],
+                        capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.startswith("published my_upres (fp32) ->") and "parity" in ok.stdout
     assert "my_upres" in Registry(tmp_path).entries
+    assert Registry(tmp_path).get("my_upres").summary["metrics"]["benchmark"] == {"set5_x2_psnr": 36.1}
+    figures.write_text("[1, 2]")
+    refused = subprocess.run([sys.executable, "-m", "export", str(untrained_checkpoints["upres_x2"]), "--out",
+                              str(tmp_path), "--metrics", str(figures)], capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and "metrics must be a JSON object" in refused.stderr
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"junk")
     failed = subprocess.run([sys.executable, "-m", "export", str(bad), "--out", str(tmp_path)],

@@ -1,5 +1,5 @@
 """Every model shipped in addon/models: it loads (hash verified), tiles exactly, and keeps its quality on fixed
-test-split crops (tests/data/denoise: made by `python -m ml_core.evaluate crops`, see its README)."""
+test-split crops (tests/data/<task>: made by `python -m ml_core.evaluate crops --task TASK`, see their READMEs)."""
 from __future__ import annotations
 
 import json
@@ -14,8 +14,10 @@ from addon.runtime.registry import Registry
 from ml_core.metrics import render_metrics
 
 DATA = Path(__file__).parent / "data" / "denoise"
+UPRES_DATA = Path(__file__).parent / "data" / "upres"
 SHIPPED = [e for e in Registry().entries.values() if e.precision == "fp32"]
 DENOISERS = [e.name for e in SHIPPED if e.contract.task == "denoise"]
+UPRESSERS = [e.name for e in SHIPPED if e.contract.task == "upres"]
 MARGIN_DB = 0.3
 
 
@@ -54,3 +56,32 @@ def test_shipped_denoiser_keeps_its_quality(name):
     assert len(ours) >= 4
     assert np.mean(ours) >= expected[name]["psnr"] - MARGIN_DB
     assert np.mean(ours) >= np.mean(noisy) + 3.0
+
+
+@pytest.mark.parametrize("name", _names(UPRESSERS))
+def test_shipped_upres_keeps_its_quality(name):
+    from ml_core.bench_upres import pil_resize
+
+    from addon.runtime.color import exposure_scale
+
+    entry = Registry().get(name)
+    scale = entry.contract.scale
+    guided = any(i.name == "albedo" for i in entry.contract.image_inputs)
+    expected = json.loads((UPRES_DATA / "expected.json").read_text())
+    assert name in expected, f"record {name}'s figure in {UPRES_DATA / 'expected.json'} when shipping it"
+    ours, bicubic = [], []
+    for path in sorted(UPRES_DATA.glob("*_target.exr")):
+        target = read_exr(path)
+        reference = target.get("Reference")[..., :3]
+        low = read_exr(path.with_name(path.name.replace("_target", f"_x{scale}"))).get("Combined")[..., :3]
+        if guided:
+            up = api.upres(low, scale, albedo=target.get("Denoising Albedo"), normal=target.get("Denoising Normal"),
+                           model=name)
+        else:  # a display (sRGB) model: up-res the displayed image, as the benchmark does
+            exposure = exposure_scale(reference)
+            up = api.upres(low * exposure, scale, model=name) / exposure
+        ours.append(render_metrics(up, reference)["psnr"])
+        bicubic.append(render_metrics(np.maximum(pil_resize(low, reference.shape[1::-1]), 0), reference)["psnr"])
+    assert len(ours) >= 4
+    assert np.mean(ours) >= expected[name]["psnr"] - MARGIN_DB
+    assert np.mean(ours) >= np.mean(bicubic) + 0.5

@@ -1,13 +1,19 @@
 """Up-res: a low-resolution ``image`` -> the full-resolution target, with full-resolution albedo/normal as guide.
 
-Two kinds of low-res input, mixed by ``real_fraction``: the real 1/scale render of the same camera (the
-deployment case: render fewer pixels) and the target downscaled, half the time by an area filter and half by
-antialiased bicubic (MATLAB ``imresize``-like, the classic SR pair the literature's benchmarks use).
+Linear (render) models see two kinds of low-res input, mixed by ``real_fraction``: the real 1/scale render of
+the same camera (the deployment case: render fewer pixels) and the target downscaled, half the time by an
+area filter and half by antialiased bicubic (MATLAB ``imresize``-like, the classic SR pair).
+
+sRGB (texture and photo) models see the clean target and the OIDN-denoised animation frames, tone-mapped at a
+random exposure into sRGB, as the high-res image, and its bicubic downscale as input; a ``degrade`` fraction of
+inputs also gets a slight blur, noise or JPEG compression, as scanned and downloaded textures have.
 """
 from __future__ import annotations
 
 import cv2
 import numpy as np
+
+from addon.runtime.color import exposure_scale, srgb_encode
 
 from ..transforms import NORMAL
 from .base import SceneDataset
@@ -24,18 +30,38 @@ def downscale(image: np.ndarray, scale: int, method: str = "bicubic") -> np.ndar
                                 .resize((w, h), Image.BICUBIC)) for c in range(image.shape[2])], axis=-1)
 
 
+def degrade(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One mild real-world degradation of an sRGB [0, 1] image: blur, noise or JPEG."""
+    kind = rng.integers(3)
+    if kind == 0:
+        return cv2.GaussianBlur(image, (0, 0), float(rng.uniform(0.3, 0.8))).reshape(image.shape)
+    if kind == 1:
+        return np.clip(image + rng.normal(0.0, rng.uniform(0.002, 0.02), image.shape), 0.0, 1.0).astype(np.float32)
+    quality = int(rng.integers(60, 95))
+    ok, buf = cv2.imencode(".jpg", np.round(image[..., ::-1] * 255).astype(np.uint8),
+                           [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return (cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1] / 255.0).astype(np.float32)
+
+
 class UpresDataset(SceneDataset):
     kinds = {"normal": NORMAL}
 
-    def __init__(self, root, split: str, scale: int = 2, real_fraction: float = 0.5, **options):
+    def __init__(self, root, split: str, scale: int = 2, real_fraction: float = 0.5, color_space: str = "linear",
+                 degrade: float = 0.0, **options):
         super().__init__(root, split, **options)
         if not (self.scenes[0] / f"lowres_x{scale}.exr").exists():
             raise ValueError(f"{self.root}: no x{scale} low-resolution renders (lowres_x{scale}.exr)")
         if self.crop % scale:
             raise ValueError(f"crop {self.crop} must be a multiple of the scale {scale}")
-        self.scale, self.real_fraction = scale, real_fraction
+        self.scale, self.real_fraction, self.color_space, self.degrade = scale, real_fraction, color_space, degrade
+        self.frames = sorted(p.name for p in self.scenes[0].glob("frame_*.exr"))
 
     def load(self, scene, rng):
+        if self.color_space == "srgb":
+            name = "target.exr" if rng.random() < 0.5 or not self.frames else self.frames[rng.integers(len(self.frames))]
+            hr = self.passes(scene, name)["Combined"][..., :3]
+            hr = srgb_encode(hr * exposure_scale(hr) * 2.0 ** rng.uniform(-1.5, 1.0)).astype(np.float32)
+            return {"target": hr}, {"scale": float(self.scale)}
         target = self.passes(scene, "target.exr")
         hr = target["Combined"][..., :3]
         if rng.random() < self.real_fraction:
@@ -44,3 +70,13 @@ class UpresDataset(SceneDataset):
             lr = downscale(hr, self.scale, "area" if rng.random() < 0.5 else "bicubic")
         return {"image": lr, "albedo": np.clip(target["Denoising Albedo"], 0.0, 1.0),
                 "normal": target["Denoising Normal"], "target": hr}, {"scale": float(self.scale)}
+
+    def finish(self, sample, rng):
+        if self.color_space != "srgb":
+            return sample
+        # made after cropping and the symmetry, so the bicubic pair is exact for the crop the model sees
+        lr = np.clip(downscale(sample["target"], self.scale), 0.0, 1.0)
+        if rng.random() < self.degrade:
+            lr = degrade(lr, rng)
+        # inputs are 8-bit files (textures, photos): train on the same quantisation
+        return {**sample, "image": (np.round(lr * 255.0) / 255.0).astype(np.float32)}
