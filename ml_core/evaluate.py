@@ -2,6 +2,7 @@
 
     python -m ml_core.evaluate denoise --data ~/.cache/postpass/data --split test --spp 1 4 16
     python -m ml_core.evaluate upres --scales 2 4          (see ml_core.bench_upres)
+    python -m ml_core.evaluate colorize --hints 0 1 10 100 (see ml_core.bench_colorize)
 
 Denoise methods: the noisy input, OpenCV non-local means, Blender's built-in OIDN through the compositor
 (albedo + normal; Accurate prefilter + High quality, and Fast + Fast), OIDN through ``pyoidn`` (High) when it
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import bench_upres, data, paths, peers
+from . import bench_colorize, bench_upres, data, paths, peers
 from .metrics import render_metrics
 
 
@@ -182,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     u.add_argument("--set5", type=Path, default=bench_upres.SET5, help="Set5 folder (skipped when missing)")
     u.add_argument("--no-hd", action="store_true", help="skip the 1920x1080 -> 3840x2160 timing")
     u.add_argument("--out", type=Path, default=Path("out/bench"))
+    bench_colorize.add_arguments(sub.add_parser(
+        "colorize", help="colorizers with 0/1/10/100 hints on the test split and on photos"))
     c = sub.add_parser("crops", help="write the fixed crops the shipped-model quality tests use")
     c.add_argument("--task", dest="task_of_crops", choices=["denoise", "upres"], default="denoise")
     c.add_argument("--data", type=Path, default=paths.cache_dir() / "data")
@@ -194,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
         for path in make(args.data, args.out or Path("tests/data") / args.task_of_crops, args.split, args.count):
             print(path)
         return 0
+    if args.task == "colorize":
+        return bench_colorize.run_from_args(args)
     if args.task == "upres":
         try:
             result = bench_upres.bench_upres(args.data, args.split, tuple(args.scales), args.count, args.out,

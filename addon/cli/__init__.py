@@ -70,6 +70,9 @@ examples:
   postpass colorize scans/page.####.png -o colour/page.####.png
   postpass colorize bw.png -o colour.png --hints hints.png           (painted pixels, alpha > 0, are hints)
   postpass colorize bw.####.png -o colour.####.png --hints hints.####.png --mask mask.####.png
+  postpass colorize bw.png -o colour.png --hint-points hints.json
+      (hints.json: [{"x": 10, "y": 20, "rgb": [1, 0, 0]}, {"x": 64, "y": 40, "rgb": [0.2, 0.5, 0.9], "radius": 3}]
+       pixel coordinates from the top-left, sRGB colours in 0..1, optional radius in pixels)
 """,
     "inbetween": """
 The input holds key frames rendered every Nth frame; inbetween writes the frames between them, each from
@@ -187,6 +190,9 @@ def _add_task_options(sub: argparse.ArgumentParser, task: str) -> None:
                               "(a pattern, or one file for every frame)")
         sub.add_argument("--mask", metavar="PATTERN",
                          help="a grey image, non-zero where --hints holds a hint (instead of its alpha)")
+        sub.add_argument("--hint-points", metavar="JSON",
+                         help='colour hints as a JSON list of points, [{"x": 10, "y": 20, "rgb": [1, 0, 0]}, ...] '
+                              "(pixels from the top-left; sRGB 0..1; optional \"radius\" in pixels), for every frame")
     elif task == "inbetween":
         sub.add_argument("--keys", type=_frames, metavar="RANGE",
                          help="the rendered key frames, e.g. 1001-1099x2 (default: the frames on disk; give it "
@@ -225,7 +231,7 @@ def _process(args: argparse.Namespace) -> int:
     task = args.command
     jobs = plan(task, args.inputs, args.output, args.frames, keys=getattr(args, "keys", None),
                 guide=getattr(args, "guide", None), hints=getattr(args, "hints", None),
-                mask=getattr(args, "mask", None))
+                mask=getattr(args, "mask", None), hint_points=getattr(args, "hint_points", None))
     options = BatchOptions(task, model=args.model, scale=getattr(args, "scale", None), models_dir=args.models_dir,
                            device=args.device, threads=args.threads, tile_size=args.tile_size or None,
                            layer=args.layer, bit_depth=args.bit_depth, skip_existing=args.skip_existing)

@@ -143,13 +143,16 @@ def upres_file(src: PathLike, dst: PathLike, scale: int = 2, *, guide: PathLike 
     return run_files("upres", [src, guide], dst, scale=scale, **options)
 
 
-def colorize_file(src: PathLike, dst: PathLike, *, hints: PathLike | None = None, **options) -> InferenceResult:
-    """Colorize an image file; ``hints``: an RGBA image whose painted pixels (alpha > 0) are colour hints."""
-    extra = {}
-    if hints is not None:
-        hint = read_image(hints).get("Combined", 4)
-        extra = {"hints": hint[..., :3], "mask": (hint[..., 3] > 0).astype(np.float32)}
-        options["labels"] = {"hints": str(hints), "mask": str(hints), **options.get("labels", {})}
+def colorize_file(src: PathLike, dst: PathLike, *, hints: PathLike | None = None, mask: PathLike | None = None,
+                  points: PathLike | list | None = None, **options) -> InferenceResult:
+    """Colorize an image file. Hints, optional: ``hints``, an RGB(A) image whose painted pixels (alpha > 0, or
+    ``mask`` > 0 where a mask image is given) are colour hints; or ``points``, a JSON points file or a list of
+    ``{"x", "y", "rgb"[, "radius"]}`` (pixels from the top-left, sRGB 0..1; see ``hints.py``)."""
+    from .hints import hint_arrays
+
+    extra, labels = hint_arrays(src, hints=hints, mask=mask, points=points, layer=options.get("layer", "ViewLayer"))
+    if labels:
+        options["labels"] = {**labels, **options.get("labels", {})}
     return run_files("colorize", [src], dst, inputs=extra, **options)
 
 

@@ -29,13 +29,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-import numpy as np
 
 from .api import run_files
 from .contract import TASKS, ModelError
 from .engine import DEFAULT_TILE
 from .exr import ImageError
-from .imageio import read_image
+from .hints import HintPoint, check_hint_points, hint_arrays, image_size, read_hint_points
 from .registry import Registry
 from .registry import models_dir as resolve_models_dir
 from .sequence import SequenceError, format_frames, frame_number, parse_pattern
@@ -57,6 +56,8 @@ class FrameJob:
     t: float | None = None  # inbetween: where the frame lies between its key frames
     hints: str | None = None  # colorize: an RGB(A) hint image (alpha > 0 marks hints, unless a mask is given)
     mask: str | None = None  # colorize: a grey image, > 0 where a hint is given
+    hint_points: tuple[HintPoint, ...] | None = None  # colorize: hints as points (read from points_file)
+    points_file: str | None = None
     problem: str | None = None  # known while planning (no key frame after it): the frame fails with this
 
     @property
@@ -153,16 +154,24 @@ class Summary:
 # ----------------------------------------------------------------------------------------------------------
 def plan(task: str, inputs: list[str], output: str, frames: list[int] | None = None, *,
          keys: list[int] | None = None, guide: str | None = None, hints: str | None = None,
-         mask: str | None = None) -> list[FrameJob]:
+         mask: str | None = None, hint_points: str | None = None) -> list[FrameJob]:
     """The jobs of a batch, checked: no output names an input, no two jobs write one file.
 
     ``inputs``: one pattern (its ``frames``, default every frame on disk) or explicit files. ``output``: a
     pattern, a folder (same file names) or, for one frame, a file. ``guide``/``hints``/``mask``: a pattern
-    (per frame) or one file for all frames. inbetween: ``keys`` are the rendered frames (default: those on
+    (per frame) or one file for all frames. ``hint_points``: a JSON file of colorize hint points (see
+    ``hints.py``) for every frame, read and checked against the first frame's size here. inbetween: ``keys`` are the rendered frames (default: those on
     disk) and ``frames`` the ones to write (default: every missing frame between the first and last key).
     """
     if task not in TASKS:
         raise BatchError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+    points = None
+    if hint_points is not None:
+        if task != "colorize":
+            raise BatchError(f"hint points are colorize hints; {task} takes none")
+        if hints is not None or mask is not None:
+            raise BatchError(f"{hint_points}: give hints as an image (--hints, --mask) or as points, not both")
+        points, hint_points = read_hint_points(hint_points), _abs(hint_points)
     try:
         if task == "inbetween":
             jobs = _plan_inbetween(inputs, output, frames, keys)
@@ -171,11 +180,13 @@ def plan(task: str, inputs: list[str], output: str, frames: list[int] | None = N
             several = len(sources) > 1
             jobs = [FrameJob(frame, (_abs(source),) + ((_aux(guide, frame),) if guide else ()),
                              _output_path(output, frame, source, several), hints=_aux(hints, frame),
-                             mask=_aux(mask, frame))
+                             mask=_aux(mask, frame), hint_points=points, points_file=hint_points)
                     for frame, source in sources]
     except SequenceError as exc:
         raise BatchError(str(exc)) from None
     _check_outputs(jobs, inputs, output)
+    if points is not None and jobs:  # a point off the image is a usage error: refuse before anything runs
+        check_hint_points(points, *image_size(jobs[0].sources[0]), hint_points)
     return jobs
 
 
@@ -251,7 +262,7 @@ def _check_outputs(jobs: list[FrameJob], inputs: list[str], output: str) -> None
     out_pattern, in_pattern = parse_pattern(output), parse_pattern(inputs[0])
     if out_pattern and in_pattern and out_pattern.same_files_as(in_pattern):
         raise BatchError(f"{output}: the output pattern is the input pattern; refusing to write over inputs")
-    read = {os.path.realpath(p) for j in jobs for p in (*j.sources, j.hints, j.mask) if p}
+    read = {os.path.realpath(p) for j in jobs for p in (*j.sources, j.hints, j.mask, j.points_file) if p}
     written: dict[str, FrameJob] = {}
     for job in jobs:
         real = os.path.realpath(job.output)
@@ -283,7 +294,7 @@ def run_frame(job: FrameJob, options: BatchOptions) -> FrameResult:
     if job.problem:
         return finish("failed", job.problem)
     try:
-        inputs, labels = _side_inputs(job)
+        inputs, labels = _side_inputs(job, options.layer)
         result = run_files(options.task, list(job.sources), job.output, inputs=inputs, labels=labels,
                            layer=options.layer, bit_depth=options.bit_depth, model=options.model,
                            scale=options.scale, models_dir=options.models_dir, device=options.device,
@@ -293,24 +304,11 @@ def run_frame(job: FrameJob, options: BatchOptions) -> FrameResult:
     return finish("done", model=result.model, provider=result.provider, nonfinite=sum(result.nonfinite.values()))
 
 
-def _side_inputs(job: FrameJob) -> tuple[dict, dict]:
+def _side_inputs(job: FrameJob, layer: str | None) -> tuple[dict, dict]:
     if job.t is not None:
         return {"t": job.t}, {}
-    if job.hints is None:
-        if job.mask is not None:
-            raise ImageError(job.mask, "a hint mask needs hints (--hints) to go with it")
-        return {}, {}
-    hint = read_image(job.hints).get("Combined")
-    if hint.shape[2] not in (3, 4):
-        raise ImageError(job.hints, f"hints have {hint.shape[2]} channel(s); expected RGB or RGBA")
-    if job.mask is not None:
-        mask = read_image(job.mask).get("Combined")[..., 0] > 0
-    elif hint.shape[2] == 4:
-        mask = hint[..., 3] > 0
-    else:
-        raise ImageError(job.hints, "hints without alpha: paint them with alpha or give a mask (--mask)")
-    labels = {"hints": job.hints, "mask": job.mask or job.hints}
-    return {"hints": hint[..., :3], "mask": mask.astype(np.float32)}, labels
+    return hint_arrays(job.sources[0], hints=job.hints, mask=job.mask, points=job.hint_points,
+                       points_label=job.points_file, layer=layer)
 
 
 def _reason(exc: Exception, job: FrameJob) -> str:

@@ -70,9 +70,11 @@ class UpresNet(PostpassModel):
                                       exposure_of=("image",)))
         output = ImageOutput("upscaled", RGB, space, f"image up-ressed x{self.scale}", hdr=self.hdr,
                              pass_name="Combined")
-        # depth 3x3 convolutions on the low-res grid, plus two pixels for the bicubic base
+        # depth 3x3 convolutions on the low-res grid, plus two pixels for the bicubic base; the demodulated
+        # base feeds the convolutions too, so guided models need both
+        overlap = self.depth + (4 if self.demodulate else 2)
         return ModelContract("upres", tuple(inputs), (output,), scale=self.scale, pad_multiple=1,
-                             tile_overlap=self.depth + 2, alpha=AlphaRule(("image",), "upscaled"))
+                             tile_overlap=overlap, alpha=AlphaRule(("image",), "upscaled"))
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
         x = self.named_inputs(inputs)

@@ -1,0 +1,308 @@
+"""Colorize benchmark: every method on the same grey images and the same hints, one table, JSON + Markdown + a
+crops grid.
+
+    python -m ml_core.bench_colorize --data ~/.cache/postpass/data --split test --hints 0 1 10 100 --out out/bench
+
+Images: the split's target renders tone-mapped to sRGB by the protocol's tone map (``addon.runtime.color.tonemap``,
+each at its own exposure), and four photos bundled with scikit-image (``astronaut``, ``coffee``, ``chelsea``,
+``rocket``; read offline from its wheel), shrunk so the long side is 256 px. The grey input is what the runtime
+feeds a colorizer for that image: the Rec.709 luminance of the linear colour (sRGB-encoded at the network).
+
+Hints are sampled from the ground truth with a fixed seed per image, nested (the 10 hints are the first 10 of
+the 100): uniform random positions, alternately a 1-px point (the colour there) and a 3x3 patch (its mean colour).
+
+Methods: ``grayscale`` (the grey image as RGB: the no-colour baseline), ``levin`` (hints spread by Levin et
+al. 2004's optimisation, ``ml_core.peers.levin_colorize``; the grey image when there are no hints) and every
+fp32 Postpass colorize model in the registry (``models_dir``; default the shipped ones), run through
+``addon.runtime.api.colorize`` exactly as a user would.
+
+Metrics on sRGB [0, 1]: PSNR of RGB; PSNR of CIELAB (a, b) (skimage ``rgb2lab``, D65) with a and b divided by
+100 (peak 1); the Hasler-Suesstrunk colourfulness of the result (on 0..255 values; the ground truth's is given
+beside it, and grey scores 0); seconds per megapixel on this machine.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import zlib
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from . import data, paths, peers
+from .metrics import psnr
+
+PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
+PHOTO_SIZE = 256
+HINT_COUNTS = (0, 1, 10, 100)
+SEED = 2017
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Images, hints, metrics
+# ----------------------------------------------------------------------------------------------------------
+def render_images(root: Path, split: str = "test", count: int | None = None) -> list[tuple[str, np.ndarray]]:
+    """(name, sRGB H x W x 3) of the split's target renders, tone-mapped at each one's own exposure."""
+    from addon.runtime.color import tonemap
+    from addon.runtime.exr import read_exr
+
+    scenes = data.complete_scenes(Path(root).expanduser(), split)[:count]
+    return [(f"{split}/{scene.name}", tonemap(read_exr(scene / "target.exr").get("Combined")[..., :3]))
+            for scene in scenes]
+
+
+def photo_images(names=PHOTOS, size: int = PHOTO_SIZE) -> list[tuple[str, np.ndarray]]:
+    """(name, sRGB H x W x 3) of scikit-image's bundled photos, long side ``size`` px (area filter)."""
+    import cv2
+    from skimage import data as skdata
+
+    out = []
+    for name in names:
+        rgb = getattr(skdata, name)()[..., :3].astype(np.float32) / 255.0
+        h, w = rgb.shape[:2]
+        f = size / max(h, w)
+        rgb = cv2.resize(rgb, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+        out.append((name, np.clip(rgb, 0.0, 1.0).astype(np.float32)))
+    return out
+
+
+def gray_of(srgb: np.ndarray) -> np.ndarray:
+    """H x W sRGB-encoded Rec.709 luminance of the linear colour: the colorizer's grey input for ``srgb``."""
+    from addon.runtime.color import luminance, srgb_decode, srgb_encode
+
+    return srgb_encode(luminance(srgb_decode(srgb)))
+
+
+def sample_hints(image: np.ndarray, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` hints from ``image`` (sRGB): (H x W x 3 hint colours, H x W mask). Positions come from
+    ``seed`` alone and are nested: hint i is the same whatever ``count``. Even hints are 1-px points, odd ones
+    3x3 patches holding their mean colour."""
+    h, w = image.shape[:2]
+    rng = np.random.default_rng(seed)
+    ys, xs = rng.integers(0, h, max(count, 1)), rng.integers(0, w, max(count, 1))
+    hints, mask = np.zeros_like(image), np.zeros((h, w), np.float32)
+    for i in range(count):
+        r = i % 2
+        sy, sx = slice(max(0, ys[i] - r), ys[i] + r + 1), slice(max(0, xs[i] - r), xs[i] + r + 1)
+        hints[sy, sx] = image[sy, sx].reshape(-1, 3).mean(0)
+        mask[sy, sx] = 1.0
+    return hints, mask
+
+
+def colourfulness(srgb: np.ndarray) -> float:
+    """Hasler and Suesstrunk (2003) colourfulness M3 of an sRGB [0, 1] image, on the 0..255 scale."""
+    rgb = np.asarray(srgb, np.float64)[..., :3] * 255.0
+    rg = rgb[..., 0] - rgb[..., 1]
+    yb = 0.5 * (rgb[..., 0] + rgb[..., 1]) - rgb[..., 2]
+    return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
+
+
+def ab_psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR of the CIELAB a, b channels (divided by 100, peak 1) of two sRGB [0, 1] images."""
+    from skimage.color import rgb2lab
+
+    return psnr(rgb2lab(np.clip(a, 0, 1))[..., 1:] / 100.0, rgb2lab(np.clip(b, 0, 1))[..., 1:] / 100.0)
+
+
+def image_metrics(result: np.ndarray, target: np.ndarray) -> dict[str, float]:
+    return {"psnr_rgb": psnr(np.clip(result, 0, 1), target), "psnr_ab": ab_psnr(result, target),
+            "colourfulness": colourfulness(result)}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Methods
+# ----------------------------------------------------------------------------------------------------------
+def colorize_methods(models_dir: Path | None = None, names: list[str] | None = None) -> dict:
+    """name -> callable(gray sRGB H x W, hints sRGB H x W x 3, mask H x W) -> sRGB H x W x 3."""
+    from addon.runtime import api
+    from addon.runtime.color import srgb_decode, srgb_encode
+    from addon.runtime.registry import Registry
+
+    def model(name):
+        def run(gray, hints, mask):
+            given = bool(mask.any())
+            out = api.colorize(srgb_decode(gray)[..., None], hints=srgb_decode(hints) if given else None,
+                               mask=mask if given else None, model=name, models_dir=models_dir)
+            return srgb_encode(out[..., :3])
+        return run
+
+    methods = {"grayscale": lambda g, h, m: np.repeat(g[..., None], 3, -1),
+               "levin": lambda g, h, m: peers.levin_colorize(g, h, m)}
+    for entry in Registry(models_dir).entries.values():
+        if entry.contract.task == "colorize" and entry.precision == "fp32":
+            methods[f"postpass {entry.name}"] = model(entry.name)
+    if names:
+        unknown = set(names) - set(methods)
+        if unknown:
+            raise ValueError(f"unknown or unavailable methods {sorted(unknown)}; have {sorted(methods)}")
+        methods = {k: v for k, v in methods.items() if k in names}
+    return methods
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The benchmark
+# ----------------------------------------------------------------------------------------------------------
+def bench_colorize(root, split: str = "test", count: int | None = None, hints=HINT_COUNTS, out=None,
+                   models_dir=None, photos: bool = True, methods: list[str] | None = None, seed: int = SEED,
+                   grid_images: int = 3, log=print) -> dict:
+    """Run every method on the split's renders (first ``count``) and, with ``photos``, the four photos, at each
+    number of ``hints``; returns the result dict and, with ``out``, writes colorize.json, colorize.md and
+    colorize_crops.png there."""
+    hints = tuple(int(n) for n in hints)
+    if any(n < 0 for n in hints):
+        raise ValueError(f"hint counts must be >= 0, not {list(hints)}")
+    sets = {"renders": render_images(root, split, count)}
+    if not sets["renders"]:
+        raise ValueError(f"{root}: no complete scenes in split {split!r}")
+    if photos:
+        sets["photos"] = photo_images()
+    runs = colorize_methods(models_dir, methods)
+    per = defaultdict(list)  # (set, method, hints) -> metric dicts
+    seconds, pixels = defaultdict(float), defaultdict(int)
+    reference = {}
+    shown = sorted({n for n in hints if n > 0} - {1}) or sorted(hints)[-1:]  # the hint counts the grid shows
+    grid, row_labels, captions = [], [], []
+    for set_name, images in sets.items():
+        reference[set_name] = float(np.mean([colourfulness(img) for _, img in images]))
+        for i, (name, target) in enumerate(images):
+            gray = gray_of(target)
+            image_seed = zlib.crc32(f"{seed}/{name}".encode())
+            for n in hints:
+                hint, mask = sample_hints(target, n, image_seed)
+                row, caption = [], []
+                for method, fn in runs.items():
+                    start = time.perf_counter()
+                    result = np.clip(np.asarray(fn(gray, hint, mask), np.float32)[..., :3], 0.0, 1.0)
+                    seconds[method] += time.perf_counter() - start
+                    pixels[method] += gray.size
+                    metrics = image_metrics(result, target)
+                    per[set_name, method, n].append(metrics)
+                    row.append(result)
+                    caption.append(f"{metrics['psnr_rgb']:.1f} dB")
+                if i < grid_images and n in shown:
+                    grid.append([hint_overlay(gray, hint, mask)] + row + [target])
+                    captions.append([f"{n} hints"] + caption + [""])
+                    row_labels.append(name)
+            log(f"{set_name} {name}: done ({i + 1}/{len(images)})")
+
+    table = {s: {m: {str(n): {k: float(np.mean([x[k] for x in per[s, m, n]]))
+                              for k in ("psnr_rgb", "psnr_ab", "colourfulness")} for n in hints}
+                 for m in runs} for s in sets}
+    result = {"task": "colorize", "split": split, "scenes": len(sets["renders"]),
+              "photos": [name for name, _ in sets.get("photos", [])], "hints": list(hints), "seed": seed,
+              "metrics": table, "colourfulness_reference": reference,
+              "seconds_per_megapixel": {m: seconds[m] / max(pixels[m] / 1e6, 1e-12) for m in runs},
+              "targets": targets(table, hints)}
+    if out:
+        from .figures import image_grid
+
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "colorize.json").write_text(json.dumps(result, indent=1))
+        (out / "colorize.md").write_text(markdown_table(result))
+        image_grid(grid, ["hints"] + list(runs) + ["ground truth"], out / "colorize_crops.png", cell=160,
+                   row_labels=row_labels, captions=captions)
+        log(f"wrote {out / 'colorize.json'}, {out / 'colorize.md'}, {out / 'colorize_crops.png'}")
+    return result
+
+
+def hint_overlay(gray: np.ndarray, hints: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The grey image with each hint drawn in its colour, one pixel wider so points show in a small cell."""
+    import cv2
+
+    grown = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    # spread each hint's colour into its border: the max over the 3x3 of colour where masked
+    colour = cv2.dilate(np.where(mask[..., None] > 0, hints, 0.0).astype(np.float32), np.ones((3, 3), np.uint8))
+    out = np.repeat(gray[..., None], 3, -1) * 0.7
+    out[grown] = colour[grown]
+    return out
+
+
+def targets(table: dict, hints: tuple[int, ...]) -> dict:
+    """The issue's targets, checked for every Postpass model (RGB PSNR, dB): 10 hints >= no hints + 3,
+    100 hints >= no hints + 6, above levin at 10 and 100 hints (renders and photos), and no hints >= grayscale
+    on renders (to 0.001 dB). Only the checks whose hint counts were run."""
+    checks = {}
+    for set_name, by_method in table.items():
+        for method, by_n in by_method.items():
+            if not method.startswith("postpass "):
+                continue
+            p = {int(n): v["psnr_rgb"] for n, v in by_n.items()}
+            levin = {int(n): v["psnr_rgb"] for n, v in by_method["levin"].items()} if "levin" in by_method else {}
+            c = {}
+            for n, gain in ((10, 3.0), (100, 6.0)):
+                if n in p and 0 in p:
+                    c[f"{n} hints >= no hints + {gain:g} dB"] = p[n] >= p[0] + gain
+                if n in p and n in levin:
+                    c[f"{n} hints > levin"] = p[n] > levin[n]
+            if set_name == "renders" and 0 in p and "grayscale" in by_method:
+                # within float rounding (an untrained model returns the grey image through sRGB round trips)
+                c["no hints >= grayscale"] = p[0] >= by_method["grayscale"]["0"]["psnr_rgb"] - 1e-3
+            checks.setdefault(method, {})[set_name] = c
+    return checks
+
+
+def markdown_table(result: dict) -> str:
+    hints = result["hints"]
+    parts = [f"Colorize: {result['scenes']} {result['split']}-split renders (tone-mapped) and "
+             f"{len(result['photos'])} photos ({', '.join(result['photos']) or 'none'}); hints sampled from the "
+             f"ground truth (seed {result['seed']}). Cells: RGB PSNR (dB) / CIELAB ab PSNR (dB, ab/100) / "
+             f"colourfulness (Hasler-Suesstrunk); seconds per megapixel on this CPU.\n"]
+    for set_name, by_method in result["metrics"].items():
+        parts.append(f"\n**{set_name}** (ground-truth colourfulness "
+                     f"{result['colourfulness_reference'][set_name]:.1f})\n")
+        lines = ["| method | " + " | ".join(f"{n} hint{'' if n == 1 else 's'}" for n in hints) + " | s / MP |",
+                 "|" + "---|" * (len(hints) + 2)]
+        for method, by_n in by_method.items():
+            cells = [f"{by_n[str(n)]['psnr_rgb']:.2f} / {by_n[str(n)]['psnr_ab']:.2f} / "
+                     f"{by_n[str(n)]['colourfulness']:.1f}" for n in hints]
+            lines.append(f"| {method} | " + " | ".join(cells) +
+                         f" | {result['seconds_per_megapixel'][method]:.2f} |")
+        parts.append("\n".join(lines) + "\n")
+    for method, by_set in result.get("targets", {}).items():
+        for set_name, checks in by_set.items():
+            if checks:
+                text = ", ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in checks.items())
+                parts.append(f"\n{method} targets on {set_name}: {text}\n")
+    return "".join(parts)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Command line (``python -m ml_core.bench_colorize``; ``ml_core.evaluate`` can mount the same arguments)
+# ----------------------------------------------------------------------------------------------------------
+def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The benchmark's options, for a parser of its own or an ``evaluate colorize`` sub-command."""
+    p.add_argument("--data", type=Path, default=paths.cache_dir() / "data")
+    p.add_argument("--split", default="test")
+    p.add_argument("--hints", type=int, nargs="+", default=list(HINT_COUNTS), help="hint counts (default: 0 1 10 100)")
+    p.add_argument("--count", type=int, default=None, help="first N scenes only")
+    p.add_argument("--models", type=Path, default=None, help="model registry folder (default: shipped models)")
+    p.add_argument("--methods", nargs="+", default=None, help="only these methods (names as in the table)")
+    p.add_argument("--no-photos", action="store_true", help="renders only (skip scikit-image's photos)")
+    p.add_argument("--out", type=Path, default=Path("out/bench"))
+    return p
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    """Run the benchmark from :func:`add_arguments`' options; prints the table; returns the exit code."""
+    try:
+        result = bench_colorize(args.data, args.split, args.count, tuple(args.hints), args.out, args.models,
+                                photos=not args.no_photos, methods=args.methods)
+    except (ValueError, OSError) as exc:
+        print(f"postpass-evaluate: error: {exc}", file=sys.stderr)
+        return 2
+    print(markdown_table(result))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m ml_core.bench_colorize", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    return run_from_args(add_arguments(p).parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
