@@ -289,3 +289,14 @@ def test_progress_is_reported_per_tile_and_can_cancel(models_dir):
 
     with pytest.raises(Cancelled):
         denoise(rgb, models_dir=models_dir, tile_size=32, progress=cancel_after_two)
+
+
+def test_an_srgb_model_warns_when_hdr_values_would_clip(models_dir, caplog):
+    rng = np.random.default_rng(0)
+    ldr = rng.random((24, 24, 3)).astype(np.float32) * 0.9
+    with caplog.at_level(logging.WARNING, logger="postpass.runtime"):
+        upres(ldr, 4, model="upres_x4_srgb", models_dir=models_dir)
+    assert "clip" not in caplog.text
+    with caplog.at_level(logging.WARNING, logger="postpass.runtime"):
+        upres(ldr * 4, 4, model="upres_x4_srgb", models_dir=models_dir)
+    assert "values above 1.0 clip in model 'upres_x4_srgb'" in caplog.text

@@ -113,6 +113,11 @@ class Model:
                 raise ImageError(label(name), f"{count} NaN/Inf values (nonfinite='zero' replaces them with 0)")
             if count:
                 log.warning("%s: replaced %d NaN/Inf values with 0", label(name), count)
+        for spec in c.image_inputs:  # a display (sRGB) model clips HDR: say so, the result loses highlights
+            if spec.color_space == "srgb" and spec.name in images and _max_abs(images[spec.name]) > 1.0 + 1e-3:
+                log.warning("%s: values above 1.0 clip in model %r (an sRGB model for textures and photos); "
+                            "for HDR renders use a linear model (e.g. a guided one with albedo/normal)",
+                            label(spec.name), self.name)
         scalars = resolve_scalars(c, given, images, self.name)
         overlap = c.tile_overlap + max((math.ceil(spec.displacement_gain * _max_abs(images[spec.name]))
                                         for spec in c.image_inputs
