@@ -306,3 +306,27 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def regression_crops(root: Path, out: Path, split: str = "test", count: int = 8, size: int = 64) -> list[Path]:
+    """Small fixed colorize cases for the shipped-model quality test: the centre ``size`` px of the first
+    ``count`` target renders of ``split``, tone-mapped as in the benchmark, as 8-bit sRGB PNGs (the ground
+    truth; the test takes its grey and samples hints from it with :func:`sample_hints`)."""
+    import cv2
+
+    from addon.runtime.files import atomic_output
+
+    images = render_images(root, split, count)
+    if len(images) < count:
+        raise ValueError(f"{root}: split {split!r} has {len(images)} complete scenes, {count} asked")
+    written = []
+    for name, image in images:
+        h, w = image.shape[:2]
+        y, x = (h - size) // 2, (w - size) // 2
+        crop = np.round(image[y:y + size, x:x + size] * 255).astype(np.uint8)
+        path = Path(out) / f"{name.split('/')[-1]}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_output(path) as tmp:
+            cv2.imwrite(str(tmp), crop[..., ::-1])
+        written.append(path)
+    return written

@@ -186,14 +186,15 @@ def main(argv: list[str] | None = None) -> int:
     bench_colorize.add_arguments(sub.add_parser(
         "colorize", help="colorizers with 0/1/10/100 hints on the test split and on photos"))
     c = sub.add_parser("crops", help="write the fixed crops the shipped-model quality tests use")
-    c.add_argument("--task", dest="task_of_crops", choices=["denoise", "upres"], default="denoise")
+    c.add_argument("--task", dest="task_of_crops", choices=["denoise", "upres", "colorize"], default="denoise")
     c.add_argument("--data", type=Path, default=paths.cache_dir() / "data")
     c.add_argument("--split", default="test")
     c.add_argument("--count", type=int, default=8)
     c.add_argument("--out", type=Path, default=None, help="default: tests/data/TASK")
     args = p.parse_args(argv)
     if args.task == "crops":
-        make = regression_crops if args.task_of_crops == "denoise" else bench_upres.regression_crops
+        make = {"denoise": regression_crops, "upres": bench_upres.regression_crops,
+                "colorize": bench_colorize.regression_crops}[args.task_of_crops]
         for path in make(args.data, args.out or Path("tests/data") / args.task_of_crops, args.split, args.count):
             print(path)
         return 0

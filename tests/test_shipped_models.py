@@ -15,9 +15,11 @@ from ml_core.metrics import render_metrics
 
 DATA = Path(__file__).parent / "data" / "denoise"
 UPRES_DATA = Path(__file__).parent / "data" / "upres"
+COLORIZE_DATA = Path(__file__).parent / "data" / "colorize"
 SHIPPED = [e for e in Registry().entries.values() if e.precision == "fp32"]
 DENOISERS = [e.name for e in SHIPPED if e.contract.task == "denoise"]
 UPRESSERS = [e.name for e in SHIPPED if e.contract.task == "upres"]
+COLORIZERS = [e.name for e in SHIPPED if e.contract.task == "colorize"]
 MARGIN_DB = 0.3
 
 
@@ -85,3 +87,29 @@ def test_shipped_upres_keeps_its_quality(name):
     assert len(ours) >= 4
     assert np.mean(ours) >= expected[name]["psnr"] - MARGIN_DB
     assert np.mean(ours) >= np.mean(bicubic) + 0.5
+
+
+def colorize_psnr(name: str, hints: int) -> float:
+    """Mean RGB PSNR of ``name`` on the fixed colorize crops with ``hints`` hints sampled from the truth."""
+    import cv2
+
+    from ml_core.bench_colorize import colorize_methods, gray_of, sample_hints
+    from ml_core.metrics import psnr
+
+    run = colorize_methods(names=[f"postpass {name}"])[f"postpass {name}"]
+    scores = []
+    for i, path in enumerate(sorted(COLORIZE_DATA.glob("*.png"))):
+        truth = cv2.imread(str(path), cv2.IMREAD_COLOR)[..., ::-1].astype(np.float32) / 255.0
+        hint_rgb, mask = sample_hints(truth, hints, seed=i)
+        scores.append(psnr(np.clip(run(gray_of(truth), hint_rgb, mask), 0, 1), truth))
+    assert len(scores) >= 4
+    return float(np.mean(scores))
+
+
+@pytest.mark.parametrize("name", _names(COLORIZERS))
+def test_shipped_colorizer_keeps_its_quality(name):
+    expected = json.loads((COLORIZE_DATA / "expected.json").read_text())
+    assert name in expected, f"record {name}'s figure in {COLORIZE_DATA / 'expected.json'} when shipping it"
+    with_hints, without = colorize_psnr(name, 10), colorize_psnr(name, 0)
+    assert with_hints >= expected[name]["psnr_10_hints"] - MARGIN_DB
+    assert with_hints >= without + 3.0
