@@ -3,6 +3,7 @@
     python -m ml_core.evaluate denoise --data ~/.cache/postpass/data --split test --spp 1 4 16
     python -m ml_core.evaluate upres --scales 2 4          (see ml_core.bench_upres)
     python -m ml_core.evaluate colorize --hints 0 1 10 100 (see ml_core.bench_colorize)
+    python -m ml_core.evaluate inbetween                    (see ml_core.bench_inbetween)
 
 Denoise methods: the noisy input, OpenCV non-local means, Blender's built-in OIDN through the compositor
 (albedo + normal; Accurate prefilter + High quality, and Fast + Fast), OIDN through ``pyoidn`` (High) when it
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import bench_colorize, bench_upres, data, paths, peers
+from . import bench_colorize, bench_inbetween, bench_upres, data, paths, peers
 from .metrics import render_metrics
 
 
@@ -185,6 +186,13 @@ def main(argv: list[str] | None = None) -> int:
     u.add_argument("--out", type=Path, default=Path("out/bench"))
     bench_colorize.add_arguments(sub.add_parser(
         "colorize", help="colorizers with 0/1/10/100 hints on the test split and on photos"))
+    ib = sub.add_parser("inbetween", help="inbetweeners on the test split's frame triplets")
+    ib.add_argument("--data", type=Path, default=paths.cache_dir() / "data")
+    ib.add_argument("--split", default="test")
+    ib.add_argument("--count", type=int, default=None, help="first N scenes only")
+    ib.add_argument("--models", type=Path, default=None, help="model registry folder (default: shipped models)")
+    ib.add_argument("--no-hd", action="store_true", help="skip the 1920x1080 timing")
+    ib.add_argument("--out", type=Path, default=Path("out/bench"))
     c = sub.add_parser("crops", help="write the fixed crops the shipped-model quality tests use")
     c.add_argument("--task", dest="task_of_crops", choices=["denoise", "upres", "colorize"], default="denoise")
     c.add_argument("--data", type=Path, default=paths.cache_dir() / "data")
@@ -200,6 +208,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.task == "colorize":
         return bench_colorize.run_from_args(args)
+    if args.task == "inbetween":
+        try:
+            result = bench_inbetween.bench_inbetween(args.data, args.split, args.count, args.out, args.models,
+                                                     hd_timing=not args.no_hd)
+        except (ValueError, OSError) as exc:
+            print(f"postpass-evaluate: error: {exc}", file=sys.stderr)
+            return 2
+        print(bench_inbetween.markdown_table(result))
+        return 0
     if args.task == "upres":
         try:
             result = bench_upres.bench_upres(args.data, args.split, tuple(args.scales), args.count, args.out,

@@ -50,7 +50,7 @@ TEST_MODELS = {
     "upres_x2_guided": ("upres_net", {"scale": 2, "guides": ["albedo", "normal"], "width": 12, "depth": 3}),
     "colorize": ("colorize_unet", {"widths": [8, 12, 16]}),
     "inbetween": ("inbetween_net", {"widths": [8, 12, 16]}),
-    "inbetween_vectors": ("inbetween_net", {"vectors": True, "widths": [8, 12, 16]}),
+    "inbetween_vectors": ("inbetween_splat", {"widths": [8, 12, 16]}),
 }
 FP16_MODELS = ("denoise_aux",)
 

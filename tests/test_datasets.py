@@ -13,7 +13,7 @@ SHAPES = {
     "denoise": {"color": 3, "albedo": 3, "normal": 3, "depth": 1, "target": 3},
     "upres": {"image": 3, "albedo": 3, "normal": 3, "target": 3},
     "colorize": {"gray": 1, "hints": 3, "mask": 1, "target": 3},
-    "inbetween": {"frame0": 3, "frame1": 3, "vector0": 4, "vector1": 4, "depth0": 1, "depth1": 1, "target": 3},
+    "inbetween": {"frame0": 3, "frame1": 3, "vectors0": 4, "vectors1": 4, "depth0": 1, "depth1": 1, "target": 3},
 }
 
 

@@ -10,7 +10,7 @@ from .base import SceneDataset
 
 
 class InbetweenDataset(SceneDataset):
-    kinds = {"vector0": VECTOR, "vector1": VECTOR}
+    kinds = {"vectors0": VECTOR, "vectors1": VECTOR}
 
     def __init__(self, root, split: str, **options):
         super().__init__(root, split, **options)
@@ -23,6 +23,6 @@ class InbetweenDataset(SceneDataset):
         first, middle, last = (self.passes(scene, self.frames[i]) for i in (0, k, -1))
         steps = len(self.frames) - 1
         return {"frame0": first["Combined"][..., :3], "frame1": last["Combined"][..., :3],
-                "vector0": first["Vector"], "vector1": last["Vector"],
+                "vectors0": first["Vector"], "vectors1": last["Vector"],
                 "depth0": first["Denoising Depth"], "depth1": last["Denoising Depth"],
                 "target": middle["Combined"][..., :3]}, {"t": k / steps, "steps": float(steps)}

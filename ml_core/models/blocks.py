@@ -84,3 +84,25 @@ def warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     gy = (2.0 * (ys + flow[:, 1].float()) + 1.0) / h - 1.0
     grid = torch.stack([gx, gy], dim=-1).to(image.dtype)
     return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def splat(values: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """Forward bilinear splatting: each pixel p of ``values`` (N x C x H x W) is added, with bilinear weights,
+    at p + flow(p) (N x 2 x H x W, pixels, x right, y down); what lands outside the image is dropped. Returns
+    the N x C x H x W sums (ONNX: ScatterElements with add, opset 16+)."""
+    n, c, h, w = values.shape
+    xs = torch.arange(w, dtype=torch.float32, device=values.device).reshape(1, 1, -1)
+    ys = torch.arange(h, dtype=torch.float32, device=values.device).reshape(1, -1, 1)
+    x, y = xs + flow[:, 0].float(), ys + flow[:, 1].float()
+    x0, y0 = torch.floor(x), torch.floor(y)
+    out = torch.zeros(n, c, h * w, dtype=values.dtype, device=values.device)
+    flat = values.reshape(n, c, h * w)
+    for dx in (0.0, 1.0):
+        for dy in (0.0, 1.0):
+            xi, yi = x0 + dx, y0 + dy
+            weight = (1.0 - (x - xi).abs()) * (1.0 - (y - yi).abs())
+            inside = (xi >= 0) & (xi <= w - 1) & (yi >= 0) & (yi <= h - 1)
+            weight = torch.where(inside, weight, torch.zeros_like(weight)).to(values.dtype)
+            index = (yi.clamp(0, h - 1) * w + xi.clamp(0, w - 1)).long().reshape(n, 1, h * w).expand(n, c, h * w)
+            out = out.scatter_add(2, index, flat * weight.reshape(n, 1, h * w))
+    return out.reshape(n, c, h, w)
