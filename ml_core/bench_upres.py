@@ -124,9 +124,11 @@ def bench_upres(root: Path, split: str = "test", scales: tuple[int, ...] = (2, 4
     result = {"task": "upres", "split": split, "scenes": len(scenes), "set5_images": len(set5), "scales": list(scales),
               "realesrgan": realesrgan_available() or "available", "renders": {}, "set5": {},
               "seconds_1920x1080": {}}
-    grid_rows, grid_labels, row_labels = [], None, []
+    grids = {}
     for scale in scales:
         methods = upres_methods(scale, models_dir)
+        grid_rows, row_labels = [], []
+        grids[scale] = (grid_rows, row_labels, list(methods) + ["reference"])
         per, seconds, pixels = defaultdict(list), defaultdict(float), defaultdict(int)
         for i, scene in enumerate(scenes):
             target = read_exr(scene / "target.exr")
@@ -146,7 +148,6 @@ def bench_upres(root: Path, split: str = "test", scales: tuple[int, ...] = (2, 4
                 s = exposure_scale(hr)
                 grid_rows.append([tonemap(r, s) for r in row] + [tonemap(hr, s)])
                 row_labels.append(f"x{scale} {scene.name}")
-                grid_labels = grid_labels if grid_labels and len(grid_labels) >= len(row) + 1 else list(methods) + ["reference"]
         result["renders"][str(scale)] = {
             n: {"psnr": float(np.mean([m["psnr"] for m in per[n]])), "ssim": float(np.mean([m["ssim"] for m in per[n]])),
                 "seconds_per_output_megapixel": seconds[n] / (pixels[n] / 1e6)} for n in methods}
@@ -160,16 +161,17 @@ def bench_upres(root: Path, split: str = "test", scales: tuple[int, ...] = (2, 4
             lr_srgb = np.round(np.clip(pil_resize(hr, (w // scale, h // scale)), 0, 1) * 255) / 255
             lr = srgb_decode(lr_srgb.astype(np.float32))
             y_ref = ycbcr_y(hr)[scale:-scale, scale:-scale]
-            row = []
+            row = {}
             for n, fn in image_only.items():
                 up = np.clip(fn(lr_srgb.astype(np.float32), None, None), 0, 1) if n in CLASSIC else \
                     srgb_encode(fn(lr, None, None))
                 y = ycbcr_y(up)[scale:-scale, scale:-scale]
                 scores[n].append((psnr(y, y_ref, 255.0), ssim(y / 255.0, y_ref / 255.0)))
-                row.append(up)
-            if j < 2:
+                row[n] = up
+            if j < 2:  # guided models have no Set5 result: a white cell keeps the columns aligned
                 cy, cx = h // 2 - 48, w // 2 - 48
-                grid_rows.append([r[cy:cy + 96, cx:cx + 96] for r in row] + [hr[cy:cy + 96, cx:cx + 96]])
+                grid_rows.append([row[n][cy:cy + 96, cx:cx + 96] if n in row else np.ones((96, 96, 3), np.float32)
+                                  for n in methods] + [hr[cy:cy + 96, cx:cx + 96]])
                 row_labels.append(f"x{scale} {name}")
         if set5:
             result["set5"][str(scale)] = {n: {"psnr": float(np.mean([s[0] for s in v])),
@@ -182,11 +184,10 @@ def bench_upres(root: Path, split: str = "test", scales: tuple[int, ...] = (2, 4
         out.mkdir(parents=True, exist_ok=True)
         (out / "upres.json").write_text(json.dumps(result, indent=1))
         (out / "upres.md").write_text(markdown_table(result))
-        width = max(len(r) for r in grid_rows)
-        labels = [*(grid_labels or [])][:width]
-        image_grid(grid_rows, labels + [""] * (width - len(labels)), out / "upres_crops.png", cell=160,
-                   row_labels=row_labels)
-        log(f"wrote {out / 'upres.json'}, {out / 'upres.md'}, {out / 'upres_crops.png'}")
+        for scale, (grid_rows, row_labels, labels) in grids.items():
+            image_grid(grid_rows, labels, out / f"upres_crops_x{scale}.png", cell=128, row_labels=row_labels)
+        log(f"wrote {out / 'upres.json'}, {out / 'upres.md'}, " +
+            ", ".join(str(out / f"upres_crops_x{s}.png") for s in grids))
     return result
 
 

@@ -69,4 +69,4 @@ def test_upres_benchmark_writes_a_table_with_every_model(tiny_dataset, models_di
     assert "postpass upres_x4_srgb" in result["renders"]["4"]
     for by_method in result["renders"].values():
         assert all(np.isfinite(m["psnr"]) for m in by_method.values())
-    assert "| bicubic |" in capsys.readouterr().out and (tmp_path / "upres_crops.png").stat().st_size > 1000
+    assert "| bicubic |" in capsys.readouterr().out and (tmp_path / "upres_crops_x2.png").stat().st_size > 1000
