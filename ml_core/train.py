@@ -51,6 +51,20 @@ def hdr_l1(pred, target, exposure):
     return (torch.log1p((pred * e).clamp_min(0)) - torch.log1p((target * e).clamp_min(0))).abs().mean()
 
 
+def _srgb(x):
+    return torch.where(x <= 0.0031308, 12.92 * x, 1.055 * x.clamp_min(1e-8) ** (1 / 2.4) - 0.055)
+
+
+@loss("hdr_l1_display")
+def hdr_l1_display(pred, target, exposure):
+    """Half :func:`hdr_l1`, half L1 of the displayed image (exposure, clip, sRGB: what the evaluation measures).
+    The log term keeps highlights above the clip point in check; the display term weighs errors the way a
+    viewer (and tone-mapped PSNR) sees them, which the log transfer underweights in the mid-tones."""
+    e = exposure.view(-1, 1, 1, 1)
+    display = (_srgb((pred * e).clamp(0, 1)) - _srgb((target * e).clamp(0, 1))).abs().mean()
+    return 0.5 * hdr_l1(pred, target, exposure) + 0.5 * display
+
+
 def learning_rate(peak: float, progress: float) -> float:
     """Warm up over the first 5% of training, then cosine down to 2% of the peak. A function of progress only,
     so a resumed run, or one given more epochs, continues on the same curve."""
@@ -102,8 +116,7 @@ def tonemapped_psnr(pred: torch.Tensor, target: torch.Tensor) -> float:
     e = exposure_of(target).view(-1, 1, 1, 1)
 
     def tm(x):
-        x = (x * e).clamp(0, 1)
-        return torch.where(x <= 0.0031308, 12.92 * x, 1.055 * x.clamp_min(1e-8) ** (1 / 2.4) - 0.055)
+        return _srgb((x * e).clamp(0, 1))
 
     mse = ((tm(pred) - tm(target)) ** 2).mean(dim=(1, 2, 3)).clamp_min(1e-10)
     return float((10 * torch.log10(1 / mse)).mean())

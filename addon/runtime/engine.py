@@ -119,9 +119,13 @@ class Model:
                             "for HDR renders use a linear model (e.g. a guided one with albedo/normal)",
                             label(spec.name), self.name)
         scalars = resolve_scalars(c, given, images, self.name)
-        overlap = c.tile_overlap + max((math.ceil(spec.displacement_gain * _max_abs(images[spec.name]))
-                                        for spec in c.image_inputs
-                                        if spec.displacement_gain and spec.name in images), default=0)
+        motion = max((math.ceil(spec.displacement_gain * _max_abs(images[spec.name]))
+                      for spec in c.image_inputs if spec.displacement_gain and spec.name in images), default=0)
+        overlap = c.tile_overlap + motion
+        if tile_size and 2 * motion > tile_size:
+            # Large motion widens every tile's margin; tiles much smaller than it would each recompute most of
+            # the frame, so grow them to keep that recomputation bounded (about 2x per axis).
+            tile_size = max(tile_size, 2 * overlap)
         rule = c.alpha
         alpha_output = rule.output if rule and any(alphas.get(src) is not None for src in rule.sources) else None
         outputs, tiles = self._run_tiles(images, scalars, height, width, tile_size, overlap, alpha_output, progress)

@@ -50,4 +50,4 @@ def build(architecture: str, seed: int | None = None, **params) -> PostpassModel
         return ARCHITECTURES[architecture](**params)
 
 
-from . import colorize_unet, denoise_unet, inbetween_net, inbetween_splat, upres_net  # noqa: E402,F401  (registers them)
+from . import colorize_unet, denoise_kpn, denoise_unet, inbetween_net, inbetween_splat, upres_net  # noqa: E402,F401  (registers them)

@@ -49,16 +49,23 @@ class UNet(nn.Module):
         bottom = len(self.encoders) - 1
         return sum(6 * 2 ** i for i in range(bottom)) + 2 * 2 ** bottom
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def decoder_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Every decoder level's output, finest first (level i is at 1 / 2^i of the input's size); the
+        bottleneck's is last. Kernel-predicting heads read several of them."""
         skips = []
         for i, encoder in enumerate(self.encoders):
             x = encoder(x)
             if i < len(self.encoders) - 1:
                 skips.append(x)
                 x = F.max_pool2d(x, 2)
+        levels = [x]
         for decoder, skip in zip(reversed(self.decoders), reversed(skips)):
             x = decoder(torch.cat([F.interpolate(x, scale_factor=2.0, mode="nearest"), skip], 1))
-        return self.head(x)
+            levels.append(x)
+        return levels[::-1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.decoder_features(x)[0])
 
 
 def hdr_encode(x: torch.Tensor, exposure: torch.Tensor) -> torch.Tensor:

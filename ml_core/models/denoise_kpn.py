@@ -1,0 +1,94 @@
+"""Render denoiser by multi-scale kernel prediction (KPCN, Bako et al. 2017; the pyramid of Vogels et al. 2018).
+
+The U-Net of :mod:`.denoise_unet` reads the same inputs, but instead of the clean colour it predicts, at every
+level of its decoder, a k x k filter kernel per pixel (softmax weights) and, for all but the coarsest level,
+a blend weight. The kernels filter a box-filtered pyramid of the noisy colour itself (linear, exposure
+normalised), and the filtered levels are recombined coarse to fine:
+
+    r_coarsest = f_coarsest
+    r_s        = f_s + alpha_s * (up(r_s+1) - up(down(f_s)))     (down: 2x2 box, up: nearest)
+
+so the coarse levels replace the low frequencies of the finer ones wherever alpha says so. Each output pixel is
+a weighted average of noisy input pixels: whatever the network gets wrong, it cannot invent colour or texture
+that is not in the render, and it learns from far fewer scenes than direct prediction (the reason KPCN was
+proposed). Filtering linear values keeps the average unbiased (averaging log values would darken sparse,
+bright low-spp samples); the network still sees log-encoded colour, and the loss is taken in the log domain.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from addon.runtime.contract import ModelContract
+
+from . import PostpassModel, register
+from .blocks import UNet, hdr_encode
+from .denoise_unet import aux_features, check_aux, denoise_contract
+
+
+def apply_kernels(image: torch.Tensor, logits: torch.Tensor, size: int) -> torch.Tensor:
+    """Filter ``image`` (N x C x H x W) with per-pixel ``size`` x ``size`` kernels given as softmax logits
+    (N x size^2 x H x W, row-major offsets). Borders repeat the edge pixels."""
+    weights = torch.softmax(logits, dim=1)
+    r = size // 2
+    padded = F.pad(image, (r, r, r, r), mode="replicate")
+    out = torch.zeros_like(image)
+    for dy in range(size):
+        rows = padded[:, :, dy:dy - 2 * r if dy < 2 * r else None]  # static slice ends: any input size exports
+        for dx in range(size):
+            shifted = rows[:, :, :, dx:dx - 2 * r if dx < 2 * r else None]
+            out = out + weights[:, dy * size + dx:dy * size + dx + 1] * shifted
+    return out
+
+
+@register
+class DenoiseKPN(PostpassModel):
+    architecture = "denoise_kpn"
+
+    def __init__(self, aux: list[str] = ("albedo", "normal"), widths: list[int] = (16, 32, 48, 64),
+                 kernel: int = 5, scales: int | None = None):
+        check_aux(aux)
+        scales = scales or len(widths)
+        if not 1 <= scales <= len(widths):
+            raise ValueError(f"scales must be between 1 and the U-Net's {len(widths)} levels, got {scales}")
+        if kernel < 1 or kernel % 2 == 0:
+            raise ValueError(f"kernel must be an odd size, got {kernel}")
+        super().__init__(aux=list(aux), widths=list(widths), kernel=kernel, scales=scales)
+        self.aux, self.kernel, self.scales = tuple(aux), kernel, scales
+        self.unet = UNet(3 + 3 * len(aux), 3, list(widths))
+        del self.unet.head  # the kernel heads replace the colour head
+        # level s predicts its kernel's logits, and (but the coarsest) the blend weight towards the coarser result
+        self.heads = nn.ModuleList(nn.Conv2d(widths[s], kernel * kernel + (s < scales - 1), 1) for s in range(scales))
+        with torch.no_grad():  # start near box filters blended half-way: a smooth, stable first output
+            for head in self.heads:
+                head.weight.mul_(0.1)
+                head.bias.zero_()
+
+    @property
+    def tile_overlap(self) -> int:
+        # the U-Net's reach, plus the coarsest kernel's radius and its pooling block, in full-resolution pixels
+        return self.unet.receptive_radius + (self.kernel // 2 + 1) * 2 ** (self.scales - 1)
+
+    def contract(self) -> ModelContract:
+        return denoise_contract(self.aux, self.unet.pad_multiple, self.tile_overlap)
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        x = self.named_inputs(inputs)
+        exposure = x["exposure"].reshape(-1, 1, 1, 1)
+        features = self.unet.decoder_features(torch.cat([hdr_encode(x["color"], x["exposure"]), *aux_features(x)], 1))
+        pyramid = [torch.clamp(x["color"] * exposure, min=0.0)]
+        for _ in range(self.scales - 1):
+            pyramid.append(F.avg_pool2d(pyramid[-1], 2))
+        result = None
+        for s in reversed(range(self.scales)):
+            out = self.heads[s](features[s])
+            filtered = apply_kernels(pyramid[s], out[:, :self.kernel * self.kernel], self.kernel)
+            if result is None:
+                result = filtered
+                continue
+            alpha = torch.sigmoid(out[:, self.kernel * self.kernel:])
+            up = F.interpolate(result, scale_factor=2.0, mode="nearest")
+            low = F.interpolate(F.avg_pool2d(filtered, 2), scale_factor=2.0, mode="nearest")
+            result = filtered + alpha * (up - low)
+        return result / exposure
