@@ -39,27 +39,42 @@ def dis_inbetween(frame0: np.ndarray, frame1: np.ndarray, t: float = 0.5) -> np.
 
 
 def inbetween_methods(models_dir: Path | None = None) -> dict:
-    """name -> callable(frame0, frame1, vectors0, vectors1, t) -> frame at t (linear H x W x 3)."""
+    """name -> callable(frame0, frame1, vectors0, vectors1, depth0, depth1, t) -> frame at t (linear H x W x 3).
+
+    Models get what their contract takes: vectors and (Denoising) depth when they read them, as the
+    ``postpass inbetween`` command feeds them from the EXR passes."""
     from addon.runtime import api
     from addon.runtime.registry import Registry
 
-    methods = {"frame blend": lambda f0, f1, v0, v1, t: (1.0 - t) * f0 + t * f1,
-               "DIS optical flow": lambda f0, f1, v0, v1, t: dis_inbetween(f0, f1, t),
-               "vector-pass warp": lambda f0, f1, v0, v1, t: vector_blend(f0, v0, f1, v1, t, steps=2)}
+    methods = {"frame blend": lambda f0, f1, v0, v1, d0, d1, t: (1.0 - t) * f0 + t * f1,
+               "DIS optical flow": lambda f0, f1, v0, v1, d0, d1, t: dis_inbetween(f0, f1, t),
+               "vector-pass warp": lambda f0, f1, v0, v1, d0, d1, t: vector_blend(f0, v0, f1, v1, t, steps=2)}
     for entry in sorted(Registry(models_dir).entries.values(), key=lambda e: e.name):
         if entry.contract.task != "inbetween" or entry.precision != "fp32":
             continue
-        uses_vectors = any(i.name == "vectors0" for i in entry.contract.image_inputs)
-        methods[f"postpass {entry.name}"] = (
-            lambda f0, f1, v0, v1, t, _n=entry.name, _v=uses_vectors: api.inbetween(
-                f0, f1, t, vectors=(v0, v1) if _v else None, model=_n, models_dir=models_dir))
+        takes = {i.name for i in entry.contract.image_inputs}
+
+        def run(f0, f1, v0, v1, d0, d1, t, _n=entry.name, _takes=takes):
+            given = {"frame0": f0, "frame1": f1, "t": t, "vectors0": v0, "vectors1": v1, "depth0": d0, "depth1": d1}
+            inputs = {k: v for k, v in given.items() if k in _takes or k == "t"}
+            return api.run("inbetween", inputs, model=_n, models_dir=models_dir).image
+
+        methods[f"postpass {entry.name}"] = run
     return methods
+
+
+def _triplet(files: list[Path]) -> tuple[np.ndarray, ...]:
+    """(frame0, frame1, vectors0, vectors1, depth0, depth1, middle frame) from three render files."""
+    from addon.runtime.exr import read_exr
+
+    first, middle, last = (read_exr(f) for f in files)
+    return (first.get("Combined")[..., :3], last.get("Combined")[..., :3], first.get("Vector"), last.get("Vector"),
+            first.get("Denoising Depth"), last.get("Denoising Depth"), middle.get("Combined")[..., :3])
 
 
 def bench_inbetween(root: Path, split: str = "test", count: int | None = None, out: Path | None = None,
                     models_dir: Path | None = None, hd_timing: bool = True, log=print) -> dict:
     from addon.runtime.color import exposure_scale, tonemap
-    from addon.runtime.exr import read_exr
 
     from .figures import image_grid
 
@@ -69,13 +84,11 @@ def bench_inbetween(root: Path, split: str = "test", count: int | None = None, o
     methods = inbetween_methods(models_dir)
     per, seconds, pixels, rows, row_labels = defaultdict(list), defaultdict(float), defaultdict(int), [], []
     for i, scene in enumerate(scenes):
-        first, middle, last = (read_exr(scene / f"frame_{k:04d}.exr") for k in (1, 2, 3))
-        f0, f1 = first.get("Combined")[..., :3], last.get("Combined")[..., :3]
-        v0, v1, target = first.get("Vector"), last.get("Vector"), middle.get("Combined")[..., :3]
+        *inputs, target = _triplet([scene / f"frame_{k:04d}.exr" for k in (1, 2, 3)])
         row = []
         for name, fn in methods.items():
             start = time.perf_counter()
-            result = fn(f0, f1, v0, v1, 0.5)
+            result = fn(*inputs, 0.5)
             seconds[name] += time.perf_counter() - start
             pixels[name] += target.shape[0] * target.shape[1]
             per[name].append(render_metrics(result, target))
@@ -110,13 +123,14 @@ def _hd_timing(methods: dict, scene: Path, log) -> dict[str, float]:
 
     first, last = read_exr(scene / "frame_0001.exr"), read_exr(scene / "frame_0003.exr")
     h, w = first.size
-    big = lambda a: cv2.resize(a, (1920, 1080), interpolation=cv2.INTER_LINEAR)  # noqa: E731
+    big = lambda a: cv2.resize(a, (1920, 1080), interpolation=cv2.INTER_LINEAR).reshape(1080, 1920, -1)  # noqa: E731
     f0, f1 = big(first.get("Combined")[..., :3]), big(last.get("Combined")[..., :3])
     v0, v1 = big(first.get("Vector")) * (1920 / w), big(last.get("Vector")) * (1920 / w)
+    d0, d1 = big(first.get("Denoising Depth")), big(last.get("Denoising Depth"))
     timings = {}
     for name, fn in methods.items():
         start = time.perf_counter()
-        fn(f0, f1, v0, v1, 0.5)
+        fn(f0, f1, v0, v1, d0, d1, 0.5)
         timings[name] = time.perf_counter() - start
         log(f"1920x1080 {name}: {timings[name]:.2f} s")
     return timings
@@ -131,3 +145,65 @@ def markdown_table(result: dict) -> str:
         timing = f"{hd[n]:.2f}" if n in hd else "-"
         lines.append(f"| {n} | {m['psnr']:.2f} / {m['ssim']:.4f} | {result['seconds_per_megapixel'][n]:.2f} | {timing} |")
     return "\n".join(lines) + "\n"
+
+
+def regression_crops(root: Path, out: Path, split: str = "test", count: int = 8, size: int = 64) -> list[Path]:
+    """Small fixed inbetween cases for the shipped-model quality test: the centre ``size`` px of frames 1, 2 and
+    3 of the first ``count`` scenes of ``split``, as ``<scene>_frame1.exr`` ... ``_frame3.exr`` (half-float
+    multilayer EXRs with the passes the models read: Combined, Vector, Denoising Depth)."""
+    from addon.runtime.exr import read_exr, write_exr
+
+    scenes = data.complete_scenes(root, split)[:count]
+    if len(scenes) < count:
+        raise ValueError(f"{root}: split {split!r} has {len(scenes)} complete scenes, {count} asked")
+    written = []
+    for scene in scenes:
+        for k in (1, 2, 3):
+            frame = read_exr(scene / f"frame_{k:04d}.exr")
+            h, w = frame.size
+            y, x = (h - size) // 2, (w - size) // 2
+            path = Path(out) / f"{scene.name}_frame{k}.exr"
+            write_exr(path, {p: np.clip(frame.get(p)[y:y + size, x:x + size], -60000, 60000)  # half-float range
+                             for p in ("Combined", "Vector", "Denoising Depth")}, half=True)
+            written.append(path)
+    return written
+
+
+def regression_psnr(folder: Path, methods: dict) -> dict[str, float]:
+    """Mean tone-mapped PSNR of each of ``methods`` (as :func:`inbetween_methods` gives) on the fixed crops in
+    ``folder`` (frame 2 from frames 1 and 3)."""
+    scores = defaultdict(list)
+    for first in sorted(Path(folder).glob("*_frame1.exr")):
+        *inputs, target = _triplet([first.with_name(first.name.replace("_frame1", f"_frame{k}")) for k in (1, 2, 3)])
+        for name, fn in methods.items():
+            scores[name].append(render_metrics(fn(*inputs, 0.5), target)["psnr"])
+    return {name: float(np.mean(v)) for name, v in scores.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ml_core.bench_inbetween crops [--data DIR] [--out tests/data/inbetween]``: write the crops;
+    ``... score [--out DIR]``: every method's mean PSNR on them (the figures ``expected.json`` records)."""
+    import argparse
+
+    from . import paths
+
+    p = argparse.ArgumentParser(prog="python -m ml_core.bench_inbetween", description=main.__doc__)
+    p.add_argument("action", choices=["crops", "score"])
+    p.add_argument("--data", type=Path, default=paths.cache_dir() / "data")
+    p.add_argument("--split", default="test")
+    p.add_argument("--count", type=int, default=8)
+    p.add_argument("--models", type=Path, default=None, help="model registry folder (default: shipped models)")
+    p.add_argument("--out", type=Path, default=Path("tests/data/inbetween"))
+    args = p.parse_args(argv)
+    if args.action == "crops":
+        for path in regression_crops(args.data, args.out, args.split, args.count):
+            print(path)
+    else:
+        print(json.dumps(regression_psnr(args.out, inbetween_methods(args.models)), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

@@ -69,3 +69,48 @@ def test_inbetween_benchmark_writes_a_table_with_every_model(tiny_dataset, model
                                       "postpass inbetween", "postpass inbetween_vectors"}
     assert all(np.isfinite(m["psnr"]) for m in result["metrics"].values())
     assert "| vector-pass warp |" in capsys.readouterr().out and (tmp_path / "inbetween_crops.png").is_file()
+
+
+def test_search_slices_are_the_bilinear_half_pixel_warp():
+    import torch.nn.functional as F
+
+    from ml_core.models.blocks import warp
+    from ml_core.models.inbetween_net import _half_steps, _shifted
+
+    x = torch.rand(2, 3, 20, 24, generator=torch.Generator().manual_seed(0))
+    pad = 4
+    halves = _half_steps(F.pad(x, (pad,) * 4, mode="replicate"))
+    for dx, dy in [(0, 0), (1, 0), (-3, 2), (5, -5), (-1, -1), (6, 3)]:
+        reference = warp(x, torch.tensor([dx / 2, dy / 2]).view(1, 2, 1, 1).expand(2, 2, 20, 24))
+        assert torch.allclose(_shifted(halves, dx, dy, pad, 20, 24), reference, atol=1e-5), (dx, dy)
+
+
+def test_image_only_search_finds_the_motion_the_frame_blend_misses():
+    # 4 px per frame, 8 between the key frames: within the search (+-6 coarse pixels of 2). The untrained model
+    # is the midpoint warp along the searched motion, so the square is where it is at t = 1/2.
+    frames, _, _ = _moving_square(step=4)
+    t = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))[None]  # noqa: E731
+    model = build("inbetween_net", seed=0, widths=[8, 12, 16], search=6).eval()
+    with torch.no_grad():
+        motion = model._search(torch.log1p(t(frames[0])), torch.log1p(t(frames[2])))
+        ours = model(t(frames[0]), t(frames[2]), torch.full((1, 1), 0.5), torch.ones(1, 1))[0].numpy().transpose(1, 2, 0)
+    assert abs(float(motion[0, 0, 32, 22]) - 8.0) < 1.0 and abs(float(motion[0, 1, 32, 22])) < 1.0
+    blend = 0.5 * frames[0] + 0.5 * frames[2]
+    assert np.abs(ours - frames[1]).mean() < 0.3 * np.abs(blend - frames[1]).mean()
+
+
+def test_image_only_search_model_exports_and_tiles_exactly(tmp_path):
+    from addon.runtime import api
+    from export import export_checkpoint
+    from ml_core.checkpoint import save_checkpoint
+
+    model = build("inbetween_net", seed=0, widths=[8, 12, 16], search=4)
+    training = {"command": "untrained", "seed": 0, "dataset_fingerprint": "none", "metrics": {}}
+    path = save_checkpoint(tmp_path / "search.pt", model, name="search", version="0.0.1", training=training)
+    export_checkpoint(path, tmp_path / "models")  # refuses a graph whose onnxruntime output differs from torch
+    rng = np.random.default_rng(0)
+    frame0 = rng.random((150, 170, 3)).astype(np.float32)
+    frame1 = np.roll(frame0, 3, axis=1)
+    whole = api.inbetween(frame0, frame1, 0.5, model="search", models_dir=tmp_path / "models", tile_size=None)
+    tiled = api.inbetween(frame0, frame1, 0.5, model="search", models_dir=tmp_path / "models", tile_size=64)
+    assert np.abs(whole - tiled).max() < 1e-3
