@@ -45,7 +45,7 @@ def tiny_dataset(tmp_path_factory, mesh_dir):
 TEST_MODELS = {
     "denoise_aux": ("denoise_unet", {"aux": ["albedo", "normal"], "widths": [8, 12, 16]}),
     "denoise_rgb": ("denoise_unet", {"aux": [], "widths": [4, 8]}),
-    "denoise_kpn": ("denoise_kpn", {"aux": ["albedo", "normal"], "widths": [8, 12, 16]}),
+    "denoise_kpn": ("denoise_kpn", {"aux": ["albedo", "normal"], "widths": [8, 12, 16], "demodulate": True}),
     "upres_x2": ("upres_net", {"scale": 2, "width": 12, "depth": 3}),
     "upres_x4_srgb": ("upres_net", {"scale": 4, "color_space": "srgb", "width": 12, "depth": 3}),
     "upres_x2_guided": ("upres_net", {"scale": 2, "guides": ["albedo", "normal"], "width": 12, "depth": 3}),

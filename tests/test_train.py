@@ -44,3 +44,14 @@ def test_tiny_upres_training_reduces_the_loss(tiny_dataset, tmp_path):
     history = json.loads((run / "history.json").read_text())
     first, last = history["initial_val"]["loss"], history["epochs"][-1]["val_loss"]
     assert last < 0.9 * first, f"validation loss {first:.4f} -> {last:.4f}: training does not learn"
+
+
+def test_tiny_kernel_predicting_denoiser_training_reduces_the_loss(tiny_dataset, tmp_path):
+    """The kernel-predicting denoiser starts as a blur (box kernels), already better than the noisy input:
+    training must still improve on it."""
+    run = tmp_path / "kpn"
+    config = CONFIG.with_name("denoise_kpn_tiny.json")
+    assert train.main(["--config", str(config), "--data", str(tiny_dataset), "--run", str(run), "--quiet"]) == 0
+    history = json.loads((run / "history.json").read_text())
+    first, last = history["initial_val"]["loss"], history["epochs"][-1]["val_loss"]
+    assert last < 0.9 * first, f"validation loss {first:.4f} -> {last:.4f}: training does not learn"

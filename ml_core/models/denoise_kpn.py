@@ -8,7 +8,11 @@ normalised), and the filtered levels are recombined coarse to fine:
     r_coarsest = f_coarsest
     r_s        = f_s + alpha_s * (up(r_s+1) - up(down(f_s)))     (down: 2x2 box, up: nearest)
 
-so the coarse levels replace the low frequencies of the finer ones wherever alpha says so. Each output pixel is
+so the coarse levels replace the low frequencies of the finer ones wherever alpha says so. With ``demodulate``
+the same kernels also filter the colour divided by the albedo (texture taken out, as KPCN does for its diffuse
+component), which is multiplied back afterwards, and a last per-pixel weight chooses between the two results:
+textured surfaces keep their detail, while glass, hair-thin geometry and defocus, where the albedo pass is
+itself noisy, keep the plain filter. Each output pixel is
 a weighted average of noisy input pixels: whatever the network gets wrong, it cannot invent colour or texture
 that is not in the render, and it learns from far fewer scenes than direct prediction (the reason KPCN was
 proposed). Filtering linear values keeps the average unbiased (averaging log values would darken sparse,
@@ -25,6 +29,10 @@ from addon.runtime.contract import ModelContract
 from . import PostpassModel, register
 from .blocks import UNet, hdr_encode
 from .denoise_unet import aux_features, check_aux, denoise_contract
+
+
+#: added to the albedo before dividing by it: black surfaces stay finite, and their noise is not blown up
+DEMODULATION_FLOOR = 0.02
 
 
 def apply_kernels(image: torch.Tensor, logits: torch.Tensor, size: int) -> torch.Tensor:
@@ -47,19 +55,23 @@ class DenoiseKPN(PostpassModel):
     architecture = "denoise_kpn"
 
     def __init__(self, aux: list[str] = ("albedo", "normal"), widths: list[int] = (16, 32, 48, 64),
-                 kernel: int = 5, scales: int | None = None):
+                 kernel: int = 5, scales: int | None = None, demodulate: bool = False):
         check_aux(aux)
         scales = scales or len(widths)
         if not 1 <= scales <= len(widths):
             raise ValueError(f"scales must be between 1 and the U-Net's {len(widths)} levels, got {scales}")
         if kernel < 1 or kernel % 2 == 0:
             raise ValueError(f"kernel must be an odd size, got {kernel}")
-        super().__init__(aux=list(aux), widths=list(widths), kernel=kernel, scales=scales)
-        self.aux, self.kernel, self.scales = tuple(aux), kernel, scales
+        if demodulate and "albedo" not in aux:
+            raise ValueError("demodulate needs the albedo input")
+        super().__init__(aux=list(aux), widths=list(widths), kernel=kernel, scales=scales, demodulate=demodulate)
+        self.aux, self.kernel, self.scales, self.demodulate = tuple(aux), kernel, scales, demodulate
         self.unet = UNet(3 + 3 * len(aux), 3, list(widths))
         del self.unet.head  # the kernel heads replace the colour head
         # level s predicts its kernel's logits, and (but the coarsest) the blend weight towards the coarser result
-        self.heads = nn.ModuleList(nn.Conv2d(widths[s], kernel * kernel + (s < scales - 1), 1) for s in range(scales))
+        # (the finest level also the demodulated/plain choice)
+        extra = [int(s < scales - 1) + int(s == 0 and demodulate) for s in range(scales)]
+        self.heads = nn.ModuleList(nn.Conv2d(widths[s], kernel * kernel + extra[s], 1) for s in range(scales))
         with torch.no_grad():  # start near box filters blended half-way: a smooth, stable first output
             for head in self.heads:
                 head.weight.mul_(0.1)
@@ -77,18 +89,30 @@ class DenoiseKPN(PostpassModel):
         x = self.named_inputs(inputs)
         exposure = x["exposure"].reshape(-1, 1, 1, 1)
         features = self.unet.decoder_features(torch.cat([hdr_encode(x["color"], x["exposure"]), *aux_features(x)], 1))
-        pyramid = [torch.clamp(x["color"] * exposure, min=0.0)]
+        heads = [head(f) for head, f in zip(self.heads, features)]
+        color = torch.clamp(x["color"] * exposure, min=0.0)
+        result = self.reconstruct(color, heads)
+        if self.demodulate:
+            albedo = x["albedo"].clamp(0.0, 1.0) + DEMODULATION_FLOOR
+            textured = self.reconstruct(color / albedo, heads) * albedo
+            choice = torch.sigmoid(heads[0][:, -1:])
+            result = choice * textured + (1.0 - choice) * result
+        return result / exposure
+
+    def reconstruct(self, image: torch.Tensor, heads: list[torch.Tensor]) -> torch.Tensor:
+        """Filter the box pyramid of ``image`` with each level's kernels and recombine it coarse to fine."""
+        k2 = self.kernel * self.kernel
+        pyramid = [image]
         for _ in range(self.scales - 1):
             pyramid.append(F.avg_pool2d(pyramid[-1], 2))
         result = None
         for s in reversed(range(self.scales)):
-            out = self.heads[s](features[s])
-            filtered = apply_kernels(pyramid[s], out[:, :self.kernel * self.kernel], self.kernel)
+            filtered = apply_kernels(pyramid[s], heads[s][:, :k2], self.kernel)
             if result is None:
                 result = filtered
                 continue
-            alpha = torch.sigmoid(out[:, self.kernel * self.kernel:])
+            alpha = torch.sigmoid(heads[s][:, k2:k2 + 1])
             up = F.interpolate(result, scale_factor=2.0, mode="nearest")
             low = F.interpolate(F.avg_pool2d(filtered, 2), scale_factor=2.0, mode="nearest")
             result = filtered + alpha * (up - low)
-        return result / exposure
+        return result
