@@ -67,3 +67,18 @@ def test_a_run_can_pin_the_first_scenes_of_a_growing_split(tiny_dataset):
     assert pinned.scenes == full.scenes[:1] and pinned.fingerprint() != full.fingerprint()
     with pytest.raises(ValueError, match="2 complete scenes, 5 asked"):
         make_dataset("denoise", tiny_dataset, "train", scenes=5)
+
+
+def test_srgb_upres_pairs_can_be_real_low_resolution_renders(tiny_dataset):
+    """With srgb_real_fraction=1 every texture-model pair is the real 1/2 render and the target, tone-mapped at
+    one exposure: the input is not the target's bicubic downscale, and it matches the target's colours."""
+    from ml_core.datasets.upres import downscale
+
+    real = make_dataset("upres", tiny_dataset, "train", crop=32, crops_per_scene=2, scale=2, color_space="srgb",
+                        srgb_real_fraction=1.0, augment=False)
+    item = real[0]
+    image, target = item["image"].numpy().transpose(1, 2, 0), item["target"].numpy().transpose(1, 2, 0)
+    assert image.shape == (16, 16, 3) and target.shape == (32, 32, 3)
+    bicubic = np.round(np.clip(downscale(target, 2), 0, 1) * 255) / 255
+    assert np.abs(image - bicubic).max() > 2 / 255  # a different image: the renderer's own pixels
+    assert abs(float(image.mean()) - float(target.mean())) < 0.05  # of the same view at the same exposure

@@ -6,7 +6,9 @@ area filter and half by antialiased bicubic (MATLAB ``imresize``-like, the class
 
 sRGB (texture and photo) models see the clean target and the OIDN-denoised animation frames, tone-mapped at a
 random exposure into sRGB, as the high-res image, and its bicubic downscale as input; a ``degrade`` fraction of
-inputs also gets a slight blur, noise or JPEG compression, as scanned and downloaded textures have.
+inputs also gets a slight blur, noise or JPEG compression, as scanned and downloaded textures have. A
+``srgb_real_fraction`` of their pairs are instead the real 1/scale render and the target, both tone-mapped at
+the same exposure: a displayed render up-ressed, whose pixels are filtered by the renderer, not by bicubic.
 """
 from __future__ import annotations
 
@@ -47,16 +49,23 @@ class UpresDataset(SceneDataset):
     kinds = {"normal": NORMAL}
 
     def __init__(self, root, split: str, scale: int = 2, real_fraction: float = 0.5, color_space: str = "linear",
-                 degrade: float = 0.0, **options):
+                 degrade: float = 0.0, srgb_real_fraction: float = 0.0, **options):
         super().__init__(root, split, **options)
         if not (self.scenes[0] / f"lowres_x{scale}.exr").exists():
             raise ValueError(f"{self.root}: no x{scale} low-resolution renders (lowres_x{scale}.exr)")
         if self.crop % scale:
             raise ValueError(f"crop {self.crop} must be a multiple of the scale {scale}")
         self.scale, self.real_fraction, self.color_space, self.degrade = scale, real_fraction, color_space, degrade
+        self.srgb_real_fraction = srgb_real_fraction
         self.frames = sorted(p.name for p in self.scenes[0].glob("frame_*.exr"))
 
     def load(self, scene, rng):
+        if self.color_space == "srgb" and self.srgb_real_fraction and rng.random() < self.srgb_real_fraction:
+            hr = self.passes(scene, "target.exr")["Combined"][..., :3]
+            lr = self.passes(scene, f"lowres_x{self.scale}.exr")["Combined"][..., :3]
+            exposure = exposure_scale(hr) * 2.0 ** rng.uniform(-1.5, 1.0)
+            return {"image": srgb_encode(lr * exposure).astype(np.float32),
+                    "target": srgb_encode(hr * exposure).astype(np.float32)}, {"scale": float(self.scale)}
         if self.color_space == "srgb":
             name = "target.exr" if rng.random() < 0.5 or not self.frames else self.frames[rng.integers(len(self.frames))]
             hr = self.passes(scene, name)["Combined"][..., :3]
@@ -75,7 +84,7 @@ class UpresDataset(SceneDataset):
         if self.color_space != "srgb":
             return sample
         # made after cropping and the symmetry, so the bicubic pair is exact for the crop the model sees
-        lr = np.clip(downscale(sample["target"], self.scale), 0.0, 1.0)
+        lr = np.clip(sample["image"] if "image" in sample else downscale(sample["target"], self.scale), 0.0, 1.0)
         if rng.random() < self.degrade:
             lr = degrade(lr, rng)
         # inputs are 8-bit files (textures, photos): train on the same quantisation
