@@ -38,7 +38,7 @@ def dis_inbetween(frame0: np.ndarray, frame1: np.ndarray, t: float = 0.5) -> np.
     return (1.0 - t) * ahead + t * behind
 
 
-def inbetween_methods(models_dir: Path | None = None) -> dict:
+def inbetween_methods(models_dir: Path | None = None, threads: int | None = None) -> dict:
     """name -> callable(frame0, frame1, vectors0, vectors1, depth0, depth1, t) -> frame at t (linear H x W x 3).
 
     Models get what their contract takes: vectors and (Denoising) depth when they read them, as the
@@ -57,7 +57,7 @@ def inbetween_methods(models_dir: Path | None = None) -> dict:
         def run(f0, f1, v0, v1, d0, d1, t, _n=entry.name, _takes=takes):
             given = {"frame0": f0, "frame1": f1, "t": t, "vectors0": v0, "vectors1": v1, "depth0": d0, "depth1": d1}
             inputs = {k: v for k, v in given.items() if k in _takes or k == "t"}
-            return api.run("inbetween", inputs, model=_n, models_dir=models_dir).image
+            return api.run("inbetween", inputs, model=_n, models_dir=models_dir, threads=threads).image
 
         methods[f"postpass {entry.name}"] = run
     return methods
@@ -115,8 +115,9 @@ def bench_inbetween(root: Path, split: str = "test", count: int | None = None, o
     return result
 
 
-def _hd_timing(methods: dict, scene: Path, log) -> dict[str, float]:
-    """Seconds for one 1920x1080 frame (a test triplet resized; vectors scaled with it)."""
+def _hd_inputs(scene: Path) -> tuple[np.ndarray, ...]:
+    """(frame0, frame1, vectors0, vectors1, depth0, depth1) of a test triplet resized to 1920x1080 (vectors scaled
+    with it)."""
     import cv2
 
     from addon.runtime.exr import read_exr
@@ -124,15 +125,39 @@ def _hd_timing(methods: dict, scene: Path, log) -> dict[str, float]:
     first, last = read_exr(scene / "frame_0001.exr"), read_exr(scene / "frame_0003.exr")
     h, w = first.size
     big = lambda a: cv2.resize(a, (1920, 1080), interpolation=cv2.INTER_LINEAR).reshape(1080, 1920, -1)  # noqa: E731
-    f0, f1 = big(first.get("Combined")[..., :3]), big(last.get("Combined")[..., :3])
-    v0, v1 = big(first.get("Vector")) * (1920 / w), big(last.get("Vector")) * (1920 / w)
-    d0, d1 = big(first.get("Denoising Depth")), big(last.get("Denoising Depth"))
+    return (big(first.get("Combined")[..., :3]), big(last.get("Combined")[..., :3]),
+            big(first.get("Vector")) * (1920 / w), big(last.get("Vector")) * (1920 / w),
+            big(first.get("Denoising Depth")), big(last.get("Denoising Depth")))
+
+
+def _hd_timing(methods: dict, scene: Path, log) -> dict[str, float]:
+    """Seconds for one 1920x1080 frame (a test triplet resized; vectors scaled with it)."""
+    inputs = _hd_inputs(scene)
     timings = {}
     for name, fn in methods.items():
         start = time.perf_counter()
-        fn(f0, f1, v0, v1, d0, d1, 0.5)
+        fn(*inputs, 0.5)
         timings[name] = time.perf_counter() - start
         log(f"1920x1080 {name}: {timings[name]:.2f} s")
+    return timings
+
+
+def hd_cpu_seconds(root: Path, split: str = "test", models_dir: Path | None = None, log=print) -> dict[str, float]:
+    """CPU seconds of one thread for one 1920x1080 frame per method (the first test triplet resized): a figure
+    other jobs on the machine change far less than wall-clock seconds (runs here spread by about 15%). onnxruntime runs with one thread,
+    OpenCV too; each method's second call is timed (the first loads the model)."""
+    import cv2
+
+    cv2.setNumThreads(1)
+    inputs = _hd_inputs(data.complete_scenes(root, split)[0])
+    methods = {k: v for k, v in inbetween_methods(models_dir, threads=1).items() if k != "frame blend"}
+    timings = {}
+    for name, fn in methods.items():
+        fn(*inputs, 0.5)
+        start = time.process_time()
+        fn(*inputs, 0.5)
+        timings[name] = time.process_time() - start
+        log(f"1920x1080 {name}: {timings[name]:.2f} CPU s (one thread)")
     return timings
 
 
@@ -182,13 +207,14 @@ def regression_psnr(folder: Path, methods: dict) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m ml_core.bench_inbetween crops [--data DIR] [--out tests/data/inbetween]``: write the crops;
-    ``... score [--out DIR]``: every method's mean PSNR on them (the figures ``expected.json`` records)."""
+    ``... score [--out DIR]``: every method's mean PSNR on them (the figures ``expected.json`` records);
+    ``... hd-cpu``: one-thread CPU seconds per 1920x1080 frame of every method."""
     import argparse
 
     from . import paths
 
     p = argparse.ArgumentParser(prog="python -m ml_core.bench_inbetween", description=main.__doc__)
-    p.add_argument("action", choices=["crops", "score"])
+    p.add_argument("action", choices=["crops", "score", "hd-cpu"])
     p.add_argument("--data", type=Path, default=paths.cache_dir() / "data")
     p.add_argument("--split", default="test")
     p.add_argument("--count", type=int, default=8)
@@ -198,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.action == "crops":
         for path in regression_crops(args.data, args.out, args.split, args.count):
             print(path)
+    elif args.action == "hd-cpu":
+        print(json.dumps(hd_cpu_seconds(args.data, args.split, args.models), indent=1))
     else:
         print(json.dumps(regression_psnr(args.out, inbetween_methods(args.models)), indent=1))
     return 0
