@@ -4,8 +4,10 @@
 
 Writes to the output folder: ``noisy.exr`` (few samples, with albedo/normal/depth/vector passes),
 ``reference.exr`` (many samples), ``lowres_x2.exr`` (the same at half size, for up-res), ``blender_oidn.exr`` (Blender's built-in denoiser on the same noisy render:
-the peer every Blender user already has), ``postpass_<model>.exr`` per shipped Postpass denoiser and guided up-res model, ``comparison.png``
-(side by side, tone-mapped, with PSNR against the reference) and ``summary.json``.
+the peer every Blender user already has), ``postpass_<model>.exr`` per shipped Postpass denoiser, guided up-res
+and inbetween model, ``frame_0001.exr`` ... ``frame_0003.exr`` (the scene's animation, for inbetweening frame 2
+from frames 1 and 3), ``comparison.png`` (one row per task, tone-mapped, with PSNR against the reference; the
+colorize row colours the reference's grey from 10 hints sampled from it) and ``summary.json``.
 """
 from __future__ import annotations
 
@@ -45,11 +47,13 @@ def run(out: Path, size: int = 256, spp: int = 4, reference_spp: int = 512, mode
     log(f"rendering the demo scene (seed {DEMO_SEED}, {size}x{size}) with Cycles on the CPU")
     jobs = {"noisy": dict(spp=spp, seed=1), "blender_oidn": dict(spp=spp, seed=1, denoise=True),
             "reference": dict(spp=reference_spp, seed=2, adaptive=config.target_adaptive_threshold),
-            "lowres_x2": dict(spp=reference_spp, seed=3, scale=2, adaptive=config.target_adaptive_threshold)}
+            "lowres_x2": dict(spp=reference_spp, seed=3, scale=2, adaptive=config.target_adaptive_threshold),
+            **{f"frame_{f:04d}": dict(spp=config.anim_spp, seed=4, frame=f, denoise=True) for f in (1, 2, 3)}}
     for name, job in jobs.items():
         timings[name] = render.render_still(bpy, scene, out / f"{name}.exr", config=config, **job)
-        log(f"  {name}.exr: {job['spp']} spp{' + OIDN' if job.get('denoise') else ''}"
-            f"{' at 1/2 size' if job.get('scale') else ''} in {timings[name]:.1f} s")
+        what = f"{job['spp']} spp" + (" + OIDN" if job.get("denoise") else "") + (" at 1/2 size" if job.get("scale") else "")
+        what += f" (frame {job['frame']})" if job.get("frame") else ""
+        log(f"  {name}.exr: {what} in {timings[name]:.1f} s")
 
     # Blender's OIDN time is the render with denoising minus the same render without it.
     timings["blender_oidn"] = max(timings["blender_oidn"] - timings["noisy"], 0.0)
@@ -74,9 +78,23 @@ def run(out: Path, size: int = 256, spp: int = 4, reference_spp: int = 512, mode
         captions.append([f"{labels.get(c, c)}: {metrics[c]['psnr']:.1f} dB" if c in metrics else "reference"
                          for c in columns])
         row_labels.append(kind)
+    # Colorize: the reference's displayed grey, coloured from 10 hints sampled from it (RGB PSNR of sRGB).
+    colour_row, colour_metrics = _colorize_row(tonemap(reference[..., :3], scale), models_dir, timings, log)
+    rows.append(list(colour_row.values()))
+    captions.append([f"{c}: {colour_metrics[c]:.1f} dB" if c in colour_metrics else c for c in colour_row])
+    row_labels.append("colorize")
+    metrics.update({c: {"psnr": v} for c, v in colour_metrics.items()})
+    # Inbetween: frame 2 from frames 1 and 3, scored against the rendered frame 2.
+    between = _inbetween_row(out, models_dir, timings, log)
+    middle = read_exr(out / "frame_0002.exr").get("Combined")
+    frame_scale = exposure_scale(middle[..., :3])
+    metrics.update({c: render_metrics(img, middle) for c, img in between.items()})
+    rows.append([tonemap(img, frame_scale) for img in between.values()] + [tonemap(middle, frame_scale)])
+    captions.append([f"{c}: {metrics[c]['psnr']:.1f} dB" for c in between] + ["rendered frame 2"])
+    row_labels.append("inbetween")
     grid = image_grid(rows, [""] * max(len(r) for r in rows), out / "comparison.png", cell=size,
                       captions=captions, row_labels=row_labels)
-    labels.update({name: name for name in upres})
+    labels.update({name: name for name in (*upres, *colour_row, *between) if name not in labels})
 
     summary = {"scene_seed": DEMO_SEED, "size": size, "spp": spp, "reference_spp": reference_spp,
                "blender": bpy.app.version_string, "seconds": {k: round(v, 3) for k, v in timings.items()},
@@ -120,6 +138,52 @@ def _upres_row(out: Path, reference, models_dir, timings: dict, log) -> dict:
     return row
 
 
+def _colorize_row(truth, models_dir, timings: dict, log) -> tuple[dict, dict]:
+    """sRGB images (grey, Levin-style propagation peer left out for speed, every shipped colorizer with 10 hints,
+    truth) and their RGB PSNRs against the truth."""
+    import numpy as np
+
+    from addon.runtime.registry import Registry
+
+    from .bench_colorize import colorize_methods, gray_of, sample_hints
+    from .metrics import psnr
+
+    gray = gray_of(truth)
+    hints, mask = sample_hints(truth, 10, seed=0)
+    row = {"grey input": np.repeat(gray[..., None], 3, -1)}
+    names = [f"postpass {e.name}" for e in Registry(models_dir).entries.values()
+             if e.contract.task == "colorize" and e.precision == "fp32"]
+    for name, method in colorize_methods(models_dir, names).items() if names else ():
+        start = time.perf_counter()
+        row[f"{name} (10 hints)"] = np.clip(method(gray, hints, mask), 0.0, 1.0)
+        timings[name.replace(" ", "_")] = time.perf_counter() - start
+        log(f"  {name}: colorized the reference's grey from 10 hints in {timings[name.replace(' ', '_')]:.1f} s")
+    metrics = {name: psnr(img, truth) for name, img in row.items()}
+    row["truth"] = truth
+    return row, metrics
+
+
+def _inbetween_row(out: Path, models_dir, timings: dict, log) -> dict:
+    """Frame 2 made from frames 1 and 3: the frame blend, and every shipped inbetween model through the file
+    path a farm uses (vectors and depth read from the EXR passes when the model takes them)."""
+    from addon.runtime import api
+    from addon.runtime.exr import read_exr
+    from addon.runtime.registry import Registry
+
+    first, last = (read_exr(out / f"frame_{f:04d}.exr").get("Combined") for f in (1, 3))
+    row = {"frame blend": 0.5 * (first + last)}
+    for entry in Registry(models_dir).entries.values():
+        if entry.contract.task != "inbetween" or entry.precision != "fp32":
+            continue
+        dst = out / f"postpass_{entry.name}.exr"
+        result = api.inbetween_file(out / "frame_0001.exr", out / "frame_0003.exr", dst, t=0.5, model=entry.name,
+                                    models_dir=models_dir)
+        row[f"Postpass {entry.name}"] = read_exr(dst).get("Combined")
+        timings[f"postpass_{entry.name}"] = result.seconds
+        log(f"  postpass_{entry.name}.exr: frame 2 from frames 1 and 3 in {result.seconds:.1f} s")
+    return row
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m ml_core.demo", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -131,9 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     start = time.perf_counter()
     summary = run(args.out, args.size, args.spp, args.reference_spp, args.models)
-    print("\nresult (tone-mapped PSNR / SSIM against the reference):")
+    print("\nresult (PSNR / SSIM against the reference: tone-mapped renders, sRGB for colorize):")
     for name, m in summary["metrics"].items():
-        print(f"  {name:<24} {m['psnr']:6.2f} dB  {m['ssim']:.4f}")
+        print(f"  {name:<34} {m['psnr']:6.2f} dB  " + (f"{m['ssim']:.4f}" if "ssim" in m else ""))
     print(f"\noutputs in {args.out.resolve()}  (comparison: {Path(summary['comparison']).resolve()})")
     print(f"done in {time.perf_counter() - start:.0f} s")
     return 0
