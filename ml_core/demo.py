@@ -139,11 +139,9 @@ def _upres_row(out: Path, reference, models_dir, timings: dict, log) -> dict:
 
 
 def _colorize_row(truth, models_dir, timings: dict, log) -> tuple[dict, dict]:
-    """sRGB images (grey, Levin-style propagation peer left out for speed, every shipped colorizer with 10 hints,
-    truth) and their RGB PSNRs against the truth."""
+    """sRGB images (the grey input, every shipped colorizer from 10 hints sampled from ``truth``, the truth)
+    and their RGB PSNRs against the truth."""
     import numpy as np
-
-    from addon.runtime.registry import Registry
 
     from .bench_colorize import colorize_methods, gray_of, sample_hints
     from .metrics import psnr
@@ -151,13 +149,13 @@ def _colorize_row(truth, models_dir, timings: dict, log) -> tuple[dict, dict]:
     gray = gray_of(truth)
     hints, mask = sample_hints(truth, 10, seed=0)
     row = {"grey input": np.repeat(gray[..., None], 3, -1)}
-    names = [f"postpass {e.name}" for e in Registry(models_dir).entries.values()
-             if e.contract.task == "colorize" and e.precision == "fp32"]
-    for name, method in colorize_methods(models_dir, names).items() if names else ():
+    for name, method in colorize_methods(models_dir).items():
+        if not name.startswith("postpass "):  # the bench's peers (grey, Levin propagation): not in the demo
+            continue
         start = time.perf_counter()
         row[f"{name} (10 hints)"] = np.clip(method(gray, hints, mask), 0.0, 1.0)
-        timings[name.replace(" ", "_")] = time.perf_counter() - start
-        log(f"  {name}: colorized the reference's grey from 10 hints in {timings[name.replace(' ', '_')]:.1f} s")
+        timings[name] = time.perf_counter() - start
+        log(f"  {name}: colorized the reference's grey from 10 hints in {timings[name]:.1f} s")
     metrics = {name: psnr(img, truth) for name, img in row.items()}
     row["truth"] = truth
     return row, metrics
