@@ -34,7 +34,7 @@ def test_cancel_stops_a_running_network_at_the_next_tile(models_dir):
             if done == 2:
                 job.cancel()  # what Esc does, from the main thread, while the network runs
             job.step(done / total, f"tile {done} of {total}")
-        return tasks.run_arrays("denoise", {"color": np.ones((64, 96, 3), np.float32)}, options, progress=progress)
+        return tasks.run_arrays("denoise", {"color": np.ones((128, 192, 3), np.float32)}, options, progress=progress)
 
     job = Job("denoise", work)
     job.run()

@@ -4,7 +4,8 @@ The steps, the same for every model: check the inputs against the contract (chan
 split alpha off colour inputs; count and zero NaN/Inf; compute scalars (one exposure scale per image for HDR
 models); pad to the model's multiple and run overlapping tiles, converting sRGB inputs/outputs per tile;
 blend the tiles into outputs cropped back to size; put alpha back, resized to the output grid. Memory stays
-at the inputs plus the outputs plus one tile, so an 8K frame fits in a few GB.
+at the inputs plus the outputs plus one tile (its size bounded by ``tile_size`` and the model's margins, not by
+the frame), so an 8K frame fits in a few GB.
 """
 from __future__ import annotations
 
@@ -23,9 +24,10 @@ from .contract import ImageInput, ModelContract, ModelError
 from .exr import ImageError
 from .registry import Registry, RegistryEntry
 from .session import Session, open_session
-from .tiling import blend_weights, plan_axis, round_up
+from .tiling import blend_weights, plan_axis, plan_grid, round_up
 
-#: Default tile core in input pixels: big enough that overlap costs little, small enough for a few hundred MB.
+#: Default tile core in input pixels: the memory a tile may use (see ``tiling.plan_grid``: up to twice a square
+#: 512 px core plus the model's margins, a few hundred MB); the grid within it is the one with the least work.
 DEFAULT_TILE = 512
 NONFINITE_POLICIES = ("zero", "error")
 ROWS_PER_CHUNK = 256  # whole-image scans (NaN counts, max |offset|) go in row chunks to keep temporaries small
@@ -75,11 +77,15 @@ class Model:
         return self.session.fallback
 
     def run(self, inputs: dict, *, tile_size: int | None = DEFAULT_TILE, nonfinite: str = "zero",
-            labels: dict[str, str] | None = None,
-            progress: Callable[[int, int], None] | None = None) -> InferenceResult:
+            labels: dict[str, str] | None = None, progress: Callable[[int, int], None] | None = None,
+            exact_tiles: bool = False) -> InferenceResult:
         """Run on ``inputs`` ({contract input name: H x W x C array or scalar}); ``None`` values count as absent.
 
-        ``tile_size``: tile core in input pixels (None: the whole image in one tile). ``nonfinite``: ``zero``
+        ``tile_size``: tile core in input pixels, which sets the memory per tile (None: the whole image in one
+        tile): windows hold at most ``tiling.TILE_GROWTH`` times the pixels of a square tile of this core plus
+        the model's margins (receptive field, motion), and within that the grid with the fewest pixels to run
+        is used, so a model with wide margins runs fewer, larger tiles (``exact_tiles``: square cores of exactly
+        ``tile_size`` instead, however much of each tile is margin; for tests of the seams). ``nonfinite``: ``zero``
         replaces NaN/Inf with 0 and counts them, ``error`` refuses the input. ``labels`` name each input's file
         in error messages. ``progress(done, total)`` is called after every tile; an exception raised there
         (e.g. the add-on's cancel button) stops the run.
@@ -121,27 +127,29 @@ class Model:
         scalars = resolve_scalars(c, given, images, self.name)
         motion = max((math.ceil(spec.displacement_gain * _max_abs(images[spec.name]))
                       for spec in c.image_inputs if spec.displacement_gain and spec.name in images), default=0)
-        overlap = c.tile_overlap + motion
-        if tile_size and 2 * motion > tile_size:
-            # Large motion widens every tile's margin; tiles much smaller than it would each recompute most of
-            # the frame, so grow them to keep that recomputation bounded (about 2x per axis).
-            tile_size = max(tile_size, 2 * overlap)
+        overlap = c.tile_overlap + motion  # large motion widens every tile's margin: plan_grid sizes tiles by it
         rule = c.alpha
         alpha_output = rule.output if rule and any(alphas.get(src) is not None for src in rule.sources) else None
-        outputs, tiles = self._run_tiles(images, scalars, height, width, tile_size, overlap, alpha_output, progress)
+        outputs, tiles = self._run_tiles(images, scalars, height, width, tile_size, overlap, alpha_output, progress,
+                                         exact_tiles)
         if alpha_output:
             self._restore_alpha(outputs[alpha_output], alphas, scalars)
         return InferenceResult(self.name, outputs, self.provider, self.fallback,
                                {k: v for k, v in counts.items() if v}, scalars, tiles, time.perf_counter() - start)
 
     def _run_tiles(self, images: dict, scalars: dict, height: int, width: int, tile_size: int | None,
-                   overlap: int, alpha_output: str | None, progress) -> tuple[dict[str, np.ndarray], int]:
+                   overlap: int, alpha_output: str | None, progress,
+                   exact_tiles: bool = False) -> tuple[dict[str, np.ndarray], int]:
         """Every output, blended from overlapping tiles; ``alpha_output`` gets one more channel, left for alpha."""
         c, s = self.contract, self.contract.scale
         canvas_h, canvas_w = round_up(height, c.pad_multiple), round_up(width, c.pad_multiple)
-        tile = tile_size or max(canvas_h, canvas_w)
-        rows = [(span, blend_weights(span, canvas_h, s)) for span in plan_axis(canvas_h, tile, overlap, c.pad_multiple)]
-        cols = [(span, blend_weights(span, canvas_w, s)) for span in plan_axis(canvas_w, tile, overlap, c.pad_multiple)]
+        if tile_size and not exact_tiles:
+            row_spans, col_spans = plan_grid(canvas_h, canvas_w, tile_size, overlap, c.pad_multiple)
+        else:
+            tile = tile_size or max(canvas_h, canvas_w)
+            row_spans, col_spans = (plan_axis(n, tile, overlap, c.pad_multiple) for n in (canvas_h, canvas_w))
+        rows = [(span, blend_weights(span, canvas_h, s)) for span in row_spans]
+        cols = [(span, blend_weights(span, canvas_w, s)) for span in col_spans]
         outputs = {o.name: np.zeros((height * s, width * s, len(o.channels) + (o.name == alpha_output)), np.float32)
                    for o in c.outputs}
         names = [o.name for o in c.outputs]
