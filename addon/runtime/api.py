@@ -79,16 +79,24 @@ def colorize(gray: np.ndarray, hints: np.ndarray | None = None, mask: np.ndarray
 
 
 def inbetween(frame0: np.ndarray, frame1: np.ndarray, t: float = 0.5,
-              vectors: tuple[np.ndarray, np.ndarray] | None = None, *, exposure: float | None = None,
-              **options) -> np.ndarray:
+              vectors: tuple[np.ndarray, np.ndarray] | None = None, *, depth0: np.ndarray | None = None,
+              depth1: np.ndarray | None = None, exposure: float | None = None, **options) -> np.ndarray:
     """The frame at time ``t`` between ``frame0`` (t=0) and ``frame1`` (t=1).
 
     ``vectors``: the Blender Vector passes (4 channels, pixels) of both frames, rendered every other frame
     so each one's motion reaches the middle frame; with them a model uses the renderer's exact motion.
+    ``depth0`` / ``depth1``: the Denoising Depth passes (H x W or H x W x 1, distance from the camera) of
+    ``frame0`` and ``frame1``; with vectors, the vector-guided model (``inbetween_vectors``) weighs the pixels
+    that land on the same spot by them, nearer ones winning (as ``inbetween_file`` and ``postpass inbetween``
+    do from the EXR passes). Give both or neither; without them that model weighs such pixels alike. The
+    image-only model takes no depth (passing it raises :class:`ModelError`).
     """
+    if (depth0 is None) != (depth1 is None):
+        raise ModelError("inbetween: give depth0 and depth1 together (the Denoising Depth of both frames)")
     vector0, vector1 = vectors if vectors is not None else (None, None)
     return run("inbetween", {"frame0": frame0, "frame1": frame1, "t": t, "vectors0": vector0,
-                             "vectors1": vector1, "exposure": exposure}, **options).image
+                             "vectors1": vector1, "depth0": depth0, "depth1": depth1, "exposure": exposure},
+               **options).image
 
 
 def run_files(task: str, sources: list[PathLike | None], dst: PathLike, *, inputs: dict | None = None,
