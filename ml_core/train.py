@@ -44,6 +44,13 @@ def l1(pred, target, exposure):
     return (pred - target).abs().mean()
 
 
+@loss("l2")
+def l2(pred, target, exposure):
+    """Mean squared error: its optimum is the conditional mean, the best a model can do for PSNR (its log).
+    Where the answer is uncertain (a colorizer without hints) L1's median sits closer to grey than the mean."""
+    return (pred - target).square().mean()
+
+
 @loss("hdr_l1")
 def hdr_l1(pred, target, exposure):
     """L1 after the log transfer at the image's exposure: errors weigh alike in shadows and highlights."""

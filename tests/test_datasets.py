@@ -53,6 +53,21 @@ def test_colorize_hints_come_from_the_target(tiny_dataset):
     assert mask.any() and not hints[~mask].any()
 
 
+@pytest.mark.parametrize("recolor_no_hint", [False, True])
+def test_items_without_hints_keep_the_renders_colours(tiny_dataset, recolor_no_hint):
+    """Automatic colour can only learn what a render's palette makes predictable: unless asked, hint-free items
+    are not hue-rotated (and items with hints still are)."""
+    options = dict(crop=32, recolor_fraction=1.0, recolor_no_hint=recolor_no_hint)
+    linear = np.random.default_rng(1).random((32, 32, 3)).astype(np.float32)
+    no_hints = make_dataset("colorize", tiny_dataset, "train", no_hint_fraction=1.0, **options)
+    item = no_hints.finish({"target": linear}, np.random.default_rng(2))
+    assert not item["mask"].any()
+    assert np.array_equal(item["target"], srgb_encode(linear)) != recolor_no_hint
+    hinted = make_dataset("colorize", tiny_dataset, "train", no_hint_fraction=0.0, **options)
+    item = hinted.finish({"target": linear}, np.random.default_rng(2))
+    assert item["mask"].any() and np.abs(item["target"] - srgb_encode(linear)).mean() > 0.02
+
+
 def test_recolor_keeps_luminance_and_changes_hue():
     rgb = np.random.default_rng(0).random((8, 8, 3)).astype(np.float32)
     out = recolor(rgb, 2.0, 1.2)

@@ -93,30 +93,40 @@ def test_shipped_upres_keeps_its_quality(name):
     assert np.mean(ours) >= np.mean(bicubic) + 0.5
 
 
-def colorize_psnr(name: str, hints: int) -> float:
-    """Mean RGB PSNR of ``name`` on the fixed colorize crops with ``hints`` hints sampled from the truth."""
+def colorize_scores(name: str, hints: int) -> tuple[float, float]:
+    """Mean RGB PSNR and mean colourfulness of ``name`` on the fixed colorize crops with ``hints`` hints
+    sampled from the truth (``name=None``: the grey image itself)."""
     import cv2
 
-    from ml_core.bench_colorize import colorize_methods, gray_of, sample_hints
+    from ml_core.bench_colorize import colorize_methods, colourfulness, gray_of, sample_hints
     from ml_core.metrics import psnr
 
-    run = colorize_methods(names=[f"postpass {name}"])[f"postpass {name}"]
-    scores = []
+    run = colorize_methods(names=[f"postpass {name}"])[f"postpass {name}"] if name else None
+    scores, colours = [], []
     for i, path in enumerate(sorted(COLORIZE_DATA.glob("*.png"))):
         truth = cv2.imread(str(path), cv2.IMREAD_COLOR)[..., ::-1].astype(np.float32) / 255.0
         hint_rgb, mask = sample_hints(truth, hints, seed=i)
-        scores.append(psnr(np.clip(run(gray_of(truth), hint_rgb, mask), 0, 1), truth))
+        gray = gray_of(truth)
+        out = np.clip(run(gray, hint_rgb, mask), 0, 1) if run else np.repeat(gray[..., None], 3, -1)
+        scores.append(psnr(out, truth))
+        colours.append(colourfulness(out))
     assert len(scores) >= 4
-    return float(np.mean(scores))
+    return float(np.mean(scores)), float(np.mean(colours))
 
 
 @pytest.mark.parametrize("name", _names(COLORIZERS))
 def test_shipped_colorizer_keeps_its_quality(name):
     expected = json.loads((COLORIZE_DATA / "expected.json").read_text())
-    assert name in expected, f"record {name}'s figure in {COLORIZE_DATA / 'expected.json'} when shipping it"
-    with_hints, without = colorize_psnr(name, 10), colorize_psnr(name, 0)
-    assert with_hints >= expected[name]["psnr_10_hints"] - MARGIN_DB
+    assert name in expected, f"record {name}'s figures in {COLORIZE_DATA / 'expected.json'} when shipping it"
+    expected = expected[name]
+    with_hints, _ = colorize_scores(name, 10)
+    without, colour = colorize_scores(name, 0)
+    grey, _ = colorize_scores(None, 0)
+    assert with_hints >= expected["psnr_10_hints"] - MARGIN_DB
     assert with_hints >= without + 3.0
+    # automatic colour: some colour (grey scores 0), and no worse than leaving the image grey
+    assert without >= expected["psnr_0_hints"] - MARGIN_DB and without >= grey - 0.1
+    assert colour >= 0.5 * expected["colourfulness_0_hints"] > 0.0
 
 
 @pytest.mark.parametrize("name", _names(INBETWEENERS))

@@ -8,7 +8,11 @@ exposure, clipped and sRGB-encoded. The clean target and the clean animation fra
 (decoded) colour, sRGB-encoded (``engine.split_channels`` takes Y of linear RGB, ``input_tile`` encodes it).
 
 Renders' palettes are narrower than photos', so most targets get their hue rotated and saturation scaled at
-random in linear light (luminance kept, :func:`recolor`) before the tone map. Hints are points (1 px, the
+random in linear light (luminance kept, :func:`recolor`) before the tone map: hints then teach colours of every
+hue. Items without hints keep the renders' own colours unless ``recolor_no_hint``: a random hue rotation is
+exactly what automatic colour cannot predict, so training on it teaches grey; the renders' own palette ties
+colour to grey level and context (saturated blues are dark, bright surfaces yellow-white, lit by the scene's
+light), which is what an automatic colorizer can learn. Hints are points (1 px, the
 target's colour there) or small square patches (3x3 or 5x5, the patch's mean colour), as a user would click or
 dab them; their count is drawn log-uniformly from 1 to ``max_hints`` per 128 x 128 pixels (so few-hint cases are
 as common as many-hint ones) and scaled to the crop's area (at least one), and ``no_hint_fraction`` of the
@@ -65,10 +69,12 @@ def sample_hints(target: np.ndarray, count: int, rng: np.random.Generator,
 class ColorizeDataset(SceneDataset):
     def __init__(self, root, split: str, max_hints: int = 300, no_hint_fraction: float = 0.2,
                  patch_fraction: float = 0.5, color_augment: bool = True, recolor_fraction: float = 0.8,
-                 exposure_range: tuple[float, float] = (-1.5, 1.0), frames: bool = True, **options):
+                 exposure_range: tuple[float, float] = (-1.5, 1.0), frames: bool = True,
+                 recolor_no_hint: bool = True, **options):
         super().__init__(root, split, **options)
         self.max_hints, self.no_hint_fraction, self.patch_fraction = max_hints, no_hint_fraction, patch_fraction
         self.color_augment, self.recolor_fraction = color_augment, recolor_fraction
+        self.recolor_no_hint = recolor_no_hint
         self.exposure_range = tuple(exposure_range)
         self.frames = sorted(p.name for p in self.scenes[0].glob("frame_*.exr")) if frames else []
 
@@ -81,14 +87,14 @@ class ColorizeDataset(SceneDataset):
 
     def finish(self, sample, rng):
         linear = sample["target"]
-        # colour augmentation only on training items (validation, augment=False, sees the renders' palettes)
-        if self.color_augment and self.augment and rng.random() < self.recolor_fraction:
-            linear = recolor(linear, rng.uniform(-np.pi, np.pi), rng.uniform(0.6, 1.6))
-        target = srgb_encode(linear)  # clips to [0, 1]
-        h, w = target.shape[:2]
         count = 0
         if rng.random() >= self.no_hint_fraction and self.max_hints > 0:
             per_area = np.exp(rng.uniform(0.0, np.log(self.max_hints + 1)))  # log-uniform 1 .. max_hints
-            count = max(1, int(rng.poisson(per_area * h * w / HINT_AREA)))
+            count = max(1, int(rng.poisson(per_area * linear.shape[0] * linear.shape[1] / HINT_AREA)))
+        # colour augmentation only on training items (validation, augment=False, sees the renders' palettes)
+        shift_hue = self.color_augment and self.augment and (count or self.recolor_no_hint)
+        if shift_hue and rng.random() < self.recolor_fraction:
+            linear = recolor(linear, rng.uniform(-np.pi, np.pi), rng.uniform(0.6, 1.6))
+        target = srgb_encode(linear)  # clips to [0, 1]
         hints, mask = sample_hints(target, count, rng, self.patch_fraction)
         return {"gray": gray_of(target), "hints": hints, "mask": mask, "target": target}

@@ -21,8 +21,9 @@ The network also gets each scale's plain average and whether a hint lies within 
 (and the tile overlap) is the U-Net's plus the widest box's reach. ``hint_base=False`` leaves the base out of
 the logits (the network must learn to use the hints: the CI's tiny config, which has to learn fast).
 
-Trained with L1 on the sRGB output: with luminance fixed that is L1 on colour, whose optimum is the median
-colour, less greyish than the mean L2 regresses to. Only standard ONNX ops (conv, pooling, cumulative sum,
+Trained with L2 on the sRGB output (with luminance fixed, L2 on colour): without hints the colour is uncertain,
+and L2's optimum, the conditional mean, is the best PSNR can get; L1's per-channel median of a spread of hues sits
+nearer grey (measured, docs/benchmarks.md). Only standard ONNX ops (conv, pooling, cumulative sum,
 pad/slice, nearest resize, pow, softmax, where): exports with dynamic height and width.
 """
 from __future__ import annotations
