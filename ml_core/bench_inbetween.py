@@ -8,17 +8,26 @@ is scored against the rendered frame 2: tone-mapped PSNR / SSIM (``ml_core.metri
 blend, OpenCV's DIS optical flow warped from both sides, the plain Vector-pass warp from both sides
 (``ml_core.flow.vector_blend``), and every Postpass inbetween model in the registry (with vectors when it
 takes them). Plus seconds for one 1920x1080 frame on this machine.
+
+Per t (``--anim DIR:SPLIT``, repeatable; :func:`bench_inbetween_t`): scenes with longer animations (the
+``anim4`` / ``anim5`` render presets: frames 1..F, first-to-last motion as in the 3-frame scenes) give every
+inner frame k from frames 1 and F at t = (k - 1) / (F - 1): 1/4, 1/2, 3/4 from 5 frames, 1/3, 2/3 from 4.
+Every method gets the vectors scaled by (F - 1) / 2, the convention of the models' contract (frames two steps
+apart, ``ml_core.datasets.inbetween.KEY_STEPS``); for the vector-pass warp that is the same as the raw vectors
+over F - 1 steps.
 """
 from __future__ import annotations
 
 import json
 import time
 from collections import defaultdict
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
 from . import data
+from .datasets.inbetween import KEY_STEPS
 from .flow import sample, vector_blend
 from .metrics import render_metrics
 
@@ -113,6 +122,61 @@ def bench_inbetween(root: Path, split: str = "test", count: int | None = None, o
                    row_labels=row_labels)
         log(f"wrote {out / 'inbetween.json'}, {out / 'inbetween.md'}, {out / 'inbetween_crops.png'}")
     return result
+
+
+def _fraction(t: float) -> str:
+    return str(Fraction(t).limit_denominator(64))
+
+
+def bench_inbetween_t(sources: list[tuple[Path, str]], count: int | None = None, models_dir: Path | None = None,
+                      log=print) -> dict:
+    """PSNR / SSIM per t of every method on the inner frames of longer animations. ``sources``: (dataset folder,
+    split) pairs, the first ``count`` complete scenes of each."""
+    from addon.runtime.exr import read_exr
+
+    methods = inbetween_methods(models_dir)
+    per = defaultdict(lambda: defaultdict(list))  # t -> method -> metrics
+    used = []
+    for root, split in sources:
+        scenes = data.complete_scenes(root, split)[:count]
+        if not scenes:
+            raise ValueError(f"{root}: no complete scenes in split {split!r}")
+        used.append({"data": str(root), "split": split, "scenes": len(scenes)})
+        for scene in scenes:
+            files = sorted(scene.glob("frame_*.exr"))
+            steps = len(files) - 1
+            if steps < 2:
+                raise ValueError(f"{scene}: {len(files)} animation frames; per-t scores need 3+")
+            first, last = read_exr(files[0]), read_exr(files[-1])
+            gain = steps / KEY_STEPS
+            inputs = (first.get("Combined")[..., :3], last.get("Combined")[..., :3], first.get("Vector") * gain,
+                      last.get("Vector") * gain, first.get("Denoising Depth"), last.get("Denoising Depth"))
+            for k in range(1, steps):
+                t = k / steps
+                target = read_exr(files[k]).get("Combined")[..., :3]
+                for name, fn in methods.items():
+                    per[_fraction(t)][name].append(render_metrics(fn(*inputs, t), target))
+    order = sorted(per, key=lambda f: float(Fraction(f)))
+    result = {"sources": used, "methods": list(methods),
+              "t": {f: {n: {"psnr": float(np.mean([m["psnr"] for m in per[f][n]])),
+                            "ssim": float(np.mean([m["ssim"] for m in per[f][n]])), "frames": len(per[f][n])}
+                        for n in methods} for f in order}}
+    for f in order:
+        log(f"t = {f}: " + ", ".join(f"{n} {v['psnr']:.2f}" for n, v in result["t"][f].items()))
+    return result
+
+
+def markdown_table_t(result: dict) -> str:
+    """One row per t, one column per method: PSNR / SSIM."""
+    methods = result["methods"]
+    where = "; ".join(f"{s['data']} {s['split']} ({s['scenes']} scenes)" for s in result["sources"])
+    lines = [f"Inbetween per t, {where}: inner frames from the first and last, tone-mapped PSNR (dB) / SSIM.", "",
+             "| t | frames | " + " | ".join(methods) + " |", "|---|---|" + "---|" * len(methods)]
+    for f, row in result["t"].items():
+        frames = next(iter(row.values()))["frames"]
+        lines.append(f"| {f} | {frames} | " + " | ".join(f"{row[n]['psnr']:.2f} / {row[n]['ssim']:.4f}"
+                                                      for n in methods) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def _hd_inputs(scene: Path) -> tuple[np.ndarray, ...]:

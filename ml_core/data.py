@@ -2,6 +2,11 @@
 
     python -m ml_core.data build --split train --count 400 --out ~/.cache/postpass/data
     python -m ml_core.data stats ~/.cache/postpass/data
+    python -m ml_core.data build --preset anim5 --split anim_test --count 16 --out ~/.cache/postpass/data_anim5
+
+The ``anim4`` / ``anim5`` presets render animation frames only (4 or 5 of them, for inbetweening at t = 1/3,
+2/3 or 1/4, 1/2, 3/4), each preset into its own folder (a folder holds one render config); use their own
+splits ``anim_train`` / ``anim_val`` / ``anim_test``.
 
 Layout: ``OUT/dataset.json`` (render config, mesh library, Blender version), ``OUT/<split>/<seed>/`` one folder
 per scene (see ``ml_core.render``), ``OUT/contact_sheet_<split>.png``. A rerun skips complete scenes and
@@ -91,7 +96,8 @@ def build(out: Path, split: str, count: int, start: int = 0, config: render.Rend
         if (folder / render.MANIFEST).is_file():
             skipped += 1
             continue
-        render.render_scene(make_spec(seed, meshes.names, frames=config.frames), folder, config, meshes)
+        spec = make_spec(seed, meshes.names, frames=config.frames, motion_scale=render.motion_scale(config))
+        render.render_scene(spec, folder, config, meshes)
         done += 1
     wall = time.perf_counter() - start_time
     summary = {"split": split, "requested": len(seeds), "rendered": done, "skipped": skipped,
@@ -145,12 +151,19 @@ def contact_sheet(out: Path, split: str, count: int = 8, path: Path | None = Non
         raise DataError(f"{out}: no complete scenes in split {split!r}")
     rows, labels = [], []
     for folder in folders:
+        frames = sorted(folder.glob("frame_*.exr"))
+        if not (folder / "target.exr").is_file():  # an animation-only dataset: its frames
+            shown = [read_exr(f).get("Combined") for f in frames]
+            scale = exposure_scale(shown[0])
+            tiles = {f"frame {i + 1}": tonemap(c, scale) for i, c in enumerate(shown)}
+            rows.append(list(tiles.values()))
+            labels = labels if len(labels) >= len(tiles) else list(tiles)
+            continue
         target = read_exr(folder / "target.exr")
         scale = exposure_scale(target.get("Combined"))  # one exposure per row, so columns compare
         noisy_files = sorted(folder.glob("noisy_spp*.exr"))
         noisy = next((f for f in noisy_files if int(f.stem[-4:]) >= 4), noisy_files[-1])
         lowres = sorted(folder.glob("lowres_x*.exr"))
-        frames = sorted(folder.glob("frame_*.exr"))
         tiles = {
             f"noisy {int(noisy.stem[-4:])} spp": tonemap(read_exr(noisy).get("Combined"), scale),
             "target": tonemap(target.get("Combined"), scale),

@@ -4,6 +4,7 @@
     python -m ml_core.evaluate upres --scales 2 4          (see ml_core.bench_upres)
     python -m ml_core.evaluate colorize --hints 0 1 10 100 (see ml_core.bench_colorize)
     python -m ml_core.evaluate inbetween                    (see ml_core.bench_inbetween)
+    python -m ml_core.evaluate inbetween --anim ~/.cache/postpass/data_anim5:anim_test --anim ~/.cache/postpass/data_anim4:anim_test
 
 Denoise methods: the noisy input, OpenCV non-local means, Blender's built-in OIDN through the compositor
 (albedo + normal; Accurate prefilter + High quality, and Fast + Fast), OIDN through ``pyoidn`` (High) when it
@@ -192,6 +193,11 @@ def main(argv: list[str] | None = None) -> int:
     ib.add_argument("--count", type=int, default=None, help="first N scenes only")
     ib.add_argument("--models", type=Path, default=None, help="model registry folder (default: shipped models)")
     ib.add_argument("--no-hd", action="store_true", help="skip the 1920x1080 timing")
+    ib.add_argument("--anim", action="append", default=[], metavar="DIR:SPLIT",
+                    help="also score per t on a longer-animation dataset (e.g. ~/.cache/postpass/data_anim5:anim_test;"
+                         " repeatable); writes inbetween_t.json / .md")
+    ib.add_argument("--anim-count", type=int, default=None, help="first N scenes of each --anim source")
+    ib.add_argument("--only-t", action="store_true", help="only the per-t table (skip the test-split triplets)")
     ib.add_argument("--out", type=Path, default=Path("out/bench"))
     c = sub.add_parser("crops", help="write the fixed crops the shipped-model quality tests use")
     c.add_argument("--task", dest="task_of_crops", choices=["denoise", "upres", "colorize"], default="denoise")
@@ -210,12 +216,27 @@ def main(argv: list[str] | None = None) -> int:
         return bench_colorize.run_from_args(args)
     if args.task == "inbetween":
         try:
-            result = bench_inbetween.bench_inbetween(args.data, args.split, args.count, args.out, args.models,
-                                                     hd_timing=not args.no_hd)
+            sources = []
+            for item in args.anim:
+                folder, sep, split = item.rpartition(":")
+                if not sep or not folder:
+                    raise ValueError(f"--anim {item!r}: expected DIR:SPLIT")
+                sources.append((Path(folder).expanduser(), split))
+            if not args.only_t:
+                result = bench_inbetween.bench_inbetween(args.data, args.split, args.count, args.out, args.models,
+                                                         hd_timing=not args.no_hd)
+                print(bench_inbetween.markdown_table(result))
+            if sources:
+                per_t = bench_inbetween.bench_inbetween_t(sources, args.anim_count, args.models)
+                table = bench_inbetween.markdown_table_t(per_t)
+                if args.out:
+                    args.out.mkdir(parents=True, exist_ok=True)
+                    (args.out / "inbetween_t.json").write_text(json.dumps(per_t, indent=1))
+                    (args.out / "inbetween_t.md").write_text(table)
+                print(table)
         except (ValueError, OSError) as exc:
             print(f"postpass-evaluate: error: {exc}", file=sys.stderr)
             return 2
-        print(bench_inbetween.markdown_table(result))
         return 0
     if args.task == "upres":
         try:

@@ -9,6 +9,11 @@ One scene folder holds (names are the contract the torch datasets read):
 ``scene.json``          the spec that made the scene
 ``manifest.json``       written last: seed, spp, passes, render seconds, Blender version (marks the scene done)
 
+The ``anim4`` / ``anim5`` presets render only the animation frames (4 or 5 of them: t = 1/3, 2/3 or 1/4, 1/2,
+3/4 between the first and the last), with the motion scaled so the first-to-last motion is that of the default
+3-frame scenes (``motion_span``: the inbetween benchmark's frames are two steps apart); they go to their own
+dataset folder and splits (``anim_train`` ..., see ``ml_core.splits``).
+
 Every EXR has the passes Combined, Denoising Albedo, Denoising Normal (camera space), Denoising Depth, Depth
 and Vector. Each file is rendered to a temporary name and renamed, so a killed build never leaves a
 half-written file, and a rerun renders only what is missing.
@@ -53,9 +58,16 @@ class RenderConfig:
     frames: int = 3
     threads: int = 0  # 0: all cores
     passes: tuple[str, ...] = field(default=PASSES)
+    #: False: only the animation frames (no noisy / target / low-res stills), for inbetween-only datasets
+    stills: bool = True
+    #: 0: the drawn motion per frame step; N: motion scaled so frame 1 to ``frames`` moves as N steps would
+    motion_span: int = 0
 
     def fingerprint(self) -> str:
         data = {k: v for k, v in asdict(self).items() if k != "threads"}  # threads change speed, not pixels
+        for key, default in (("stills", True), ("motion_span", 0)):  # added later: the older datasets keep theirs
+            if data[key] == default:
+                del data[key]
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -65,13 +77,25 @@ PRESETS = {
     # Tests and CI: tiny and fast, every product still present.
     "tiny": RenderConfig(width=48, height=48, noisy_spp=(1, 4), target_spp=32, target_adaptive_threshold=0.0,
                          anim_spp=8, max_bounces=4, diffuse_bounces=2, glossy_bounces=2, transmission_bounces=4),
+    # Inbetweening at t other than 1/2: longer animations only, first-to-last motion as the default's 3 frames.
+    "anim4": RenderConfig(frames=4, stills=False, motion_span=2),
+    "anim5": RenderConfig(frames=5, stills=False, motion_span=2),
 }
+
+
+def motion_scale(config: RenderConfig) -> float:
+    """The ``make_spec`` motion scale that gives ``config.motion_span`` (1 when it is 0)."""
+    if not config.motion_span or config.frames < 2:
+        return 1.0
+    return config.motion_span / (config.frames - 1)
 
 
 def products(config: RenderConfig) -> list[str]:
     """File names one scene folder holds when it is complete (besides scene.json and the manifest)."""
-    names = [f"noisy_spp{spp:04d}.exr" for spp in config.noisy_spp] + ["target.exr"]
-    names += [f"lowres_x{s}.exr" for s in config.lowres_scales]
+    names = []
+    if config.stills:
+        names += [f"noisy_spp{spp:04d}.exr" for spp in config.noisy_spp] + ["target.exr"]
+        names += [f"lowres_x{s}.exr" for s in config.lowres_scales]
     if config.frames > 1:
         names += [f"frame_{f:04d}.exr" for f in range(1, config.frames + 1)]
     return names
@@ -156,10 +180,13 @@ def render_scene(spec: dict, folder: Path, config: RenderConfig, meshes: MeshLib
     scene = build_scene(spec, meshes)
     setup_render(scene, config)
     still = spec["frame_still"]
-    jobs = [(f"noisy_spp{spp:04d}.exr", dict(spp=spp, frame=still)) for spp in config.noisy_spp]
-    jobs.append(("target.exr", dict(spp=config.target_spp, frame=still, adaptive=config.target_adaptive_threshold)))
-    jobs += [(f"lowres_x{s}.exr", dict(spp=config.target_spp, frame=still, scale=s,
-                                       adaptive=config.target_adaptive_threshold)) for s in config.lowres_scales]
+    jobs = []
+    if config.stills:
+        jobs += [(f"noisy_spp{spp:04d}.exr", dict(spp=spp, frame=still)) for spp in config.noisy_spp]
+        jobs.append(("target.exr", dict(spp=config.target_spp, frame=still,
+                                        adaptive=config.target_adaptive_threshold)))
+        jobs += [(f"lowres_x{s}.exr", dict(spp=config.target_spp, frame=still, scale=s,
+                                           adaptive=config.target_adaptive_threshold)) for s in config.lowres_scales]
     if config.frames > 1:
         jobs += [(f"frame_{f:04d}.exr", dict(spp=config.anim_spp, frame=f, denoise=True))
                  for f in range(1, config.frames + 1)]

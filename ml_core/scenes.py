@@ -160,13 +160,18 @@ def _motion(rng: random.Random, prob: float, max_move: float, max_turn_deg: floa
             "turn": [round(math.radians(rng.uniform(-max_turn_deg, max_turn_deg)), 4) for _ in range(3)]}
 
 
-def make_spec(seed: int, meshes: list[str] | None = None, frames: int = 3) -> dict:
+def make_spec(seed: int, meshes: list[str] | None = None, frames: int = 3, motion_scale: float = 1.0) -> dict:
     """The scene of ``seed`` as plain data. ``meshes``: names available in the mesh folder (sorted).
 
-    ``frames`` is the animation length; stills are rendered at the middle frame.
+    ``frames`` is the animation length; stills are rendered at the middle frame. ``motion_scale`` multiplies
+    every drawn per-frame-step motion (objects and camera) after the draws, so the layout is the seed's
+    whatever the scale: e.g. ``2 / (frames - 1)`` gives a longer animation the first-to-last motion a 3-frame
+    one has (the spec then records ``motion_scale``; at 1 the spec is unchanged).
     """
     if frames < 1:
         raise SceneError(f"frames must be >= 1, got {frames}")
+    if not motion_scale > 0:
+        raise SceneError(f"motion_scale must be > 0, got {motion_scale}")
     rng = random.Random(f"postpass-scene-{seed}")
     meshes = list(meshes or [])
     spec: dict = {"version": SPEC_VERSION, "seed": seed, "frames": frames, "frame_still": (frames + 1) // 2}
@@ -237,6 +242,11 @@ def make_spec(seed: int, meshes: list[str] | None = None, frames: int = 3) -> di
     if rng.random() < 0.5:
         cam["motion"] = {"move": _vec(rng, -0.3, 0.3), "target_move": _vec(rng, -0.1, 0.1)}
     spec["camera"] = cam
+    if motion_scale != 1.0:
+        spec["motion_scale"] = motion_scale
+        for motion in [o["motion"] for o in objects] + [cam["motion"]]:
+            for key, values in (motion or {}).items():
+                motion[key] = [round(v * motion_scale, 6) for v in values]
     return spec
 
 
@@ -360,7 +370,11 @@ def _make_material(bpy, name: str, m: dict):
 
 
 def _keyframe_motion(obj, motion: dict | None, frames: int, turn: bool = True) -> None:
-    """Linear motion from frame 1 to ``frames``, centred so the still frame keeps the spec's placement."""
+    """Linear motion from frame 1 to ``frames``, centred so the still frame keeps the spec's placement.
+
+    The keys are made LINEAR: Blender's default (Bezier) eases in and out, which leaves 3-frame renders as they
+    are (frame 2 is the midpoint either way, and the vectors of frames 1 and 3 reach it), but would put the
+    inner frames of a longer animation off their times t = (k - 1) / (frames - 1)."""
     if not motion or frames < 2:
         return
     mid = (frames + 1) / 2
@@ -373,6 +387,17 @@ def _keyframe_motion(obj, motion: dict | None, frames: int, turn: bool = True) -
             obj.rotation_euler = [b + steps * d for b, d in zip(base_rot, motion["turn"])]
             obj.keyframe_insert("rotation_euler", frame=frame)
     obj.location, obj.rotation_euler = base_loc, base_rot
+    _linear_keys(obj)
+
+
+def _linear_keys(obj) -> None:
+    from bpy_extras import anim_utils
+
+    anim = obj.animation_data
+    bag = anim_utils.action_get_channelbag_for_slot(anim.action, anim.action_slot)
+    for curve in bag.fcurves:
+        for key in curve.keyframe_points:
+            key.interpolation = "LINEAR"
 
 
 def build_scene(spec: dict, meshes: MeshLibrary | None = None):

@@ -5,6 +5,10 @@ SPLITS: dict[str, range] = {
     "train": range(0, 1_000_000),
     "val": range(1_000_000, 1_100_000),
     "test": range(2_000_000, 2_100_000),
+    # Longer animations for inbetweening at t other than 1/2 (presets anim4 / anim5): scenes of their own.
+    "anim_train": range(3_000_000, 3_100_000),
+    "anim_val": range(3_100_000, 3_200_000),
+    "anim_test": range(3_200_000, 3_300_000),
 }
 
 

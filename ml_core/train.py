@@ -8,6 +8,15 @@ checkpoints, see ``ml_core.checkpoint``), ``resume.pt`` (optimizer state and his
 the same loop: batches from ``ml_core.datasets`` are fed to the model by its contract's input names, exposure
 inputs are computed the way the runtime computes them, and HDR tasks see random exposure changes so the model
 cannot depend on absolute brightness.
+
+Config keys beyond the basics: ``"run"`` names the run folder when it should differ from ``"name"`` (a new
+version of a shipped model trained beside the old run); ``"data": {"mix": [...], "val_mix": [...]}`` adds
+scenes from other dataset folders or splits to the training / validation set, each entry
+``{"root": DIR, "split": NAME, "scenes": N, "crops_per_scene": K}`` (root, scenes and crops default to the
+main ones; the dataset fingerprint covers every part); ``"train": {"init": CHECKPOINT}`` starts a fresh run
+from a checkpoint's weights (a ``.pt`` path, or a run name meaning ``~/.cache/postpass/runs/NAME/best.pt``)
+instead of the seeded initialisation, for fine-tuning: its architecture and parameters must match the
+config's model. A resumed run ignores ``init`` (its own weights come from ``resume.pt``).
 """
 from __future__ import annotations
 
@@ -25,8 +34,8 @@ import torch
 from addon.runtime.files import atomic_output
 
 from . import paths
-from .checkpoint import save_checkpoint
-from .datasets import make_dataset
+from .checkpoint import load_checkpoint, save_checkpoint
+from .datasets import MixedDataset, make_dataset
 from .models import build
 
 LOSSES = {}
@@ -149,7 +158,7 @@ def train(config: dict, run_dir: Path | None = None, command: str = "", log=prin
     """Train (or resume) the run described by ``config``; returns the history."""
     from tqdm import tqdm
 
-    run_dir = Path(run_dir or paths.cache_dir() / "runs" / config["name"]).expanduser()
+    run_dir = Path(run_dir or paths.cache_dir() / "runs" / config.get("run", config["name"])).expanduser()
     run_dir.mkdir(parents=True, exist_ok=True)
     seed, tc, dc = config["seed"], config["train"], config["data"]
     root = Path(dc["root"]).expanduser()
@@ -158,10 +167,11 @@ def train(config: dict, run_dir: Path | None = None, command: str = "", log=prin
     opt = torch.optim.AdamW(model.parameters(), lr=tc["lr"], weight_decay=tc.get("weight_decay", 0.0))
     criterion = LOSSES[tc.get("loss", "l1")]
     options = dict(crop=dc["crop"], crops_per_scene=dc.get("crops_per_scene", 4), **dc.get("options", {}))
-    train_set = make_dataset(config["task"], root, dc.get("train_split", "train"), seed=seed,
-                             scenes=dc.get("scenes"), **options)
-    val_set = make_dataset(config["task"], root, dc.get("val_split", "val"), seed=seed + 1, augment=False,
-                           **{**options, "crops_per_scene": dc.get("val_crops_per_scene", 2)})
+    train_set = _datasets(config["task"], root, {"split": dc.get("train_split", "train"), "scenes": dc.get("scenes")},
+                          dc.get("mix", []), options, seed=seed)
+    val_set = _datasets(config["task"], root, {"split": dc.get("val_split", "val")}, dc.get("val_mix", []),
+                        {**options, "crops_per_scene": dc.get("val_crops_per_scene", 2)}, seed=seed + 1,
+                        augment=False)
     fingerprint = train_set.fingerprint()
     epochs = tc["epochs"]
     steps_per_epoch = len(train_set) // tc["batch_size"]
@@ -173,6 +183,9 @@ def train(config: dict, run_dir: Path | None = None, command: str = "", log=prin
         opt.load_state_dict(state["optimizer"])
         history, start_epoch = json.loads(state["history"]), state["epoch"]
         log(f"resuming {run_dir} after epoch {start_epoch}")
+    elif tc.get("init"):
+        history["init"] = str(init_weights(model, tc["init"]))
+        log(f"starting from the weights of {history['init']}")
     if start_epoch == 0:
         history["initial_val"] = validate(model, val_set, criterion, tc["batch_size"])
         log(f"before training: val loss {history['initial_val']['loss']:.4f}, PSNR {history['initial_val']['psnr']:.2f} dB")
@@ -218,6 +231,32 @@ def train(config: dict, run_dir: Path | None = None, command: str = "", log=prin
         (run_dir / "history.json").write_text(json.dumps(history, indent=1))
         plot_curves(history, run_dir / "curves.png", config["name"])
     return history
+
+
+def _datasets(task: str, root: Path, main: dict, mix: list[dict], options: dict, **kwargs):
+    """The main split's dataset, or it and the ``mix`` parts as one :class:`MixedDataset`."""
+    parts = []
+    for entry in [main, *mix]:
+        unknown = set(entry) - {"root", "split", "scenes", "crops_per_scene"}
+        if unknown:
+            raise ValueError(f"data mix entry {entry}: unknown keys {', '.join(sorted(unknown))}")
+        part_options = {**options, **({"crops_per_scene": entry["crops_per_scene"]} if "crops_per_scene" in entry else {})}
+        parts.append(make_dataset(task, Path(entry.get("root", root)).expanduser(), entry["split"],
+                                  scenes=entry.get("scenes"), **part_options, **kwargs))
+    return parts[0] if len(parts) == 1 else MixedDataset(parts)
+
+
+def init_weights(model, source: str) -> Path:
+    """Load the weights of checkpoint ``source`` (a path, or a run name: its ``best.pt``) into ``model``."""
+    path = Path(source).expanduser()
+    if not path.suffix == ".pt":
+        path = paths.cache_dir() / "runs" / source / "best.pt"
+    other, config = load_checkpoint(path)
+    if (config["architecture"], config["params"]) != (model.architecture, model.params):
+        raise ValueError(f"{path}: init checkpoint is {config['architecture']} {config['params']}, "
+                         f"the config's model {model.architecture} {model.params}")
+    model.load_state_dict(other.state_dict())
+    return path
 
 
 @torch.no_grad()

@@ -38,6 +38,19 @@ def tiny_dataset(tmp_path_factory, mesh_dir):
     return out
 
 
+@pytest.fixture(scope="session")
+def tiny_anim_dataset(tmp_path_factory, mesh_dir):
+    """Longer animations (issue 8): one anim_train and one anim_test scene of 5 frames (t = 1/4, 1/2, 3/4
+    between the first and last), animation frames only, first-to-last motion as in the 3-frame scenes."""
+    from ml_core import data, render
+
+    out = tmp_path_factory.mktemp("dataset_anim5")
+    config = render.preset("tiny", frames=5, stills=False, motion_span=2, anim_spp=4)
+    data.build(out, "anim_train", 1, config=config, mesh_dir=mesh_dir, progress=False, sheet=False)
+    data.build(out, "anim_test", 1, config=config, mesh_dir=mesh_dir, progress=False, sheet=True)
+    return out
+
+
 # ----------------------------------------------------------------------------------------------------------
 # Exported models (issue 3): every kind of small untrained ml_core model, exported into a private registry
 # ----------------------------------------------------------------------------------------------------------

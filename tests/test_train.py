@@ -47,3 +47,29 @@ def test_tiny_training_improves_on_a_good_start(config_name, tiny_dataset, tmp_p
     history = json.loads((run / "history.json").read_text())
     first, last = history["initial_val"]["loss"], history["epochs"][-1]["val_loss"]
     assert last < 0.9 * first, f"validation loss {first:.4f} -> {last:.4f}: training does not learn"
+
+
+def test_a_run_can_start_from_a_checkpoint_and_mix_datasets(tiny_dataset, tiny_anim_dataset, untrained_checkpoints,
+                                                            tmp_path):
+    """``train.init`` loads a checkpoint's weights instead of the seeded start; ``data.mix`` adds another
+    dataset folder's scenes (here 5-frame animations to the 3-frame ones), covered by the fingerprint."""
+    from ml_core import data
+
+    start = untrained_checkpoints["inbetween_vectors"]
+    config = {"task": "inbetween", "name": "inbetween_vectors", "version": "0.0.2", "seed": 7,
+              "model": {"architecture": "inbetween_splat", "params": {"widths": [8, 12, 16]}},
+              "data": {"root": str(tiny_dataset), "crop": 32, "crops_per_scene": 1, "val_crops_per_scene": 1,
+                       "mix": [{"root": str(tiny_anim_dataset), "split": "anim_train", "crops_per_scene": 2}]},
+              "train": {"init": str(start), "epochs": 1, "batch_size": 2, "lr": 1e-12}}
+    history = train.train(config, tmp_path / "run", progress=False, log=lambda *_: None)
+    assert history["init"] == str(start)
+    before = torch.load(start, weights_only=True)["state_dict"]
+    after = torch.load(tmp_path / "run" / "last.pt", weights_only=True)["state_dict"]
+    assert all(torch.allclose(before[k], after[k], atol=1e-6) for k in before)  # lr ~0: still the init weights
+    scenes = data.complete_scenes(tiny_dataset, "train") + data.complete_scenes(tiny_anim_dataset, "anim_train")
+    _, saved = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert saved["training"]["dataset_fingerprint"] == data.scenes_fingerprint(scenes)
+
+    config["model"]["params"]["widths"] = [8, 12]
+    with pytest.raises(ValueError, match="init checkpoint"):
+        train.train(config, tmp_path / "other", progress=False, log=lambda *_: None)

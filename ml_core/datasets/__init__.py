@@ -7,7 +7,7 @@ and ``set_epoch`` gives the next one new crops.
 """
 from __future__ import annotations
 
-from .base import SceneDataset
+from .base import MixedDataset, SceneDataset
 from .colorize import ColorizeDataset
 from .denoise import DenoiseDataset
 from .inbetween import InbetweenDataset
@@ -29,5 +29,5 @@ def make_dataset(task: str, root, split: str, **options) -> SceneDataset:
     return cls(root, split, **options)
 
 
-__all__ = ["DATASETS", "make_dataset", "SceneDataset", "DenoiseDataset", "UpresDataset", "ColorizeDataset",
+__all__ = ["DATASETS", "make_dataset", "MixedDataset", "SceneDataset", "DenoiseDataset", "UpresDataset", "ColorizeDataset",
            "InbetweenDataset"]

@@ -72,3 +72,19 @@ class SceneDataset(torch.utils.data.Dataset):
     def finish(self, sample: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.ndarray]:
         """Work on the cropped, augmented arrays (e.g. derive an input from the target)."""
         return sample
+
+
+class MixedDataset(torch.utils.data.ConcatDataset):
+    """Several scene datasets of one task as one (e.g. 3-frame and 5-frame renders from two dataset folders):
+    items in order of the parts, ``set_epoch`` passed on, one fingerprint over every part's scenes."""
+
+    def __init__(self, parts: list[SceneDataset]):
+        super().__init__(parts)
+        self.scenes = [scene for part in parts for scene in part.scenes]
+
+    def fingerprint(self) -> str:
+        return data.scenes_fingerprint(self.scenes)
+
+    def set_epoch(self, epoch: int) -> None:
+        for part in self.datasets:
+            part.set_epoch(epoch)

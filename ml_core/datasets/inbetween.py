@@ -1,12 +1,19 @@
 """Inbetween: frames t0 and t1 (+ their Vector passes and depth) -> the frame between them.
 
 From the animation frames 1..F of a scene: frame0 = 1, frame1 = F, target = a frame between at
-t = (k - 1) / (F - 1). Blender's vectors span one frame step; ``steps`` (F - 1) tells how many lie between.
+t = (k - 1) / (F - 1), k drawn per item (3-frame scenes: t = 1/2; the ``anim5`` preset's 5 frames: 1/4, 1/2,
+3/4; ``anim4``: 1/3, 2/3). Blender's vectors span one frame step and ``steps`` (F - 1) of them lie between
+frame0 and frame1. The models take vectors in the convention of their contract, frames two steps apart
+(``KEY_STEPS``; ``inbetween_splat.VECTOR_GAIN``), so the vectors are scaled by ``steps / KEY_STEPS``: with
+linear motion that is exactly the vector of a 2-step render of the same first and last frame.
 """
 from __future__ import annotations
 
 from ..transforms import VECTOR
 from .base import SceneDataset
+
+#: frame steps between frame0 and frame1 that the models' vector inputs are scaled for
+KEY_STEPS = 2
 
 
 class InbetweenDataset(SceneDataset):
@@ -22,7 +29,8 @@ class InbetweenDataset(SceneDataset):
         k = int(rng.integers(1, len(self.frames) - 1))
         first, middle, last = (self.passes(scene, self.frames[i]) for i in (0, k, -1))
         steps = len(self.frames) - 1
+        gain = steps / KEY_STEPS
         return {"frame0": first["Combined"][..., :3], "frame1": last["Combined"][..., :3],
-                "vectors0": first["Vector"], "vectors1": last["Vector"],
+                "vectors0": first["Vector"] * gain, "vectors1": last["Vector"] * gain,
                 "depth0": first["Denoising Depth"], "depth1": last["Denoising Depth"],
                 "target": middle["Combined"][..., :3]}, {"t": k / steps, "steps": float(steps)}
