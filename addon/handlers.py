@@ -82,7 +82,7 @@ def plan_frame(scene: bpy.types.Scene, written: str, animation: bool) -> tasks.F
         upres=prefs.run_options("upres", settings.upres_model, precision) if scale > 1 else None,
         upres_scale=scale,
         inbetween=prefs.run_options("inbetween", settings.inbetween_model, precision) if inbetweens else None,
-        inbetweens=inbetweens)
+        inbetweens=inbetweens, key_steps=step)
 
 
 @persistent

@@ -59,11 +59,12 @@ def run_arrays(task: str, inputs: dict, options: RunOptions, scale: int | None =
 
 
 def run_file(task: str, sources: list[str | None], dst: str, options: RunOptions, *, layer: str,
-             inputs: dict | None = None, scale: int | None = None, progress: Progress | None = None) -> np.ndarray:
+             inputs: dict | None = None, scale: int | None = None, progress: Progress | None = None,
+             key_steps: float | None = None) -> np.ndarray:
     """``task`` on render files (passes of view layer ``layer`` found by name), writing ``dst``; returns the
     result as an array too."""
     return _record(runtime.run_files(task, sources, dst, inputs=inputs, scale=scale, layer=layer,
-                                     progress=progress, **options.kwargs()))
+                                     progress=progress, key_steps=key_steps, **options.kwargs()))
 
 
 def hint_inputs(hints: np.ndarray | None, mask: np.ndarray | None) -> dict:
@@ -105,7 +106,8 @@ class FramePlan:
     upres: RunOptions | None = None
     upres_scale: int = 1
     inbetween: RunOptions | None = None
-    inbetweens: tuple[tuple[str, float, str], ...] = ()
+    inbetweens: tuple[tuple[str, float, str], ...] = ()  # (previous frame's file, t, output)
+    key_steps: int = 2  # frame steps between the previous rendered frame and this one
 
 
 def process_frame(plan: FramePlan) -> list[str]:
@@ -125,7 +127,8 @@ def process_frame(plan: FramePlan) -> list[str]:
     if plan.denoise or plan.upres:
         written.append(plan.output)
     for previous, t, dst in plan.inbetweens:
-        run_file("inbetween", [previous, source], dst, plan.inbetween, layer=plan.layer, inputs={"t": t})
+        run_file("inbetween", [previous, source], dst, plan.inbetween, layer=plan.layer, inputs={"t": t},
+                 key_steps=plan.key_steps)
         written.append(dst)
     return written
 
@@ -182,6 +185,7 @@ def retime_sequence(pattern: FramePattern, output: FramePattern, factor: int, op
         for k in range(1, factor):
             dst = str(output.path(first + i * factor + k))
             run_file("inbetween", [str(pattern.path(frame)), str(pattern.path(frames[i + 1]))], dst, options,
-                     layer=layer, inputs={"t": k / factor}, progress=frame_progress)
+                     layer=layer, inputs={"t": k / factor}, progress=frame_progress,
+                     key_steps=frames[i + 1] - frame)
             written.append(dst)
     return written

@@ -68,12 +68,14 @@ def test_inbetween_reads_key_frames_outside_its_chunk(tmp_path):
     pattern, out = str(tmp_path / "beauty.####.exr"), str(tmp_path / "inb" / "beauty.####.exr")
     chunk = plan("inbetween", [pattern], out, frames=[1003, 1004, 1005, 1006], keys=list(range(1001, 1010, 2)))
     assert [(j.frame, j.t) for j in chunk] == [(1004, 0.5), (1006, 0.5)]  # 1003 and 1005 are rendered keys
+    assert {j.key_steps for j in chunk} == {2}  # the Vector passes span 1 of the keys' 2 steps
     # 1007 lies in the next chunk: read it all the same
     assert chunk[1].sources == (str(tmp_path / "beauty.1005.exr"), str(tmp_path / "beauty.1007.exr"))
 
     every_fourth = plan("inbetween", [pattern], out, keys=[1001, 1005, 1009])
     assert [(j.frame, j.t) for j in every_fourth] == [(1002, 0.25), (1003, 0.5), (1004, 0.75),
                                                       (1006, 0.25), (1007, 0.5), (1008, 0.75)]
+    assert {j.key_steps for j in every_fourth} == {4}
     from_disk = plan("inbetween", [pattern], out)  # no --keys: the frames on disk are the keys
     assert [j.frame for j in from_disk] == [1002, 1004, 1006, 1008]
 

@@ -153,6 +153,30 @@ def test_api_inbetween_feeds_the_shipped_vector_model_depth():
         api.inbetween(*frames, 0.5, vectors=vectors, depth0=depths[0])
 
 
+def test_key_steps_scale_the_vector_passes_to_the_gap_between_the_key_frames():
+    """Blender's Vector pass holds one frame step of motion; keys rendered every 4th frame are 4 steps apart:
+    ``key_steps=4`` is the same as vectors of twice the motion at the models' 2-step convention, and moves
+    pixels differently from the default (every other frame)."""
+    from pathlib import Path
+
+    import pytest
+
+    from addon.runtime import ModelError, api
+    from addon.runtime.exr import read_exr
+
+    first = sorted((Path(__file__).parent / "data" / "inbetween").glob("*_frame1.exr"))[0]
+    a, b = read_exr(first), read_exr(first.with_name(first.name.replace("_frame1", "_frame3")))
+    frames, vectors = (a.get("Combined")[..., :3], b.get("Combined")[..., :3]), (a.get("Vector"), b.get("Vector"))
+    options = dict(model="inbetween_vectors", threads=1, tile_size=None)
+    four = api.inbetween(*frames, 0.25, vectors=vectors, key_steps=4, **options)
+    doubled = api.inbetween(*frames, 0.25, vectors=tuple(2 * v for v in vectors), **options)
+    np.testing.assert_array_equal(four, doubled)
+    default = api.inbetween(*frames, 0.25, vectors=vectors, **options)
+    assert np.abs(four - default).max() > 0.02  # moving pixels land elsewhere
+    with pytest.raises(ModelError, match="key_steps must be a positive"):
+        api.inbetween(*frames, 0.25, vectors=vectors, key_steps=0, **options)
+
+
 # ----------------------------------------------------------------------------------------------------------
 # Longer animations (issue 8): t other than 1/2
 # ----------------------------------------------------------------------------------------------------------

@@ -43,13 +43,14 @@ PathLike = str | os.PathLike
 def run(task: str, inputs: dict, *, model: str | None = None, scale: int | None = None, precision: str = "fp32",
         models_dir: PathLike | None = None, device: str = "auto", threads: int | None = None,
         tile_size: int | None = DEFAULT_TILE, nonfinite: str = "zero", labels: dict[str, str] | None = None,
-        progress: Callable[[int, int], None] | None = None) -> InferenceResult:
-    """Run ``task`` on ``inputs`` ({contract input name: array or number}; None means absent)."""
+        progress: Callable[[int, int], None] | None = None, key_steps: float | None = None) -> InferenceResult:
+    """Run ``task`` on ``inputs`` ({contract input name: array or number}; None means absent);
+    ``key_steps``: frame steps between the frames whose Vector passes are given (see ``Model.run``)."""
     registry = Registry(models_dir)
     given = {k for k, v in inputs.items() if v is not None}
     entry = _pick(registry, task, given, model, scale, precision, exact=True)
     return load_model(entry.name, registry.folder, device, threads).run(
-        inputs, tile_size=tile_size, nonfinite=nonfinite, labels=labels, progress=progress)
+        inputs, tile_size=tile_size, nonfinite=nonfinite, labels=labels, progress=progress, key_steps=key_steps)
 
 
 def denoise(color: np.ndarray, albedo: np.ndarray | None = None, normal: np.ndarray | None = None, *,
@@ -80,11 +81,13 @@ def colorize(gray: np.ndarray, hints: np.ndarray | None = None, mask: np.ndarray
 
 def inbetween(frame0: np.ndarray, frame1: np.ndarray, t: float = 0.5,
               vectors: tuple[np.ndarray, np.ndarray] | None = None, *, depth0: np.ndarray | None = None,
-              depth1: np.ndarray | None = None, exposure: float | None = None, **options) -> np.ndarray:
+              depth1: np.ndarray | None = None, exposure: float | None = None, key_steps: float = 2,
+              **options) -> np.ndarray:
     """The frame at time ``t`` between ``frame0`` (t=0) and ``frame1`` (t=1).
 
-    ``vectors``: the Blender Vector passes (4 channels, pixels) of both frames, rendered every other frame
-    so each one's motion reaches the middle frame; with them a model uses the renderer's exact motion.
+    ``vectors``: the Blender Vector passes (4 channels, pixels) of both frames; with them a model uses the
+    renderer's exact motion. ``key_steps``: how many frame steps apart the two frames are (2: rendered every
+    other frame; 4 for every 4th, with t = 1/4, 2/4, 3/4 between): a Vector pass holds one step's motion.
     ``depth0`` / ``depth1``: the Denoising Depth passes (H x W or H x W x 1, distance from the camera) of
     ``frame0`` and ``frame1``; with vectors, the vector-guided model (``inbetween_vectors``) weighs the pixels
     that land on the same spot by them, nearer ones winning (as ``inbetween_file`` and ``postpass inbetween``
@@ -96,7 +99,7 @@ def inbetween(frame0: np.ndarray, frame1: np.ndarray, t: float = 0.5,
     vector0, vector1 = vectors if vectors is not None else (None, None)
     return run("inbetween", {"frame0": frame0, "frame1": frame1, "t": t, "vectors0": vector0,
                              "vectors1": vector1, "depth0": depth0, "depth1": depth1, "exposure": exposure},
-               **options).image
+               key_steps=key_steps, **options).image
 
 
 def run_files(task: str, sources: list[PathLike | None], dst: PathLike, *, inputs: dict | None = None,
@@ -104,8 +107,8 @@ def run_files(task: str, sources: list[PathLike | None], dst: PathLike, *, input
               model: str | None = None, scale: int | None = None, precision: str = "fp32",
               models_dir: PathLike | None = None, device: str = "auto", threads: int | None = None,
               tile_size: int | None = DEFAULT_TILE, nonfinite: str = "zero",
-              progress: Callable[[int, int], None] | None = None) -> InferenceResult:
-    """Run ``task`` on image files and write ``dst``.
+              progress: Callable[[int, int], None] | None = None, key_steps: float | None = None) -> InferenceResult:
+    """Run ``task`` on image files and write ``dst`` (``key_steps``: see :func:`run`).
 
     Each model input names a pass and which of ``sources`` holds it (its metadata), so a multilayer EXR
     feeds colour, albedo, normal and vectors by pass name, and the model is chosen by which passes exist.
@@ -132,7 +135,7 @@ def run_files(task: str, sources: list[PathLike | None], dst: PathLike, *, input
         arrays[spec.name] = source.get(spec.pass_name)  # a missing pass raises ImageError naming the file
         labels.setdefault(spec.name, f"{source.path} [{spec.pass_name}]")
     result = load_model(entry.name, registry.folder, device, threads).run(
-        arrays, tile_size=tile_size, nonfinite=nonfinite, labels=labels, progress=progress)
+        arrays, tile_size=tile_size, nonfinite=nonfinite, labels=labels, progress=progress, key_steps=key_steps)
     primary, single = files[0], sum(f is not None for f in files) == 1
     primary.passes.clear()  # an 8K multilayer EXR holds GBs of passes: free them before writing
     del files, arrays
@@ -164,9 +167,11 @@ def colorize_file(src: PathLike, dst: PathLike, *, hints: PathLike | None = None
     return run_files("colorize", [src], dst, inputs=extra, **options)
 
 
-def inbetween_file(src0: PathLike, src1: PathLike, dst: PathLike, t: float = 0.5, **options) -> InferenceResult:
-    """Write the frame at ``t`` between two render files; their Vector passes are used when present."""
-    return run_files("inbetween", [src0, src1], dst, inputs={"t": t}, **options)
+def inbetween_file(src0: PathLike, src1: PathLike, dst: PathLike, t: float = 0.5, *, key_steps: float = 2,
+                   **options) -> InferenceResult:
+    """Write the frame at ``t`` between two render files ``key_steps`` frame steps apart; their Vector passes
+    are used when present."""
+    return run_files("inbetween", [src0, src1], dst, inputs={"t": t}, key_steps=key_steps, **options)
 
 
 def _holds(files: list, spec) -> bool:

@@ -54,6 +54,7 @@ class FrameJob:
     sources: tuple[str | None, ...]  # run_files' sources: the frame (upres: + guide; inbetween: both key frames)
     output: str
     t: float | None = None  # inbetween: where the frame lies between its key frames
+    key_steps: int | None = None  # inbetween: frame steps between its key frames (scales the Vector passes)
     hints: str | None = None  # colorize: an RGB(A) hint image (alpha > 0 marks hints, unless a mask is given)
     mask: str | None = None  # colorize: a grey image, > 0 where a hint is given
     hint_points: tuple[HintPoint, ...] | None = None  # colorize: hints as points (read from points_file)
@@ -229,7 +230,7 @@ def _plan_inbetween(inputs: list[str], output: str, frames: list[int] | None,
             continue
         before, after = keys[at - 1], keys[at]
         jobs.append(FrameJob(frame, (_abs(pattern.path(before)), _abs(pattern.path(after))), out,
-                             t=(frame - before) / (after - before)))
+                             t=(frame - before) / (after - before), key_steps=after - before))
     return jobs
 
 
@@ -298,7 +299,7 @@ def run_frame(job: FrameJob, options: BatchOptions) -> FrameResult:
         result = run_files(options.task, list(job.sources), job.output, inputs=inputs, labels=labels,
                            layer=options.layer, bit_depth=options.bit_depth, model=options.model,
                            scale=options.scale, models_dir=options.models_dir, device=options.device,
-                           threads=options.threads, tile_size=options.tile_size)
+                           threads=options.threads, tile_size=options.tile_size, key_steps=job.key_steps)
     except Exception as exc:  # any problem of this frame fails only this frame; the batch goes on
         return finish("failed", _reason(exc, job))
     return finish("done", model=result.model, provider=result.provider, nonfinite=sum(result.nonfinite.values()))

@@ -78,7 +78,7 @@ class Model:
 
     def run(self, inputs: dict, *, tile_size: int | None = DEFAULT_TILE, nonfinite: str = "zero",
             labels: dict[str, str] | None = None, progress: Callable[[int, int], None] | None = None,
-            exact_tiles: bool = False) -> InferenceResult:
+            exact_tiles: bool = False, key_steps: float | None = None) -> InferenceResult:
         """Run on ``inputs`` ({contract input name: H x W x C array or scalar}); ``None`` values count as absent.
 
         ``tile_size``: tile core in input pixels, which sets the memory per tile (None: the whole image in one
@@ -88,7 +88,10 @@ class Model:
         ``tile_size`` instead, however much of each tile is margin; for tests of the seams). ``nonfinite``: ``zero``
         replaces NaN/Inf with 0 and counts them, ``error`` refuses the input. ``labels`` name each input's file
         in error messages. ``progress(done, total)`` is called after every tile; an exception raised there
-        (e.g. the add-on's cancel button) stops the run.
+        (e.g. the add-on's cancel button) stops the run. ``key_steps``: how many frame steps lie between the
+        frames that displacement inputs (Blender's Vector passes, which span one step) belong to; a model
+        multiplies them by its ``displacement_gain``, the step count it was trained for, so they are scaled by
+        ``key_steps / displacement_gain`` (None: as the model was trained, e.g. frames rendered every other frame).
         """
         start = time.perf_counter()
         c = self.contract
@@ -114,6 +117,12 @@ class Model:
             counts[spec.name] = _count_nonfinite(raw)
             images[spec.name], alphas[spec.name] = split_channels(raw, spec, label(spec.name))
         height, width = _check_sizes(c, images, label)
+        if key_steps is not None:
+            if not key_steps > 0:
+                raise ModelError(f"key_steps must be a positive number of frame steps, not {key_steps!r}")
+            for spec in c.image_inputs:
+                if spec.displacement_gain and spec.name in images:
+                    images[spec.name] = images[spec.name] * np.float32(key_steps / spec.displacement_gain)
         for name, count in counts.items():
             if count and nonfinite == "error":
                 raise ImageError(label(name), f"{count} NaN/Inf values (nonfinite='zero' replaces them with 0)")
