@@ -104,3 +104,19 @@ def test_bad_checkpoints_give_one_line_errors(tmp_path):
     with pytest.raises(CheckpointError, match="lacks metrics"):
         save_checkpoint(tmp_path / "x.pt", build("colorize_unet"), name="x", version="1",
                         training={k: v for k, v in TRAINING.items() if k != "metrics"})
+
+
+def test_kpn_can_use_a_smaller_kernel_at_its_finest_level():
+    """``finest_kernel`` (the speed option: the finest level is most of the filtering) changes only the finest
+    level's kernel; models without it keep their old parameters, so older checkpoints rebuild unchanged."""
+    plain = build("denoise_kpn", seed=0, widths=[8, 12, 16], demodulate=True)
+    small = build("denoise_kpn", seed=0, widths=[8, 12, 16], demodulate=True, finest_kernel=3)
+    assert "finest_kernel" not in plain.params and small.params["finest_kernel"] == 3
+    assert [h.out_channels for h in plain.heads] == [25 + 2, 25 + 1, 25]
+    assert [h.out_channels for h in small.heads] == [9 + 2, 25 + 1, 25]
+    x = example_inputs(small, 32, 32)
+    x[0] = x[0] * 4.0
+    out = small.eval()(*x)
+    assert out.shape == (1, 3, 32, 32) and torch.isfinite(out).all()
+    with pytest.raises(ValueError, match="odd"):
+        build("denoise_kpn", finest_kernel=4)

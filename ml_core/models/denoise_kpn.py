@@ -57,23 +57,30 @@ class DenoiseKPN(PostpassModel):
     architecture = "denoise_kpn"
 
     def __init__(self, aux: list[str] = ("albedo", "normal"), widths: list[int] = (16, 32, 48, 64),
-                 kernel: int = 5, scales: int | None = None, demodulate: bool = False):
+                 kernel: int = 5, scales: int | None = None, demodulate: bool = False,
+                 finest_kernel: int | None = None):
         check_aux(aux)
         scales = scales or len(widths)
         if not 1 <= scales <= len(widths):
             raise ValueError(f"scales must be between 1 and the U-Net's {len(widths)} levels, got {scales}")
-        if kernel < 1 or kernel % 2 == 0:
-            raise ValueError(f"kernel must be an odd size, got {kernel}")
+        for size in (kernel, finest_kernel or kernel):
+            if size < 1 or size % 2 == 0:
+                raise ValueError(f"kernel sizes must be odd, got {size}")
         if demodulate and "albedo" not in aux:
             raise ValueError("demodulate needs the albedo input")
-        super().__init__(aux=list(aux), widths=list(widths), kernel=kernel, scales=scales, demodulate=demodulate)
+        params = dict(aux=list(aux), widths=list(widths), kernel=kernel, scales=scales, demodulate=demodulate)
+        if finest_kernel:  # only recorded when set, so older checkpoints' params stay as they were
+            params["finest_kernel"] = finest_kernel
+        super().__init__(**params)
         self.aux, self.kernel, self.scales, self.demodulate = tuple(aux), kernel, scales, demodulate
+        # the finest level filters 4x the pixels of the next: a smaller kernel there is most of the filtering's cost
+        self.sizes = [finest_kernel or kernel] + [kernel] * (scales - 1)
         self.unet = UNet(3 + 3 * len(aux), 3, list(widths))
         del self.unet.head  # the kernel heads replace the colour head
         # level s predicts its kernel's logits, and (but the coarsest) the blend weight towards the coarser result
         # (the finest level also the demodulated/plain choice)
         extra = [int(s < scales - 1) + int(s == 0 and demodulate) for s in range(scales)]
-        self.heads = nn.ModuleList(nn.Conv2d(widths[s], kernel * kernel + extra[s], 1) for s in range(scales))
+        self.heads = nn.ModuleList(nn.Conv2d(widths[s], self.sizes[s] ** 2 + extra[s], 1) for s in range(scales))
         with torch.no_grad():  # start near box filters blended half-way: a smooth, stable first output
             for head in self.heads:
                 head.weight.mul_(0.1)
@@ -82,7 +89,7 @@ class DenoiseKPN(PostpassModel):
     @property
     def tile_overlap(self) -> int:
         # the U-Net's reach, plus the coarsest kernel's radius and its pooling block, in full-resolution pixels
-        return self.unet.receptive_radius + (self.kernel // 2 + 1) * 2 ** (self.scales - 1)
+        return self.unet.receptive_radius + (self.sizes[-1] // 2 + 1) * 2 ** (self.scales - 1)
 
     def contract(self) -> ModelContract:
         return denoise_contract(self.aux, self.unet.pad_multiple, self.tile_overlap)
@@ -103,13 +110,13 @@ class DenoiseKPN(PostpassModel):
 
     def reconstruct(self, image: torch.Tensor, heads: list[torch.Tensor]) -> torch.Tensor:
         """Filter the box pyramid of ``image`` with each level's kernels and recombine it coarse to fine."""
-        k2 = self.kernel * self.kernel
         pyramid = [image]
         for _ in range(self.scales - 1):
             pyramid.append(F.avg_pool2d(pyramid[-1], 2))
         result = None
         for s in reversed(range(self.scales)):
-            filtered = apply_kernels(pyramid[s], heads[s][:, :k2], self.kernel)
+            k2 = self.sizes[s] ** 2
+            filtered = apply_kernels(pyramid[s], heads[s][:, :k2], self.sizes[s])
             if result is None:
                 result = filtered
                 continue
