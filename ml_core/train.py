@@ -240,7 +240,7 @@ def _datasets(task: str, root: Path, main: dict, mix: list[dict], options: dict,
         unknown = set(entry) - {"root", "split", "scenes", "crops_per_scene"}
         if unknown:
             raise ValueError(f"data mix entry {entry}: unknown keys {', '.join(sorted(unknown))}")
-        part_options = {**options, **({"crops_per_scene": entry["crops_per_scene"]} if "crops_per_scene" in entry else {})}
+        part_options = {**options, "crops_per_scene": entry.get("crops_per_scene", options["crops_per_scene"])}
         parts.append(make_dataset(task, Path(entry.get("root", root)).expanduser(), entry["split"],
                                   scenes=entry.get("scenes"), **part_options, **kwargs))
     return parts[0] if len(parts) == 1 else MixedDataset(parts)

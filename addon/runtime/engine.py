@@ -120,8 +120,8 @@ class Model:
         if key_steps is not None:
             if not key_steps > 0:
                 raise ModelError(f"key_steps must be a positive number of frame steps, not {key_steps!r}")
-            for spec in c.image_inputs:
-                if spec.displacement_gain and spec.name in images:
+            for spec in c.image_inputs:  # at the trained spacing the gain is 1: no copy of a frame's vectors
+                if spec.displacement_gain and spec.name in images and key_steps != spec.displacement_gain:
                     images[spec.name] = images[spec.name] * np.float32(key_steps / spec.displacement_gain)
         for name, count in counts.items():
             if count and nonfinite == "error":

@@ -44,13 +44,7 @@ class Span:
 
 def plan_axis(length: int, tile: int, overlap: int, multiple: int) -> list[Span]:
     """Tiles covering ``length`` (a multiple of ``multiple``) with cores of about ``tile`` pixels."""
-    core = round_up(max(tile, 2 * BLEND, 1), multiple)
-    margin = round_up(overlap + BLEND, multiple)
-    spans = []
-    for core0 in range(0, length, core):
-        core1 = min(core0 + core, length)
-        spans.append(Span(core0, core1, max(0, core0 - margin), min(length, core1 + margin)))
-    return spans
+    return _axis_spans(length, round_up(max(tile, 2 * BLEND, 1), multiple), round_up(overlap + BLEND, multiple))
 
 
 def _axis_spans(length: int, core: int, margin: int) -> list[Span]:

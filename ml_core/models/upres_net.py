@@ -21,6 +21,8 @@ textures and photos.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -58,7 +60,7 @@ def bicubic_kernel(scale: int, channels: int = 3) -> torch.Tensor:
     rows = torch.zeros(scale, 5, dtype=torch.float64)
     for p in range(scale):
         src = (p + 0.5) / scale - 0.5  # source offset of output phase p from its low-res pixel
-        i0 = int(torch.floor(torch.tensor(src)))
+        i0 = math.floor(src)
         for j, v in enumerate(_cubic(src - i0)):
             rows[p, i0 - 1 + j + 2] += v
     phases = (rows[:, None, :, None] * rows[None, :, None, :]).reshape(scale * scale, 1, 5, 5)
