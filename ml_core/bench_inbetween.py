@@ -33,17 +33,13 @@ from .metrics import render_metrics
 
 
 def dis_inbetween(frame0: np.ndarray, frame1: np.ndarray, t: float = 0.5) -> np.ndarray:
-    """OpenCV DIS optical flow (medium preset) on the tone-mapped frames, each frame warped to ``t`` along its
-    own flow (the same backward-warp approximation as the vector baseline) and blended by closeness in time."""
-    import cv2
+    """OpenCV DIS optical flow (medium preset) on the tone-mapped frames (the runtime's estimate, which the
+    image-only model reads), each frame warped to ``t`` along its own flow (the same backward-warp
+    approximation as the vector baseline) and blended by closeness in time."""
+    from addon.runtime.estimate import optical_flow
 
-    from addon.runtime.color import exposure_scale, tonemap
-
-    scale = exposure_scale(np.concatenate([frame0, frame1], 0))
-    g0, g1 = [(cv2.cvtColor(tonemap(f, scale), cv2.COLOR_RGB2GRAY) * 255).astype(np.uint8) for f in (frame0, frame1)]
-    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    flow01, flow10 = dis.calc(g0, g1, None), dis.calc(g1, g0, None)
-    ahead, behind = sample(frame0, -t * flow01), sample(frame1, -(1.0 - t) * flow10)
+    ahead = sample(frame0, -t * optical_flow(frame0, frame1))
+    behind = sample(frame1, -(1.0 - t) * optical_flow(frame1, frame0))
     return (1.0 - t) * ahead + t * behind
 
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 import numpy as np
 
 #: How the channels of a pass transform: "normal" (X, Y, Z), "vector" (X, Y, Z, W as two 2-D vectors),
-#: anything else is a scalar field (colour, albedo, depth, masks) that just moves with the pixels.
-NORMAL, VECTOR = "normal", "vector"
+#: "flow" (DX, DY: an optical flow in image coordinates, y down), anything else is a scalar field (colour,
+#: albedo, depth, masks) that just moves with the pixels.
+NORMAL, VECTOR, FLOW = "normal", "vector", "flow"
 
 
 def _hflip(arr: np.ndarray, kind: str | None) -> np.ndarray:
     out = arr[:, ::-1].copy()
-    if kind == NORMAL:
+    if kind in (NORMAL, FLOW):
         out[..., 0] *= -1
     elif kind == VECTOR:
         out[..., 0] *= -1
@@ -27,7 +28,7 @@ def _hflip(arr: np.ndarray, kind: str | None) -> np.ndarray:
 
 def _vflip(arr: np.ndarray, kind: str | None) -> np.ndarray:
     out = arr[::-1].copy()
-    if kind == NORMAL:
+    if kind in (NORMAL, FLOW):
         out[..., 1] *= -1
     elif kind == VECTOR:
         out[..., 1] *= -1
@@ -43,6 +44,8 @@ def _rot90(arr: np.ndarray, kind: str | None) -> np.ndarray:
     elif kind == VECTOR:
         x, y, z, w = (out[..., i].copy() for i in range(4))
         out[..., 0], out[..., 1], out[..., 2], out[..., 3] = -y, x, -w, z
+    elif kind == FLOW:  # y down: the y-up rotation (x, y) -> (-y, x) reads (dx, dy) -> (dy, -dx)
+        out[..., 0], out[..., 1] = out[..., 1].copy(), -out[..., 0].copy()
     return out
 
 

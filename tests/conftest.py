@@ -65,6 +65,7 @@ TEST_MODELS = {
     "colorize": ("colorize_unet", {"widths": [8, 12, 16]}),
     "inbetween": ("inbetween_net", {"widths": [8, 12, 16]}),
     "inbetween_vectors": ("inbetween_splat", {"widths": [8, 12, 16]}),
+    "inbetween_flow": ("inbetween_splat", {"widths": [8, 12, 16], "motion": "flow"}),
 }
 FP16_MODELS = ("denoise_aux",)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from ml_core.evaluate import main as evaluate_main
@@ -175,6 +176,41 @@ def test_key_steps_scale_the_vector_passes_to_the_gap_between_the_key_frames():
     assert np.abs(four - default).max() > 0.02  # moving pixels land elsewhere
     with pytest.raises(ModelError, match="key_steps must be a positive"):
         api.inbetween(*frames, 0.25, vectors=vectors, key_steps=0, **options)
+
+
+def test_runtime_estimates_the_optical_flow_of_frames_without_vectors():
+    from addon.runtime.estimate import optical_flow
+
+    frames, _, _ = _moving_square(step=6)
+    flow = optical_flow(frames[0], frames[2])  # 12 px right between the key frames
+    inside = (slice(26, 38), slice(13, 23))
+    assert np.median(flow[inside][..., 0]) == pytest.approx(12.0, abs=1.0)
+    assert np.abs(np.median(flow[inside][..., 1])) < 0.5
+    assert np.median(optical_flow(frames[2], frames[0])[26:38, 25:35, 0]) == pytest.approx(-12.0, abs=1.0)
+
+
+def test_image_only_model_runs_on_the_estimated_flow_whatever_the_key_steps(models_dir):
+    """Without flows the runtime gives the model the DIS estimate (the same as passing it), over the whole
+    frame so tiles agree; a flow spans the key gap, so key_steps leaves it alone."""
+    from addon.runtime import api
+    from addon.runtime.estimate import optical_flow
+
+    frames, _, _ = _moving_square(step=6)
+    options = dict(model="inbetween_flow", models_dir=models_dir, threads=1)
+    auto = api.run("inbetween", {"frame0": frames[0], "frame1": frames[2], "t": 0.5}, **options)
+    flows = {"flow0": optical_flow(frames[0], frames[2]), "flow1": optical_flow(frames[2], frames[0])}
+    given = api.run("inbetween", {"frame0": frames[0], "frame1": frames[2], "t": 0.5, **flows}, **options)
+    np.testing.assert_array_equal(auto.image, given.image)
+    still = api.run("inbetween", {"frame0": frames[0], "frame1": frames[2], "t": 0.5,
+                                  "flow0": 0 * flows["flow0"], "flow1": 0 * flows["flow1"]}, **options)
+    assert np.abs(still.image - auto.image).max() > 0.1  # the flow moves the square
+    error = np.abs(auto.image - frames[1]).mean()
+    assert error < 0.5 * np.abs(still.image - frames[1]).mean()
+    tiled = api.load_model("inbetween_flow", models_dir, threads=1).run(
+        {"frame0": frames[0], "frame1": frames[2], "t": 0.5}, tile_size=16, exact_tiles=True, key_steps=4)
+    assert tiled.tiles > 4
+    np.testing.assert_allclose(tiled.image, auto.image, atol=1e-3)
+    assert api.inbetween(frames[0], frames[2], 0.5, models_dir=models_dir).shape == frames[0].shape
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -40,6 +40,14 @@ def test_motion_vectors_transform_with_the_image(op):
     np.testing.assert_array_equal(np.roll(s["f0"], (int(fy), int(fx)), axis=(0, 1)), s["f1"])
 
 
+@pytest.mark.parametrize("op", range(8))
+def test_optical_flow_transforms_like_the_vector_pass_it_stands_for(op):
+    vector = np.random.default_rng(op).normal(size=(6, 6, 4)).astype(np.float32)
+    moved = transforms.dihedral({"v": vector, "f": flow.backward_flow(vector)}, op,
+                                {"v": transforms.VECTOR, "f": transforms.FLOW})
+    np.testing.assert_array_equal(moved["f"], flow.backward_flow(moved["v"]))
+
+
 def test_crops_stay_aligned_across_resolutions():
     rng = np.random.default_rng(0)
     hr = rng.random((64, 64, 3)).astype(np.float32)

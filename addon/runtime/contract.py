@@ -15,6 +15,9 @@ Conventions the runtime applies by meaning, never by model name:
 * An input on the ``output`` grid (e.g. full-resolution guides for up-res) is ``scale`` times the input grid.
 * An input with ``displacement_gain`` holds pixel offsets that move content by up to gain x |value| pixels;
   the runtime widens the tile overlap by that much so tiles still agree.
+* An input with ``estimate`` (an estimator name and the inputs it reads, e.g. ``("optical_flow", "frame0",
+  "frame1")``) is computed by the runtime from those inputs, over the whole image before tiling, when the
+  caller does not give it (``addon.runtime.estimate``).
 """
 from __future__ import annotations
 
@@ -28,6 +31,11 @@ GRIDS = ("input", "output")
 #: Keys export writes beside the contract; the runtime shows them but never acts on them.
 PROVENANCE_KEYS = ("name", "version", "precision", "architecture", "training_command", "seed",
                    "dataset_fingerprint", "metrics", "parity", "exporter")
+
+
+def _fields(item) -> dict:
+    # an empty ``estimate`` is left out, so models exported before it existed keep byte-identical metadata
+    return {k: v for k, v in asdict(item).items() if not (k == "estimate" and not v)}
 
 
 class ModelError(ValueError):
@@ -49,6 +57,8 @@ class ImageInput:
     optional: bool = False  # may be left out; the runtime then feeds ``fill``
     fill: float = 0.0
     displacement_gain: float = 0.0
+    #: (estimator, input, ...): computed by the runtime from those inputs when absent (see ``estimate.py``)
+    estimate: tuple[str, ...] = ()
 
     kind = "image"
 
@@ -125,7 +135,7 @@ class ModelContract:
         return {
             "postpass_contract": str(CONTRACT_VERSION),
             "task": self.task,
-            "inputs": json.dumps([{"kind": i.kind, **asdict(i)} for i in self.inputs]),
+            "inputs": json.dumps([{"kind": i.kind, **_fields(i)} for i in self.inputs]),
             "outputs": json.dumps([asdict(o) for o in self.outputs]),
             "scale": str(self.scale),
             "pad_multiple": str(self.pad_multiple),
@@ -145,7 +155,8 @@ class ModelContract:
             for entry in json.loads(props["inputs"]):
                 kind = entry.pop("kind")
                 if kind == "image":
-                    inputs.append(ImageInput(**{**entry, "channels": tuple(entry["channels"])}))
+                    inputs.append(ImageInput(**{**entry, "channels": tuple(entry["channels"]),
+                                                "estimate": tuple(entry.get("estimate", ()))}))
                 elif kind == "scalar":
                     inputs.append(ScalarInput(**{**entry, "exposure_of": tuple(entry["exposure_of"])}))
                 else:
@@ -175,6 +186,8 @@ class ModelContract:
         for i in self.image_inputs:
             if i.grid not in GRIDS:
                 problems.append(f"{i.name}: grid {i.grid!r} not in {GRIDS}")
+            if i.estimate and (len(i.estimate) < 2 or any(src not in self._by_name for src in i.estimate[1:])):
+                problems.append(f"{i.name}: estimate {i.estimate} needs an estimator and known inputs")
         if not any(i.grid == "input" and not i.optional for i in self.image_inputs):
             problems.append("no required input on the input grid (it sets the image size)")
         for s in self.scalar_inputs:

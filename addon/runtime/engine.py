@@ -1,7 +1,8 @@
 """Running one registered model on numpy images, driven entirely by the model's contract (its ONNX metadata).
 
 The steps, the same for every model: check the inputs against the contract (channel count, size, dtype);
-split alpha off colour inputs; count and zero NaN/Inf; compute scalars (one exposure scale per image for HDR
+split alpha off colour inputs; count and zero NaN/Inf; estimate inputs the contract lets the runtime compute
+(optical flow for the image-only inbetweener); compute scalars (one exposure scale per image for HDR
 models); pad to the model's multiple and run overlapping tiles, converting sRGB inputs/outputs per tile;
 blend the tiles into outputs cropped back to size; put alpha back, resized to the output grid. Memory stays
 at the inputs plus the outputs plus one tile (its size bounded by ``tile_size`` and the model's margins, not by
@@ -21,6 +22,7 @@ import numpy as np
 
 from . import color
 from .contract import ImageInput, ModelContract, ModelError
+from .estimate import estimate_missing
 from .exr import ImageError
 from .registry import Registry, RegistryEntry
 from .session import Session, open_session
@@ -120,8 +122,11 @@ class Model:
         if key_steps is not None:
             if not key_steps > 0:
                 raise ModelError(f"key_steps must be a positive number of frame steps, not {key_steps!r}")
-            for spec in c.image_inputs:  # at the trained spacing the gain is 1: no copy of a frame's vectors
-                if spec.displacement_gain and spec.name in images and key_steps != spec.displacement_gain:
+            # Vector passes hold one step's motion; an (estimated) optical flow already spans the key gap.
+            # At the trained spacing the gain is 1: no copy of a frame's vectors.
+            for spec in c.image_inputs:
+                if spec.displacement_gain and not spec.estimate and spec.name in images \
+                        and key_steps != spec.displacement_gain:
                     images[spec.name] = images[spec.name] * np.float32(key_steps / spec.displacement_gain)
         for name, count in counts.items():
             if count and nonfinite == "error":
@@ -133,6 +138,7 @@ class Model:
                 log.warning("%s: values above 1.0 clip in model %r (an sRGB model for textures and photos); "
                             "for HDR renders use a linear model (e.g. a guided one with albedo/normal)",
                             label(spec.name), self.name)
+        estimate_missing(c, images, self.name)
         scalars = resolve_scalars(c, given, images, self.name)
         motion = max((math.ceil(spec.displacement_gain * _max_abs(images[spec.name]))
                       for spec in c.image_inputs if spec.displacement_gain and spec.name in images), default=0)

@@ -18,6 +18,13 @@ changes; all in the log domain.
 Vector convention (BLENDER5.md): pixels, y up, XY = pos(prev) - pos(cur), ZW = pos(cur) - pos(next). Frames
 are rendered two apart, so each frame's vectors reach the middle frame; the motion to time t is
 ``VECTOR_GAIN * t`` times the one-step vector for frame0 and ``VECTOR_GAIN * (1 - t)`` for frame1.
+
+``motion="flow"`` is the same network for footage without vectors (the image-only inbetweener): its motion
+inputs are optical flows between the two frames (frame0 -> frame1 at frame0's pixels and back; image
+coordinates, the whole key gap), which the runtime estimates with OpenCV's DIS when they are not given
+(``addon.runtime.estimate``); there is no depth, so pixels landing on one spot weigh alike. The network learns
+to correct what the estimate gets wrong (occlusions, thin and fast objects), as the vector-guided one corrects
+the splats; it starts from the vector-guided weights (same layers).
 """
 from __future__ import annotations
 
@@ -32,6 +39,8 @@ from . import PostpassModel, register
 from .blocks import RGB, UNet, hdr_decode, hdr_encode, splat, warp
 
 VECTOR_GAIN = 2.0
+#: what the motion inputs are: Blender's Vector passes (+ depth), or optical flow between the frames
+MOTIONS = ("vectors", "flow")
 DEPTH_POWER = 2.0
 #: coverage below this counts as a hole
 COVERED = 1e-3
@@ -41,8 +50,14 @@ COVERED = 1e-3
 class InbetweenSplat(PostpassModel):
     architecture = "inbetween_splat"
 
-    def __init__(self, widths: list[int] = (24, 32, 48, 64)):
-        super().__init__(widths=list(widths))
+    def __init__(self, widths: list[int] = (24, 32, 48, 64), motion: str = "vectors"):
+        if motion not in MOTIONS:
+            raise ValueError(f"motion must be one of {', '.join(MOTIONS)}, not {motion!r}")
+        params = {"widths": list(widths)}
+        if motion != "vectors":  # only recorded when set, so older checkpoints' params stay as they were
+            params["motion"] = motion
+        super().__init__(**params)
+        self.motion = motion
         # in: 2 frames, 2 splats, 2 coverages, 2 backward warps, t; out: 4 candidate logits, residual
         self.unet = UNet(3 * 6 + 2 + 1, 7, list(widths))
         nn.init.normal_(self.unet.head.weight, std=1e-3)  # start at the hand-made blend below, then learn
@@ -51,18 +66,25 @@ class InbetweenSplat(PostpassModel):
     def contract(self) -> ModelContract:
         frames = [ImageInput(f"frame{i}", RGB, "linear", f"rendered frame at t={i}", hdr=True,
                              pass_name="Combined", source=i) for i in (0, 1)]
-        vectors = [ImageInput(f"vectors{i}", ("X", "Y", "Z", "W"), "data",
-                              f"Blender Vector pass of frame{i} (pixels, y up; frames rendered two apart)",
-                              pass_name="Vector", source=i, displacement_gain=VECTOR_GAIN) for i in (0, 1)]
-        depths = [ImageInput(f"depth{i}", ("Z",), "data", f"Denoising Depth of frame{i} (nearer surfaces win)",
-                             pass_name="Denoising Depth", source=i, optional=True, fill=1.0) for i in (0, 1)]
+        if self.motion == "flow":
+            motion = [ImageInput(f"flow{i}", ("DX", "DY"), "data",
+                                 f"optical flow from frame{i} to frame{1 - i} at frame{i}'s pixels (pixels, x right, "
+                                 "y down; estimated from the frames when not given)", optional=True,
+                                 displacement_gain=1.0, estimate=("optical_flow", f"frame{i}", f"frame{1 - i}"))
+                      for i in (0, 1)]
+        else:
+            motion = [ImageInput(f"vectors{i}", ("X", "Y", "Z", "W"), "data",
+                                 f"Blender Vector pass of frame{i} (pixels, y up; frames rendered two apart)",
+                                 pass_name="Vector", source=i, displacement_gain=VECTOR_GAIN) for i in (0, 1)]
+            motion += [ImageInput(f"depth{i}", ("Z",), "data", f"Denoising Depth of frame{i} (nearer surfaces win)",
+                                  pass_name="Denoising Depth", source=i, optional=True, fill=1.0) for i in (0, 1)]
         scalars = [ScalarInput("t", "time of the output between frame0 (0) and frame1 (1)", default=0.5),
                    ScalarInput("exposure", "scale mapping the frames' log-average luminance to 0.18",
                                exposure_of=("frame0", "frame1"))]
         output = ImageOutput("inbetween", RGB, "linear", "frame at time t", hdr=True, pass_name="Combined")
         # An output pixel reads the U-Net's context over splats and warps, which move pixels by the vector
         # displacement (added by the runtime from the actual vectors) plus one bilinear pixel.
-        return ModelContract("inbetween", (*frames, *vectors, *depths, *scalars), (output,), scale=1,
+        return ModelContract("inbetween", (*frames, *motion, *scalars), (output,), scale=1,
                              pad_multiple=self.unet.pad_multiple, tile_overlap=self.unet.receptive_radius + 2,
                              alpha=AlphaRule(("frame0", "frame1"), "inbetween", mix="t"))
 
@@ -70,12 +92,17 @@ class InbetweenSplat(PostpassModel):
         x = self.named_inputs(inputs)
         t = x["t"].reshape(-1, 1, 1, 1)
         exposure = x["exposure"]
-        v0, v1 = x["vectors0"], x["vectors1"]
-        ahead = VECTOR_GAIN * t * torch.cat([-v0[:, 2:3], v0[:, 3:4]], 1)  # frame0 -> t, image coordinates
-        behind = VECTOR_GAIN * (1.0 - t) * torch.cat([v1[:, 0:1], -v1[:, 1:2]], 1)  # frame1 -> t
+        if self.motion == "flow":
+            ahead, behind = t * x["flow0"], (1.0 - t) * x["flow1"]  # frame0 -> t, frame1 -> t
+            depth0 = depth1 = torch.ones_like(x["frame0"][:, :1])
+        else:
+            v0, v1 = x["vectors0"], x["vectors1"]
+            ahead = VECTOR_GAIN * t * torch.cat([-v0[:, 2:3], v0[:, 3:4]], 1)  # frame0 -> t, image coordinates
+            behind = VECTOR_GAIN * (1.0 - t) * torch.cat([v1[:, 0:1], -v1[:, 1:2]], 1)  # frame1 -> t
+            depth0, depth1 = x["depth0"], x["depth1"]
         frame0, frame1 = hdr_encode(x["frame0"], exposure), hdr_encode(x["frame1"], exposure)
-        splat0, cover0 = _splat(frame0, ahead, x["depth0"])
-        splat1, cover1 = _splat(frame1, behind, x["depth1"])
+        splat0, cover0 = _splat(frame0, ahead, depth0)
+        splat1, cover1 = _splat(frame1, behind, depth1)
         warp0, warp1 = warp(frame0, -ahead), warp(frame1, -behind)
         features = [frame0, frame1, splat0, splat1, cover0.clamp(max=1.0), cover1.clamp(max=1.0), warp0, warp1,
                     torch.ones_like(cover0) * t]

@@ -1,0 +1,59 @@
+"""Inputs the runtime computes for a model when the caller has none: the estimators a contract may name.
+
+An image input whose contract says ``estimate=("optical_flow", "frame0", "frame1")`` is, when absent, the
+optical flow from frame0 to frame1, computed here over the whole image before tiling (so every tile sees the
+same motion). Models are trained on exactly these estimates (``ml_core.datasets.inbetween`` calls the same
+functions), so what the network learned to correct is what it gets.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import color
+from .contract import ModelContract, ModelError
+
+#: DIS (Kroeger et al. 2016) preset: "medium" is OpenCV's balance of speed and accuracy (about 0.5 s per
+#: direction for a 1920x1080 frame on one CPU thread)
+DIS_PRESET = "medium"
+
+
+def display_gray(frames: list[np.ndarray]) -> list[np.ndarray]:
+    """8-bit grey of linear HDR frames, tone-mapped with one exposure for all (what a flow estimator reads)."""
+    import cv2
+
+    scale = color.exposure_scale(np.concatenate([f[..., :3] for f in frames], 0))
+    return [(cv2.cvtColor(np.ascontiguousarray(color.tonemap(f[..., :3], scale)), cv2.COLOR_RGB2GRAY) * 255)
+            .astype(np.uint8) for f in frames]
+
+
+def optical_flow(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """H x W x 2 flow (dx, dy; pixels, x right, y down) from each pixel of ``source`` to where it is in
+    ``target``: OpenCV's DIS optical flow on the frames' tone-mapped grey (linear HDR RGB in)."""
+    import cv2
+
+    presets = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+               "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
+    g0, g1 = display_gray([np.nan_to_num(source, nan=0.0, posinf=0.0, neginf=0.0),
+                           np.nan_to_num(target, nan=0.0, posinf=0.0, neginf=0.0)])
+    return cv2.DISOpticalFlow_create(presets[DIS_PRESET]).calc(g0, g1, None).astype(np.float32)
+
+
+ESTIMATORS = {"optical_flow": optical_flow}
+
+
+def estimate_missing(contract: ModelContract, images: dict[str, np.ndarray], model: str) -> list[str]:
+    """Fill ``images`` with every estimated input the caller left out; returns their names."""
+    done = []
+    for spec in contract.image_inputs:
+        if not spec.estimate or spec.name in images:
+            continue
+        kind, *sources = spec.estimate
+        if kind not in ESTIMATORS:
+            raise ModelError(f"model {model!r}: input {spec.name!r} needs estimator {kind!r}, which this runtime "
+                             f"lacks (it has {', '.join(ESTIMATORS)}); update the add-on")
+        missing = [s for s in sources if s not in images]
+        if missing:
+            raise ModelError(f"model {model!r}: estimating {spec.name!r} needs input {', '.join(missing)}")
+        images[spec.name] = ESTIMATORS[kind](*(images[s] for s in sources))
+        done.append(spec.name)
+    return done
