@@ -6,7 +6,11 @@
 
 The ``anim4`` / ``anim5`` presets render animation frames only (4 or 5 of them, for inbetweening at t = 1/3,
 2/3 or 1/4, 1/2, 3/4), each preset into its own folder (a folder holds one render config); use their own
-splits ``anim_train`` / ``anim_val`` / ``anim_test``.
+splits ``anim_train`` / ``anim_val`` / ``anim_test``. The ``palette`` preset renders natural-palette stills (the
+target only) for the colorizer, into its own folder, with splits ``palette_train`` / ``palette_val`` /
+``palette_test``:
+
+    python -m ml_core.data build --preset palette --split palette_train --count 200 --out ~/.cache/postpass/data_palette
 
 Layout: ``OUT/dataset.json`` (render config, mesh library, Blender version), ``OUT/<split>/<seed>/`` one folder
 per scene (see ``ml_core.render``), ``OUT/contact_sheet_<split>.png``. A rerun skips complete scenes and
@@ -96,7 +100,8 @@ def build(out: Path, split: str, count: int, start: int = 0, config: render.Rend
         if (folder / render.MANIFEST).is_file():
             skipped += 1
             continue
-        spec = make_spec(seed, meshes.names, frames=config.frames, motion_scale=render.motion_scale(config))
+        spec = make_spec(seed, meshes.names, frames=config.frames, motion_scale=render.motion_scale(config),
+                         palette=config.palette)
         render.render_scene(spec, folder, config, meshes)
         done += 1
     wall = time.perf_counter() - start_time
@@ -162,10 +167,12 @@ def contact_sheet(out: Path, split: str, count: int = 8, path: Path | None = Non
         target = read_exr(folder / "target.exr")
         scale = exposure_scale(target.get("Combined"))  # one exposure per row, so columns compare
         noisy_files = sorted(folder.glob("noisy_spp*.exr"))
-        noisy = next((f for f in noisy_files if int(f.stem[-4:]) >= 4), noisy_files[-1])
+        tiles = {}
+        if noisy_files:  # a palette (colorize) dataset has the target only
+            noisy = next((f for f in noisy_files if int(f.stem[-4:]) >= 4), noisy_files[-1])
+            tiles[f"noisy {int(noisy.stem[-4:])} spp"] = tonemap(read_exr(noisy).get("Combined"), scale)
         lowres = sorted(folder.glob("lowres_x*.exr"))
-        tiles = {
-            f"noisy {int(noisy.stem[-4:])} spp": tonemap(read_exr(noisy).get("Combined"), scale),
+        tiles |= {
             "target": tonemap(target.get("Combined"), scale),
             "albedo": srgb_encode(target.get("Denoising Albedo")),
             "normal": np.clip(target.get("Denoising Normal") * 0.5 + 0.5, 0, 1),

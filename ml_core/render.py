@@ -12,7 +12,9 @@ One scene folder holds (names are the contract the torch datasets read):
 The ``anim4`` / ``anim5`` presets render only the animation frames (4 or 5 of them: t = 1/3, 2/3 or 1/4, 1/2,
 3/4 between the first and the last), with the motion scaled so the first-to-last motion is that of the default
 3-frame scenes (``motion_span``: the inbetween benchmark's frames are two steps apart); they go to their own
-dataset folder and splits (``anim_train`` ..., see ``ml_core.splits``).
+dataset folder and splits (``anim_train`` ..., see ``ml_core.splits``). The ``palette`` preset renders
+natural-palette scenes (``make_spec(palette="natural")``) for the colorizer: one still, ``target.exr`` only, at 64
+spp denoised by OIDN, into its own folder and splits (``palette_train`` ...).
 
 Every EXR has the passes Combined, Denoising Albedo, Denoising Normal (camera space), Denoising Depth, Depth
 and Vector. Each file is rendered to a temporary name and renamed, so a killed build never leaves a
@@ -62,10 +64,15 @@ class RenderConfig:
     stills: bool = True
     #: 0: the drawn motion per frame step; N: motion scaled so frame 1 to ``frames`` moves as N steps would
     motion_span: int = 0
+    #: denoise the target with OIDN (Cycles' own, albedo + normal): clean colour for few samples
+    target_oidn: bool = False
+    #: the scene generator's palette (``ml_core.scenes.make_spec``): "random" hues or "natural" classes
+    palette: str = "random"
 
     def fingerprint(self) -> str:
         data = {k: v for k, v in asdict(self).items() if k != "threads"}  # threads change speed, not pixels
-        for key, default in (("stills", True), ("motion_span", 0)):  # added later: the older datasets keep theirs
+        # added later: the older datasets keep their fingerprints
+        for key, default in (("stills", True), ("motion_span", 0), ("target_oidn", False), ("palette", "random")):
             if data[key] == default:
                 del data[key]
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
@@ -80,6 +87,9 @@ PRESETS = {
     # Inbetweening at t other than 1/2: longer animations only, first-to-last motion as the default's 3 frames.
     "anim4": RenderConfig(frames=4, stills=False, motion_span=2),
     "anim5": RenderConfig(frames=5, stills=False, motion_span=2),
+    # Colorize: natural-palette stills, the target only (64 spp + OIDN: clean colour, not a reference).
+    "palette": RenderConfig(noisy_spp=(), target_spp=64, target_adaptive_threshold=0.0, target_oidn=True,
+                            lowres_scales=(), frames=1, palette="natural"),
 }
 
 
@@ -184,7 +194,7 @@ def render_scene(spec: dict, folder: Path, config: RenderConfig, meshes: MeshLib
     if config.stills:
         jobs += [(f"noisy_spp{spp:04d}.exr", dict(spp=spp, frame=still)) for spp in config.noisy_spp]
         jobs.append(("target.exr", dict(spp=config.target_spp, frame=still,
-                                        adaptive=config.target_adaptive_threshold)))
+                                        adaptive=config.target_adaptive_threshold, denoise=config.target_oidn)))
         jobs += [(f"lowres_x{s}.exr", dict(spp=config.target_spp, frame=still, scale=s,
                                            adaptive=config.target_adaptive_threshold)) for s in config.lowres_scales]
     if config.frames > 1:

@@ -9,6 +9,10 @@ SPLITS: dict[str, range] = {
     "anim_train": range(3_000_000, 3_100_000),
     "anim_val": range(3_100_000, 3_200_000),
     "anim_test": range(3_200_000, 3_300_000),
+    # Natural-palette stills for the colorizer (preset palette): scenes of their own.
+    "palette_train": range(4_000_000, 4_100_000),
+    "palette_val": range(4_100_000, 4_200_000),
+    "palette_test": range(4_200_000, 4_300_000),
 }
 
 

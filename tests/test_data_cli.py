@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 from ml_core import data
@@ -104,3 +105,31 @@ def test_bad_input_gives_one_line_and_nonzero_exit(tmp_path, case):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and expect in lines[0], result.stderr
     assert not (tmp_path / "out" / "train").exists()
+
+
+def test_palette_preset_renders_natural_stills_with_the_target_only(tmp_path):
+    """The colorize data: natural-palette scenes of the palette splits, one OIDN-denoised target each."""
+    from addon.runtime.exr import read_exr
+    from ml_core import render
+    from ml_core.datasets.colorize import ColorizeDataset
+
+    config = render.preset("palette", width=32, height=32, target_spp=4, max_bounces=2, diffuse_bounces=1,
+                           glossy_bounces=1, transmission_bounces=2)
+    assert render.products(config) == ["target.exr"]
+    out = tmp_path / "palette"
+    summary = data.build(out, "palette_train", 1, config=config, progress=False)
+    assert summary["rendered"] == 1
+    (folder,) = data.complete_scenes(out, "palette_train")
+    assert int(folder.name) == 4_000_000
+    assert sorted(p.name for p in folder.iterdir()) == ["manifest.json", "scene.json", "target.exr"]
+    spec = json.loads((folder / "scene.json").read_text())
+    assert spec["palette"] == "natural" and spec["frames"] == 1
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["files"]["target.exr"]["oidn"] and manifest["files"]["target.exr"]["spp"] == 4
+    combined = read_exr(folder / "target.exr").get("Combined")
+    assert combined.shape[:2] == (32, 32) and np.isfinite(combined).all() and combined.std() > 0
+    assert Path(summary["contact_sheet"]).is_file()
+    sheet = cv2.imread(str(data.contact_sheet(out, "palette_train", cell=32)))
+    assert sheet.shape == (22 + 32, 3 * 32, 3)  # target, albedo, normal
+    item = ColorizeDataset(out, "palette_train", crop=16, crops_per_scene=1)[0]
+    assert item["target"].shape == (3, 16, 16) and item["gray"].shape == (1, 16, 16)

@@ -114,3 +114,68 @@ def test_vector_pass_warps_frames_onto_the_middle_frame(moving_scene):
     assert wrong > ahead
     blend = flow.vector_blend(c1, f1.get("Vector"), c3, f3.get("Vector"), t=0.5, steps=2)
     assert np.mean((blend - c2) ** 2) < np.mean(((c1 + c3) / 2 - c2) ** 2)
+
+
+def test_default_specs_and_render_configs_are_unchanged_by_later_options():
+    """The palette option (and every option added since) leaves the default draws alone: these digests are of
+    specs and datasets rendered before it, so existing seeds and dataset folders keep their scenes."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for seed in range(30):
+        for frames, scale in ((3, 1.0), (5, 0.5)):
+            spec = scenes.make_spec(seed, ["a.obj", "b.ply"], frames=frames, motion_scale=scale)
+            assert "palette" not in spec
+            digest.update(json.dumps(spec, sort_keys=True).encode())
+    assert digest.hexdigest()[:16] == "c85838fdb5cf20a6"
+    assert scenes.make_spec(3, ["a.obj"], palette="random") == scenes.make_spec(3, ["a.obj"])
+    fingerprints = {name: render.PRESETS[name].fingerprint() for name in ("default", "anim4", "anim5")}
+    assert fingerprints == {"default": "5fcb070e3ecf2406", "anim4": "a88bb8ee910cdb76", "anim5": "80123e969e0944e2"}
+
+
+def _hsv_of(linear):
+    import colorsys
+
+    return colorsys.rgb_to_hsv(*[x * 12.92 if x <= 0.0031308 else 1.055 * x ** (1 / 2.4) - 0.055 for x in linear])
+
+
+def test_natural_palette_is_deterministic_keeps_the_layout_and_ties_colour_to_the_look():
+    names = ["a.obj", "b.ply"]
+    natural = scenes.make_spec(11, names, frames=1, palette="natural")
+    assert json.dumps(natural) == json.dumps(scenes.make_spec(11, names, frames=1, palette="natural"))
+    assert natural["palette"] == "natural"
+    plain = scenes.make_spec(11, names, frames=1)
+    assert natural["camera"] == plain["camera"]  # the seed's layout, only the colours redrawn
+    assert [(o["shape"], o["location"]) for o in natural["objects"]] == [(o["shape"], o["location"])
+                                                                           for o in plain["objects"]]
+    assert natural["objects"] != plain["objects"]
+    with pytest.raises(scenes.SceneError, match="unknown palette"):
+        scenes.make_spec(11, names, palette="pastel")
+
+    specs = [scenes.make_spec(s, names, frames=1, palette="natural") for s in range(4_000_000, 4_000_080)]
+    objects = [o["material"] for s in specs for o in s["objects"]]
+    grounds = [s["ground"]["material"] for s in specs if s["ground"]]
+    assert {m["class"] for m in objects} == set(scenes.NATURAL_OBJECTS)
+    assert {m["class"] for m in grounds} == set(scenes.NATURAL_GROUNDS)
+    by_class = {}
+    for m in objects + grounds:
+        by_class.setdefault(m["class"], []).append(m)
+    # what the grey image shows goes with the colour: wave-banded wood is orange-brown, noisy foliage and grass
+    # green, brick red with pale mortar, stone near-grey, skin warm and subsurface; painted objects take any hue
+    for m in by_class["wood"]:
+        h, s, _ = _hsv_of(m["color"])
+        assert m["texture"]["type"] == "wave" and 0.04 <= h <= 0.11 and s >= 0.4
+    for m in by_class["foliage"] + by_class["grass"]:
+        assert m["texture"]["type"] == "noise" and 0.19 <= _hsv_of(m["color"])[0] <= 0.39
+    for m in by_class["brick"]:
+        h, s, _ = _hsv_of(m["color"])
+        assert m["texture"]["type"] == "brick" and (h <= 0.06 or h >= 0.98) and _hsv_of(m["texture"]["color"])[1] <= 0.16
+    assert all(_hsv_of(m["color"])[1] <= 0.13 for m in by_class["stone"])
+    assert all(m["subsurface"] == 1.0 and 0.01 <= _hsv_of(m["color"])[0] <= 0.1 for m in by_class["skin"])
+    assert all(m["metallic"] == 1.0 for m in by_class["metal"])
+    hues = [_hsv_of(m["color"])[0] for m in by_class["painted"]]
+    assert min(hues) < 0.15 and max(hues) > 0.7
+    assert len(by_class["painted"]) < 0.4 * len(objects)  # a minority: hints stay needed
+    skies = [s["world"] for s in specs if s["world"]["class"] == "sky"]
+    assert skies and all(0.54 <= _hsv_of(w["color"])[0] <= 0.64 and w["kind"] == "gradient" for w in skies)
+    assert all(_hsv_of(w["horizon"])[1] < _hsv_of(w["color"])[1] for w in skies)  # paler towards the horizon
