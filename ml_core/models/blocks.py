@@ -14,24 +14,30 @@ MAX_LOG = 11.0
 RGB = ("R", "G", "B")
 
 
-def conv_pair(cin: int, cout: int) -> nn.Sequential:
-    """Two 3x3 convolutions with ReLU: receptive-field radius 2 at their resolution."""
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU(inplace=True),
-                         nn.Conv2d(cout, cout, 3, padding=1), nn.ReLU(inplace=True))
+def conv_pair(cin: int, cout: int, leak: float = 0.0) -> nn.Sequential:
+    """Two 3x3 convolutions with ReLU (``leak`` > 0: leaky ReLU of that slope): receptive-field radius 2 at
+    their resolution."""
+    def act():
+        return nn.LeakyReLU(leak, inplace=True) if leak else nn.ReLU(inplace=True)
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), act(), nn.Conv2d(cout, cout, 3, padding=1), act())
 
 
 class UNet(nn.Module):
     """Direct-prediction U-Net in OIDN's family: conv pairs, max-pool down, nearest up, skip concatenation.
 
-    ``widths`` lists the channels per level; len(widths) levels means len(widths) - 1 poolings.
+    ``widths`` lists the channels per level; len(widths) levels means len(widths) - 1 poolings. ``leak``: the
+    slope of leaky ReLUs (0: plain ReLU). Behind a near-zero head (networks that start from a hand-made
+    output) the last decoder's ReLUs can all die in training, leaving only the head's bias to learn: leaky
+    units cannot die.
     """
 
-    def __init__(self, cin: int, cout: int, widths: list[int]):
+    def __init__(self, cin: int, cout: int, widths: list[int], leak: float = 0.0):
         super().__init__()
         if len(widths) < 2:
             raise ValueError("a U-Net needs at least two levels")
-        self.encoders = nn.ModuleList(conv_pair(cin if i == 0 else widths[i - 1], w) for i, w in enumerate(widths))
-        self.decoders = nn.ModuleList(conv_pair(widths[i + 1] + widths[i], widths[i]) for i in range(len(widths) - 1))
+        self.encoders = nn.ModuleList(conv_pair(cin if i == 0 else widths[i - 1], w, leak) for i, w in enumerate(widths))
+        self.decoders = nn.ModuleList(conv_pair(widths[i + 1] + widths[i], widths[i], leak)
+                                      for i in range(len(widths) - 1))
         self.head = nn.Conv2d(widths[0], cout, 1)
 
     @property

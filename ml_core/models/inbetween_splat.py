@@ -53,16 +53,20 @@ COVERED = 1e-3
 class InbetweenSplat(PostpassModel):
     architecture = "inbetween_splat"
 
-    def __init__(self, widths: list[int] = (24, 32, 48, 64), motion: str = "vectors"):
+    def __init__(self, widths: list[int] = (24, 32, 48, 64), motion: str = "vectors", leak: float = 0.0):
         if motion not in MOTIONS:
             raise ValueError(f"motion must be one of {', '.join(MOTIONS)}, not {motion!r}")
         params = {"widths": list(widths)}
-        if motion != "vectors":  # only recorded when set, so older checkpoints' params stay as they were
+        if motion != "vectors":  # options are only recorded when set, so older checkpoints' params stay as they were
             params["motion"] = motion
+        if leak:
+            params["leak"] = leak
         super().__init__(**params)
         self.motion = motion
-        # in: 2 frames, 2 splats, 2 coverages, 2 backward warps, t; out: 4 candidate logits, residual
-        self.unet = UNet(3 * 6 + 2 + 1, 7, list(widths))
+        # in: 2 frames, 2 splats, 2 coverages, 2 backward warps, t; out: 4 candidate logits, residual.
+        # Leaky units: with plain ReLUs the 0.1.0 / 0.2.0 models' last decoder level died in training (0.1% of
+        # its units ever positive), so only the head's bias learned.
+        self.unet = UNet(3 * 6 + 2 + 1, 7, list(widths), leak=leak)
         nn.init.normal_(self.unet.head.weight, std=1e-3)  # start at the hand-made blend below, then learn
         nn.init.zeros_(self.unet.head.bias)
 
