@@ -2,6 +2,10 @@
 crops grid.
 
     python -m ml_core.bench_colorize --data ~/.cache/postpass/data --split test --hints 0 1 10 100 --out out/bench
+    python -m ml_core.bench_colorize --data ~/.cache/postpass/data_palette --split palette_test --out out/bench_palette
+
+The second form measures on natural-palette renders (``ml_core.data build --preset palette``), whose colours
+follow from what the grey image shows: there automatic colour can beat grey by more than a hair.
 
 Images: the split's target renders tone-mapped to sRGB by the protocol's tone map (``addon.runtime.color.tonemap``,
 each at its own exposure), and four photos bundled with scikit-image (``astronaut``, ``coffee``, ``chelsea``,
@@ -45,13 +49,17 @@ SEED = 2017
 # Images, hints, metrics
 # ----------------------------------------------------------------------------------------------------------
 def render_images(root: Path, split: str = "test", count: int | None = None) -> list[tuple[str, np.ndarray]]:
-    """(name, sRGB H x W x 3) of the split's target renders, tone-mapped at each one's own exposure."""
+    """(name, sRGB H x W x 3) of the split's target renders, tone-mapped at each one's own exposure.
+
+    A render that is black everywhere (the camera inside an object, which the generator's layouts allow) is
+    left out: it has no colour to find, and every method's PSNR on it would be infinite."""
     from addon.runtime.color import tonemap
     from addon.runtime.exr import read_exr
 
     scenes = data.complete_scenes(Path(root).expanduser(), split)[:count]
-    return [(f"{split}/{scene.name}", tonemap(read_exr(scene / "target.exr").get("Combined")[..., :3]))
-            for scene in scenes]
+    images = [(f"{split}/{scene.name}", tonemap(read_exr(scene / "target.exr").get("Combined")[..., :3]))
+              for scene in scenes]
+    return [(name, image) for name, image in images if image.max() > 0]
 
 
 def photo_images(names=PHOTOS, size: int = PHOTO_SIZE) -> list[tuple[str, np.ndarray]]:

@@ -162,6 +162,21 @@ def test_benchmark_measures_every_method_and_writes_its_files(tiny_dataset, mode
     assert json.loads((tmp_path / "colorize.json").read_text())["hints"] == [0, 10]
 
 
+def test_benchmark_leaves_out_renders_that_are_black_everywhere(tiny_dataset, tmp_path):
+    """A camera inside an object renders black: no colour to find, and an infinite PSNR for every method."""
+    import shutil
+
+    from addon.runtime.exr import read_exr, write_exr
+    from ml_core.bench_colorize import render_images
+
+    root = tmp_path / "ds"
+    shutil.copytree(tiny_dataset / "train", root / "train")
+    first, second = sorted((root / "train").iterdir())
+    target = read_exr(first / "target.exr").passes
+    write_exr(first / "target.exr", {**target, "Combined": np.zeros_like(target["Combined"])})
+    assert [name for name, _ in render_images(root, "train")] == [f"train/{second.name}"]
+
+
 # ----------------------------------------------------------------------------------------------------------
 # Command line: hints as a JSON list of points
 # ----------------------------------------------------------------------------------------------------------
