@@ -32,14 +32,15 @@ from .flow import sample, vector_blend
 from .metrics import render_metrics
 
 
-def dis_inbetween(frame0: np.ndarray, frame1: np.ndarray, t: float = 0.5) -> np.ndarray:
-    """OpenCV DIS optical flow (medium preset) on the tone-mapped frames (the runtime's estimate, which the
-    image-only model reads), each frame warped to ``t`` along its own flow (the same backward-warp
-    approximation as the vector baseline) and blended by closeness in time."""
+def dis_inbetween(frame0: np.ndarray, frame1: np.ndarray, t: float = 0.5, by_size: bool = False) -> np.ndarray:
+    """OpenCV DIS optical flow (medium preset) on the tone-mapped frames, each frame warped to ``t`` along its
+    own flow (the same backward-warp approximation as the vector baseline) and blended by closeness in time.
+    ``by_size``: the flow the image-only model reads (``addon.runtime.estimate``: full resolution on small
+    frames); off, OpenCV's preset as it is."""
     from addon.runtime.estimate import optical_flow
 
-    ahead = sample(frame0, -t * optical_flow(frame0, frame1))
-    behind = sample(frame1, -(1.0 - t) * optical_flow(frame1, frame0))
+    ahead = sample(frame0, -t * optical_flow(frame0, frame1, by_size))
+    behind = sample(frame1, -(1.0 - t) * optical_flow(frame1, frame0, by_size))
     return (1.0 - t) * ahead + t * behind
 
 
@@ -53,6 +54,8 @@ def inbetween_methods(models_dir: Path | None = None, threads: int | None = None
 
     methods = {"frame blend": lambda f0, f1, v0, v1, d0, d1, t: (1.0 - t) * f0 + t * f1,
                "DIS optical flow": lambda f0, f1, v0, v1, d0, d1, t: dis_inbetween(f0, f1, t),
+               "DIS optical flow (finest scale by size)":
+                   lambda f0, f1, v0, v1, d0, d1, t: dis_inbetween(f0, f1, t, by_size=True),
                "vector-pass warp": lambda f0, f1, v0, v1, d0, d1, t: vector_blend(f0, v0, f1, v1, t, steps=2)}
     for entry in sorted(Registry(models_dir).entries.values(), key=lambda e: e.name):
         if entry.contract.task != "inbetween" or entry.precision != "fp32":

@@ -139,7 +139,8 @@ def test_a_written_still_is_denoised_too(bpy, extension, models_dir, tmp_path):
     assert close(read_exr(tmp_path / "still.exr").get("Combined"), expected.image)
 
 
-def test_a_render_without_a_model_still_finishes_and_keeps_its_frame(bpy, extension, tmp_path):
+def test_a_render_without_a_model_still_finishes_and_keeps_its_frame(bpy, extension, tmp_path, monkeypatch):
+    monkeypatch.setenv("POSTPASS_MODELS", str(tmp_path / "no-shipped-models"))  # a denoiser ships: hide it
     prefs = bpy.context.preferences.addons[MODULE].preferences
     models = prefs.models_folder
     prefs.models_folder = str(tmp_path / "no-models")
@@ -259,7 +260,7 @@ def test_inbetween_writes_a_retimed_sequence(bpy, extension, models_dir, tmp_pat
     assert bpy.data.images[f"{image.name} x2"].source == "SEQUENCE"
 
 
-def test_problems_are_reports_not_crashes(bpy, extension, tmp_path):
+def test_problems_are_reports_not_crashes(bpy, extension, tmp_path, monkeypatch):
     missing = bpy.data.images.new("gone", 8, 8)
     missing.source, missing.filepath = "FILE", str(tmp_path / "gone.png")
     with pytest.raises(RuntimeError, match="gone: has no pixels"):
@@ -272,6 +273,10 @@ def test_problems_are_reports_not_crashes(bpy, extension, tmp_path):
     prefs = bpy.context.preferences.addons[MODULE].preferences
     models, prefs.models_folder = prefs.models_folder, str(tmp_path)
     try:
+        # the shipped denoiser needs albedo and normal: an image without them gets a one-line reason
+        with pytest.raises(RuntimeError, match="no denoise fp32 model .* fits inputs color .*needs color, albedo"):
+            bpy.ops.postpass.denoise(image="fine")
+        monkeypatch.setenv("POSTPASS_MODELS", str(tmp_path / "no-shipped-models"))
         with pytest.raises(RuntimeError, match="no denoise model installed"):
             bpy.ops.postpass.denoise(image="fine")
     finally:

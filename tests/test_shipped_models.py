@@ -143,6 +143,6 @@ def test_shipped_inbetweener_keeps_its_quality(name):
     if any(i.name == "vectors0" for i in Registry().get(name).contract.image_inputs):
         assert scores[ours] >= scores["vector-pass warp"] + 1.0  # +2.6 dB when shipped
     else:
-        # its own motion search: above OpenCV's DIS on these crops (+0.7 dB when shipped; on the whole test
-        # split it is 0.16 dB below DIS, see docs/benchmarks.md)
-        assert scores[ours] >= scores["DIS optical flow"] + 0.3
+        # the splatting network on the runtime's DIS flow: above OpenCV's DIS warp on these crops (+0.26 dB when
+        # shipped; +1.04 dB on the whole test split, see docs/benchmarks.md)
+        assert scores[ours] >= scores["DIS optical flow"] + 0.1
