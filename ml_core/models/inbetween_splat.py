@@ -42,8 +42,9 @@ from .blocks import RGB, UNet, hdr_decode, hdr_encode, splat, warp
 VECTOR_GAIN = 2.0
 #: what the motion inputs are: Blender's Vector passes (+ depth), or optical flow between the frames
 MOTIONS = ("vectors", "flow")
-#: flow mode's splat weight exp(-gain * mismatch), mismatch: mean |log-encoded frame0 - frame1 warped back|
-MISMATCH_GAIN = 5.0
+#: default ``mismatch_gain`` per motion: splat weights times exp(-gain * mismatch), mismatch: mean |log-encoded
+#: frame0 - frame1 warped back along the motion| (0: off, as the vector-guided 0.1 / 0.2 models were trained)
+MISMATCH_GAINS = {"vectors": 0.0, "flow": 5.0}
 DEPTH_POWER = 2.0
 #: coverage below this counts as a hole
 COVERED = 1e-3
@@ -53,7 +54,8 @@ COVERED = 1e-3
 class InbetweenSplat(PostpassModel):
     architecture = "inbetween_splat"
 
-    def __init__(self, widths: list[int] = (24, 32, 48, 64), motion: str = "vectors", leak: float = 0.0):
+    def __init__(self, widths: list[int] = (24, 32, 48, 64), motion: str = "vectors", leak: float = 0.0,
+                 mismatch_gain: float | None = None):
         if motion not in MOTIONS:
             raise ValueError(f"motion must be one of {', '.join(MOTIONS)}, not {motion!r}")
         params = {"widths": list(widths)}
@@ -61,8 +63,11 @@ class InbetweenSplat(PostpassModel):
             params["motion"] = motion
         if leak:
             params["leak"] = leak
+        if mismatch_gain is not None:
+            params["mismatch_gain"] = mismatch_gain
         super().__init__(**params)
         self.motion = motion
+        self.mismatch_gain = MISMATCH_GAINS[motion] if mismatch_gain is None else mismatch_gain
         # in: 2 frames, 2 splats, 2 coverages, 2 backward warps, t; out: 4 candidate logits, residual.
         # Leaky units: with plain ReLUs the 0.1.0 / 0.2.0 models' last decoder level died in training (0.1% of
         # its units ever positive), so only the head's bias learned.
@@ -101,19 +106,22 @@ class InbetweenSplat(PostpassModel):
         exposure = x["exposure"]
         frame0, frame1 = hdr_encode(x["frame0"], exposure), hdr_encode(x["frame1"], exposure)
         if self.motion == "flow":
-            flow0, flow1 = x["flow0"], x["flow1"]
-            ahead, behind = t * flow0, (1.0 - t) * flow1  # frame0 -> t, frame1 -> t
-            # No depth: a pixel whose flow lands on another colour in the other frame is likely hidden there (or
-            # its flow is wrong), so it weighs less where pixels collide (brightness constancy, as in softmax
-            # splatting). Gain chosen on the validation split (3 / 5 / 7 / 10: 25.52 / 25.58 / 25.49 / 25.42 dB
-            # with the vector-guided weights; equal weights 25.03).
-            weight0 = torch.exp(-MISMATCH_GAIN * (frame0 - warp(frame1, flow0)).abs().mean(1, keepdim=True))
-            weight1 = torch.exp(-MISMATCH_GAIN * (frame1 - warp(frame0, flow1)).abs().mean(1, keepdim=True))
+            flow0, flow1 = x["flow0"], x["flow1"]  # frame0 -> frame1, frame1 -> frame0
+            weight0 = weight1 = torch.ones_like(frame0[:, :1])  # no depth
         else:
             v0, v1 = x["vectors0"], x["vectors1"]
-            ahead = VECTOR_GAIN * t * torch.cat([-v0[:, 2:3], v0[:, 3:4]], 1)  # frame0 -> t, image coordinates
-            behind = VECTOR_GAIN * (1.0 - t) * torch.cat([v1[:, 0:1], -v1[:, 1:2]], 1)  # frame1 -> t
+            flow0 = VECTOR_GAIN * torch.cat([-v0[:, 2:3], v0[:, 3:4]], 1)  # image coordinates, the whole key gap
+            flow1 = VECTOR_GAIN * torch.cat([v1[:, 0:1], -v1[:, 1:2]], 1)
             weight0, weight1 = _nearness(x["depth0"]), _nearness(x["depth1"])
+        ahead, behind = t * flow0, (1.0 - t) * flow1  # frame0 -> t, frame1 -> t
+        if self.mismatch_gain:
+            # A pixel whose motion lands on another colour in the other frame is likely hidden there (or its
+            # motion is wrong), so it weighs less where pixels collide (brightness constancy, as in softmax
+            # splatting). Gains chosen on the validation split with the vector-guided 0.2 weights: flow 3 / 5 / 7
+            # / 10: 25.52 / 25.58 / 25.49 / 25.42 dB (off: 25.03); vectors (times the depth weight) 1 / 2 / 3 / 5:
+            # 26.27 / 26.35 / 26.25 / 25.81 (off: 26.12).
+            weight0 = weight0 * _agreement(frame0, warp(frame1, flow0), self.mismatch_gain)
+            weight1 = weight1 * _agreement(frame1, warp(frame0, flow1), self.mismatch_gain)
         splat0, cover0 = _splat(frame0, ahead, weight0)
         splat1, cover1 = _splat(frame1, behind, weight1)
         warp0, warp1 = warp(frame0, -ahead), warp(frame1, -behind)
@@ -128,6 +136,11 @@ class InbetweenSplat(PostpassModel):
         mixed = (weights[:, 0:1] * splat0 + weights[:, 1:2] * splat1 + weights[:, 2:3] * warp0
                  + weights[:, 3:4] * warp1)
         return hdr_decode(mixed + out[:, 4:7], exposure)
+
+
+def _agreement(image: torch.Tensor, other: torch.Tensor, gain: float) -> torch.Tensor:
+    """exp(-gain * mean |image - other| over channels): 1 where a pixel's colour matches, less where not."""
+    return torch.exp(-gain * (image - other).abs().mean(1, keepdim=True))
 
 
 def _nearness(depth: torch.Tensor) -> torch.Tensor:
