@@ -60,6 +60,13 @@ def l2(pred, target, exposure):
     return (pred - target).square().mean()
 
 
+@loss("log_mse")
+def log_mse(pred, target, exposure):
+    """Mean over images of log(MSE): minus PSNR per image up to scale, the loss of benchmarks that average PSNR
+    per image. Unlike pooled L2 it does not trade a near-grey image's few dB for a colourful one's gain."""
+    return torch.log((pred - target).square().mean(dim=(1, 2, 3)) + 1e-6).mean()
+
+
 @loss("hdr_l1")
 def hdr_l1(pred, target, exposure):
     """L1 after the log transfer at the image's exposure: errors weigh alike in shadows and highlights."""

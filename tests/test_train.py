@@ -73,3 +73,17 @@ def test_a_run_can_start_from_a_checkpoint_and_mix_datasets(tiny_dataset, tiny_a
     config["model"]["params"]["widths"] = [8, 12]
     with pytest.raises(ValueError, match="init checkpoint"):
         train.train(config, tmp_path / "other", progress=False, log=lambda *_: None)
+
+
+def test_log_mse_loss_is_minus_the_mean_per_image_psnr_up_to_scale():
+    """Two images, one 10x the other's squared error: log_mse ranks by the per-image mean PSNR, as the
+    colorize benchmark averages, where pooled L2 is dominated by the worse image."""
+    import math
+
+    target = torch.zeros(2, 3, 8, 8)
+    pred = target.clone()
+    pred[0] += 0.01
+    pred[1] += 0.1
+    psnr = [10 * math.log10(1 / 0.01 ** 2), 10 * math.log10(1 / 0.1 ** 2)]
+    expected = -sum(psnr) / 2 * math.log(10) / 10  # log(MSE) = -PSNR ln(10) / 10 for values in [0, 1]
+    assert float(train.LOSSES["log_mse"](pred, target, None)) == pytest.approx(expected, abs=0.01)  # eps 1e-6

@@ -107,17 +107,22 @@ class ColorizeUNet(PostpassModel):
     architecture = "colorize_unet"
 
     def __init__(self, widths: list[int] = (24, 32, 48, 64, 64), hint_scales: list[int] = HINT_SCALES,
-                 luma_bins: int = LUMA_BINS, plain_weight: float = PLAIN_WEIGHT, hint_base: bool = True):
+                 luma_bins: int = LUMA_BINS, plain_weight: float = PLAIN_WEIGHT, hint_base: bool = True,
+                 leak: float = 0.0):
         if any(k < 1 or k % 2 == 0 for k in hint_scales):
             raise ValueError(f"hint_scales must be odd box sizes, not {list(hint_scales)}")
         if luma_bins == 1 or luma_bins < 0:
             raise ValueError(f"luma_bins must be 0 (no grey levels) or at least 2, not {luma_bins}")
-        super().__init__(widths=list(widths), hint_scales=list(hint_scales), luma_bins=luma_bins,
-                         plain_weight=plain_weight, hint_base=hint_base)
+        params = dict(widths=list(widths), hint_scales=list(hint_scales), luma_bins=luma_bins,
+                      plain_weight=plain_weight, hint_base=hint_base)
+        if leak:  # only recorded when set, so older checkpoints' params stay as they were
+            params["leak"] = leak
+        super().__init__(**params)
         self.hint_scales, self.luma_bins, self.plain_weight = tuple(hint_scales), luma_bins, plain_weight
         self.hint_base = hint_base
         # gray, mask, hint chromaticity and sRGB colour, per scale (chromaticity, any hint), the base
-        self.unet = UNet(2 + 3 + 3 + 4 * len(self.hint_scales) + 3, 3, list(widths))
+        # (leaky units: behind this zero head the 0.2.0 model's U-Net levels were 2-23% alive)
+        self.unet = UNet(2 + 3 + 3 + 4 * len(self.hint_scales) + 3, 3, list(widths), leak=leak)
         # Start from the hints' interpolation itself (zero logits): a random head would only add colour noise,
         # and removing it first is what training would otherwise spend its first steps on (killing ReLUs).
         nn.init.zeros_(self.unet.head.weight)
