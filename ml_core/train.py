@@ -294,7 +294,9 @@ def plot_curves(history: dict, path: Path, title: str) -> None:
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.2))
     ax1.plot(epochs, [e["train_loss"] for e in history["epochs"]], label="train")
     ax1.plot(epochs, [e["val_loss"] for e in history["epochs"]], label="validation")
-    ax1.set(xlabel="epoch", ylabel="loss", yscale="log", title=title)
+    losses = [e[k] for e in history["epochs"] for k in ("train_loss", "val_loss")]
+    # log scale for the usual positive losses; log_mse is negative (a log already)
+    ax1.set(xlabel="epoch", ylabel="loss", yscale="log" if min(losses) > 0 else "linear", title=title)
     ax1.legend()
     ax2.plot(epochs, [e["val_psnr"] for e in history["epochs"]], color="C2")
     ax2.set(xlabel="epoch", ylabel="validation PSNR (dB)")
