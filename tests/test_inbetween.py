@@ -191,6 +191,15 @@ def test_runtime_estimates_the_optical_flow_of_frames_without_vectors():
     np.testing.assert_allclose(np.median(optical_flow(frame1, frame0)[inner], axis=(0, 1)), [-7, 4], atol=0.3)
 
 
+@pytest.mark.parametrize("size", [(1, 1), (3, 12), (8, 8), (11, 40)])
+def test_flow_of_tiny_frames_is_estimated_too(size):
+    from addon.runtime.estimate import optical_flow
+
+    frame = np.random.default_rng(0).random((*size, 3)).astype(np.float32)
+    flow = optical_flow(frame, frame)  # OpenCV's DIS alone refuses images under about 12 px
+    assert flow.shape == (*size, 2) and np.isfinite(flow).all()
+
+
 def test_image_only_model_runs_on_the_estimated_flow_whatever_the_key_steps(models_dir):
     """Without flows the runtime gives the model the DIS estimate (the same as passing it), over the whole
     frame so tiles agree; a flow spans the key gap, so key_steps leaves it alone."""

@@ -51,6 +51,19 @@ def test_shipped_model_tiles_exactly(name):
     assert np.abs(whole.image - tiled.image).max() < 1e-3
 
 
+@pytest.mark.parametrize("name", _names([e.name for e in SHIPPED]))
+def test_shipped_model_runs_on_a_tiny_image(name):
+    """8 x 8 in (smaller than every model's padding multiple, and than OpenCV DIS's patches for the flow it
+    estimates): a finite result of the right size."""
+    entry = Registry().get(name)
+    rng = np.random.default_rng(1)
+    inputs = {spec.name: rng.random((8 * (entry.contract.scale if spec.grid == "output" else 1),) * 2
+                                    + (len(spec.channels),)).astype(np.float32)
+              for spec in entry.contract.image_inputs if not spec.optional or spec.estimate == ()}
+    out = load_model(name).run(inputs).image
+    assert out.shape[:2] == (8 * entry.contract.scale,) * 2 and np.isfinite(out).all()
+
+
 @pytest.mark.parametrize("name", _names(DENOISERS))
 def test_shipped_denoiser_keeps_its_quality(name):
     expected = json.loads((DATA / "expected.json").read_text())

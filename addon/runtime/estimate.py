@@ -19,6 +19,8 @@ DIS_PRESET = "medium"
 #: instead, so the finest grid never drops below 128 px (on the 128-px validation renders: +0.30 dB for the
 #: image-only inbetweener; 1080p and larger keep the preset and its speed).
 FULL_RES_BELOW = 256
+#: smallest side DIS is given (it needs a few patches; smaller frames are padded)
+MIN_SIDE = 16
 
 
 def display_gray(frames: list[np.ndarray]) -> list[np.ndarray]:
@@ -43,7 +45,11 @@ def optical_flow(source: np.ndarray, target: np.ndarray, by_size: bool = True) -
     dis = cv2.DISOpticalFlow_create(presets[DIS_PRESET])
     if by_size and min(g0.shape) < FULL_RES_BELOW:
         dis.setFinestScale(0)
-    return dis.calc(g0, g1, None).astype(np.float32)
+    h, w = g0.shape
+    # DIS refuses images smaller than its patches: tiny frames are edge-padded to MIN_SIDE and cropped back
+    pad = ((0, max(0, MIN_SIDE - h)), (0, max(0, MIN_SIDE - w)))
+    g0, g1 = np.pad(g0, pad, mode="edge"), np.pad(g1, pad, mode="edge")
+    return dis.calc(g0, g1, None)[:h, :w].astype(np.float32)
 
 
 ESTIMATORS = {"optical_flow": optical_flow}
