@@ -15,7 +15,7 @@ scenes from other dataset folders or splits to the training / validation set, ea
 ``{"root": DIR, "split": NAME, "scenes": N, "crops_per_scene": K}`` (root, scenes and crops default to the
 main ones; the dataset fingerprint covers every part); ``"train": {"init": CHECKPOINT}`` starts a fresh run
 from a checkpoint's weights (a ``.pt`` path, or a run name meaning ``~/.cache/postpass/runs/NAME/best.pt``)
-instead of the seeded initialisation, for fine-tuning: its architecture and weight shapes must match the
+instead of the seeded initialisation, for fine-tuning: its architecture and parameters must match the
 config's model. A resumed run ignores ``init`` (its own weights come from ``resume.pt``).
 """
 from __future__ import annotations
@@ -259,14 +259,11 @@ def init_weights(model, source: str) -> Path:
     if not path.suffix == ".pt":
         path = paths.cache_dir() / "runs" / source / "best.pt"
     other, config = load_checkpoint(path)
-    # Same architecture and the same weight shapes: parameters that change no layer (e.g. inbetween_splat's
-    # motion inputs) may differ, so the image-only inbetweener starts from the vector-guided one.
-    mine, theirs = model.state_dict(), other.state_dict()
-    if config["architecture"] != model.architecture or \
-            {k: v.shape for k, v in mine.items()} != {k: v.shape for k, v in theirs.items()}:
-        raise ValueError(f"{path}: init checkpoint is {config['architecture']} {config['params']}, whose weights "
-                         f"do not fit the config's model {model.architecture} {model.params}")
-    model.load_state_dict(theirs)
+    # the same parameters, not just fitting shapes: e.g. inbetween_splat's leak or mismatch_gain change no layer
+    if (config["architecture"], config["params"]) != (model.architecture, model.params):
+        raise ValueError(f"{path}: init checkpoint is {config['architecture']} {config['params']}, "
+                         f"the config's model {model.architecture} {model.params}")
+    model.load_state_dict(other.state_dict())
     return path
 
 

@@ -38,11 +38,9 @@ def optical_flow(source: np.ndarray, target: np.ndarray, by_size: bool = True) -
     small frames (short side below ``FULL_RES_BELOW``) down to full resolution; off: the preset as it is."""
     import cv2
 
-    presets = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
-               "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
     g0, g1 = display_gray([np.nan_to_num(source, nan=0.0, posinf=0.0, neginf=0.0),
                            np.nan_to_num(target, nan=0.0, posinf=0.0, neginf=0.0)])
-    dis = cv2.DISOpticalFlow_create(presets[DIS_PRESET])
+    dis = cv2.DISOpticalFlow_create(getattr(cv2, f"DISOPTICAL_FLOW_PRESET_{DIS_PRESET.upper()}"))
     if by_size and min(g0.shape) < FULL_RES_BELOW:
         dis.setFinestScale(0)
     h, w = g0.shape
@@ -55,9 +53,8 @@ def optical_flow(source: np.ndarray, target: np.ndarray, by_size: bool = True) -
 ESTIMATORS = {"optical_flow": optical_flow}
 
 
-def estimate_missing(contract: ModelContract, images: dict[str, np.ndarray], model: str) -> list[str]:
-    """Fill ``images`` with every estimated input the caller left out; returns their names."""
-    done = []
+def estimate_missing(contract: ModelContract, images: dict[str, np.ndarray], model: str) -> None:
+    """Fill ``images`` with every estimated input the caller left out."""
     for spec in contract.image_inputs:
         if not spec.estimate or spec.name in images:
             continue
@@ -69,5 +66,3 @@ def estimate_missing(contract: ModelContract, images: dict[str, np.ndarray], mod
         if missing:
             raise ModelError(f"model {model!r}: estimating {spec.name!r} needs input {', '.join(missing)}")
         images[spec.name] = ESTIMATORS[kind](*(images[s] for s in sources))
-        done.append(spec.name)
-    return done
