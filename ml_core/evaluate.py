@@ -88,7 +88,10 @@ def bench_denoise(root: Path, split: str = "test", spp: tuple[int, ...] = (1, 4,
     table = {name: {str(s): {k: float(np.mean([m[k] for m in per[name, s]])) for k in ("psnr", "ssim", "relmse")}
                     for s in spp} for name in runs}
     result = {"task": "denoise", "split": split, "scenes": len(scenes), "spp": list(spp), "metrics": table,
-              "seconds_per_megapixel": {n: seconds[n] / (pixels[n] / 1e6) for n in runs}}
+              "seconds_per_megapixel": {n: seconds[n] / (pixels[n] / 1e6) for n in runs},
+              # per scene, in ``scene_names`` order: where a method loses, not only by how much on average
+              "scene_names": [scene.name for scene in scenes],
+              "per_scene_psnr": {name: {str(s): [m["psnr"] for m in per[name, s]] for s in spp} for name in runs}}
     if hd_timing:
         result["seconds_1920x1080"] = _hd_timing(runs, scenes[0], log)
     if out:

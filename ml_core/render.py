@@ -87,6 +87,8 @@ PRESETS = {
     # Inbetweening at t other than 1/2: longer animations only, first-to-last motion as the default's 3 frames.
     "anim4": RenderConfig(frames=4, stills=False, motion_span=2),
     "anim5": RenderConfig(frames=5, stills=False, motion_span=2),
+    # Denoise: the stills only (noisy levels + reference), no low-res or animation frames: more scenes per CPU hour.
+    "denoise": RenderConfig(lowres_scales=(), frames=1),
     # Colorize: natural-palette stills, the target only (64 spp + OIDN: clean colour, not a reference).
     "palette": RenderConfig(noisy_spp=(), target_spp=64, target_adaptive_threshold=0.0, target_oidn=True,
                             lowres_scales=(), frames=1, palette="natural"),

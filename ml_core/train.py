@@ -212,6 +212,9 @@ def train(config: dict, run_dir: Path | None = None, command: str = "", log=prin
             batch = augment_exposure(model, batch, rng)
             inputs, exposure = model_inputs(model, batch)
             value = criterion(model(*inputs), batch["target"], exposure)
+            auxiliary = model.auxiliary_loss(batch["target"])
+            if auxiliary is not None:
+                value = value + auxiliary
             opt.zero_grad(set_to_none=True)
             value.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), tc.get("clip", 1.0))

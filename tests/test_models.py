@@ -120,3 +120,61 @@ def test_kpn_can_use_a_smaller_kernel_at_its_finest_level():
     assert out.shape == (1, 3, 32, 32) and torch.isfinite(out).all()
     with pytest.raises(ValueError, match="odd"):
         build("denoise_kpn", finest_kernel=4)
+
+
+def test_kpn_albedo_prefilter_is_one_more_head_channel_and_exports(tmp_path):
+    """``filter_albedo`` remodulates with the kernel-filtered albedo where the network says so: one more
+    channel at the finest head, the output still finite, and the variant exports with parity."""
+    from export import export_checkpoint
+
+    plain = build("denoise_kpn", seed=0, widths=[8, 12, 16], demodulate=True, finest_kernel=3)
+    albedo = build("denoise_kpn", seed=0, widths=[8, 12, 16], demodulate=True, finest_kernel=3, filter_albedo=True)
+    assert "filter_albedo" not in plain.params and albedo.params["filter_albedo"] is True
+    assert [h.out_channels for h in albedo.heads] == [9 + 3, 25 + 1, 25]
+    x = example_inputs(albedo, 32, 32)
+    with torch.no_grad():
+        out = albedo.eval()(*x)
+    assert out.shape == (1, 3, 32, 32) and torch.isfinite(out).all()
+    with pytest.raises(ValueError, match="filter_albedo needs demodulate"):
+        build("denoise_kpn", filter_albedo=True)
+    checkpoint = save_checkpoint(tmp_path / "a.pt", albedo, name="kpn_albedo", version="0", training=TRAINING)
+    assert export_checkpoint(checkpoint, tmp_path / "models")[0].parity_error < 1e-4
+
+
+def test_colorize_classification_starts_grey_learns_bins_and_exports(tmp_path):
+    """``chroma_grid``: bin logits whose annealed mean colours what no hint reaches. Untrained, it is the grey
+    image (uniform bins average to grey); its cross-entropy falls when trained on one colourful image; where
+    hints reach, the hint base still rules; and the variant exports with parity."""
+    from export import export_checkpoint
+    from ml_core.models.colorize_unet import chroma_bins
+
+    assert chroma_bins(12).shape == (91, 3) and torch.allclose(chroma_bins(12).mean(0), torch.full((3,), 1 / 3))
+    torch.manual_seed(0)
+    model = build("colorize_unet", seed=0, widths=[8, 12], chroma_grid=6, leak=0.1)
+    gray = torch.rand(1, 1, 32, 32) * 0.6 + 0.2
+    none = torch.zeros(1, 1, 32, 32)
+    with torch.no_grad():
+        start = model.eval()(gray, torch.zeros(1, 3, 32, 32), none)
+    torch.testing.assert_close(start, gray.expand(1, 3, 32, 32), atol=1e-5, rtol=0)
+    target = torch.cat([gray * 1.0, gray * 0.6, gray * 0.3], 1).clamp(0, 1)  # an orange image
+    model.train()
+    opt = torch.optim.Adam(model.parameters(), 1e-2)
+    losses = []
+    for _ in range(40):
+        model(gray, torch.zeros(1, 3, 32, 32), none)
+        loss = model.auxiliary_loss(target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    assert losses[-1] < 0.7 * losses[0], losses
+    with torch.no_grad():
+        auto = model.eval()(gray, torch.zeros(1, 3, 32, 32), none)
+        blue = torch.zeros(1, 3, 32, 32)
+        blue[:, 2] = 1.0
+        hinted = model(gray, blue, torch.ones(1, 1, 32, 32))
+    assert (auto[:, 0] - auto[:, 2]).mean() > 0.05  # the learnt orange, with no hints
+    assert (hinted[:, 2] - hinted[:, 0]).mean() > 0.05  # blue hints everywhere: blue
+    assert model.auxiliary_loss(target) is None  # an eval forward leaves nothing to train on
+    checkpoint = save_checkpoint(tmp_path / "c.pt", model, name="colorize_bins", version="0", training=TRAINING)
+    assert export_checkpoint(checkpoint, tmp_path / "models")[0].parity_error < 1e-4

@@ -28,6 +28,11 @@ class PostpassModel(nn.Module):
     def input_names(self) -> tuple[str, ...]:
         return tuple(i.name for i in self.contract().inputs)
 
+    def auxiliary_loss(self, target: torch.Tensor) -> torch.Tensor | None:
+        """A training loss on the model's own intermediates of its last forward (added to the output's loss),
+        or None: e.g. a classification head's cross-entropy."""
+        return None
+
     def named_inputs(self, inputs: tuple) -> dict[str, torch.Tensor]:
         """``forward``'s positional inputs by contract name (variants with optional inputs read them by name)."""
         return dict(zip(self.input_names, inputs))

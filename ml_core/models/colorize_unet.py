@@ -21,6 +21,13 @@ The network also gets each scale's plain average and whether a hint lies within 
 (and the tile overlap) is the U-Net's plus the widest box's reach. ``hint_base=False`` leaves the base out of
 the logits (the network must learn to use the hints: the CI's tiny config, which has to learn fast).
 
+``chroma_grid=n`` adds colour classification for automatic colour (Zhang et al. 2016): the U-Net also gives
+logits over the (n+1)(n+2)/2 chromaticities of a grid on the R : G : B triangle, trained with cross-entropy
+against the target's chromaticity (soft-encoded onto its nearest bins) on items without hints; their
+annealed mean (softmax at ``temperature``, T = 1 the plain mean, smaller T nearer the mode) is the colour
+wherever no hint reaches, instead of the grey that L2 regression averages multimodal colour to. Where hints
+reach, the hint base and the residual logits work as without it.
+
 Trained with L2 on the sRGB output (with luminance fixed, L2 on colour): without hints the colour is uncertain,
 and L2's optimum, the conditional mean, is the best PSNR can get; L1's per-channel median of a spread of hues sits
 nearer grey (measured, docs/benchmarks.md). Only standard ONNX ops (conv, pooling, cumulative sum,
@@ -108,7 +115,7 @@ class ColorizeUNet(PostpassModel):
 
     def __init__(self, widths: list[int] = (24, 32, 48, 64, 64), hint_scales: list[int] = HINT_SCALES,
                  luma_bins: int = LUMA_BINS, plain_weight: float = PLAIN_WEIGHT, hint_base: bool = True,
-                 leak: float = 0.0):
+                 leak: float = 0.0, chroma_grid: int = 0, temperature: float = 0.38, bin_loss: float = 1.0):
         if any(k < 1 or k % 2 == 0 for k in hint_scales):
             raise ValueError(f"hint_scales must be odd box sizes, not {list(hint_scales)}")
         if luma_bins == 1 or luma_bins < 0:
@@ -117,14 +124,24 @@ class ColorizeUNet(PostpassModel):
                       plain_weight=plain_weight, hint_base=hint_base)
         if leak:  # only recorded when set, so older checkpoints' params stay as they were
             params["leak"] = leak
+        if chroma_grid:
+            if chroma_grid < 2 or not hint_base:
+                raise ValueError(f"chroma_grid needs at least 2 divisions and hint_base, not {chroma_grid}")
+            params.update(chroma_grid=chroma_grid, temperature=temperature, bin_loss=bin_loss)
         super().__init__(**params)
+        self.chroma_grid, self.temperature, self.bin_loss = chroma_grid, temperature, bin_loss
+        centres = chroma_bins(chroma_grid) if chroma_grid else torch.zeros(0, 3)
+        # 3 x K x 1 x 1: a 1x1 convolution takes a per-pixel distribution over the bins to its mean chromaticity
+        self.register_buffer("bin_centres", centres.t().reshape(3, -1, 1, 1).contiguous(), persistent=False)
+        self._training_cache = None
         self.hint_scales, self.luma_bins, self.plain_weight = tuple(hint_scales), luma_bins, plain_weight
         self.hint_base = hint_base
         # gray, mask, hint chromaticity and sRGB colour, per scale (chromaticity, any hint), the base
         # (leaky units: behind this zero head the 0.2.0 model's U-Net levels were 2-23% alive)
-        self.unet = UNet(2 + 3 + 3 + 4 * len(self.hint_scales) + 3, 3, list(widths), leak=leak)
+        self.unet = UNet(2 + 3 + 3 + 4 * len(self.hint_scales) + 3, 3 + centres.shape[0], list(widths), leak=leak)
         # Start from the hints' interpolation itself (zero logits): a random head would only add colour noise,
         # and removing it first is what training would otherwise spend its first steps on (killing ReLUs).
+        # Zero bin logits are a uniform distribution, whose mean is grey: the untrained classifier says grey too.
         nn.init.zeros_(self.unet.head.weight)
         nn.init.zeros_(self.unet.head.bias)
 
@@ -150,15 +167,38 @@ class ColorizeUNet(PostpassModel):
                              tile_overlap=self.reach, alpha=AlphaRule(("gray",), "colorized"))
 
     def forward(self, gray: torch.Tensor, hints: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        base, scales, p_hint, mask, hints = self.spread_hints(gray, hints, mask)
+        base, reached, scales, p_hint, mask, hints = self.spread_hints(gray, hints, mask)
         x = torch.cat([gray, mask, (3.0 * p_hint - 1.0) * mask, hints * mask, *scales, 3.0 * base - 1.0], 1)
         logits = self.unet(x)
-        if self.hint_base:
+        if self.chroma_grid:
+            logits, bins = logits[:, :3], logits[:, 3:]
+            if self.training:  # for auxiliary_loss, which reads them after the output's loss
+                self._training_cache = (bins, mask)
+            automatic = F.conv2d(torch.softmax(bins * (1.0 / self.temperature), 1), self.bin_centres)
+            logits = logits * reached + torch.log(torch.where(reached > 0.5, base, automatic).clamp_min(1e-6))
+        elif self.hint_base:
             logits = logits + torch.log(base)
         return linear_to_srgb(compose(srgb_to_linear(gray), torch.softmax(logits, 1)))
 
+    def auxiliary_loss(self, target: torch.Tensor) -> torch.Tensor | None:
+        """Cross-entropy of the bin logits of the last training forward against the target's chromaticity,
+        soft-encoded (a Gaussian of half a grid step over the bins), averaged over the items without hints."""
+        if not self.chroma_grid or self._training_cache is None:
+            return None
+        bins, mask = self._training_cache
+        self._training_cache = None
+        truth = chromaticity(srgb_to_linear(target))  # N x 3 x H x W
+        centres = self.bin_centres.reshape(1, 3, -1, 1, 1)
+        d2 = ((truth.unsqueeze(2) - centres) ** 2).sum(1)  # N x K x H x W
+        sigma = 0.5 / self.chroma_grid
+        soft = torch.softmax(-d2 / (2 * sigma * sigma), 1)
+        ce = -(soft * torch.log_softmax(bins, 1)).sum(1).flatten(1).mean(1)  # per item
+        automatic = (mask.flatten(1).amax(1) == 0).to(ce.dtype)
+        return self.bin_loss * (ce * automatic).sum() / automatic.sum().clamp_min(1.0)
+
     def spread_hints(self, gray: torch.Tensor, hints: torch.Tensor, mask: torch.Tensor):
-        """(base chromaticity, per-scale features, hint chromaticity, mask, hints), the last two clamped."""
+        """(base chromaticity, 1 where a hint reaches else 0, per-scale features, hint chromaticity, mask, hints),
+        the last two clamped."""
         mask = mask.clamp(0.0, 1.0)
         hints = hints.clamp(0.0, 1.0)
         p_hint = chromaticity(srgb_to_linear(hints))
@@ -180,8 +220,9 @@ class ColorizeUNet(PostpassModel):
             total = total + (levels * grid).sum(1)  # each pixel reads the bins of its own grey level
         rg, den = total[:, :2], total[:, 2:]
         num = torch.cat([rg, (den - rg.sum(1, keepdim=True)).clamp_min(0.0)], 1)
-        base = torch.where(den > EMPTY, num / den.clamp_min(EMPTY), torch.full_like(num, 1.0 / 3.0))
-        return base.clamp_min(1e-6), scales, p_hint, mask, hints
+        reached = den > EMPTY
+        base = torch.where(reached, num / den.clamp_min(EMPTY), torch.full_like(num, 1.0 / 3.0))
+        return base.clamp_min(1e-6), reached.to(base.dtype), scales, p_hint, mask, hints
 
     def _boxes(self, x: torch.Tensor):
         """``box_mean`` of ``x`` (N x ... x H x W) at every hint scale, wide ones through the coarse grid."""
@@ -195,6 +236,13 @@ class ColorizeUNet(PostpassModel):
                 coarse = F.avg_pool2d(flat, COARSE)
             up = F.interpolate(box_mean(coarse, _cells(size)), scale_factor=float(COARSE), mode="nearest")
             yield up.reshape(x.shape)
+
+
+def chroma_bins(n: int) -> torch.Tensor:
+    """K x 3 chromaticities (R : G : B summing to 1) on a grid of ``n`` divisions of the triangle; grey is one
+    of them when 3 divides ``n``, and the grid is symmetric, so a uniform distribution's mean is grey."""
+    return torch.tensor([(i / n, j / n, (n - i - j) / n) for i in range(n + 1) for j in range(n + 1 - i)],
+                        dtype=torch.float32)
 
 
 def _cells(size: int) -> int:
