@@ -12,6 +12,9 @@ target only) for the colorizer, into its own folder, with splits ``palette_train
 
     python -m ml_core.data build --preset palette --split palette_train --count 200 --out ~/.cache/postpass/data_palette
 
+The ``denoise`` preset renders the default's noisy stills and target only (no low-res or animation frames), for
+more denoiser scenes per CPU hour; give it train seeds the default folder does not hold (``--start``).
+
 Layout: ``OUT/dataset.json`` (render config, mesh library, Blender version), ``OUT/<split>/<seed>/`` one folder
 per scene (see ``ml_core.render``), ``OUT/contact_sheet_<split>.png``. A rerun skips complete scenes and
 renders only the missing files of an interrupted one, so a build can grow over several runs.
