@@ -97,3 +97,20 @@ def test_srgb_upres_pairs_can_be_real_low_resolution_renders(tiny_dataset):
     bicubic = np.round(np.clip(downscale(target, 2), 0, 1) * 255) / 255
     assert np.abs(image - bicubic).max() > 2 / 255  # a different image: the renderer's own pixels
     assert abs(float(image.mean()) - float(target.mean())) < 0.05  # of the same view at the same exposure
+
+
+def test_denoise_fireflies_are_added_to_training_inputs_only(tiny_dataset):
+    """``fireflies``: isolated outliers (>= 100x the crop's mean) in the noisy colour of training items; the
+    target, the other passes and validation items (augment=False) are left as rendered."""
+    options = dict(crop=32, crops_per_scene=4, seed=3)
+    plain = make_dataset("denoise", tiny_dataset, "train", **options)
+    fired = make_dataset("denoise", tiny_dataset, "train", fireflies=1.0, **options)
+    held_out = make_dataset("denoise", tiny_dataset, "train", fireflies=1.0, augment=False, **options)
+    for i in range(len(plain)):
+        a, b = plain[i], fired[i]
+        changed = (a["color"] != b["color"]).any(0)
+        assert 1 <= int(changed.sum()) <= 3
+        assert float(b["color"][:, changed].min()) >= 0.5 * 100 * float(a["color"].mean())
+        for key in ("target", "albedo", "normal", "depth"):
+            assert torch.equal(a[key], b[key])
+        assert float(held_out[i]["color"].max()) < float(b["color"].max())
