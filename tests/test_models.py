@@ -122,25 +122,6 @@ def test_kpn_can_use_a_smaller_kernel_at_its_finest_level():
         build("denoise_kpn", finest_kernel=4)
 
 
-def test_kpn_albedo_prefilter_is_one_more_head_channel_and_exports(tmp_path):
-    """``filter_albedo`` remodulates with the kernel-filtered albedo where the network says so: one more
-    channel at the finest head, the output still finite, and the variant exports with parity."""
-    from export import export_checkpoint
-
-    plain = build("denoise_kpn", seed=0, widths=[8, 12, 16], demodulate=True, finest_kernel=3)
-    albedo = build("denoise_kpn", seed=0, widths=[8, 12, 16], demodulate=True, finest_kernel=3, filter_albedo=True)
-    assert "filter_albedo" not in plain.params and albedo.params["filter_albedo"] is True
-    assert [h.out_channels for h in albedo.heads] == [9 + 3, 25 + 1, 25]
-    x = example_inputs(albedo, 32, 32)
-    with torch.no_grad():
-        out = albedo.eval()(*x)
-    assert out.shape == (1, 3, 32, 32) and torch.isfinite(out).all()
-    with pytest.raises(ValueError, match="filter_albedo needs demodulate"):
-        build("denoise_kpn", filter_albedo=True)
-    checkpoint = save_checkpoint(tmp_path / "a.pt", albedo, name="kpn_albedo", version="0", training=TRAINING)
-    assert export_checkpoint(checkpoint, tmp_path / "models")[0].parity_error < 1e-4
-
-
 def test_colorize_classification_starts_grey_learns_bins_and_exports(tmp_path):
     """``chroma_grid``: bin logits whose annealed mean colours what no hint reaches. Untrained, it is the grey
     image (uniform bins average to grey); its cross-entropy falls when trained on one colourful image; where

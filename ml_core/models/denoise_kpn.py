@@ -58,7 +58,7 @@ class DenoiseKPN(PostpassModel):
 
     def __init__(self, aux: list[str] = ("albedo", "normal"), widths: list[int] = (16, 32, 48, 64),
                  kernel: int = 5, scales: int | None = None, demodulate: bool = False,
-                 finest_kernel: int | None = None, filter_albedo: bool = False):
+                 finest_kernel: int | None = None):
         check_aux(aux)
         scales = scales or len(widths)
         if not 1 <= scales <= len(widths):
@@ -71,12 +71,7 @@ class DenoiseKPN(PostpassModel):
         params = dict(aux=list(aux), widths=list(widths), kernel=kernel, scales=scales, demodulate=demodulate)
         if finest_kernel:  # only recorded when set, so older checkpoints' params stay as they were
             params["finest_kernel"] = finest_kernel
-        if filter_albedo:
-            if not demodulate:
-                raise ValueError("filter_albedo needs demodulate")
-            params["filter_albedo"] = True
         super().__init__(**params)
-        self.filter_albedo = filter_albedo
         self.aux, self.kernel, self.scales, self.demodulate = tuple(aux), kernel, scales, demodulate
         # the finest level filters 4x the pixels of the next: a smaller kernel there is most of the filtering's cost
         self.sizes = [finest_kernel or kernel] + [kernel] * (scales - 1)
@@ -84,9 +79,7 @@ class DenoiseKPN(PostpassModel):
         del self.unet.head  # the kernel heads replace the colour head
         # level s predicts its kernel's logits, and (but the coarsest) the blend weight towards the coarser result
         # (the finest level also the demodulated/plain choice)
-        # (and with filter_albedo the raw/filtered albedo weight)
-        extra = [int(s < scales - 1) + int(s == 0 and demodulate) + int(s == 0 and filter_albedo)
-                 for s in range(scales)]
+        extra = [int(s < scales - 1) + int(s == 0 and demodulate) for s in range(scales)]
         self.heads = nn.ModuleList(nn.Conv2d(widths[s], self.sizes[s] ** 2 + extra[s], 1) for s in range(scales))
         with torch.no_grad():  # start near box filters blended half-way: a smooth, stable first output
             for head in self.heads:
@@ -110,18 +103,10 @@ class DenoiseKPN(PostpassModel):
         if not self.demodulate:
             return self.reconstruct(color, heads) / exposure
         albedo = x["albedo"].clamp(0.0, 1.0) + DEMODULATION_FLOOR
-        # the images through one pass of the same kernels: fewer (memory-bound) filtering ops
-        images = [color, color / albedo] + ([albedo] if self.filter_albedo else [])
-        filtered = self.reconstruct(torch.cat(images, 1), heads)
+        # both images through one pass of the same kernels: half the (memory-bound) filtering ops
+        both = self.reconstruct(torch.cat([color, color / albedo], 1), heads)
         choice = torch.sigmoid(heads[0][:, -1:])
-        remodulate = albedo
-        if self.filter_albedo:
-            # A low-spp albedo pass is itself noisy where texture is finer than a pixel (aliased stripes,
-            # speckle): multiplying the filtered irradiance back by it brings that noise back. The filtered
-            # albedo (the same kernels) is the prefiltered albedo of OIDN's Accurate mode, blended per pixel.
-            raw = torch.sigmoid(heads[0][:, -2:-1])
-            remodulate = raw * albedo + (1.0 - raw) * filtered[:, 6:9]
-        return (choice * filtered[:, 3:6] * remodulate + (1.0 - choice) * filtered[:, :3]) / exposure
+        return (choice * both[:, 3:] * albedo + (1.0 - choice) * both[:, :3]) / exposure
 
     def reconstruct(self, image: torch.Tensor, heads: list[torch.Tensor]) -> torch.Tensor:
         """Filter the box pyramid of ``image`` with each level's kernels and recombine it coarse to fine."""
