@@ -122,6 +122,31 @@ def test_kpn_can_use_a_smaller_kernel_at_its_finest_level():
         build("denoise_kpn", finest_kernel=4)
 
 
+def test_kpn_outlier_limit_scales_down_lone_samples_only():
+    """``outlier_limit``: a lone sample far above the limit and above 10x its neighbours is scaled to the bound
+    (hue kept); a bright block (an emitter, a highlight) and everything below the limit pass unchanged; and the
+    model without the option keeps its old parameters (older checkpoints rebuild unchanged)."""
+    from ml_core.models.denoise_kpn import clamp_outliers
+
+    color = torch.full((1, 3, 16, 16), 0.2)
+    color[0, :, 4, 4] = torch.tensor([1e4, 5e3, 0.0])  # a caustic sample
+    color[0, :, 10:13, 10:13] = 500.0  # a small lamp seen directly
+    color[0, :, 1, 12] = 8.0  # bright, but under the limit
+    out = clamp_outliers(color, 50.0)
+    np.testing.assert_allclose(out[0, :, 4, 4].numpy(), [50.0, 25.0, 0.0], rtol=1e-5)
+    untouched = torch.ones(16, 16, dtype=torch.bool)
+    untouched[4, 4] = False
+    assert torch.equal(out[..., untouched], color[..., untouched])
+    assert "outlier_limit" not in build("denoise_kpn").params
+    model = build("denoise_kpn", seed=0, widths=[8, 12, 16], outlier_limit=50.0).eval()
+    x = example_inputs(model, 32, 32)
+    fired = [t.clone() for t in x]
+    fired[0][0, :, 16, 16] = 1e6 / float(x[3].reshape(-1)[0])  # 1e6 after exposure: becomes the limit
+    limited = [t.clone() for t in x]
+    limited[0][0, :, 16, 16] = 50.0 / float(x[3].reshape(-1)[0])
+    torch.testing.assert_close(model(*fired), model(*limited))
+
+
 def test_colorize_classification_starts_grey_learns_bins_and_exports(tmp_path):
     """``chroma_grid``: bin logits whose annealed mean colours what no hint reaches. Untrained, it is the grey
     image (uniform bins average to grey); its cross-entropy falls when trained on one colourful image; where

@@ -27,12 +27,38 @@ from torch import nn
 from addon.runtime.contract import ModelContract
 
 from . import PostpassModel, register
-from .blocks import UNet, hdr_encode
+from .blocks import UNet
 from .denoise_unet import aux_features, check_aux, denoise_contract
 
 
 #: added to the albedo before dividing by it: black surfaces stay finite, and their noise is not blown up
 DEMODULATION_FLOOR = 0.02
+#: ``outlier_limit`` spares a pixel up to this many times its brightest neighbour (highlights, emitters)
+OUTLIER_NEIGHBOUR_RATIO = 10.0
+
+
+def clamp_outliers(color: torch.Tensor, limit: float) -> torch.Tensor:
+    """Scale down isolated outliers of exposure-normalised linear ``color`` (N x 3 x H x W): a pixel whose
+    brightest channel exceeds both ``limit`` and :data:`OUTLIER_NEIGHBOUR_RATIO` times the brightest of its 8
+    neighbours is scaled to the larger of the two, keeping its hue.
+
+    Why: a kernel predictor's output is an average of its input's pixels, so a caustic sample of 1e4 becomes a
+    blob, and a few hundred scenes show such samples too seldom to learn to discard them (training on synthetic
+    ones costs real sparse low-spp samples, measured). Far above ``limit`` (in units where the frame's
+    log-average is 0.18) a lone sample carries more noise than signal; bright regions, whose neighbours are bright
+    too, pass unchanged.
+    """
+    level = color.amax(dim=1, keepdim=True)
+    padded = F.pad(level, (1, 1, 1, 1), mode="replicate")
+    h, w = level.shape[-2:]
+    neighbours = None
+    for dy in range(3):
+        for dx in range(3):
+            if (dy, dx) != (1, 1):
+                shifted = padded[:, :, dy:dy + h, dx:dx + w]
+                neighbours = shifted if neighbours is None else torch.maximum(neighbours, shifted)
+    bound = torch.clamp(neighbours * OUTLIER_NEIGHBOUR_RATIO, min=limit)
+    return color * torch.clamp(bound / torch.clamp(level, min=1e-12), max=1.0)
 
 
 def apply_kernels(image: torch.Tensor, logits: torch.Tensor, size: int) -> torch.Tensor:
@@ -58,7 +84,7 @@ class DenoiseKPN(PostpassModel):
 
     def __init__(self, aux: list[str] = ("albedo", "normal"), widths: list[int] = (16, 32, 48, 64),
                  kernel: int = 5, scales: int | None = None, demodulate: bool = False,
-                 finest_kernel: int | None = None):
+                 finest_kernel: int | None = None, outlier_limit: float | None = None):
         check_aux(aux)
         scales = scales or len(widths)
         if not 1 <= scales <= len(widths):
@@ -71,8 +97,11 @@ class DenoiseKPN(PostpassModel):
         params = dict(aux=list(aux), widths=list(widths), kernel=kernel, scales=scales, demodulate=demodulate)
         if finest_kernel:  # only recorded when set, so older checkpoints' params stay as they were
             params["finest_kernel"] = finest_kernel
+        if outlier_limit:
+            params["outlier_limit"] = outlier_limit
         super().__init__(**params)
         self.aux, self.kernel, self.scales, self.demodulate = tuple(aux), kernel, scales, demodulate
+        self.outlier_limit = outlier_limit
         # the finest level filters 4x the pixels of the next: a smaller kernel there is most of the filtering's cost
         self.sizes = [finest_kernel or kernel] + [kernel] * (scales - 1)
         self.unet = UNet(3 + 3 * len(aux), 3, list(widths))
@@ -97,9 +126,12 @@ class DenoiseKPN(PostpassModel):
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
         x = self.named_inputs(inputs)
         exposure = x["exposure"].reshape(-1, 1, 1, 1)
-        features = self.unet.decoder_features(torch.cat([hdr_encode(x["color"], x["exposure"]), *aux_features(x)], 1))
-        heads = [head(f) for head, f in zip(self.heads, features)]
         color = torch.clamp(x["color"] * exposure, min=0.0)
+        if self.outlier_limit:
+            color = clamp_outliers(color, self.outlier_limit)
+        # log1p(color) is hdr_encode of the (exposure-normalised) colour
+        features = self.unet.decoder_features(torch.cat([torch.log1p(color), *aux_features(x)], 1))
+        heads = [head(f) for head, f in zip(self.heads, features)]
         if not self.demodulate:
             return self.reconstruct(color, heads) / exposure
         albedo = x["albedo"].clamp(0.0, 1.0) + DEMODULATION_FLOOR
