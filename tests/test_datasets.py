@@ -84,6 +84,21 @@ def test_a_run_can_pin_the_first_scenes_of_a_growing_split(tiny_dataset):
         make_dataset("denoise", tiny_dataset, "train", scenes=5)
 
 
+def test_a_run_can_pin_seed_ranges_of_a_split_with_gaps(tiny_dataset):
+    """``scenes`` as inclusive seed ranges: exactly those scenes, whatever else the folder holds or fills in
+    later; a seed not rendered (yet) is a one-line error naming it and the command that renders it."""
+    full = make_dataset("denoise", tiny_dataset, "train")
+    first, second = (int(scene.name) for scene in full.scenes)
+    only_second = make_dataset("denoise", tiny_dataset, "train", scenes=[[second, second]])
+    assert only_second.scenes == full.scenes[1:]
+    both = make_dataset("denoise", tiny_dataset, "train", scenes=[[second, second], [first, first]])
+    assert both.scenes == full.scenes and both.fingerprint() == full.fingerprint()
+    with pytest.raises(ValueError, match=f"lacks 1 of the 3 scenes asked .first missing seed {second + 1};.*--start {second + 1}"):
+        make_dataset("denoise", tiny_dataset, "train", scenes=[[first, second + 1]])
+    with pytest.raises(ValueError, match="seed ranges"):
+        make_dataset("denoise", tiny_dataset, "train", scenes=[[second, first]])
+
+
 def test_srgb_upres_pairs_can_be_real_low_resolution_renders(tiny_dataset):
     """With srgb_real_fraction=1 every texture-model pair is the real 1/2 render and the target, tone-mapped at
     one exposure: the input is not the target's bicubic downscale, and it matches the target's colours."""

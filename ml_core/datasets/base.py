@@ -26,20 +26,41 @@ class SceneDataset(torch.utils.data.Dataset):
     kinds: dict[str, str] = {}
 
     def __init__(self, root, split: str, crop: int = 64, crops_per_scene: int = 4, augment: bool = True,
-                 seed: int = 0, scenes: int | None = None):
+                 seed: int = 0, scenes: int | list | None = None):
+        """``scenes`` pins which scenes a run reads, so it stays reproducible while the split grows: N (the first
+        N complete ones in seed order) or a list of inclusive seed ranges ``[[first, last], ...]``, each of whose
+        seeds must be complete (a folder rendered by jobs on separate seed ranges fills its gaps later, which
+        changes what "the first N" means)."""
         splits.split_range(split)  # unknown split -> clear error
         self.root, self.split = Path(root).expanduser(), split
         self.scenes = data.complete_scenes(self.root, split)
-        build = f"`python -m ml_core.data build --split {split} --count {scenes or 'N'}`"
+        build = f"`python -m ml_core.data build --split {split} --count {scenes if isinstance(scenes, int) else 'N'}`"
         if not self.scenes:
             raise ValueError(f"{self.root}: no complete scenes in split {split!r} (build them with {build})")
-        if scenes is not None:  # pin the first N scenes, so a run stays reproducible while the split grows
+        if isinstance(scenes, int):
             if len(self.scenes) < scenes:
                 raise ValueError(f"{self.root}: split {split!r} has {len(self.scenes)} complete scenes, "
                                  f"{scenes} asked (build them with {build})")
             self.scenes = self.scenes[:scenes]
+        elif scenes is not None:
+            self.scenes = self._seed_ranges(scenes, split)
+
         self.crop, self.crops_per_scene, self.augment, self.seed = crop, crops_per_scene, augment, seed
         self.epoch = 0
+
+    def _seed_ranges(self, ranges: list, split: str) -> list[Path]:
+        if not (isinstance(ranges, list) and ranges and all(
+                isinstance(r, list) and len(r) == 2 and all(isinstance(v, int) for v in r) and r[0] <= r[1]
+                for r in ranges)):
+            raise ValueError(f"scenes: expected N or a list of [first, last] seed ranges, got {ranges!r}")
+        by_seed = {int(scene.name): scene for scene in self.scenes}
+        wanted = [seed for first, last in ranges for seed in range(first, last + 1)]
+        missing = [seed for seed in wanted if seed not in by_seed]
+        if missing:
+            raise ValueError(f"{self.root}: split {split!r} lacks {len(missing)} of the {len(wanted)} scenes asked "
+                             f"(first missing seed {missing[0]}; build them with `python -m ml_core.data build "
+                             f"--split {split} --start {missing[0]} --count N`)")
+        return sorted({by_seed[seed] for seed in wanted})
 
     def fingerprint(self) -> str:
         return data.scenes_fingerprint(self.scenes)
@@ -81,6 +102,20 @@ class MixedDataset(torch.utils.data.ConcatDataset):
     def __init__(self, parts: list[SceneDataset]):
         super().__init__(parts)
         self.scenes = [scene for part in parts for scene in part.scenes]
+
+    def _seed_ranges(self, ranges: list, split: str) -> list[Path]:
+        if not (isinstance(ranges, list) and ranges and all(
+                isinstance(r, list) and len(r) == 2 and all(isinstance(v, int) for v in r) and r[0] <= r[1]
+                for r in ranges)):
+            raise ValueError(f"scenes: expected N or a list of [first, last] seed ranges, got {ranges!r}")
+        by_seed = {int(scene.name): scene for scene in self.scenes}
+        wanted = [seed for first, last in ranges for seed in range(first, last + 1)]
+        missing = [seed for seed in wanted if seed not in by_seed]
+        if missing:
+            raise ValueError(f"{self.root}: split {split!r} lacks {len(missing)} of the {len(wanted)} scenes asked "
+                             f"(first missing seed {missing[0]}; build them with `python -m ml_core.data build "
+                             f"--split {split} --start {missing[0]} --count N`)")
+        return sorted({by_seed[seed] for seed in wanted})
 
     def fingerprint(self) -> str:
         return data.scenes_fingerprint(self.scenes)
