@@ -145,6 +145,8 @@ def test_kpn_outlier_limit_scales_down_lone_samples_only():
     limited = [t.clone() for t in x]
     limited[0][0, :, 16, 16] = 50.0 / float(x[3].reshape(-1)[0])
     torch.testing.assert_close(model(*fired), model(*limited))
+    # it reads one neighbour before the U-Net: tiles overlap one pixel more
+    assert model.tile_overlap == build("denoise_kpn", widths=[8, 12, 16]).tile_overlap + 1
 
 
 def test_colorize_classification_starts_grey_learns_bins_and_exports(tmp_path):

@@ -117,8 +117,10 @@ class DenoiseKPN(PostpassModel):
 
     @property
     def tile_overlap(self) -> int:
-        # the U-Net's reach, plus the coarsest kernel's radius and its pooling block, in full-resolution pixels
-        return self.unet.receptive_radius + (self.sizes[-1] // 2 + 1) * 2 ** (self.scales - 1)
+        # the U-Net's reach, plus the coarsest kernel's radius and its pooling block, in full-resolution pixels,
+        # plus the outlier limit's neighbour: it reads one pixel further before the U-Net
+        return (self.unet.receptive_radius + (self.sizes[-1] // 2 + 1) * 2 ** (self.scales - 1)
+                + int(bool(self.outlier_limit)))
 
     def contract(self) -> ModelContract:
         return denoise_contract(self.aux, self.unet.pad_multiple, self.tile_overlap)
