@@ -10,7 +10,8 @@ Denoise methods: the noisy input, OpenCV non-local means, Blender's built-in OID
 (albedo + normal; Accurate prefilter + High quality, and Fast + Fast), OIDN through ``pyoidn`` (High) when it
 is installed, and every Postpass denoise model in the registry (``--models DIR``; default the shipped ones).
 Metrics follow the protocol in ``ml_core.metrics``: tone-mapped PSNR / SSIM and linear relMSE against the
-test split's targets, per spp; seconds per megapixel on this machine; and one 1920x1080 frame's seconds (best of 3, methods taking turns).
+test split's targets, per spp; seconds per megapixel on this machine; and one 1920x1080 frame's seconds
+(best of 3, methods taking turns).
 """
 from __future__ import annotations
 

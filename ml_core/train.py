@@ -14,10 +14,11 @@ version of a shipped model trained beside the old run); ``"data": {"mix": [...],
 scenes from other dataset folders or splits to the training / validation set, each entry
 ``{"root": DIR, "split": NAME, "scenes": N, "crops_per_scene": K}`` (root, scenes and crops default to the
 main ones; the dataset fingerprint covers every part; ``scenes`` is N, the first N complete scenes, or inclusive
-seed ranges ``[[first, last], ...]`` for a folder that several render jobs fill); ``"train": {"init": CHECKPOINT}`` starts a fresh run
-from a checkpoint's weights (a ``.pt`` path, or a run name meaning ``~/.cache/postpass/runs/NAME/best.pt``)
-instead of the seeded initialisation, for fine-tuning: its architecture and parameters must match the
-config's model. A resumed run ignores ``init`` (its own weights come from ``resume.pt``).
+seed ranges ``[[first, last], ...]`` for a folder that several render jobs fill); ``"train": {"init":
+CHECKPOINT}`` starts a fresh run from a checkpoint's weights (a ``.pt`` path, or a run name meaning
+``~/.cache/postpass/runs/NAME/best.pt``) instead of the seeded initialisation, for fine-tuning: its
+architecture and parameters must match the config's model. A resumed run ignores ``init`` (its own weights
+come from ``resume.pt``).
 """
 from __future__ import annotations
 

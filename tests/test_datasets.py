@@ -93,7 +93,9 @@ def test_a_run_can_pin_seed_ranges_of_a_split_with_gaps(tiny_dataset):
     assert only_second.scenes == full.scenes[1:]
     both = make_dataset("denoise", tiny_dataset, "train", scenes=[[second, second], [first, first]])
     assert both.scenes == full.scenes and both.fingerprint() == full.fingerprint()
-    with pytest.raises(ValueError, match=f"lacks 1 of the 3 scenes asked .first missing seed {second + 1};.*--start {second + 1}"):
+    missing = second + 1
+    with pytest.raises(ValueError, match=f"lacks 1 of the 3 scenes asked .first missing seed {missing};"
+                                         f".*--start {missing}"):
         make_dataset("denoise", tiny_dataset, "train", scenes=[[first, second + 1]])
     with pytest.raises(ValueError, match="seed ranges"):
         make_dataset("denoise", tiny_dataset, "train", scenes=[[second, first]])

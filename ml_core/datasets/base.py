@@ -34,7 +34,8 @@ class SceneDataset(torch.utils.data.Dataset):
         splits.split_range(split)  # unknown split -> clear error
         self.root, self.split = Path(root).expanduser(), split
         self.scenes = data.complete_scenes(self.root, split)
-        build = f"`python -m ml_core.data build --split {split} --count {scenes if isinstance(scenes, int) else 'N'}`"
+        count = scenes if isinstance(scenes, int) else "N"
+        build = f"`python -m ml_core.data build --split {split} --count {count}`"
         if not self.scenes:
             raise ValueError(f"{self.root}: no complete scenes in split {split!r} (build them with {build})")
         if isinstance(scenes, int):
@@ -44,7 +45,6 @@ class SceneDataset(torch.utils.data.Dataset):
             self.scenes = self.scenes[:scenes]
         elif scenes is not None:
             self.scenes = self._seed_ranges(scenes, split)
-
         self.crop, self.crops_per_scene, self.augment, self.seed = crop, crops_per_scene, augment, seed
         self.epoch = 0
 
@@ -102,20 +102,6 @@ class MixedDataset(torch.utils.data.ConcatDataset):
     def __init__(self, parts: list[SceneDataset]):
         super().__init__(parts)
         self.scenes = [scene for part in parts for scene in part.scenes]
-
-    def _seed_ranges(self, ranges: list, split: str) -> list[Path]:
-        if not (isinstance(ranges, list) and ranges and all(
-                isinstance(r, list) and len(r) == 2 and all(isinstance(v, int) for v in r) and r[0] <= r[1]
-                for r in ranges)):
-            raise ValueError(f"scenes: expected N or a list of [first, last] seed ranges, got {ranges!r}")
-        by_seed = {int(scene.name): scene for scene in self.scenes}
-        wanted = [seed for first, last in ranges for seed in range(first, last + 1)]
-        missing = [seed for seed in wanted if seed not in by_seed]
-        if missing:
-            raise ValueError(f"{self.root}: split {split!r} lacks {len(missing)} of the {len(wanted)} scenes asked "
-                             f"(first missing seed {missing[0]}; build them with `python -m ml_core.data build "
-                             f"--split {split} --start {missing[0]} --count N`)")
-        return sorted({by_seed[seed] for seed in wanted})
 
     def fingerprint(self) -> str:
         return data.scenes_fingerprint(self.scenes)
