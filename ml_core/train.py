@@ -18,11 +18,14 @@ seed ranges ``[[first, last], ...]`` for a folder that several render jobs fill)
 CHECKPOINT}`` starts a fresh run from a checkpoint's weights (a ``.pt`` path, or a run name meaning
 ``~/.cache/postpass/runs/NAME/best.pt``) instead of the seeded initialisation, for fine-tuning: its
 architecture and parameters must match the config's model. A resumed run ignores ``init`` (its own weights
-come from ``resume.pt``).
+come from ``resume.pt``). ``"train": {"ema": 0.999}`` keeps an exponential moving average of the weights
+(decay per step): validation, ``best.pt`` and ``last.pt`` use the averaged weights, and each epoch also logs the
+raw weights' validation PSNR, so the average's worth is measured in every such run.
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import shlex
@@ -195,6 +198,10 @@ def train(config: dict, run_dir: Path | None = None, command: str = "", log=prin
     elif tc.get("init"):
         history["init"] = str(init_weights(model, tc["init"]))
         log(f"starting from the weights of {history['init']}")
+    ema = WeightAverage(model, tc["ema"]) if tc.get("ema") else None
+    if ema is not None and start_epoch > 0 and "ema" in state:  # a run that had no average starts it here
+        ema.model.load_state_dict(state["ema"])
+    shipped = ema.model if ema is not None else model  # the weights validated and saved
     if start_epoch == 0:
         history["initial_val"] = validate(model, val_set, criterion, tc["batch_size"])
         log(f"before training: val loss {history['initial_val']['loss']:.4f}, PSNR {history['initial_val']['psnr']:.2f} dB")
@@ -221,28 +228,54 @@ def train(config: dict, run_dir: Path | None = None, command: str = "", log=prin
             value.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), tc.get("clip", 1.0))
             opt.step()
+            if ema is not None:
+                ema.update(model)
             losses.append(float(value.detach()))
             bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
-        val = validate(model, val_set, criterion, tc["batch_size"])
+        val = validate(shipped, val_set, criterion, tc["batch_size"])
         record = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)) if losses else float("nan"),
                   "val_loss": val["loss"], "val_psnr": val["psnr"], "seconds": round(time.perf_counter() - started, 1),
                   "lr": opt.param_groups[0]["lr"]}
+        if ema is not None:
+            record["val_psnr_raw"] = validate(model, val_set, criterion, tc["batch_size"])["psnr"]
         history["epochs"].append(record)
+        raw = f", raw weights {record['val_psnr_raw']:.2f} dB" if ema is not None else ""
         log(f"epoch {epoch + 1}/{epochs}: train {record['train_loss']:.4f}  val {val['loss']:.4f}  "
-            f"PSNR {val['psnr']:.2f} dB  ({record['seconds']} s)")
+            f"PSNR {val['psnr']:.2f} dB{raw}  ({record['seconds']} s)")
         training = {"command": command, "seed": seed, "dataset_fingerprint": fingerprint,
                     "metrics": {"val_loss": val["loss"], "val_psnr": val["psnr"], "epoch": epoch + 1}}
         meta = dict(name=config["name"], version=config.get("version", "0.1.0"), training=training)
-        save_checkpoint(run_dir / "last.pt", model, **meta)
+        save_checkpoint(run_dir / "last.pt", shipped, **meta)
         best = max((e["val_psnr"] for e in history["epochs"]), default=None)
         if val["psnr"] >= best:
-            save_checkpoint(run_dir / "best.pt", model, **meta)
-        _atomic_torch_save(run_dir / "resume.pt", {"model": model.state_dict(), "optimizer": opt.state_dict(),
-                                                   "epoch": epoch + 1,
-                                                   "history": json.dumps(history)})
+            save_checkpoint(run_dir / "best.pt", shipped, **meta)
+        resume = {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch + 1,
+                  "history": json.dumps(history)}
+        if ema is not None:
+            resume["ema"] = ema.model.state_dict()
+        _atomic_torch_save(run_dir / "resume.pt", resume)
         (run_dir / "history.json").write_text(json.dumps(history, indent=1))
         plot_curves(history, run_dir / "curves.png", config["name"])
     return history
+
+
+class WeightAverage:
+    """An exponential moving average of a model's weights (Polyak averaging): with a decay of 0.999 it spans the
+    last ~1000 steps, which smooths the noise of small-batch steps that validation would otherwise pick from."""
+
+    def __init__(self, model, decay: float):
+        if not 0 < decay < 1:
+            raise ValueError(f"train.ema: decay {decay} must be between 0 and 1")
+        self.decay, self.model = decay, copy.deepcopy(model).eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model) -> None:
+        for mine, theirs in zip(self.model.parameters(), model.parameters()):
+            mine.lerp_(theirs, 1 - self.decay)
+        for mine, theirs in zip(self.model.buffers(), model.buffers()):
+            mine.copy_(theirs)
 
 
 def _datasets(task: str, root: Path, main: dict, mix: list[dict], options: dict, **kwargs):

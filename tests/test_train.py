@@ -75,6 +75,40 @@ def test_a_run_can_start_from_a_checkpoint_and_mix_datasets(tiny_dataset, tiny_a
         train.train(config, tmp_path / "other", progress=False, log=lambda *_: None)
 
 
+def test_weight_average_moves_towards_the_trained_weights_by_one_minus_the_decay():
+    model = torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        model.weight.zero_()
+    average = train.WeightAverage(model, 0.75)
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    average.update(model)
+    assert torch.allclose(average.model.weight, torch.full((1, 2), 0.25))
+    with pytest.raises(ValueError, match="decay"):
+        train.WeightAverage(model, 1.0)
+
+
+def test_a_run_with_a_weight_average_saves_and_resumes_the_average(tiny_dataset, tmp_path):
+    """With ``train.ema`` the checkpoints hold the averaged weights (not the last step's), each epoch records the
+    raw weights' validation too, and a resumed run continues the average from ``resume.pt``."""
+    config = train.load_config(CONFIG)
+    config["data"]["root"] = str(tiny_dataset)
+    config["train"].update(epochs=2, ema=0.9)
+    run = tmp_path / "run"
+    history = train.train(config, run, progress=False, log=lambda *_: None)
+    assert all("val_psnr_raw" in e for e in history["epochs"])
+    state = torch.load(run / "resume.pt", weights_only=True)
+    saved = torch.load(run / "last.pt", weights_only=True)["state_dict"]
+    assert all(torch.equal(saved[k], state["ema"][k]) for k in saved)
+    assert any(not torch.equal(saved[k], state["model"][k]) for k in saved)
+
+    config["train"]["epochs"] = 3
+    resumed = train.train(config, run, progress=False, log=lambda *_: None)
+    assert [e["epoch"] for e in resumed["epochs"]] == [1, 2, 3]
+    after = torch.load(run / "last.pt", weights_only=True)["state_dict"]
+    assert any(not torch.equal(saved[k], after[k]) for k in saved)
+
+
 def test_log_mse_loss_is_minus_the_mean_per_image_psnr_up_to_scale():
     """Two images, one 10x the other's squared error: log_mse ranks by the per-image mean PSNR, as the
     colorize benchmark averages, where pooled L2 is dominated by the worse image."""
