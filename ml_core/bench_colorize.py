@@ -189,10 +189,11 @@ def bench_colorize(root, split: str = "test", count: int | None = None, hints=HI
                     metrics = image_metrics(result, target)
                     per[set_name, method, n].append(metrics)
                     row.append(result)
-                    caption.append(f"{metrics['psnr_rgb']:.1f} dB")
+                    # colourfulness beside PSNR: the no-hint target asks for both, so the grid shows both
+                    caption.append(f"{metrics['psnr_rgb']:.1f} dB  C {metrics['colourfulness']:.1f}")
                 if i < grid_images and n in shown:
                     grid.append([hint_overlay(gray, hint, mask)] + row + [target])
-                    captions.append([f"{n} hints"] + caption + [""])
+                    captions.append([f"{n} hints"] + caption + [f"C {colourfulness(target):.1f}"])
                     row_labels.append(name)
             log(f"{set_name} {name}: done ({i + 1}/{len(images)})")
 
