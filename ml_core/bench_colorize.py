@@ -174,7 +174,8 @@ def bench_colorize(root, split: str = "test", count: int | None = None, hints=HI
     shown = sorted(set(hints) - {1}) or sorted(hints)  # the hint counts the grid shows (0: automatic colour)
     grid, row_labels, captions = [], [], []
     for set_name, images in sets.items():
-        reference[set_name] = float(np.mean([colourfulness(img) for _, img in images]))
+        target_colourfulness = [colourfulness(img) for _, img in images]
+        reference[set_name] = float(np.mean(target_colourfulness))
         for i, (name, target) in enumerate(images):
             gray = gray_of(target)
             image_seed = zlib.crc32(f"{seed}/{name}".encode())
@@ -193,7 +194,7 @@ def bench_colorize(root, split: str = "test", count: int | None = None, hints=HI
                     caption.append(f"{metrics['psnr_rgb']:.1f} dB  C {metrics['colourfulness']:.1f}")
                 if i < grid_images and n in shown:
                     grid.append([hint_overlay(gray, hint, mask)] + row + [target])
-                    captions.append([f"{n} hints"] + caption + [f"C {colourfulness(target):.1f}"])
+                    captions.append([f"{n} hints"] + caption + [f"C {target_colourfulness[i]:.1f}"])
                     row_labels.append(name)
             log(f"{set_name} {name}: done ({i + 1}/{len(images)})")
 
