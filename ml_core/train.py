@@ -297,6 +297,12 @@ def init_weights(model, source: str) -> Path:
     if not path.suffix == ".pt":
         path = paths.cache_dir() / "runs" / source / "best.pt"
     other, config = load_checkpoint(path)
+    if config["architecture"] == model.architecture and hasattr(model, "init_from"):
+        try:  # an architecture that can grow from a smaller variant of itself says so (and checks it)
+            model.init_from(other)
+        except ValueError as error:
+            raise ValueError(f"{path}: init checkpoint: {error}") from None
+        return path
     # the same parameters, not just fitting shapes: e.g. inbetween_splat's leak or mismatch_gain change no layer
     if (config["architecture"], config["params"]) != (model.architecture, model.params):
         raise ValueError(f"{path}: init checkpoint is {config['architecture']} {config['params']}, "

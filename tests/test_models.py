@@ -149,6 +149,36 @@ def test_kpn_outlier_limit_scales_down_lone_samples_only():
     assert model.tile_overlap == build("denoise_kpn", widths=[8, 12, 16]).tile_overlap + 1
 
 
+def test_kpn_residual_grows_from_a_trained_kernel_predictor_and_can_leave_the_average(tmp_path):
+    """``residual``: the finest head's three extra channels correct the filtered colour in the log domain. A model
+    grown from one without it (``init_from``, what ``train.init`` calls) starts with exactly that model's output;
+    a correction moves the output beyond any average of the noisy samples but never below zero; mismatched
+    parameters are refused, naming both."""
+    from ml_core.train import init_weights
+
+    small = dict(widths=[8, 12, 16], demodulate=True, finest_kernel=3, outlier_limit=50.0)
+    plain = build("denoise_kpn", seed=0, **small).eval()
+    grown = build("denoise_kpn", seed=1, **small, residual=True).eval()
+    assert "residual" not in plain.params and grown.heads[0].out_channels == plain.heads[0].out_channels + 3
+    x = example_inputs(plain, 32, 32)
+    x[0] = x[0] * 4.0
+    assert not torch.allclose(grown(*x), plain(*x), atol=1e-4)  # a different seed: different weights
+    checkpoint = tmp_path / "plain.pt"
+    save_checkpoint(checkpoint, plain, name="denoise_kpn", version="0", training=TRAINING)
+    assert init_weights(grown, str(checkpoint)) == checkpoint
+    torch.testing.assert_close(grown(*x), plain(*x))
+    with torch.no_grad():  # a uniform brightening of e^1 on 1 + colour: more than the brightest input sample
+        grown.heads[0].bias[-3:] = 1.0
+    out = grown(*x).detach()
+    assert out.amin() >= 0 and float(out.amax()) > float(x[0].amax())
+    with torch.no_grad():
+        grown.heads[0].bias[-3:] = -10.0  # far below: the bound keeps it finite, the clamp at zero
+    out = grown(*x).detach()
+    assert torch.isfinite(out).all() and out.amin() >= 0
+    with pytest.raises(ValueError, match="cannot start denoise_kpn"):
+        init_weights(build("denoise_kpn", widths=[8, 12, 20], residual=True), str(checkpoint))
+
+
 def test_colorize_classification_starts_grey_learns_bins_and_exports(tmp_path):
     """``chroma_grid``: bin logits whose annealed mean colours what no hint reaches. Untrained, it is the grey
     image (uniform bins average to grey); its cross-entropy falls when trained on one colourful image; where

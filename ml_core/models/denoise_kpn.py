@@ -33,6 +33,8 @@ from .denoise_unet import aux_features, check_aux, denoise_contract
 
 #: added to the albedo before dividing by it: black surfaces stay finite, and their noise is not blown up
 DEMODULATION_FLOOR = 0.02
+#: ``residual``: the log-domain correction is clamped to +-this (a factor of e^3 at most on 1 + colour)
+RESIDUAL_BOUND = 3.0
 #: ``outlier_limit`` spares a pixel up to this many times its brightest neighbour (highlights, emitters)
 OUTLIER_NEIGHBOUR_RATIO = 10.0
 
@@ -84,7 +86,7 @@ class DenoiseKPN(PostpassModel):
 
     def __init__(self, aux: list[str] = ("albedo", "normal"), widths: list[int] = (16, 32, 48, 64),
                  kernel: int = 5, scales: int | None = None, demodulate: bool = False,
-                 finest_kernel: int | None = None, outlier_limit: float | None = None):
+                 finest_kernel: int | None = None, outlier_limit: float | None = None, residual: bool = False):
         check_aux(aux)
         scales = scales or len(widths)
         if not 1 <= scales <= len(widths):
@@ -99,21 +101,40 @@ class DenoiseKPN(PostpassModel):
             params["finest_kernel"] = finest_kernel
         if outlier_limit:
             params["outlier_limit"] = outlier_limit
+        if residual:
+            params["residual"] = True
         super().__init__(**params)
         self.aux, self.kernel, self.scales, self.demodulate = tuple(aux), kernel, scales, demodulate
-        self.outlier_limit = outlier_limit
+        self.outlier_limit, self.residual = outlier_limit, residual
         # the finest level filters 4x the pixels of the next: a smaller kernel there is most of the filtering's cost
         self.sizes = [finest_kernel or kernel] + [kernel] * (scales - 1)
         self.unet = UNet(3 + 3 * len(aux), 3, list(widths))
         del self.unet.head  # the kernel heads replace the colour head
         # level s predicts its kernel's logits, and (but the coarsest) the blend weight towards the coarser result
-        # (the finest level also the demodulated/plain choice)
-        extra = [int(s < scales - 1) + int(s == 0 and demodulate) for s in range(scales)]
+        # (the finest level also the demodulated/plain choice and, with ``residual``, a 3-channel correction)
+        extra = [int(s < scales - 1) + int(s == 0 and demodulate) + 3 * int(s == 0 and residual)
+                 for s in range(scales)]
         self.heads = nn.ModuleList(nn.Conv2d(widths[s], self.sizes[s] ** 2 + extra[s], 1) for s in range(scales))
         with torch.no_grad():  # start near box filters blended half-way: a smooth, stable first output
             for head in self.heads:
                 head.weight.mul_(0.1)
                 head.bias.zero_()
+            if residual:  # the correction starts at exactly zero: the plain kernel predictor's output
+                self.heads[0].weight[-3:].zero_()
+
+    def init_from(self, other: "DenoiseKPN") -> None:
+        """Take a trained model's weights for fine-tuning: the same parameters, or the same without
+        ``residual``, whose correction channels then start at zero (so training starts from ``other``'s output)."""
+        if other.params != self.params and {**other.params, "residual": True} != self.params:
+            raise ValueError(f"cannot start denoise_kpn {self.params} from denoise_kpn {other.params}")
+        state = other.state_dict()
+        if not other.residual and self.residual:
+            for name in ("heads.0.weight", "heads.0.bias"):
+                mine = self.state_dict()[name].clone()
+                mine[:len(state[name])] = state[name]
+                mine[len(state[name]):] = 0.0
+                state[name] = mine
+        self.load_state_dict(state)
 
     @property
     def tile_overlap(self) -> int:
@@ -134,13 +155,24 @@ class DenoiseKPN(PostpassModel):
         # log1p(color) is hdr_encode of the (exposure-normalised) colour
         features = self.unet.decoder_features(torch.cat([torch.log1p(color), *aux_features(x)], 1))
         heads = [head(f) for head, f in zip(self.heads, features)]
+        correction = None
+        if self.residual:
+            heads[0], correction = heads[0][:, :-3], heads[0][:, -3:]
         if not self.demodulate:
-            return self.reconstruct(color, heads) / exposure
-        albedo = x["albedo"].clamp(0.0, 1.0) + DEMODULATION_FLOOR
-        # both images through one pass of the same kernels: half the (memory-bound) filtering ops
-        both = self.reconstruct(torch.cat([color, color / albedo], 1), heads)
-        choice = torch.sigmoid(heads[0][:, -1:])
-        return (choice * both[:, 3:] * albedo + (1.0 - choice) * both[:, :3]) / exposure
+            filtered = self.reconstruct(color, heads)
+        else:
+            albedo = x["albedo"].clamp(0.0, 1.0) + DEMODULATION_FLOOR
+            # both images through one pass of the same kernels: half the (memory-bound) filtering ops
+            both = self.reconstruct(torch.cat([color, color / albedo], 1), heads)
+            choice = torch.sigmoid(heads[0][:, -1:])
+            filtered = choice * both[:, 3:] * albedo + (1.0 - choice) * both[:, :3]
+        if correction is not None:
+            # log1p(out) = log1p(filtered) + correction, written without the log: (1 + filtered) e^c - 1. The
+            # kernels can only average noisy samples; this lets the network move the result where the average
+            # cannot reach (texture under a noisy albedo, glossy detail), in the domain its input is encoded in.
+            gain = torch.exp(torch.clamp(correction, -RESIDUAL_BOUND, RESIDUAL_BOUND))
+            filtered = torch.clamp((1.0 + filtered) * gain - 1.0, min=0.0)
+        return filtered / exposure
 
     def reconstruct(self, image: torch.Tensor, heads: list[torch.Tensor]) -> torch.Tensor:
         """Filter the box pyramid of ``image`` with each level's kernels and recombine it coarse to fine."""
