@@ -93,6 +93,16 @@ def hdr_l1_display(pred, target, exposure):
     return 0.5 * hdr_l1(pred, target, exposure) + 0.5 * display
 
 
+@loss("hdr_l1_display_rmse")
+def hdr_l1_display_rmse(pred, target, exposure):
+    """Half :func:`hdr_l1`, half the displayed image's RMSE per image, averaged: the display term weighs errors
+    as a per-image PSNR does (the mean, not L1's median; each image by its own error level, so clean images are
+    not drowned by noisy ones) without log-MSE's unbounded weight on near-perfect crops."""
+    e = exposure.view(-1, 1, 1, 1)
+    error = (_srgb((pred * e).clamp(0, 1)) - _srgb((target * e).clamp(0, 1))).square().mean(dim=(1, 2, 3))
+    return 0.5 * hdr_l1(pred, target, exposure) + 0.5 * torch.sqrt(error + 1e-8).mean()
+
+
 def learning_rate(peak: float, progress: float) -> float:
     """Warm up over the first 5% of training, then cosine down to 2% of the peak. A function of progress only,
     so a resumed run, or one given more epochs, continues on the same curve."""

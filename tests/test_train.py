@@ -129,3 +129,22 @@ def test_log_mse_loss_is_minus_the_mean_per_image_psnr_up_to_scale():
     psnr = [10 * math.log10(1 / 0.01 ** 2), 10 * math.log10(1 / 0.1 ** 2)]
     expected = -sum(psnr) / 2 * math.log(10) / 10  # log(MSE) = -PSNR ln(10) / 10 for values in [0, 1]
     assert float(train.LOSSES["log_mse"](pred, target, None)) == pytest.approx(expected, abs=0.01)  # eps 1e-6
+
+
+def test_display_rmse_loss_weighs_each_image_by_its_own_error_and_keeps_the_log_term():
+    """``hdr_l1_display_rmse``: its display half is the mean over images of each one's RMSE after exposure,
+    clip and sRGB (so a uniform error of d in the displayed image counts d, in a clean image as in a noisy one),
+    and its other half is :func:`hdr_l1`, which still sees errors above the clip point."""
+    target = torch.full((2, 3, 8, 8), 0.5)
+    exposure = torch.ones(2)
+    srgb = train._srgb
+    pred = target.clone()
+    pred[0] = 0.51
+    pred[1] = 0.6
+    display = ((srgb(torch.tensor(0.51)) - srgb(torch.tensor(0.5))).abs()
+               + (srgb(torch.tensor(0.6)) - srgb(torch.tensor(0.5))).abs()) / 2
+    expected = 0.5 * train.LOSSES["hdr_l1"](pred, target, exposure) + 0.5 * display
+    assert float(train.LOSSES["hdr_l1_display_rmse"](pred, target, exposure)) == pytest.approx(float(expected), rel=1e-4)
+    bright = torch.full((1, 3, 8, 8), 4.0)  # both clip to white: only the log term sees the difference
+    loss = float(train.LOSSES["hdr_l1_display_rmse"](bright * 2, bright, torch.ones(1)))
+    assert loss == pytest.approx(0.5 * float(train.LOSSES["hdr_l1"](bright * 2, bright, torch.ones(1))), rel=1e-3)
