@@ -83,13 +83,18 @@ def _srgb(x):
     return torch.where(x <= 0.0031308, 12.92 * x, 1.055 * x.clamp_min(1e-8) ** (1 / 2.4) - 0.055)
 
 
+def _display_error(pred, target, exposure):
+    """Per-pixel difference of the displayed images (exposure, clip, sRGB: what the evaluation measures)."""
+    e = exposure.view(-1, 1, 1, 1)
+    return _srgb((pred * e).clamp(0, 1)) - _srgb((target * e).clamp(0, 1))
+
+
 @loss("hdr_l1_display")
 def hdr_l1_display(pred, target, exposure):
     """Half :func:`hdr_l1`, half L1 of the displayed image (exposure, clip, sRGB: what the evaluation measures).
     The log term keeps highlights above the clip point in check; the display term weighs errors the way a
     viewer (and tone-mapped PSNR) sees them, which the log transfer underweights in the mid-tones."""
-    e = exposure.view(-1, 1, 1, 1)
-    display = (_srgb((pred * e).clamp(0, 1)) - _srgb((target * e).clamp(0, 1))).abs().mean()
+    display = _display_error(pred, target, exposure).abs().mean()
     return 0.5 * hdr_l1(pred, target, exposure) + 0.5 * display
 
 
@@ -98,9 +103,8 @@ def hdr_l1_display_rmse(pred, target, exposure):
     """Half :func:`hdr_l1`, half the displayed image's RMSE per image, averaged: the display term weighs errors
     as a per-image PSNR does (the mean, not L1's median; each image by its own error level, so clean images are
     not drowned by noisy ones) without log-MSE's unbounded weight on near-perfect crops."""
-    e = exposure.view(-1, 1, 1, 1)
-    error = (_srgb((pred * e).clamp(0, 1)) - _srgb((target * e).clamp(0, 1))).square().mean(dim=(1, 2, 3))
-    return 0.5 * hdr_l1(pred, target, exposure) + 0.5 * torch.sqrt(error + 1e-8).mean()
+    mse = _display_error(pred, target, exposure).square().mean(dim=(1, 2, 3))
+    return 0.5 * hdr_l1(pred, target, exposure) + 0.5 * torch.sqrt(mse + 1e-8).mean()
 
 
 def learning_rate(peak: float, progress: float) -> float:
@@ -306,18 +310,11 @@ def init_weights(model, source: str) -> Path:
     path = Path(source).expanduser()
     if not path.suffix == ".pt":
         path = paths.cache_dir() / "runs" / source / "best.pt"
-    other, config = load_checkpoint(path)
-    if config["architecture"] == model.architecture and hasattr(model, "init_from"):
-        try:  # an architecture that can grow from a smaller variant of itself says so (and checks it)
-            model.init_from(other)
-        except ValueError as error:
-            raise ValueError(f"{path}: init checkpoint: {error}") from None
-        return path
-    # the same parameters, not just fitting shapes: e.g. inbetween_splat's leak or mismatch_gain change no layer
-    if (config["architecture"], config["params"]) != (model.architecture, model.params):
-        raise ValueError(f"{path}: init checkpoint is {config['architecture']} {config['params']}, "
-                         f"the config's model {model.architecture} {model.params}")
-    model.load_state_dict(other.state_dict())
+    other, _ = load_checkpoint(path)
+    try:  # the model decides what it can start from (PostpassModel.init_from)
+        model.init_from(other)
+    except ValueError as error:
+        raise ValueError(f"{path}: init checkpoint: {error}") from None
     return path
 
 

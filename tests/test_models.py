@@ -175,7 +175,7 @@ def test_kpn_residual_grows_from_a_trained_kernel_predictor_and_can_leave_the_av
         grown.heads[0].bias[-3:] = -10.0  # far below: the bound keeps it finite, the clamp at zero
     out = grown(*x).detach()
     assert torch.isfinite(out).all() and out.amin() >= 0
-    with pytest.raises(ValueError, match="cannot start denoise_kpn"):
+    with pytest.raises(ValueError, match="init checkpoint: it is denoise_kpn"):
         init_weights(build("denoise_kpn", widths=[8, 12, 20], residual=True), str(checkpoint))
 
 

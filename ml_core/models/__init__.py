@@ -28,6 +28,15 @@ class PostpassModel(nn.Module):
     def input_names(self) -> tuple[str, ...]:
         return tuple(i.name for i in self.contract().inputs)
 
+    def init_from(self, other: "PostpassModel") -> None:
+        """Take a trained model's weights (``train.init``, fine-tuning). The same architecture and parameters,
+        not just fitting shapes: e.g. inbetween_splat's leak or mismatch_gain change no layer. An architecture
+        that can grow from a smaller variant of itself overrides this."""
+        if (other.architecture, other.params) != (self.architecture, self.params):
+            raise ValueError(f"it is {other.architecture} {other.params}, the config's model "
+                             f"{self.architecture} {self.params}")
+        self.load_state_dict(other.state_dict())
+
     def auxiliary_loss(self, target: torch.Tensor) -> torch.Tensor | None:
         """A training loss on the model's own intermediates of its last forward (added to the output's loss),
         or None: e.g. a classification head's cross-entropy."""

@@ -122,18 +122,17 @@ class DenoiseKPN(PostpassModel):
             if residual:  # the correction starts at exactly zero: the plain kernel predictor's output
                 self.heads[0].weight[-3:].zero_()
 
-    def init_from(self, other: "DenoiseKPN") -> None:
-        """Take a trained model's weights for fine-tuning: the same parameters, or the same without
-        ``residual``, whose correction channels then start at zero (so training starts from ``other``'s output)."""
-        if other.params != self.params and {**other.params, "residual": True} != self.params:
-            raise ValueError(f"cannot start denoise_kpn {self.params} from denoise_kpn {other.params}")
+    def init_from(self, other: PostpassModel) -> None:
+        """Also grows from the same model without ``residual``: its correction channels start at zero, so
+        training starts from ``other``'s output."""
+        if other.architecture != self.architecture or {**other.params, "residual": True} != self.params \
+                or "residual" in other.params:
+            return super().init_from(other)  # the same parameters, or refused naming both
         state = other.state_dict()
-        if not other.residual and self.residual:
-            for name in ("heads.0.weight", "heads.0.bias"):
-                mine = self.state_dict()[name].clone()
-                mine[:len(state[name])] = state[name]
-                mine[len(state[name]):] = 0.0
-                state[name] = mine
+        for name in ("heads.0.weight", "heads.0.bias"):
+            grown = torch.zeros_like(self.state_dict()[name])
+            grown[:len(state[name])] = state[name]
+            state[name] = grown
         self.load_state_dict(state)
 
     @property
