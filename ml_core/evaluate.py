@@ -92,7 +92,9 @@ def bench_denoise(root: Path, split: str = "test", spp: tuple[int, ...] = (1, 4,
               "seconds_per_megapixel": {n: seconds[n] / (pixels[n] / 1e6) for n in runs},
               # per scene, in ``scene_names`` order: where a method loses, not only by how much on average
               "scene_names": [scene.name for scene in scenes],
-              "per_scene_psnr": {name: {str(s): [m["psnr"] for m in per[name, s]] for s in spp} for name in runs}}
+              "per_scene_psnr": {name: {str(s): [m["psnr"] for m in per[name, s]] for s in spp} for name in runs},
+              # relMSE is a mean of ratios: one scene's dark-neighbour halo can carry it
+              "per_scene_relmse": {name: {str(s): [m["relmse"] for m in per[name, s]] for s in spp} for name in runs}}
     if hd_timing:
         result["seconds_1920x1080"] = _hd_timing(runs, scenes[0], log)
     if out:

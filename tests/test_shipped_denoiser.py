@@ -50,7 +50,7 @@ def test_a_firefly_stays_local(name):
     """One 1e4 sample in the middle of each of the first four crops (a caustic path) may brighten its
     neighbourhood, but on average the frame loses at most 2 dB to it (measured when written: OIDN 2.5 High
     loses 1.9 dB on these crops, 4.6 on the first; the first kernel-predicting denoiser 1.2; 0.5.0, with its
-    in-model outlier limit, 1.1; 0.6.0 1.0; 0.7.0 0.8; 0.8.0 0.7)."""
+    in-model outlier limit, 1.1; 0.6.0 1.0; 0.7.0 0.8; 0.8.0 0.7; 0.9.0 0.7)."""
     drops = []
     for path in sorted(DATA.glob("*.exr"))[:4]:
         exr = read_exr(path)

@@ -148,3 +148,33 @@ def test_display_rmse_loss_weighs_each_image_by_its_own_error_and_keeps_the_log_
     bright = torch.full((1, 3, 8, 8), 4.0)  # both clip to white: only the log term sees the difference
     loss = float(train.LOSSES["hdr_l1_display_rmse"](bright * 2, bright, torch.ones(1)))
     assert loss == pytest.approx(0.5 * float(train.LOSSES["hdr_l1"](bright * 2, bright, torch.ones(1))), rel=1e-3)
+
+
+def test_display_psnr_loss_is_the_per_image_psnr_beside_the_log_term_and_matches_rmse_at_30_db():
+    """``hdr_l1_display_psnr``: its display part is 0.0075 x the mean per-image log-MSE of the displayed image
+    (minus PSNR, up to scale, with a 50-dB floor), and at a display RMSE of 0.03 its gradient equals
+    ``hdr_l1_display_rmse``'s display half, so swapping one for the other keeps the balance with the log term."""
+    import math
+
+    target = torch.full((2, 3, 8, 8), 0.5)
+    exposure = torch.ones(2)
+    srgb = train._srgb
+    pred = target.clone()
+    pred[0] = 0.51
+    pred[1] = 0.6
+    d = [float(srgb(torch.tensor(v)) - srgb(torch.tensor(0.5))) for v in (0.51, 0.6)]
+    expected = (0.5 * float(train.LOSSES["hdr_l1"](pred, target, exposure))
+                + 0.0075 * sum(math.log(x * x + 1e-5) for x in d) / 2)
+    assert float(train.LOSSES["hdr_l1_display_psnr"](pred, target, exposure)) == pytest.approx(expected, rel=1e-4)
+
+    def display_grad(name, error):  # d(loss)/d(pred) minus the log term's, for a uniform display error
+        p = torch.full((1, 3, 8, 8), 0.5, requires_grad=True)
+        t = (srgb(torch.tensor(0.5)) - error + 0.055) / 1.055
+        t = torch.full((1, 3, 8, 8), float(t.clamp_min(0) ** 2.4))  # the linear value displayed at 0.5 - error
+        (train.LOSSES[name](p, t, torch.ones(1)) - 0.5 * train.LOSSES["hdr_l1"](p, t, torch.ones(1))).backward()
+        return float(p.grad.sum())
+
+    assert display_grad("hdr_l1_display_psnr", 0.03) == pytest.approx(display_grad("hdr_l1_display_rmse", 0.03),
+                                                                     rel=0.02)
+    # a cleaner image weighs more under the PSNR loss than under RMSE (the average of per-image PSNRs does too)
+    assert display_grad("hdr_l1_display_psnr", 0.01) > 2 * display_grad("hdr_l1_display_rmse", 0.01)
