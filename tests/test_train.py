@@ -178,3 +178,15 @@ def test_display_psnr_loss_is_the_per_image_psnr_beside_the_log_term_and_matches
                                                                      rel=0.02)
     # a cleaner image weighs more under the PSNR loss than under RMSE (the average of per-image PSNRs does too)
     assert display_grad("hdr_l1_display_psnr", 0.01) > 2 * display_grad("hdr_l1_display_rmse", 0.01)
+
+
+@pytest.mark.parametrize("path", sorted((CONFIG.parent).glob("*.json")), ids=lambda p: p.stem)
+def test_every_config_names_a_known_loss_and_builds_its_model(path):
+    """A typo in a config (a loss name, a model parameter) should fail here, not an hour into a training run."""
+    from ml_core.models import build
+
+    config = train.load_config(path)
+    assert {"task", "seed", "model", "data", "train"} <= set(config), path.name
+    assert config["train"].get("loss", "l1") in train.LOSSES, path.name
+    model = build(config["model"]["architecture"], seed=config["seed"], **config["model"].get("params", {}))
+    assert model.contract().task == config["task"], path.name
