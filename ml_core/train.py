@@ -89,6 +89,11 @@ def _display_error(pred, target, exposure):
     return _srgb((pred * e).clamp(0, 1)) - _srgb((target * e).clamp(0, 1))
 
 
+def _display_mse(pred, target, exposure):
+    """Each image's mean squared :func:`_display_error`: what its tone-mapped PSNR is the log of."""
+    return _display_error(pred, target, exposure).square().mean(dim=(1, 2, 3))
+
+
 @loss("hdr_l1_display")
 def hdr_l1_display(pred, target, exposure):
     """Half :func:`hdr_l1`, half L1 of the displayed image (exposure, clip, sRGB: what the evaluation measures).
@@ -103,8 +108,7 @@ def hdr_l1_display_rmse(pred, target, exposure):
     """Half :func:`hdr_l1`, half the displayed image's RMSE per image, averaged: the display term weighs errors
     as a per-image PSNR does (the mean, not L1's median; each image by its own error level, so clean images are
     not drowned by noisy ones) without log-MSE's unbounded weight on near-perfect crops."""
-    mse = _display_error(pred, target, exposure).square().mean(dim=(1, 2, 3))
-    return 0.5 * hdr_l1(pred, target, exposure) + 0.5 * torch.sqrt(mse + 1e-8).mean()
+    return 0.5 * hdr_l1(pred, target, exposure) + 0.5 * torch.sqrt(_display_mse(pred, target, exposure) + 1e-8).mean()
 
 
 @loss("hdr_l1_display_psnr")
@@ -113,8 +117,7 @@ def hdr_l1_display_psnr(pred, target, exposure):
     scale, exactly what the benchmark averages. Weighted 0.0075 so that at 30 dB (display RMSE 0.03) its gradient
     equals :func:`hdr_l1_display_rmse`'s display half; cleaner crops weigh more than there, noisier ones less.
     The 1e-5 floor (50 dB) stops near-perfect flat crops from taking all the weight."""
-    mse = _display_error(pred, target, exposure).square().mean(dim=(1, 2, 3))
-    return 0.5 * hdr_l1(pred, target, exposure) + 0.0075 * torch.log(mse + 1e-5).mean()
+    return 0.5 * hdr_l1(pred, target, exposure) + 0.0075 * torch.log(_display_mse(pred, target, exposure) + 1e-5).mean()
 
 
 def learning_rate(peak: float, progress: float) -> float:

@@ -131,20 +131,24 @@ def test_log_mse_loss_is_minus_the_mean_per_image_psnr_up_to_scale():
     assert float(train.LOSSES["log_mse"](pred, target, None)) == pytest.approx(expected, abs=0.01)  # eps 1e-6
 
 
+def _two_images_with_uniform_errors():
+    """Two mid-grey targets, one predicted at 0.51 and one at 0.6 (linear); and each one's displayed error."""
+    target = torch.full((2, 3, 8, 8), 0.5)
+    pred = target.clone()
+    pred[0] = 0.51
+    pred[1] = 0.6
+    srgb = train._srgb
+    errors = [float(srgb(torch.tensor(v)) - srgb(torch.tensor(0.5))) for v in (0.51, 0.6)]
+    return pred, target, torch.ones(2), errors
+
+
 def test_display_rmse_loss_weighs_each_image_by_its_own_error_and_keeps_the_log_term():
     """``hdr_l1_display_rmse``: its display half is the mean over images of each one's RMSE after exposure,
     clip and sRGB (so a uniform error of d in the displayed image counts d, in a clean image as in a noisy one),
     and its other half is :func:`hdr_l1`, which still sees errors above the clip point."""
-    target = torch.full((2, 3, 8, 8), 0.5)
-    exposure = torch.ones(2)
-    srgb = train._srgb
-    pred = target.clone()
-    pred[0] = 0.51
-    pred[1] = 0.6
-    display = ((srgb(torch.tensor(0.51)) - srgb(torch.tensor(0.5))).abs()
-               + (srgb(torch.tensor(0.6)) - srgb(torch.tensor(0.5))).abs()) / 2
-    expected = 0.5 * train.LOSSES["hdr_l1"](pred, target, exposure) + 0.5 * display
-    assert float(train.LOSSES["hdr_l1_display_rmse"](pred, target, exposure)) == pytest.approx(float(expected), rel=1e-4)
+    pred, target, exposure, errors = _two_images_with_uniform_errors()
+    expected = float(train.LOSSES["hdr_l1"](pred, target, exposure)) / 2 + sum(abs(d) for d in errors) / 4
+    assert float(train.LOSSES["hdr_l1_display_rmse"](pred, target, exposure)) == pytest.approx(expected, rel=1e-4)
     bright = torch.full((1, 3, 8, 8), 4.0)  # both clip to white: only the log term sees the difference
     loss = float(train.LOSSES["hdr_l1_display_rmse"](bright * 2, bright, torch.ones(1)))
     assert loss == pytest.approx(0.5 * float(train.LOSSES["hdr_l1"](bright * 2, bright, torch.ones(1))), rel=1e-3)
@@ -156,16 +160,12 @@ def test_display_psnr_loss_is_the_per_image_psnr_beside_the_log_term_and_matches
     ``hdr_l1_display_rmse``'s display half, so swapping one for the other keeps the balance with the log term."""
     import math
 
-    target = torch.full((2, 3, 8, 8), 0.5)
-    exposure = torch.ones(2)
-    srgb = train._srgb
-    pred = target.clone()
-    pred[0] = 0.51
-    pred[1] = 0.6
-    d = [float(srgb(torch.tensor(v)) - srgb(torch.tensor(0.5))) for v in (0.51, 0.6)]
+    pred, target, exposure, errors = _two_images_with_uniform_errors()
     expected = (0.5 * float(train.LOSSES["hdr_l1"](pred, target, exposure))
-                + 0.0075 * sum(math.log(x * x + 1e-5) for x in d) / 2)
+                + 0.0075 * sum(math.log(d * d + 1e-5) for d in errors) / 2)
     assert float(train.LOSSES["hdr_l1_display_psnr"](pred, target, exposure)) == pytest.approx(expected, rel=1e-4)
+
+    srgb = train._srgb
 
     def display_grad(name, error):  # d(loss)/d(pred) minus the log term's, for a uniform display error
         p = torch.full((1, 3, 8, 8), 0.5, requires_grad=True)
@@ -180,7 +180,7 @@ def test_display_psnr_loss_is_the_per_image_psnr_beside_the_log_term_and_matches
     assert display_grad("hdr_l1_display_psnr", 0.01) > 2 * display_grad("hdr_l1_display_rmse", 0.01)
 
 
-@pytest.mark.parametrize("path", sorted((CONFIG.parent).glob("*.json")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", sorted(CONFIG.parent.glob("*.json")), ids=lambda p: p.stem)
 def test_every_config_names_a_known_loss_and_builds_its_model(path):
     """A typo in a config (a loss name, a model parameter) should fail here, not an hour into a training run."""
     from ml_core.models import build
