@@ -29,7 +29,7 @@ TASKS = ("denoise", "upres", "colorize", "inbetween")
 COLOR_SPACES = ("linear", "srgb", "data")
 GRIDS = ("input", "output")
 #: Keys export writes beside the contract; the runtime shows them but never acts on them.
-PROVENANCE_KEYS = ("name", "version", "precision", "architecture", "training_command", "seed",
+PROVENANCE_KEYS = ("name", "version", "precision", "architecture", "config", "training_command", "seed",
                    "dataset_fingerprint", "metrics", "parity", "exporter")
 
 
