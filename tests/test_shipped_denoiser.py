@@ -14,10 +14,7 @@ from addon.runtime.contract import ModelError
 from addon.runtime.exr import ImageError, read_exr
 from addon.runtime.registry import Registry
 from ml_core.metrics import render_metrics
-from test_shipped_models import DATA
-
-DENOISERS = [e.name for e in Registry().entries.values() if e.contract.task == "denoise" and e.precision == "fp32"]
-pytestmark = pytest.mark.skipif(not DENOISERS, reason="no denoiser ships yet")
+from test_shipped_models import DATA, DENOISERS
 
 
 @pytest.fixture(scope="module")
