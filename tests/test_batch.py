@@ -46,6 +46,8 @@ def test_frames_select_the_work_and_may_name_frames_not_on_disk(shot, tmp_path):
     ("denoise", ["beauty.1001.exr", "beauty.####.exr"], "out/", {}, "give one input pattern or a list of files"),
     ("denoise", ["beauty.1001.exr"], "out/", {"frames": [1001]}, "--frames selects frames of an input pattern"),
     ("denoise", ["missing.####.exr"], "out/", {}, "missing.####.exr: no frames on disk match this pattern"),
+    ("denoise", ["beauty.####.exr"], "out/", {"hints": "h.png"}, r"denoise takes no option hints \(its options: none"),
+    ("sharpen", ["beauty.####.exr"], "out/", {}, "unknown task 'sharpen'; choose one of denoise, upres, colorize, inb"),
 ])
 def test_plans_that_would_overwrite_inputs_or_make_no_sense_are_refused(shot, monkeypatch, task, inputs, output,
                                                                         extra, problem):
@@ -67,14 +69,15 @@ def test_inbetween_reads_key_frames_outside_its_chunk(tmp_path):
         (tmp_path / f"beauty.{frame}.exr").touch()
     pattern, out = str(tmp_path / "beauty.####.exr"), str(tmp_path / "inb" / "beauty.####.exr")
     chunk = plan("inbetween", [pattern], out, frames=[1003, 1004, 1005, 1006], keys=list(range(1001, 1010, 2)))
-    assert [(j.frame, j.t) for j in chunk] == [(1004, 0.5), (1006, 0.5)]  # 1003 and 1005 are rendered keys
+    # 1003 and 1005 are rendered keys; t, the frame's place between its keys, is a model input of the job
+    assert [(j.frame, j.inputs) for j in chunk] == [(1004, (("t", 0.5),)), (1006, (("t", 0.5),))]
     assert {j.key_steps for j in chunk} == {2}  # the Vector passes span 1 of the keys' 2 steps
     # 1007 lies in the next chunk: read it all the same
     assert chunk[1].sources == (str(tmp_path / "beauty.1005.exr"), str(tmp_path / "beauty.1007.exr"))
 
     every_fourth = plan("inbetween", [pattern], out, keys=[1001, 1005, 1009])
-    assert [(j.frame, j.t) for j in every_fourth] == [(1002, 0.25), (1003, 0.5), (1004, 0.75),
-                                                      (1006, 0.25), (1007, 0.5), (1008, 0.75)]
+    assert [(j.frame, dict(j.inputs)["t"]) for j in every_fourth] == [(1002, 0.25), (1003, 0.5), (1004, 0.75),
+                                                                      (1006, 0.25), (1007, 0.5), (1008, 0.75)]
     assert {j.key_steps for j in every_fourth} == {4}
     from_disk = plan("inbetween", [pattern], out)  # no --keys: the frames on disk are the keys
     assert [j.frame for j in from_disk] == [1002, 1004, 1006, 1008]

@@ -1,7 +1,9 @@
 """``postpass``: denoise, up-res, colorize and inbetween frame sequences from the command line.
 
-The same :func:`main` runs as the ``postpass`` console command, as ``python -m addon.cli`` and inside Blender
-as ``blender -b -c postpass ...``; it returns the exit code and never calls ``sys.exit`` or imports bpy.
+One subcommand per registered task (``addon.runtime.tasks``: its summary, options and examples), plus
+``models`` and ``info``. The same :func:`main` runs as the ``postpass`` console command, as
+``python -m addon.cli`` and inside Blender as ``blender -b -c postpass ...``; it returns the exit code and
+never calls ``sys.exit`` or imports bpy.
 """
 from __future__ import annotations
 
@@ -14,11 +16,12 @@ import sys
 import threading
 import time
 
+from ..runtime import tasks
 from ..runtime.batch import (EXIT_INTERRUPTED, EXIT_USAGE, BatchError, BatchOptions, Summary, plan,
                              run_batch)
 from ..runtime.contract import ModelError
 from ..runtime.exr import ImageError
-from ..runtime.sequence import SequenceError, parse_frames
+from ..runtime.sequence import SequenceError
 from ..runtime.session import DEVICES
 from . import info
 from .report import Report
@@ -48,43 +51,7 @@ farm behaviour:
   picks the model by its passes and every other frame uses the same one.
 """
 
-EXAMPLES = {
-    "denoise": """
-examples:
-  postpass denoise render/beauty.####.exr -o render/clean.####.exr
-  postpass denoise beauty.%04d.exr -o clean/ --frames 1001-1100 --skip-existing    (one farm chunk)
-  postpass denoise beauty.####.exr -o preview/beauty.####.png --frames 1001-1100x10
-  postpass denoise beauty.####.exr -o clean.####.exr --layer Characters             (another view layer)
-  postpass denoise a.exr b.exr c.exr -o clean/
-  postpass denoise beauty.####.exr -o clean.####.exr --scheduler tcp://farm-head:8786 --json
-""",
-    "upres": """
-examples:
-  postpass upres half/beauty.####.exr -o full/beauty.####.exr --scale 2
-  postpass upres half/beauty.####.exr -o full/beauty.####.exr --scale 2 --guide gbuffer/aux.####.exr
-      (--guide: full-resolution renders holding Denoising Albedo and Normal, cheap to render)
-  postpass upres textures/wood.png -o textures/wood_x4.png --scale 4
-""",
-    "colorize": """
-examples:
-  postpass colorize scans/page.####.png -o colour/page.####.png
-  postpass colorize bw.png -o colour.png --hints hints.png           (painted pixels, alpha > 0, are hints)
-  postpass colorize bw.####.png -o colour.####.png --hints hints.####.png --mask mask.####.png
-  postpass colorize bw.png -o colour.png --hint-points hints.json
-      (hints.json: [{"x": 10, "y": 20, "rgb": [1, 0, 0]}, {"x": 64, "y": 40, "rgb": [0.2, 0.5, 0.9], "radius": 3}]
-       pixel coordinates from the top-left, sRGB colours in 0..1, optional radius in pixels)
-""",
-    "inbetween": """
-The input holds key frames rendered every Nth frame; inbetween writes the frames between them, each from
-the key frames on either side (with their Vector passes when the render has them). Key frames outside a
-chunk's --frames are read too, so chunks are independent.
-
-examples:
-  postpass inbetween render/beauty.####.exr -o inb/beauty.####.exr --keys 1001-1099x2
-  postpass inbetween render/beauty.####.exr -o inb/beauty.####.exr --keys 1001-1099x2 --frames 1011-1020
-      (one chunk: writes 1012, 1014, ... 1020 from 1011 ... 1021)
-  postpass inbetween render/beauty.####.exr -o inb/beauty.####.exr     (keys: the frames on disk)
-""",
+EXAMPLES = {  # of the other commands; a task's are in its spec
     "models": """
 examples:
   postpass models                          shipped models: task, scale, inputs, metrics
@@ -128,16 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    for task, summary in (("denoise", "denoise renders (albedo and normal passes used when present)"),
-                          ("upres", "up-res frames or textures x2 or x4"),
-                          ("colorize", "colour grey images, optionally from painted hints"),
-                          ("inbetween", "make the frames between key frames rendered every Nth frame")):
-        sub = commands.add_parser(task, help=summary, description=summary,
-                                  epilog=COMMON_EPILOG + EXAMPLES[task],
+    for spec in tasks.specs():
+        sub = commands.add_parser(spec.name, help=spec.summary, description=spec.summary,
+                                  epilog=COMMON_EPILOG + spec.examples,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
         sub.set_defaults(run=_process)
-        _add_frame_options(sub, task)
-        _add_task_options(sub, task)
+        _add_frame_options(sub, spec)
+        for option in spec.cli_options:
+            sub.add_argument(*option.flags, **option.kwargs)
         _add_run_options(sub)
 
     models = commands.add_parser("models", help="list the models and their metadata and metrics",
@@ -157,46 +122,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _frames(text: str) -> list[int]:
-    try:
-        return parse_frames(text)
-    except SequenceError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _add_frame_options(sub: argparse.ArgumentParser, task: str) -> None:
+def _add_frame_options(sub: argparse.ArgumentParser, spec: tasks.TaskSpec) -> None:
     sub.add_argument("inputs", nargs="+", metavar="INPUT", help="a frame pattern (beauty.####.exr) or files")
     sub.add_argument("-o", "--output", required=True, metavar="OUTPUT",
                      help="a frame pattern, a folder, or a file (one frame); never an input")
-    sub.add_argument("--frames", type=_frames, metavar="RANGE",
-                     help="frames to write: 1001-1100, 1001-1100x2, 1001, or a comma list (default: all on disk"
-                          + (", between the first and last key)" if task == "inbetween" else ")"))
+    sub.add_argument("--frames", type=tasks.frame_range, metavar="RANGE",
+                     help="frames to write: 1001-1100, 1001-1100x2, 1001, or a comma list "
+                          f"(default: {tasks.LAYOUTS[spec.layout]})")
     sub.add_argument("--layer", default="ViewLayer", metavar="NAME",
                      help="view layer of multilayer EXRs to read and write (default: ViewLayer)")
     sub.add_argument("--skip-existing", action="store_true",
                      help="leave frames whose output exists (resume a killed chunk)")
     sub.add_argument("--fail-fast", action="store_true", help="stop at the first failed frame")
-
-
-def _add_task_options(sub: argparse.ArgumentParser, task: str) -> None:
-    if task == "upres":
-        sub.add_argument("--scale", type=int, choices=(2, 4), default=2, help="up-res factor (default: 2)")
-        sub.add_argument("--guide", metavar="PATTERN",
-                         help="full-resolution renders with Denoising Albedo/Normal that guide the up-res "
-                              "(a pattern, or one file for every frame)")
-    elif task == "colorize":
-        sub.add_argument("--hints", metavar="PATTERN",
-                         help="colour hints: an RGB(A) image whose painted pixels (alpha > 0) are hints "
-                              "(a pattern, or one file for every frame)")
-        sub.add_argument("--mask", metavar="PATTERN",
-                         help="a grey image, non-zero where --hints holds a hint (instead of its alpha)")
-        sub.add_argument("--hint-points", metavar="JSON",
-                         help='colour hints as a JSON list of points, [{"x": 10, "y": 20, "rgb": [1, 0, 0]}, ...] '
-                              "(pixels from the top-left; sRGB 0..1; optional \"radius\" in pixels), for every frame")
-    elif task == "inbetween":
-        sub.add_argument("--keys", type=_frames, metavar="RANGE",
-                         help="the rendered key frames, e.g. 1001-1099x2 (default: the frames on disk; give it "
-                              "on farms, so a chunk does not depend on what has been rendered so far)")
 
 
 def _add_models_dir(sub: argparse.ArgumentParser) -> None:
@@ -229,12 +166,13 @@ def _add_run_options(sub: argparse.ArgumentParser) -> None:
 
 def _process(args: argparse.Namespace) -> int:
     task = args.command
-    jobs = plan(task, args.inputs, args.output, args.frames, keys=getattr(args, "keys", None),
-                guide=getattr(args, "guide", None), hints=getattr(args, "hints", None),
-                mask=getattr(args, "mask", None), hint_points=getattr(args, "hint_points", None))
-    options = BatchOptions(task, model=args.model, scale=getattr(args, "scale", None), models_dir=args.models_dir,
-                           device=args.device, threads=args.threads, tile_size=args.tile_size or None,
-                           layer=args.layer, bit_depth=args.bit_depth, skip_existing=args.skip_existing)
+    spec = tasks.get(task)
+    jobs = plan(task, args.inputs, args.output, args.frames,
+                **{o.dest: getattr(args, o.dest) for o in spec.cli_options_to("plan")})
+    options = BatchOptions(task, model=args.model, models_dir=args.models_dir, device=args.device,
+                           threads=args.threads, tile_size=args.tile_size or None, layer=args.layer,
+                           bit_depth=args.bit_depth, skip_existing=args.skip_existing,
+                           **{o.dest: getattr(args, o.dest) for o in spec.cli_options_to("run")})
     results = run_batch(jobs, options, scheduler=args.scheduler, fail_fast=args.fail_fast)
     summary = Summary(task, jobs)
     report = Report(task, quiet=args.quiet, as_json=args.json, show_worker=args.scheduler is not None)

@@ -3,9 +3,12 @@
 The public API (see ``api.py`` for examples) is re-exported here::
 
     from addon.runtime import denoise, upres, colorize, inbetween, read_image, write_image
+
+The task functions (``denoise``, ``denoise_file``, ...) are every registered task's (``addon.runtime.tasks``),
+looked up by name, so a task added to the registry is importable from here with no edit to this file.
 """
-from .api import (colorize, colorize_file, denoise, denoise_file, inbetween, inbetween_file, run, run_files, upres,
-                  upres_file)
+from . import tasks
+from .api import run, run_files
 from .contract import ModelError
 from .engine import DEFAULT_TILE, InferenceResult, Model, load_model
 from .exr import ExrImage, ImageError, read_exr, update_exr, write_exr
@@ -13,7 +16,11 @@ from .imageio import read_image, write_image
 from .registry import Registry
 
 __all__ = [
-    "DEFAULT_TILE", "ExrImage", "ImageError", "InferenceResult", "Model", "ModelError", "Registry", "colorize",
-    "colorize_file", "denoise", "denoise_file", "inbetween", "inbetween_file", "load_model", "read_exr",
-    "read_image", "run", "run_files", "update_exr", "upres", "upres_file", "write_exr", "write_image",
+    "DEFAULT_TILE", "ExrImage", "ImageError", "InferenceResult", "Model", "ModelError", "Registry", "load_model",
+    "read_exr", "read_image", "run", "run_files", "update_exr", "write_exr", "write_image",
+    *tasks.api_functions(),
 ]
+
+
+def __getattr__(name: str):
+    return tasks.api_function(name)

@@ -22,14 +22,16 @@ logged; ``error``: refuse), ``precision`` (fp32 | fp16), ``progress`` (``progres
 raise in it to cancel). Array calls return the image; :func:`run` and the file calls return an
 :class:`InferenceResult` with the provider that ran, NaN counts, scalars used and timing.
 Errors are one line: :class:`ImageError` names the file (or input) and the problem, :class:`ModelError` the model.
+
+This module holds what every task shares (:func:`run`, :func:`run_files`); each task's own functions live in
+its module of ``addon.runtime.tasks`` and are looked up here by name (``api.denoise``), so a new task's
+functions appear without an edit here.
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
 from typing import Callable
-
-import numpy as np
 
 from .contract import ModelError
 from .engine import DEFAULT_TILE, InferenceResult, load_model
@@ -51,55 +53,6 @@ def run(task: str, inputs: dict, *, model: str | None = None, scale: int | None 
     entry = _pick(registry, task, given, model, scale, precision, exact=True)
     return load_model(entry.name, registry.folder, device, threads).run(
         inputs, tile_size=tile_size, nonfinite=nonfinite, labels=labels, progress=progress, key_steps=key_steps)
-
-
-def denoise(color: np.ndarray, albedo: np.ndarray | None = None, normal: np.ndarray | None = None, *,
-            exposure: float | None = None, **options) -> np.ndarray:
-    """Denoise a linear HDR render (RGB or RGBA), optionally guided by Denoising Albedo and camera-space Normal.
-
-    ``exposure``: the scale the model normalises by; give one per shot for sequences (default: this image's).
-    """
-    return run("denoise", {"color": color, "albedo": albedo, "normal": normal, "exposure": exposure},
-               **options).image
-
-
-def upres(image: np.ndarray, scale: int = 2, *, albedo: np.ndarray | None = None, normal: np.ndarray | None = None,
-          exposure: float | None = None, **options) -> np.ndarray:
-    """Up-res ``image`` ``scale`` times; ``albedo``/``normal`` at the output resolution guide render models."""
-    return run("upres", {"image": image, "albedo": albedo, "normal": normal, "exposure": exposure},
-               scale=scale, **options).image
-
-
-def colorize(gray: np.ndarray, hints: np.ndarray | None = None, mask: np.ndarray | None = None,
-             **options) -> np.ndarray:
-    """Colour a grey image (H x W, or RGB(A) whose luminance is used) from optional sparse colour ``hints``
-    (H x W x 3, linear) where ``mask`` (H x W, 1 = hint given) says so."""
-    if hints is not None and mask is None:
-        raise ImageError("input 'mask'", "needed with hints: H x W, 1 where a hint is given, 0 elsewhere")
-    return run("colorize", {"gray": gray, "hints": hints, "mask": mask}, **options).image
-
-
-def inbetween(frame0: np.ndarray, frame1: np.ndarray, t: float = 0.5,
-              vectors: tuple[np.ndarray, np.ndarray] | None = None, *, depth0: np.ndarray | None = None,
-              depth1: np.ndarray | None = None, exposure: float | None = None, key_steps: float = 2,
-              **options) -> np.ndarray:
-    """The frame at time ``t`` between ``frame0`` (t=0) and ``frame1`` (t=1).
-
-    ``vectors``: the Blender Vector passes (4 channels, pixels) of both frames; with them a model uses the
-    renderer's exact motion. ``key_steps``: how many frame steps apart the two frames are (2: rendered every
-    other frame; 4 for every 4th, with t = 1/4, 2/4, 3/4 between): a Vector pass holds one step's motion.
-    ``depth0`` / ``depth1``: the Denoising Depth passes (H x W or H x W x 1, distance from the camera) of
-    ``frame0`` and ``frame1``; with vectors, the vector-guided model (``inbetween_vectors``) weighs the pixels
-    that land on the same spot by them, nearer ones winning (as ``inbetween_file`` and ``postpass inbetween``
-    do from the EXR passes). Give both or neither; without them that model weighs such pixels alike. The
-    image-only model takes no depth (passing it raises :class:`ModelError`).
-    """
-    if (depth0 is None) != (depth1 is None):
-        raise ModelError("inbetween: give depth0 and depth1 together (the Denoising Depth of both frames)")
-    vector0, vector1 = vectors if vectors is not None else (None, None)
-    return run("inbetween", {"frame0": frame0, "frame1": frame1, "t": t, "vectors0": vector0,
-                             "vectors1": vector1, "depth0": depth0, "depth1": depth1, "exposure": exposure},
-               key_steps=key_steps, **options).image
 
 
 def run_files(task: str, sources: list[PathLike | None], dst: PathLike, *, inputs: dict | None = None,
@@ -143,35 +96,10 @@ def run_files(task: str, sources: list[PathLike | None], dst: PathLike, *, input
     return result
 
 
-def denoise_file(src: PathLike, dst: PathLike, **options) -> InferenceResult:
-    """Denoise a render file; from a multilayer EXR the albedo and normal passes are used when present."""
-    return run_files("denoise", [src], dst, **options)
+def __getattr__(name: str):
+    from .tasks import api_function  # the task modules import this one: look them up only when asked
 
-
-def upres_file(src: PathLike, dst: PathLike, scale: int = 2, *, guide: PathLike | None = None,
-               **options) -> InferenceResult:
-    """Up-res an image file; ``guide``: a full-resolution EXR with Denoising Albedo/Normal (cheap to render)."""
-    return run_files("upres", [src, guide], dst, scale=scale, **options)
-
-
-def colorize_file(src: PathLike, dst: PathLike, *, hints: PathLike | None = None, mask: PathLike | None = None,
-                  points: PathLike | list | None = None, **options) -> InferenceResult:
-    """Colorize an image file. Hints, optional: ``hints``, an RGB(A) image whose painted pixels (alpha > 0, or
-    ``mask`` > 0 where a mask image is given) are colour hints; or ``points``, a JSON points file or a list of
-    ``{"x", "y", "rgb"[, "radius"]}`` (pixels from the top-left, sRGB 0..1; see ``hints.py``)."""
-    from .hints import hint_arrays
-
-    extra, labels = hint_arrays(src, hints=hints, mask=mask, points=points, layer=options.get("layer", "ViewLayer"))
-    if labels:
-        options["labels"] = {**labels, **options.get("labels", {})}
-    return run_files("colorize", [src], dst, inputs=extra, **options)
-
-
-def inbetween_file(src0: PathLike, src1: PathLike, dst: PathLike, t: float = 0.5, *, key_steps: float = 2,
-                   **options) -> InferenceResult:
-    """Write the frame at ``t`` between two render files ``key_steps`` frame steps apart; their Vector passes
-    are used when present."""
-    return run_files("inbetween", [src0, src1], dst, inputs={"t": t}, key_steps=key_steps, **options)
+    return api_function(name)
 
 
 def _holds(files: list, spec) -> bool:

@@ -6,11 +6,17 @@ Farm rules every job follows (see ``docs/farm.md``):
 * a frame is written atomically (temporary file in the same folder, then a rename), so a killed process never
   leaves a partial frame under its final name, and a rerun with ``skip_existing`` resumes where it stopped;
 * inputs are never overwritten: a plan whose output names an input is refused before anything runs;
+* one job per output frame, and no two jobs write one file;
 * a frame that fails (corrupt, missing pass, wrong size) yields a failed :class:`FrameResult` naming the file
   and the reason; the other frames still run;
-* temporal tasks (inbetween) read their neighbour frames wherever they lie, also outside the chunk;
+* tasks that read neighbour frames (inbetween's key frames, a window's frames) read them wherever they lie,
+  also outside the chunk, so chunks are independent;
 * unless a model is named, the first frame that runs picks it by its passes and every later frame uses that
   same model, so a frame missing a pass fails instead of silently going through another network.
+
+Nothing here depends on which task runs: a task's entry in the registry (``addon.runtime.tasks``) names its
+layout, planned by the layout's planner here (:data:`LAYOUT_PLANNERS`: which files each frame reads), and
+gives hooks for what only it does (colorize's hints).
 
 Jobs and options are plain data, so they pickle to Dask workers; each worker process keeps its onnxruntime
 session between frames (``engine.load_model`` caches it per process).
@@ -27,17 +33,16 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
-
+from . import tasks
 from .api import run_files
-from .contract import TASKS, ModelError
+from .contract import ModelError
 from .engine import DEFAULT_TILE
 from .exr import ImageError
-from .hints import HintPoint, check_hint_points, hint_arrays, image_size, read_hint_points
 from .registry import Registry
 from .registry import models_dir as resolve_models_dir
-from .sequence import SequenceError, format_frames, frame_number, parse_pattern
+from .sequence import FramePattern, SequenceError, format_frames, frame_number, parse_pattern
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -48,22 +53,30 @@ class BatchError(ValueError):
 
 @dataclass(frozen=True)
 class FrameJob:
-    """One output frame: which files to read and where to write. Paths are absolute, so any worker can run it."""
+    """One output frame: which files to read and where to write. Paths are absolute, so any worker can run it.
+
+    What a job holds besides its files comes from its task's layout and hooks (``addon.runtime.tasks``):
+    ``inputs`` are scalar model inputs (the key-pair layout's ``t``), ``side`` the task's own extras for its
+    ``side_inputs`` hook (colorize's hint files or points). Both are tuples of (name, value) pairs, so a job
+    stays hashable and pickles to Dask workers.
+    """
 
     frame: int | None  # None: an explicit file whose name holds no frame number
-    sources: tuple[str | None, ...]  # run_files' sources: the frame (upres: + guide; inbetween: both key frames)
+    sources: tuple[str | None, ...]  # run_files' sources, as the task's layout finds them
     output: str
-    t: float | None = None  # inbetween: where the frame lies between its key frames
-    key_steps: int | None = None  # inbetween: frame steps between its key frames (scales the Vector passes)
-    hints: str | None = None  # colorize: an RGB(A) hint image (alpha > 0 marks hints, unless a mask is given)
-    mask: str | None = None  # colorize: a grey image, > 0 where a hint is given
-    hint_points: tuple[HintPoint, ...] | None = None  # colorize: hints as points (read from points_file)
-    points_file: str | None = None
+    inputs: tuple[tuple[str, float], ...] = ()
+    #: (name, value): a file path (a str; never written over, like the sources) or data read while planning
+    side: tuple[tuple[str, Any], ...] = ()
+    key_steps: int | None = None  # frame steps between the frames whose Vector passes are read (key pairs)
     problem: str | None = None  # known while planning (no key frame after it): the frame fails with this
 
     @property
     def label(self) -> str:
         return f"frame {self.frame}" if self.frame is not None else Path(self.sources[0]).name
+
+    @property
+    def files_read(self) -> tuple[str, ...]:
+        return tuple(p for p in self.sources if p) + tuple(v for _, v in self.side if isinstance(v, str))
 
 
 @dataclass(frozen=True)
@@ -153,42 +166,117 @@ class Summary:
 # ----------------------------------------------------------------------------------------------------------
 # Planning: inputs, output and frames -> one job per output frame
 # ----------------------------------------------------------------------------------------------------------
-def plan(task: str, inputs: list[str], output: str, frames: list[int] | None = None, *,
-         keys: list[int] | None = None, guide: str | None = None, hints: str | None = None,
-         mask: str | None = None, hint_points: str | None = None) -> list[FrameJob]:
+def plan(task: str, inputs: list[str], output: str, frames: list[int] | None = None,
+         **task_options) -> list[FrameJob]:
     """The jobs of a batch, checked: no output names an input, no two jobs write one file.
 
     ``inputs``: one pattern (its ``frames``, default every frame on disk) or explicit files. ``output``: a
-    pattern, a folder (same file names) or, for one frame, a file. ``guide``/``hints``/``mask``: a pattern
-    (per frame) or one file for all frames. ``hint_points``: a JSON file of colorize hint points (see
-    ``hints.py``) for every frame, read and checked against the first frame's size here. inbetween: ``keys`` are the rendered frames (default: those on
-    disk) and ``frames`` the ones to write (default: every missing frame between the first and last key).
+    pattern, a folder (same file names) or, for one frame, a file. ``task_options``: the task's plan options
+    (its command-line options with ``to="plan"``; None: not given), e.g. upres ``guide``, colorize ``hints``,
+    ``mask`` (a pattern, per frame, or one file for all frames) and ``hint_points`` (a JSON file, read and
+    checked against the first frame's size here), inbetween ``keys`` (the rendered frames, default those on
+    disk; its ``frames`` are the ones to write, default every missing frame between the first and last key).
     """
-    if task not in TASKS:
-        raise BatchError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
-    points = None
-    if hint_points is not None:
-        if task != "colorize":
-            raise BatchError(f"hint points are colorize hints; {task} takes none")
-        if hints is not None or mask is not None:
-            raise BatchError(f"{hint_points}: give hints as an image (--hints, --mask) or as points, not both")
-        points, hint_points = read_hint_points(hint_points), _abs(hint_points)
     try:
-        if task == "inbetween":
-            jobs = _plan_inbetween(inputs, output, frames, keys)
-        else:
-            sources = _sources(inputs, frames)
-            several = len(sources) > 1
-            jobs = [FrameJob(frame, (_abs(source),) + ((_aux(guide, frame),) if guide else ()),
-                             _output_path(output, frame, source, several), hints=_aux(hints, frame),
-                             mask=_aux(mask, frame), hint_points=points, points_file=hint_points)
-                    for frame, source in sources]
+        spec = tasks.get(task)
+    except tasks.TaskError as exc:
+        raise BatchError(str(exc)) from None
+    options = {o.dest: task_options.get(o.dest) for o in spec.cli_options_to("plan")}
+    unknown = sorted(set(task_options) - set(options))
+    if unknown:
+        raise BatchError(f"{task} takes no option {', '.join(unknown)} (its options: {', '.join(options) or 'none'})")
+    try:
+        jobs = LAYOUT_PLANNERS[spec.layout](spec, inputs, output, frames, options)
+        if spec.plan_jobs is not None:
+            jobs = spec.plan_jobs(jobs, options)
+        elif any(value is not None for value in options.values()):  # a spec whose option nothing reads
+            raise BatchError(f"{task}: no planner reads its option(s) {', '.join(options)} (it has no plan_jobs)")
     except SequenceError as exc:
         raise BatchError(str(exc)) from None
     _check_outputs(jobs, inputs, output)
-    if points is not None and jobs:  # a point off the image is a usage error: refuse before anything runs
-        check_hint_points(points, *image_size(jobs[0].sources[0]), hint_points)
     return jobs
+
+
+def _plan_frames(spec: tasks.TaskSpec, inputs: list[str], output: str, frames: list[int] | None,
+                 options: dict) -> list[FrameJob]:
+    """Layout "frame": each frame from its own file."""
+    sources = _sources(inputs, frames)
+    several = len(sources) > 1
+    return [FrameJob(frame, (_abs(source),), _output_path(output, frame, source, several))
+            for frame, source in sources]
+
+
+def _plan_frames_with_guides(spec: tasks.TaskSpec, inputs: list[str], output: str, frames: list[int] | None,
+                             options: dict) -> list[FrameJob]:
+    """Layout "frame+guides": each frame's file, then its guide file (option ``guide``) when given."""
+    guide = options.pop("guide")
+    jobs = _plan_frames(spec, inputs, output, frames, options)
+    if not guide:
+        return jobs
+    return [dataclasses.replace(job, sources=job.sources + (frame_file(guide, job.frame),)) for job in jobs]
+
+
+def _plan_key_pairs(spec: tasks.TaskSpec, inputs: list[str], output: str, frames: list[int] | None,
+                    options: dict) -> list[FrameJob]:
+    """Layout "key_pair": each frame not rendered from the key frames (option ``keys``, default those on disk)
+    on either side of it, wherever they lie; ``t`` (its place between them) and ``key_steps`` (their
+    distance) go with it. Without ``frames``: every frame between the first and last key that is not one."""
+    pattern = _sequence_pattern(spec, inputs)
+    keys = options.pop("keys")
+    keys = sorted(set(pattern.frames_on_disk() if keys is None else keys))
+    if len(keys) < 2:
+        raise BatchError(f"{pattern}: {spec.name} needs at least two key frames, found "
+                         f"{format_frames(keys) or 'none'}")
+    key_set = set(keys)
+    if frames is None:
+        frames = [f for f in range(keys[0], keys[-1] + 1) if f not in key_set]
+    jobs = []
+    for frame in frames:
+        if frame in key_set:  # rendered: nothing to make
+            continue
+        at = bisect.bisect(keys, frame)
+        out = _output_path(output, frame, str(pattern.path(frame)), True)
+        if at == 0 or at == len(keys):
+            side = "before" if at == 0 else "after"
+            jobs.append(FrameJob(frame, (None, None), out,
+                                 problem=f"{pattern}: no key frame {side} frame {frame} (keys {format_frames(keys)})"))
+            continue
+        before, after = keys[at - 1], keys[at]
+        jobs.append(FrameJob(frame, (_abs(pattern.path(before)), _abs(pattern.path(after))), out,
+                             inputs=(("t", (frame - before) / (after - before)),), key_steps=after - before))
+    return jobs
+
+
+def _plan_windows(spec: tasks.TaskSpec, inputs: list[str], output: str, frames: list[int] | None,
+                  options: dict) -> list[FrameJob]:
+    """Layout "window": each frame from the files of frames f - r .. f + r (r = ``spec.window``), in order,
+    wherever they lie. A neighbour beyond the sequence's first or last frame on disk is that end frame, so
+    every frame gets a full window; the frame itself is never replaced (missing, it fails naming its file)."""
+    pattern = _sequence_pattern(spec, inputs)
+    on_disk = pattern.frames_on_disk()
+    frames = on_disk if frames is None else frames
+    if not frames:
+        raise BatchError(f"{pattern}: no frames on disk match this pattern")
+    first, last = (on_disk[0], on_disk[-1]) if on_disk else (None, None)
+
+    def neighbour(frame: int, offset: int) -> str:
+        at = frame + offset
+        if offset and first is not None:
+            at = min(max(at, first), last)
+        return _abs(pattern.path(at))
+
+    return [FrameJob(frame, tuple(neighbour(frame, k) for k in range(-spec.window, spec.window + 1)),
+                     _output_path(output, frame, str(pattern.path(frame)), True)) for frame in frames]
+
+
+#: Layout name (``TaskSpec.layout``) -> its planner: (spec, inputs, output, frames, options) -> jobs. A planner
+#: pops the plan options it uses; the rest go to the task's ``plan_jobs`` hook.
+LAYOUT_PLANNERS = {
+    "frame": _plan_frames,
+    "frame+guides": _plan_frames_with_guides,
+    "key_pair": _plan_key_pairs,
+    "window": _plan_windows,
+}
 
 
 def _sources(inputs: list[str], frames: list[int] | None) -> list[tuple[int | None, str]]:
@@ -206,32 +294,11 @@ def _sources(inputs: list[str], frames: list[int] | None) -> list[tuple[int | No
     return [(frame_number(i), i) for i in inputs]
 
 
-def _plan_inbetween(inputs: list[str], output: str, frames: list[int] | None,
-                    keys: list[int] | None) -> list[FrameJob]:
+def _sequence_pattern(spec: tasks.TaskSpec, inputs: list[str]) -> FramePattern:
     pattern = parse_pattern(inputs[0]) if len(inputs) == 1 else None
     if pattern is None:
-        raise BatchError("inbetween reads a sequence: give one input pattern (beauty.####.exr), not files")
-    keys = sorted(set(pattern.frames_on_disk() if keys is None else keys))
-    if len(keys) < 2:
-        raise BatchError(f"{pattern}: inbetween needs at least two key frames, found {format_frames(keys) or 'none'}")
-    key_set = set(keys)
-    if frames is None:
-        frames = [f for f in range(keys[0], keys[-1] + 1) if f not in key_set]
-    jobs = []
-    for frame in frames:
-        if frame in key_set:  # rendered: nothing to make
-            continue
-        at = bisect.bisect(keys, frame)
-        out = _output_path(output, frame, str(pattern.path(frame)), True)
-        if at == 0 or at == len(keys):
-            side = "before" if at == 0 else "after"
-            jobs.append(FrameJob(frame, (None, None), out,
-                                 problem=f"{pattern}: no key frame {side} frame {frame} (keys {format_frames(keys)})"))
-            continue
-        before, after = keys[at - 1], keys[at]
-        jobs.append(FrameJob(frame, (_abs(pattern.path(before)), _abs(pattern.path(after))), out,
-                             t=(frame - before) / (after - before), key_steps=after - before))
-    return jobs
+        raise BatchError(f"{spec.name} reads a sequence: give one input pattern (beauty.####.exr), not files")
+    return pattern
 
 
 def _output_path(output: str, frame: int | None, source: str, several: bool) -> str:
@@ -247,8 +314,8 @@ def _output_path(output: str, frame: int | None, source: str, several: bool) -> 
     return _abs(output)
 
 
-def _aux(text: str | None, frame: int | None) -> str | None:
-    """A per-frame side input: a pattern's frame, or one file for every frame."""
+def frame_file(text: str | None, frame: int | None) -> str | None:
+    """A file option given for every frame: a pattern (this frame's file) or one file for all frames."""
     if text is None:
         return None
     pattern = parse_pattern(text)
@@ -263,7 +330,7 @@ def _check_outputs(jobs: list[FrameJob], inputs: list[str], output: str) -> None
     out_pattern, in_pattern = parse_pattern(output), parse_pattern(inputs[0])
     if out_pattern and in_pattern and out_pattern.same_files_as(in_pattern):
         raise BatchError(f"{output}: the output pattern is the input pattern; refusing to write over inputs")
-    read = {os.path.realpath(p) for j in jobs for p in (*j.sources, j.hints, j.mask, j.points_file) if p}
+    read = {os.path.realpath(p) for j in jobs for p in j.files_read}
     written: dict[str, FrameJob] = {}
     for job in jobs:
         real = os.path.realpath(job.output)
@@ -295,7 +362,11 @@ def run_frame(job: FrameJob, options: BatchOptions) -> FrameResult:
     if job.problem:
         return finish("failed", job.problem)
     try:
-        inputs, labels = _side_inputs(job, options.layer)
+        spec = tasks.get(options.task)
+        inputs, labels = dict(job.inputs), {}
+        if spec.side_inputs is not None:
+            side, labels = spec.side_inputs(job, options.layer)
+            inputs.update(side)
         result = run_files(options.task, list(job.sources), job.output, inputs=inputs, labels=labels,
                            layer=options.layer, bit_depth=options.bit_depth, model=options.model,
                            scale=options.scale, models_dir=options.models_dir, device=options.device,
@@ -303,13 +374,6 @@ def run_frame(job: FrameJob, options: BatchOptions) -> FrameResult:
     except Exception as exc:  # any problem of this frame fails only this frame; the batch goes on
         return finish("failed", _reason(exc, job))
     return finish("done", model=result.model, provider=result.provider, nonfinite=sum(result.nonfinite.values()))
-
-
-def _side_inputs(job: FrameJob, layer: str | None) -> tuple[dict, dict]:
-    if job.t is not None:
-        return {"t": job.t}, {}
-    return hint_arrays(job.sources[0], hints=job.hints, mask=job.mask, points=job.hint_points,
-                       points_label=job.points_file, layer=layer)
 
 
 def _reason(exc: Exception, job: FrameJob) -> str:

@@ -25,7 +25,6 @@ import json
 from dataclasses import asdict, dataclass, field
 
 CONTRACT_VERSION = 1
-TASKS = ("denoise", "upres", "colorize", "inbetween")
 COLOR_SPACES = ("linear", "srgb", "data")
 GRIDS = ("input", "output")
 #: Keys export writes beside the contract; the runtime shows them but never acts on them.
@@ -174,9 +173,11 @@ class ModelContract:
             raise ModelError(f"{source}: malformed model metadata ({exc})".splitlines()[0]) from None
 
     def _validate(self) -> None:
+        from .tasks import names  # the task registry's modules import this one: look it up when validating
+
         problems = []
-        if self.task not in TASKS:
-            problems.append(f"task {self.task!r} is not one of {', '.join(TASKS)}")
+        if self.task not in names():
+            problems.append(f"task {self.task!r} is not one of {', '.join(names())}")
         names = [i.name for i in self.inputs] + [o.name for o in self.outputs]
         if len(set(names)) != len(names):
             problems.append(f"input and output names must all differ: {names}")

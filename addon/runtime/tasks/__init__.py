@@ -1,0 +1,255 @@
+"""The task registry: everything the runtime, the batch planner, the ``postpass`` command and the Blender layer
+know about a task (denoise, upres, ...), declared once per task in a module of this package.
+
+A task is one :class:`TaskSpec`, registered by its module at import (``register(TaskSpec(...))``). This
+package imports every module in it whose name does not start with ``_``, so adding a task means adding a file
+here: no list to edit. Code elsewhere (a studio's plug-in, a test) registers a task the same way, at run time;
+:func:`registered` registers one for a ``with`` block only. Bpy-free and torch-free, like the whole runtime.
+
+What is generic lives outside: the frame layouts in ``addon.runtime.batch`` (keyed by :data:`LAYOUTS`), the
+``postpass`` subcommands in ``addon.cli`` (built from each spec), the API's :func:`addon.runtime.api.run` and
+:func:`addon.runtime.api.run_files`. Where a task really differs, its module gives a hook (see
+:class:`TaskSpec`), so no code outside a task's module branches on a task's name.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+from ..sequence import SequenceError, parse_frames
+
+#: Frame layouts: how a batch finds the source files of each output frame (planned in ``addon.runtime.batch``),
+#: and, for ``--frames`` help, which frames a batch writes when none are named.
+LAYOUTS = {
+    "frame": "all on disk",
+    "frame+guides": "all on disk",
+    "key_pair": "all on disk, between the first and last key",
+    "window": "all on disk",
+}
+ON_RENDER = (None, "frame", "skipped_frames")
+ACTS_ON = ("image", "sequence")
+UI_KINDS = ("int", "choice", "image")
+#: Where a parsed command-line option goes (see :class:`CliOption`).
+CLI_TARGETS = ("plan", "run")
+
+
+class TaskError(ValueError):
+    """An unknown task, or a spec that cannot be registered; ``str()`` is one line."""
+
+
+def frame_range(text: str) -> list[int]:
+    """``argparse`` type of frame range options (``--frames``, ``--keys``): 1001-1100x2 -> frames."""
+    try:
+        return parse_frames(text)
+    except SequenceError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+@dataclass(frozen=True)
+class CliOption:
+    """One option of the task's ``postpass`` subcommand, declared as ``argparse`` takes it.
+
+    ``flags`` and ``kwargs`` go to ``add_argument`` unchanged. ``to`` says where the parsed value goes:
+    ``"plan"``, a keyword of :func:`addon.runtime.batch.plan` (files per frame, key frames: what each frame
+    reads), or ``"run"``, a field of :class:`addon.runtime.batch.BatchOptions` (how every frame runs: scale).
+    """
+
+    flags: tuple[str, ...]
+    kwargs: dict = field(default_factory=dict, hash=False)
+    to: str = "plan"
+
+    @property
+    def dest(self) -> str:
+        """The parsed value's name, as ``argparse`` derives it: ``--hint-points`` -> ``hint_points``."""
+        if "dest" in self.kwargs:
+            return self.kwargs["dest"]
+        flag = next((f for f in self.flags if f.startswith("--")), self.flags[0])
+        return flag.lstrip("-").replace("-", "_")
+
+
+@dataclass(frozen=True)
+class UiOption:
+    """One setting of the task's Blender operator and panel, beside the model, precision and image every
+    operator has.
+
+    ``name`` is the operator property and the keyword it feeds: of the task's array API function for an
+    ``acts_on="image"`` task (upres's ``scale``, colorize's ``hints`` and ``mask``), of the sequence work for a
+    ``"sequence"`` task (inbetween's ``factor``: output frames per input frame). ``kind``: ``"int"`` (a whole
+    number from ``min`` to ``max``), ``"choice"`` (one of ``choices``, whole numbers) or ``"image"`` (a
+    Blender image whose pixels are passed; empty means none: image options are optional).
+    """
+
+    name: str
+    kind: str
+    label: str
+    description: str
+    default: int | None = None
+    choices: tuple[int, ...] = ()
+    min: int | None = None
+    max: int | None = None
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """What one task is, for every layer that runs it.
+
+    Identity and text:
+
+    * ``name``: the task's name in model contracts (``ModelContract.task``), in the API (``run(name, ...)``)
+      and as the ``postpass`` subcommand.
+    * ``summary``: one line for ``postpass --help`` and the subcommand's description.
+    * ``examples``: the subcommand's examples (the ``--help`` epilog after the common text), starting with a
+      newline and ``examples:``.
+    * ``label``, ``icon``: the Blender UI's name for it ("Up-res") and its Blender icon (``FULLSCREEN_ENTER``).
+    * ``order``: where it stands among the tasks in ``postpass --help`` and in Blender's panels (lower first,
+      ties by name).
+
+    Inputs:
+
+    * ``main_input``: the model contract input an image given alone feeds (denoise ``color``, upres
+      ``image``, colorize ``gray``, inbetween ``frame0``): the Blender operators pass an image's pixels as it.
+    * ``layout``: how a batch finds a frame's source files, the ``sources`` of
+      :func:`addon.runtime.api.run_files` (a model input's ``source`` index picks one of them):
+
+      - ``"frame"``: the frame's file alone;
+      - ``"frame+guides"``: the frame's file, then the ``guide`` plan option's file for that frame (a pattern,
+        or one file for every frame; upres's full-resolution albedo and normal);
+      - ``"key_pair"``: the key frames before and after a frame that was not rendered (the ``keys`` plan
+        option, default the frames on disk), read also outside the chunk; each job's inputs hold ``t``, where
+        the frame lies between them (0..1), and ``key_steps`` their distance in frames;
+      - ``"window"``: the files of frames f - r .. f + r in order (r = ``window``), read also outside the
+        chunk; at the ends of the sequence (its first and last frame on disk when planned) a neighbour is
+        clamped to the end frame, so the end frames repeat and every frame has a full window.
+    * ``window``: r, the frames read on each side, for the ``"window"`` layout (0 for the others).
+
+    Command line: ``cli_options``, the subcommand's own options (:class:`CliOption`), shown after the frame
+    options and before the run options.
+
+    Hooks (plain functions of the task's module; None: the task needs none):
+
+    * ``plan_jobs(jobs, options) -> jobs``: complete the layout's :class:`~addon.runtime.batch.FrameJob` s
+      with the task's plan options the layout did not use (``options``: name -> value, None when not given),
+      usually into ``FrameJob.side``; refuse a usage error (``BatchError``, ``ImageError``) before anything
+      runs. Colorize: hint files per frame, hint points read and checked against the first frame.
+    * ``side_inputs(job, layer) -> (inputs, labels)``: the model inputs the task adds for a job at run time,
+      from its ``side`` (colorize: hint and mask arrays), and a label per input for error messages.
+
+    Python API: ``api``, the task's functions (``denoise``, ``denoise_file``); ``addon.runtime`` and
+    ``addon.runtime.api`` export every registered task's functions by their names.
+
+    Blender: ``on_render`` says what the task does while a render writes frames: None (nothing),
+    ``"frame"`` (each written frame, in ``order``: denoise, then upres) or ``"skipped_frames"`` (makes the
+    frames a frame step above 1 skipped, from the rendered ones: inbetween). ``acts_on``: what its Image
+    Editor operator processes: ``"image"`` (the shown image: its file or its pixels) or ``"sequence"`` (the
+    shown image's sequence on disk, written as a new sequence). ``ui_options``: the operator's own settings
+    (:class:`UiOption`).
+    """
+
+    name: str
+    summary: str
+    label: str
+    icon: str
+    main_input: str
+    layout: str
+    examples: str = ""
+    order: int = 100
+    window: int = 0
+    cli_options: tuple[CliOption, ...] = ()
+    plan_jobs: Callable | None = None
+    side_inputs: Callable | None = None
+    api: tuple[Callable, ...] = ()
+    on_render: str | None = None
+    acts_on: str = "image"
+    ui_options: tuple[UiOption, ...] = ()
+
+    def cli_options_to(self, target: str) -> tuple[CliOption, ...]:
+        """The command-line options whose values go to ``target`` ("plan" or "run")."""
+        return tuple(o for o in self.cli_options if o.to == target)
+
+
+_TASKS: dict[str, TaskSpec] = {}
+
+
+def register(spec: TaskSpec) -> TaskSpec:
+    """Add ``spec`` to the registry (re-registering a name replaces it: a reloaded module); returns it."""
+    problems = []
+    if spec.layout not in LAYOUTS:
+        problems.append(f"layout {spec.layout!r} is not one of {', '.join(LAYOUTS)}")
+    if (spec.layout == "window") != (spec.window > 0):
+        problems.append("a window (frames on each side, >= 1) goes with the 'window' layout, and only with it")
+    if spec.on_render not in ON_RENDER:
+        problems.append(f"on_render {spec.on_render!r} is not one of {ON_RENDER}")
+    if spec.acts_on not in ACTS_ON:
+        problems.append(f"acts_on {spec.acts_on!r} is not one of {ACTS_ON}")
+    problems += [f"option {o.flags}: to {o.to!r} is not one of {CLI_TARGETS}"
+                 for o in spec.cli_options if o.to not in CLI_TARGETS]
+    problems += [f"UI option {o.name!r}: kind {o.kind!r} is not one of {UI_KINDS}"
+                 for o in spec.ui_options if o.kind not in UI_KINDS]
+    taken = {f.__name__: other.name for other in _TASKS.values() if other.name != spec.name for f in other.api}
+    problems += [f"API function {f.__name__!r} is already {taken[f.__name__]}'s" for f in spec.api
+                 if f.__name__ in taken]
+    if problems:
+        raise TaskError(f"task {spec.name!r}: " + "; ".join(problems))
+    _TASKS[spec.name] = spec
+    return spec
+
+
+def unregister(name: str) -> None:
+    """Remove a registered task (tests; a plug-in being unloaded)."""
+    get(name)
+    del _TASKS[name]
+
+
+@contextlib.contextmanager
+def registered(spec: TaskSpec) -> Iterator[TaskSpec]:
+    """``spec`` registered for the ``with`` block, then removed (or the task it replaced put back)."""
+    previous = _TASKS.get(spec.name)
+    register(spec)
+    try:
+        yield spec
+    finally:
+        if previous is None:
+            del _TASKS[spec.name]
+        else:
+            _TASKS[spec.name] = previous
+
+
+def get(name: str) -> TaskSpec:
+    if name not in _TASKS:
+        raise TaskError(f"unknown task {name!r}; choose one of {', '.join(names())}")
+    return _TASKS[name]
+
+
+def specs() -> tuple[TaskSpec, ...]:
+    """Every registered task, in ``order``."""
+    return tuple(sorted(_TASKS.values(), key=lambda s: (s.order, s.name)))
+
+
+def names() -> tuple[str, ...]:
+    return tuple(s.name for s in specs())
+
+
+def api_functions() -> dict[str, Callable]:
+    """Every registered task's API functions by name (``denoise``, ``denoise_file``, ...)."""
+    return {f.__name__: f for spec in specs() for f in spec.api}
+
+
+def api_function(name: str) -> Callable:
+    """A registered task's API function; AttributeError otherwise (modules' ``__getattr__`` call this)."""
+    try:
+        return api_functions()[name]
+    except KeyError:
+        raise AttributeError(name) from None
+
+
+def _import_task_modules() -> None:
+    for module in pkgutil.iter_modules(__path__):
+        if not module.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{module.name}")
+
+
+_import_task_modules()
