@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from ml_core import bench_colorize as bc, paths  # noqa: E402
+from bench import colorize as bc  # noqa: E402
+from ml_core import paths  # noqa: E402
 from ml_core.metrics import psnr  # noqa: E402
 from addon.runtime import api  # noqa: E402
 from addon.runtime.color import srgb_decode, srgb_encode  # noqa: E402

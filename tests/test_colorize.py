@@ -15,15 +15,15 @@ from addon.runtime import colorize_file, read_exr, write_image
 from addon.runtime.color import luminance, srgb_decode, srgb_encode
 from addon.runtime.engine import input_tile, split_channels
 from addon.runtime.hints import rasterize_hint_points, read_hint_points
+from bench.colorize import colourfulness, markdown_table, run as bench_colorize
+from bench.peers import levin_colorize
 from ml_core import train
-from ml_core.bench_colorize import bench_colorize, colourfulness, markdown_table
 from ml_core.checkpoint import load_checkpoint
 from ml_core.datasets import make_dataset
 from ml_core.metrics import psnr
 from ml_core.models import build
-from ml_core.peers import levin_colorize
 
-CONFIG = Path(__file__).resolve().parents[1] / "ml_core" / "configs" / "colorize_tiny.json"
+CONFIG = Path(__file__).resolve().parents[1] / "ml_core" / "configs" / "colorize" / "colorize_tiny.json"
 
 
 def hwc(t: torch.Tensor) -> np.ndarray:
@@ -167,7 +167,7 @@ def test_benchmark_leaves_out_renders_that_are_black_everywhere(tiny_dataset, tm
     import shutil
 
     from addon.runtime.exr import read_exr, write_exr
-    from ml_core.bench_colorize import render_images
+    from bench.colorize import render_images
 
     root = tmp_path / "ds"
     shutil.copytree(tiny_dataset / "train", root / "train")

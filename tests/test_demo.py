@@ -5,7 +5,7 @@ import json
 
 import cv2
 
-from ml_core import demo
+from bench import demo
 
 
 def test_demo_writes_results_and_comparison(tmp_path, models_dir):

@@ -1,4 +1,4 @@
-"""The denoise benchmark (``python -m ml_core.evaluate denoise``) end to end on a real tiny Cycles render: the
+"""The denoise benchmark (``python -m bench denoise``) end to end on a real tiny Cycles render: the
 shipped denoiser beside the noisy input, OpenCV and Blender's own OIDN (through its compositor), one table."""
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import json
 
 import numpy as np
 
-from ml_core.evaluate import main as evaluate_main
+from bench import main as bench_main
 
 
 def test_denoise_benchmark_scores_every_method_per_scene_and_writes_its_reports(tiny_dataset, tmp_path, capsys):
     methods = ["noisy", "opencv-nlm", "blender-oidn (fast, fast)", "postpass denoise_kpn"]
-    code = evaluate_main(["denoise", "--data", str(tiny_dataset), "--split", "test", "--spp", "1", "4", "--no-hd",
-                          "--methods", *methods, "--out", str(tmp_path)])
+    code = bench_main(["denoise", "--data", str(tiny_dataset), "--split", "test", "--spp", "1", "4", "--no-hd",
+                       "--methods", *methods, "--out", str(tmp_path)])
     assert code == 0
     result = json.loads((tmp_path / "denoise.json").read_text())
     assert set(result["metrics"]) == set(methods) and result["scenes"] == 1

@@ -22,5 +22,5 @@ def test_extension_validates_and_builds_without_training_code(tmp_path):
     (archive,) = tmp_path.glob("postpass-*.zip")
     names = zipfile.ZipFile(archive).namelist()
     assert "blender_manifest.toml" in names and "__init__.py" in names and "addon/runtime/exr.py" in names
-    for excluded in ("ml_core/", "tests/", "export/", "scripts/", ".venv/", "docs/"):
+    for excluded in ("ml_core/", "bench/", "tests/", "export/", "scripts/", ".venv/", "docs/"):
         assert not any(n.startswith(excluded) for n in names), excluded

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from ml_core.evaluate import main as evaluate_main
+from bench import main as evaluate_main
 from ml_core.flow import vector_blend
 from ml_core.models import build
 from ml_core.models.blocks import splat

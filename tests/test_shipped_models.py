@@ -1,5 +1,5 @@
 """Every model shipped in addon/models: it loads (hash verified), tiles exactly, and keeps its quality on fixed
-test-split crops (tests/data/<task>: made by `python -m ml_core.evaluate crops --task TASK`, see their READMEs)."""
+test-split crops (tests/data/<task>: made by `python -m bench crops --task TASK`, see their READMEs)."""
 from __future__ import annotations
 
 import json
@@ -95,7 +95,7 @@ def test_shipped_denoiser_keeps_its_quality(name):
 
 @pytest.mark.parametrize("name", UPRESSERS)
 def test_shipped_upres_keeps_its_quality(name):
-    from ml_core.bench_upres import pil_resize
+    from bench.upres import pil_resize
 
     from addon.runtime.color import exposure_scale
 
@@ -127,7 +127,7 @@ def colorize_scores(name: str, hints: int) -> tuple[float, float]:
     sampled from the truth (``name=None``: the grey image itself)."""
     import cv2
 
-    from ml_core.bench_colorize import colorize_methods, colourfulness, gray_of, sample_hints
+    from bench.colorize import colorize_methods, colourfulness, gray_of, sample_hints
     from ml_core.metrics import psnr
 
     run = colorize_methods(names=[f"postpass {name}"])[f"postpass {name}"] if name else None
@@ -160,7 +160,7 @@ def test_shipped_colorizer_keeps_its_quality(name):
 
 @pytest.mark.parametrize("name", INBETWEENERS)
 def test_shipped_inbetweener_keeps_its_quality(name):
-    from ml_core.bench_inbetween import inbetween_methods, regression_psnr
+    from bench.inbetween import inbetween_methods, regression_psnr
 
     expected = json.loads((INBETWEEN_DATA / "expected.json").read_text())
     assert name in expected, f"record {name}'s figure in {INBETWEEN_DATA / 'expected.json'} when shipping it"

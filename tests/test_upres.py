@@ -7,10 +7,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ml_core.bench_upres import pil_resize, ycbcr_y
+from bench import main as evaluate_main
+from bench.upres import pil_resize, ycbcr_y
 from ml_core.datasets import make_dataset
 from ml_core.datasets.upres import downscale
-from ml_core.evaluate import main as evaluate_main
 from ml_core.models import build
 
 

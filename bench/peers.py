@@ -21,6 +21,7 @@ import numpy as np
 
 from addon.runtime.color import exposure_scale, srgb_decode, tonemap
 from addon.runtime.exr import read_exr, write_exr
+from ml_core import blender
 
 
 def opencv_nlm(color: np.ndarray, albedo=None, normal=None, strength: float = 6.0) -> np.ndarray:
@@ -54,15 +55,11 @@ class BlenderOIDN:
     compositor node tree and reuses it; each call writes its inputs to a temporary EXR (Blender reads files)."""
 
     def __init__(self, prefilter: str = "Accurate", quality: str = "High"):
-        from . import blender
-
         self.bpy = blender.import_bpy()
         self.prefilter, self.quality = prefilter, quality
         self.workdir = Path(tempfile.mkdtemp(prefix="postpass-oidn-"))
 
     def _setup(self, source: Path, width: int, height: int):
-        from . import blender
-
         bpy = self.bpy
         scene = blender.reset_scene()
         tree = bpy.data.node_groups.new("postpass_oidn", "CompositorNodeTree")
@@ -88,8 +85,6 @@ class BlenderOIDN:
         return scene
 
     def __call__(self, color: np.ndarray, albedo: np.ndarray, normal: np.ndarray) -> np.ndarray:
-        from . import blender
-
         h, w = color.shape[:2]
         source, result = self.workdir / "input.exr", self.workdir / "output.exr"
         write_exr(source, {"Combined": np.concatenate([color[..., :3], np.ones((h, w, 1), np.float32)], -1),

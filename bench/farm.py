@@ -1,7 +1,7 @@
 """Farm throughput: frames/s of ``postpass denoise`` on 1920x1080 multilayer EXRs, in this process and on a
 two-worker Dask ``LocalCluster``, measured in one run on the same frames.
 
-    python -m ml_core.bench_farm --frames 8 --out out/bench_farm
+    python -m bench farm --frames 8 --out out/bench_farm
 
 The frames are one real Cycles render (1920x1080, all the passes a denoiser reads) linked under N frame
 numbers: the content does not change the cost. The model is the registry's first fp32 denoise model
@@ -11,16 +11,17 @@ code as the ``postpass`` command and a named model, so no run spends its first f
 """
 from __future__ import annotations
 
-import argparse
 import filecmp
-import json
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from . import paths
+from ml_core import paths
+
+from . import core
+from .core import BENCHMARKS, Benchmark
 
 RENDER_SCRIPT = """
 import sys; from pathlib import Path
@@ -49,10 +50,9 @@ def denoise_model(models_dir: Path | None, out: Path) -> tuple[Path, str, str]:
     untrained stand-in."""
     from addon.runtime.registry import Registry
 
-    registry = Registry(models_dir)
-    for entry in registry.entries.values():
-        if entry.contract.task == "denoise" and entry.precision == "fp32":
-            return registry.folder, entry.name, f"from {registry.path}"
+    registry, shipped = Registry(models_dir), core.models("denoise", models_dir)
+    if shipped:
+        return registry.folder, shipped[0].name, f"from {registry.path}"
     from export import export_checkpoint
     from ml_core.checkpoint import save_checkpoint
     from ml_core.models import build
@@ -60,7 +60,7 @@ def denoise_model(models_dir: Path | None, out: Path) -> tuple[Path, str, str]:
     name, architecture, params = STAND_IN
     folder = out / "models"
     folder.mkdir(parents=True, exist_ok=True)
-    training = {"command": "untrained stand-in (ml_core.bench_farm)", "seed": 0, "dataset_fingerprint": "none",
+    training = {"command": "untrained stand-in (bench.farm)", "seed": 0, "dataset_fingerprint": "none",
                 "metrics": {}}
     checkpoint = save_checkpoint(folder / f"{name}.pt", build(architecture, seed=0, **params), name=name,
                                  version="0.0.0", training=training)
@@ -94,7 +94,7 @@ def compare_outputs(a: Path, b: Path, count: int) -> tuple[bool, float]:
     return identical, difference
 
 
-def bench(count: int, width: int, height: int, models_dir: Path | None, out: Path, log=print) -> dict:
+def run(count: int, width: int, height: int, models_dir: Path | None, out: Path, log=print) -> dict:
     from dask.distributed import LocalCluster
 
     from addon.runtime.batch import BatchOptions
@@ -139,33 +139,27 @@ def bench(count: int, width: int, height: int, models_dir: Path | None, out: Pat
 
 
 def markdown_table(result: dict) -> str:
-    lines = ["| run | processes x threads | seconds | frames/s |", "|---|---|---|---|"]
-    for name, run in result["runs"].items():
-        lines.append(f"| {name} | {run['workers']} x {run['threads']} | {run['seconds']:.1f} | "
-                     f"{run['frames_per_second']:.3f} |")
+    rows = [[name, f"{run['workers']} x {run['threads']}", f"{run['seconds']:.1f}", f"{run['frames_per_second']:.3f}"]
+            for name, run in result["runs"].items()]
     return (f"Denoise, {result['frames']} frames of {result['width']}x{result['height']} multilayer EXR, model "
             f"{result['model']} ({result['model_origin']}), {result['cores']} CPU cores. Dask outputs against "
             f"in-process: {'byte-identical' if result['byte_identical'] else 'not byte-identical'}, largest "
             f"difference {result['max_abs_difference']:.2g} (the runs use different onnxruntime thread counts)."
-            f"\n\n" + "\n".join(lines) + "\n")
+            f"\n\n" + core.markdown_table(["run", "processes x threads", "seconds", "frames/s"], rows))
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m ml_core.bench_farm", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--frames", type=int, default=8)
-    p.add_argument("--width", type=int, default=1920)
-    p.add_argument("--height", type=int, default=1080)
-    p.add_argument("--models", type=Path, default=None, help="model registry folder (default: shipped models)")
-    p.add_argument("--out", type=Path, default=Path("out/bench_farm"))
-    args = p.parse_args(argv)
-    result = bench(args.frames, args.width, args.height, args.models, args.out)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "farm.json").write_text(json.dumps(result, indent=1) + "\n")
-    (args.out / "farm.md").write_text(markdown_table(result))
-    print(markdown_table(result))
-    return 0
+def options(p) -> None:
+    p.add_argument("--frames", type=int, default=8, help="(default: %(default)s)")
+    p.add_argument("--width", type=int, default=1920, help="(default: %(default)s)")
+    p.add_argument("--height", type=int, default=1080, help="(default: %(default)s)")
+    core.add_options(p, data_set=False, methods=False, hd=False, out=Path("out/bench_farm"))
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def main(args) -> str:
+    result = run(args.frames, args.width, args.height, args.models, args.out)
+    core.write_reports(args.out, "farm", result, markdown_table(result))
+    return markdown_table(result)
+
+
+BENCHMARKS.add("farm", Benchmark("frames/s of postpass denoise in-process and on a two-worker Dask LocalCluster",
+                                 main, options, __doc__))

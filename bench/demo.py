@@ -1,6 +1,6 @@
 """The README's demo: render the built-in demo scene with Cycles and run Postpass on it.
 
-    python -m ml_core.demo --out out/demo
+    python -m bench.demo --out out/demo
 
 Writes to the output folder: ``noisy.exr`` (few samples, with albedo/normal/depth/vector passes),
 ``reference.exr`` (many samples), ``lowres_x2.exr`` (the same at half size, for up-res), ``blender_oidn.exr`` (Blender's built-in denoiser on the same noisy render:
@@ -17,8 +17,10 @@ import sys
 import time
 from pathlib import Path
 
-from . import blender, render
-from .scenes import build_scene, make_spec
+from ml_core import blender, render
+from ml_core.scenes import build_scene, make_spec
+
+from . import core
 
 #: The built-in demo scene: a test-split seed (never trained on), built without external meshes so it is the
 #: same on every machine. Chosen for glossy and textured surfaces, a small light and visible depth.
@@ -31,10 +33,8 @@ def run(out: Path, size: int = 256, spp: int = 4, reference_spp: int = 512, mode
     from addon.runtime import api
     from addon.runtime.color import exposure_scale, tonemap
     from addon.runtime.exr import read_exr
-    from addon.runtime.registry import Registry
-
-    from .figures import image_grid
-    from .metrics import render_metrics
+    from ml_core.figures import image_grid
+    from ml_core.metrics import render_metrics
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -59,12 +59,11 @@ def run(out: Path, size: int = 256, spp: int = 4, reference_spp: int = 512, mode
     timings["blender_oidn"] = max(timings["blender_oidn"] - timings["noisy"], 0.0)
     labels = {"noisy": f"noisy {spp} spp", "blender_oidn": "Blender OIDN", "reference": f"reference {reference_spp} spp"}
     # Every shipped denoiser runs through the same file path a farm uses (passes found by name, header kept).
-    for entry in Registry(models_dir).entries.values():
-        if entry.contract.task == "denoise" and entry.precision == "fp32":
-            name = f"postpass_{entry.name}"
-            result = api.denoise_file(out / "noisy.exr", out / f"{name}.exr", model=entry.name, models_dir=models_dir)
-            timings[name], labels[name] = result.seconds, f"Postpass {entry.name}"
-            log(f"  {name}.exr: {entry.name} v{entry.version} on {result.provider} in {result.seconds:.1f} s")
+    for entry in core.models("denoise", models_dir):
+        name = f"postpass_{entry.name}"
+        result = api.denoise_file(out / "noisy.exr", out / f"{name}.exr", model=entry.name, models_dir=models_dir)
+        timings[name], labels[name] = result.seconds, f"Postpass {entry.name}"
+        log(f"  {name}.exr: {entry.name} v{entry.version} on {result.provider} in {result.seconds:.1f} s")
 
     reference = read_exr(out / "reference.exr").get("Combined")
     results = {name: read_exr(out / f"{name}.exr").get("Combined") for name in labels if name != "reference"}
@@ -113,19 +112,17 @@ def _upres_row(out: Path, reference, models_dir, timings: dict, log) -> dict:
     from addon.runtime import api
     from addon.runtime.color import exposure_scale
     from addon.runtime.exr import read_exr
-    from addon.runtime.registry import Registry
 
-    from .bench_upres import pil_resize
+    from .upres import pil_resize
 
     low = read_exr(out / "lowres_x2.exr").get("Combined")[..., :3]
     row = {"bicubic x2": np.maximum(pil_resize(low, reference.shape[1::-1]), 0)}
     exposure = exposure_scale(reference[..., :3])
-    for entry in Registry(models_dir).entries.values():
-        c = entry.contract
-        if c.task != "upres" or c.scale != 2 or entry.precision != "fp32":
+    for entry in core.models("upres", models_dir):
+        if entry.contract.scale != 2:
             continue
         name = f"Postpass {entry.name}"
-        if any(i.grid == "output" for i in c.image_inputs):
+        if any(i.grid == "output" for i in entry.contract.image_inputs):
             result = api.upres_file(out / "lowres_x2.exr", out / f"postpass_{entry.name}.exr", scale=2,
                                     guide=out / "reference.exr", model=entry.name, models_dir=models_dir)
             row[name] = read_exr(out / f"postpass_{entry.name}.exr").get("Combined")[..., :3]
@@ -143,8 +140,9 @@ def _colorize_row(truth, models_dir, timings: dict, log) -> tuple[dict, dict]:
     and their RGB PSNRs against the truth."""
     import numpy as np
 
-    from .bench_colorize import colorize_methods, gray_of, sample_hints
-    from .metrics import psnr
+    from ml_core.metrics import psnr
+
+    from .colorize import colorize_methods, gray_of, sample_hints
 
     gray = gray_of(truth)
     hints, mask = sample_hints(truth, 10, seed=0)
@@ -166,13 +164,10 @@ def _inbetween_row(out: Path, models_dir, timings: dict, log) -> dict:
     path a farm uses (vectors and depth read from the EXR passes when the model takes them)."""
     from addon.runtime import api
     from addon.runtime.exr import read_exr
-    from addon.runtime.registry import Registry
 
     first, last = (read_exr(out / f"frame_{f:04d}.exr").get("Combined") for f in (1, 3))
     row = {"frame blend": 0.5 * (first + last)}
-    for entry in Registry(models_dir).entries.values():
-        if entry.contract.task != "inbetween" or entry.precision != "fp32":
-            continue
+    for entry in core.models("inbetween", models_dir):
         dst = out / f"postpass_{entry.name}.exr"
         result = api.inbetween_file(out / "frame_0001.exr", out / "frame_0003.exr", dst, t=0.5, model=entry.name,
                                     models_dir=models_dir)
@@ -183,7 +178,7 @@ def _inbetween_row(out: Path, models_dir, timings: dict, log) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m ml_core.demo", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m bench.demo", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder (default: %(default)s)")
     p.add_argument("--size", type=int, default=256, help="image width and height in pixels")

@@ -1,8 +1,8 @@
 """Colorize benchmark: every method on the same grey images and the same hints, one table, JSON + Markdown + a
 crops grid.
 
-    python -m ml_core.bench_colorize --data ~/.cache/postpass/data --split test --hints 0 1 10 100 --out out/bench
-    python -m ml_core.bench_colorize --data ~/.cache/postpass/data_palette --split palette_test --out out/bench_palette
+    python -m bench colorize --data ~/.cache/postpass/data --split test --hints 0 1 10 100 --out out/bench
+    python -m bench colorize --data ~/.cache/postpass/data_palette --split palette_test --out out/bench_palette
 
 The second form measures on natural-palette renders (``ml_core.data build --preset palette``), whose colours
 follow from what the grey image shows: there automatic colour can beat grey by more than a hair.
@@ -16,28 +16,28 @@ Hints are sampled from the ground truth with a fixed seed per image, nested (the
 the 100): uniform random positions, alternately a 1-px point (the colour there) and a 3x3 patch (its mean colour).
 
 Methods: ``grayscale`` (the grey image as RGB: the no-colour baseline), ``levin`` (hints spread by Levin et
-al. 2004's optimisation, ``ml_core.peers.levin_colorize``; the grey image when there are no hints) and every
+al. 2004's optimisation, ``bench.peers.levin_colorize``; the grey image when there are no hints) and every
 fp32 Postpass colorize model in the registry (``models_dir``; default the shipped ones), run through
 ``addon.runtime.api.colorize`` exactly as a user would.
 
 Metrics on sRGB [0, 1]: PSNR of RGB; PSNR of CIELAB (a, b) (skimage ``rgb2lab``, D65) with a and b divided by
 100 (peak 1); the Hasler-Suesstrunk colourfulness of the result (on 0..255 values; the ground truth's is given
-beside it, and grey scores 0); seconds per megapixel on this machine.
+beside it, and grey scores 0); seconds per megapixel on this machine (one pass per image, as denoise's). No
+1920x1080 timing: Levin's sparse solve on a 1080p frame is a benchmark of its own.
 """
 from __future__ import annotations
 
-import argparse
-import json
-import sys
-import time
 import zlib
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
-from . import data, paths, peers
-from .metrics import psnr
+from ml_core.metrics import psnr
+
+from . import core, peers
+from .core import BENCHMARKS, Benchmark
+
+KEYS = ("psnr_rgb", "psnr_ab", "colourfulness")
 
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
 PHOTO_SIZE = 256
@@ -56,7 +56,7 @@ def render_images(root: Path, split: str = "test", count: int | None = None) -> 
     from addon.runtime.color import tonemap
     from addon.runtime.exr import read_exr
 
-    scenes = data.complete_scenes(Path(root).expanduser(), split)[:count]
+    scenes = core.scenes(root, split, count)
     images = [(f"{split}/{scene.name}", tonemap(read_exr(scene / "target.exr").get("Combined")[..., :3]))
               for scene in scenes]
     return [(name, image) for name, image in images if image.max() > 0]
@@ -127,7 +127,6 @@ def colorize_methods(models_dir: Path | None = None, names: list[str] | None = N
     """name -> callable(gray sRGB H x W, hints sRGB H x W x 3, mask H x W) -> sRGB H x W x 3."""
     from addon.runtime import api
     from addon.runtime.color import srgb_decode, srgb_encode
-    from addon.runtime.registry import Registry
 
     def model(name):
         def run(gray, hints, mask):
@@ -135,27 +134,21 @@ def colorize_methods(models_dir: Path | None = None, names: list[str] | None = N
             out = api.colorize(srgb_decode(gray)[..., None], hints=srgb_decode(hints) if given else None,
                                mask=mask if given else None, model=name, models_dir=models_dir)
             return srgb_encode(out[..., :3])
-        return run
+        return lambda: run
 
-    methods = {"grayscale": lambda g, h, m: np.repeat(g[..., None], 3, -1),
-               "levin": lambda g, h, m: peers.levin_colorize(g, h, m)}
-    for entry in Registry(models_dir).entries.values():
-        if entry.contract.task == "colorize" and entry.precision == "fp32":
-            methods[f"postpass {entry.name}"] = model(entry.name)
-    if names:
-        unknown = set(names) - set(methods)
-        if unknown:
-            raise ValueError(f"unknown or unavailable methods {sorted(unknown)}; have {sorted(methods)}")
-        methods = {k: v for k, v in methods.items() if k in names}
-    return methods
+    makers = {"grayscale": lambda: lambda g, h, m: np.repeat(g[..., None], 3, -1),
+              "levin": lambda: lambda g, h, m: peers.levin_colorize(g, h, m)}
+    for entry in core.models("colorize", models_dir):
+        makers[f"postpass {entry.name}"] = model(entry.name)
+    return core.choose(makers, names)
 
 
 # ----------------------------------------------------------------------------------------------------------
 # The benchmark
 # ----------------------------------------------------------------------------------------------------------
-def bench_colorize(root, split: str = "test", count: int | None = None, hints=HINT_COUNTS, out=None,
-                   models_dir=None, photos: bool = True, methods: list[str] | None = None, seed: int = SEED,
-                   grid_images: int = 2, log=print) -> dict:
+def run(root, split: str = "test", count: int | None = None, hints=HINT_COUNTS, out=None, models_dir=None,
+        photos: bool = True, methods: list[str] | None = None, seed: int = SEED, grid_images: int = 2,
+        log=print) -> dict:
     """Run every method on the split's renders (first ``count``) and, with ``photos``, the four photos, at each
     number of ``hints``; returns the result dict and, with ``out``, writes colorize.json, colorize.md and
     colorize_crops.png there."""
@@ -168,11 +161,9 @@ def bench_colorize(root, split: str = "test", count: int | None = None, hints=HI
     if photos:
         sets["photos"] = photo_images()
     runs = colorize_methods(models_dir, methods)
-    per = defaultdict(list)  # (set, method, hints) -> metric dicts
-    seconds, pixels = defaultdict(float), defaultdict(int)
-    reference = {}
+    scores, reference = core.Scores(), {}
     shown = sorted(set(hints) - {1}) or sorted(hints)  # the hint counts the grid shows (0: automatic colour)
-    grid, row_labels, captions = [], [], []
+    grid = core.Grid(["hints"] + list(runs) + ["ground truth"], row_labels=[], captions=[])
     for set_name, images in sets.items():
         target_colourfulness = [colourfulness(img) for _, img in images]
         reference[set_name] = float(np.mean(target_colourfulness))
@@ -181,41 +172,24 @@ def bench_colorize(root, split: str = "test", count: int | None = None, hints=HI
             image_seed = zlib.crc32(f"{seed}/{name}".encode())
             for n in hints:
                 hint, mask = sample_hints(target, n, image_seed)
-                row, caption = [], []
-                for method, fn in runs.items():
-                    start = time.perf_counter()
-                    result = np.clip(np.asarray(fn(gray, hint, mask), np.float32)[..., :3], 0.0, 1.0)
-                    seconds[method] += time.perf_counter() - start
-                    pixels[method] += gray.size
-                    metrics = image_metrics(result, target)
-                    per[set_name, method, n].append(metrics)
-                    row.append(result)
-                    # colourfulness beside PSNR: the no-hint target asks for both, so the grid shows both
-                    caption.append(f"{metrics['psnr_rgb']:.1f} dB  C {metrics['colourfulness']:.1f}")
+                row, metrics = scores.run(
+                    runs, lambda _, fn: np.clip(np.asarray(fn(gray, hint, mask), np.float32)[..., :3], 0.0, 1.0),
+                    lambda result: image_metrics(result, target), (set_name, n), gray.size)
                 if i < grid_images and n in shown:
-                    grid.append([hint_overlay(gray, hint, mask)] + row + [target])
-                    captions.append([f"{n} hints"] + caption + [f"C {target_colourfulness[i]:.1f}"])
-                    row_labels.append(name)
+                    grid.rows.append([hint_overlay(gray, hint, mask)] + row + [target])
+                    # colourfulness beside PSNR: the no-hint target asks for both, so the grid shows both
+                    grid.captions.append([f"{n} hints"] + [f"{m['psnr_rgb']:.1f} dB  C {m['colourfulness']:.1f}"
+                                                           for m in metrics] + [f"C {target_colourfulness[i]:.1f}"])
+                    grid.row_labels.append(name)
             log(f"{set_name} {name}: done ({i + 1}/{len(images)})")
 
-    table = {s: {m: {str(n): {k: float(np.mean([x[k] for x in per[s, m, n]]))
-                              for k in ("psnr_rgb", "psnr_ab", "colourfulness")} for n in hints}
-                 for m in runs} for s in sets}
+    table = {s: {m: {str(n): scores.mean(m, (s, n), KEYS) for n in hints} for m in runs} for s in sets}
     result = {"task": "colorize", "split": split, "scenes": len(sets["renders"]),
               "photos": [name for name, _ in sets.get("photos", [])], "hints": list(hints), "seed": seed,
               "metrics": table, "colourfulness_reference": reference,
-              "seconds_per_megapixel": {m: seconds[m] / max(pixels[m] / 1e6, 1e-12) for m in runs},
-              "targets": targets(table, hints)}
+              "seconds_per_megapixel": scores.seconds_per_megapixel(runs), "targets": targets(table, hints)}
     if out:
-        from .figures import image_grid
-
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "colorize.json").write_text(json.dumps(result, indent=1))
-        (out / "colorize.md").write_text(markdown_table(result))
-        image_grid(grid, ["hints"] + list(runs) + ["ground truth"], out / "colorize_crops.png", cell=160,
-                   row_labels=row_labels, captions=captions)
-        log(f"wrote {out / 'colorize.json'}, {out / 'colorize.md'}, {out / 'colorize_crops.png'}")
+        core.write_reports(out, "colorize", result, markdown_table(result), {"colorize_crops.png": grid}, log)
     return result
 
 
@@ -266,58 +240,17 @@ def markdown_table(result: dict) -> str:
     for set_name, by_method in result["metrics"].items():
         parts.append(f"\n**{set_name}** (ground-truth colourfulness "
                      f"{result['colourfulness_reference'][set_name]:.1f})\n")
-        lines = ["| method | " + " | ".join(f"{n} hint{'' if n == 1 else 's'}" for n in hints) + " | s / MP |",
-                 "|" + "---|" * (len(hints) + 2)]
-        for method, by_n in by_method.items():
-            cells = [f"{by_n[str(n)]['psnr_rgb']:.2f} / {by_n[str(n)]['psnr_ab']:.2f} / "
-                     f"{by_n[str(n)]['colourfulness']:.1f}" for n in hints]
-            lines.append(f"| {method} | " + " | ".join(cells) +
-                         f" | {result['seconds_per_megapixel'][method]:.2f} |")
-        parts.append("\n".join(lines) + "\n")
+        rows = [[method] + [f"{by_n[str(n)]['psnr_rgb']:.2f} / {by_n[str(n)]['psnr_ab']:.2f} / "
+                            f"{by_n[str(n)]['colourfulness']:.1f}" for n in hints] +
+                [f"{result['seconds_per_megapixel'][method]:.2f}"] for method, by_n in by_method.items()]
+        parts.append(core.markdown_table(["method"] + [f"{n} hint{'' if n == 1 else 's'}" for n in hints] +
+                                         ["s / MP"], rows))
     for method, by_set in result.get("targets", {}).items():
         for set_name, checks in by_set.items():
             if checks:
                 text = ", ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in checks.items())
                 parts.append(f"\n{method} targets on {set_name}: {text}\n")
     return "".join(parts)
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Command line (``python -m ml_core.bench_colorize``; ``ml_core.evaluate`` can mount the same arguments)
-# ----------------------------------------------------------------------------------------------------------
-def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The benchmark's options, for a parser of its own or an ``evaluate colorize`` sub-command."""
-    p.add_argument("--data", type=Path, default=paths.cache_dir() / "data")
-    p.add_argument("--split", default="test")
-    p.add_argument("--hints", type=int, nargs="+", default=list(HINT_COUNTS), help="hint counts (default: 0 1 10 100)")
-    p.add_argument("--count", type=int, default=None, help="first N scenes only")
-    p.add_argument("--models", type=Path, default=None, help="model registry folder (default: shipped models)")
-    p.add_argument("--methods", nargs="+", default=None, help="only these methods (names as in the table)")
-    p.add_argument("--no-photos", action="store_true", help="renders only (skip scikit-image's photos)")
-    p.add_argument("--out", type=Path, default=Path("out/bench"))
-    return p
-
-
-def run_from_args(args: argparse.Namespace) -> int:
-    """Run the benchmark from :func:`add_arguments`' options; prints the table; returns the exit code."""
-    try:
-        result = bench_colorize(args.data, args.split, args.count, tuple(args.hints), args.out, args.models,
-                                photos=not args.no_photos, methods=args.methods)
-    except (ValueError, OSError) as exc:
-        print(f"postpass-evaluate: error: {exc}", file=sys.stderr)
-        return 2
-    print(markdown_table(result))
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m ml_core.bench_colorize", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    return run_from_args(add_arguments(p).parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
 
 
 def regression_crops(root: Path, out: Path, split: str = "test", count: int = 8, size: int = 64) -> list[Path]:
@@ -333,8 +266,7 @@ def regression_crops(root: Path, out: Path, split: str = "test", count: int = 8,
         raise ValueError(f"{root}: split {split!r} has {len(images)} complete scenes, {count} asked")
     written = []
     for name, image in images:
-        h, w = image.shape[:2]
-        y, x = (h - size) // 2, (w - size) // 2
+        y, x = core.centre(image.shape, size)
         crop = np.round(image[y:y + size, x:x + size] * 255).astype(np.uint8)
         path = Path(out) / f"{name.split('/')[-1]}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -342,3 +274,18 @@ def regression_crops(root: Path, out: Path, split: str = "test", count: int = 8,
             cv2.imwrite(str(tmp), crop[..., ::-1])
         written.append(path)
     return written
+
+
+def options(p) -> None:
+    core.add_options(p, hd=False)
+    p.add_argument("--hints", type=int, nargs="+", default=list(HINT_COUNTS), help="hint counts (default: 0 1 10 100)")
+    p.add_argument("--no-photos", action="store_true", help="renders only (skip scikit-image's photos)")
+
+
+def main(args) -> str:
+    return markdown_table(run(args.data, args.split, args.count, tuple(args.hints), args.out, args.models,
+                              photos=not args.no_photos, methods=args.methods))
+
+
+BENCHMARKS.add("colorize", Benchmark("colorizers with 0/1/10/100 hints on the test split and on photos", main,
+                                     options, __doc__, crops=regression_crops))
