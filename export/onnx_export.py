@@ -25,7 +25,7 @@ from torch import nn
 from addon.runtime.contract import ModelContract
 from addon.runtime.files import atomic_output
 from addon.runtime.registry import Registry, sha256_of
-from ml_core.checkpoint import load_checkpoint
+from ml_core.checkpoint import load_checkpoint, training_config
 
 from .parity import FP16_TOLERANCE, FP32_TOLERANCE, parity_batches, parity_error
 
@@ -122,6 +122,7 @@ def _publish(module: nn.Module, contract: ModelContract, config: dict, name: str
               "inputs": [d for d, _ in batches]}
     metadata = {**contract.to_metadata(), "name": name, "version": config["version"], "precision": precision,
                 "architecture": json.dumps({"name": config["architecture"], "params": config["params"]}),
+                "config": training_config(training),
                 "training_command": str(training["command"]), "seed": str(training["seed"]),
                 "dataset_fingerprint": str(training["dataset_fingerprint"]),
                 "metrics": json.dumps(training["metrics"]), "parity": json.dumps(parity),

@@ -86,7 +86,7 @@ def build(out: Path, split: str, count: int, start: int = 0, config: render.Rend
           mesh_dir: Path | None = None, progress: bool = True, sheet: bool = True) -> dict:
     """Render ``count`` scenes of ``split`` into ``out`` (skipping complete ones). Returns a summary."""
     seeds = splits.split_seeds(split, count, start)  # validates split / count first: cheap errors first
-    config = config or render.PRESETS["default"]
+    config = config or render.PRESETS.get("default")
     out = Path(out).expanduser()
     _check_writable(out)
     meshes = MeshLibrary(mesh_dir)

@@ -5,6 +5,8 @@ import os
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+#: training configs: ``<task>/<name>.json`` (shipped recipes, CI configs), ``<task>/experiments/<name>.json``
+CONFIGS_DIR = REPO_ROOT / "ml_core" / "configs"
 
 
 def cache_dir() -> Path:
@@ -19,3 +21,12 @@ def default_mesh_dir() -> Path | None:
         return Path(env) if env else None
     shared = REPO_ROOT.parent / "shared" / "assets" / "meshes"
     return shared if shared.is_dir() else None
+
+
+def repo_relative(path: str | os.PathLike) -> str:
+    """``path`` as provenance records it: relative to the repository root (POSIX) when inside it, else absolute."""
+    path = Path(path).expanduser().resolve()
+    try:
+        return path.relative_to(REPO_ROOT).as_posix()
+    except ValueError:
+        return str(path)

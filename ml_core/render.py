@@ -36,6 +36,7 @@ from pathlib import Path
 from addon.runtime.files import atomic_output
 
 from . import blender
+from .registry import Registry, import_submodules
 from .scenes import MeshLibrary, build_scene
 
 PASSES = ("Combined", "Denoising Albedo", "Denoising Normal", "Denoising Depth", "Depth", "Vector")
@@ -78,21 +79,15 @@ class RenderConfig:
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
-PRESETS = {
-    # The training dataset: ~128 px scenes, hundreds of them in a few CPU hours (crops are taken from these).
-    "default": RenderConfig(),
-    # Tests and CI: tiny and fast, every product still present.
-    "tiny": RenderConfig(width=48, height=48, noisy_spp=(1, 4), target_spp=32, target_adaptive_threshold=0.0,
-                         anim_spp=8, max_bounces=4, diffuse_bounces=2, glossy_bounces=2, transmission_bounces=4),
-    # Inbetweening at t other than 1/2: longer animations only, first-to-last motion as the default's 3 frames.
-    "anim4": RenderConfig(frames=4, stills=False, motion_span=2),
-    "anim5": RenderConfig(frames=5, stills=False, motion_span=2),
-    # Denoise: the stills only (noisy levels + reference), no low-res or animation frames: more scenes per CPU hour.
-    "denoise": RenderConfig(lowres_scales=(), frames=1),
-    # Colorize: natural-palette stills, the target only (64 spp + OIDN: clean colour, not a reference).
-    "palette": RenderConfig(noisy_spp=(), target_spp=64, target_adaptive_threshold=0.0, target_oidn=True,
-                            lowres_scales=(), frames=1, palette="natural"),
-}
+#: Render settings by name (``python -m ml_core.data build --preset NAME``). The two task-neutral ones are here;
+#: a task's own presets live in ``ml_core/presets/<task>.py`` (a new task adds its file, this one is not edited).
+PRESETS: Registry[RenderConfig] = Registry("render preset")
+# The training dataset: ~128 px scenes, hundreds of them in a few CPU hours (crops are taken from these).
+PRESETS.add("default", RenderConfig())
+# Tests and CI: tiny and fast, every product still present.
+PRESETS.add("tiny", RenderConfig(width=48, height=48, noisy_spp=(1, 4), target_spp=32, target_adaptive_threshold=0.0,
+                                 anim_spp=8, max_bounces=4, diffuse_bounces=2, glossy_bounces=2,
+                                 transmission_bounces=4))
 
 
 def motion_scale(config: RenderConfig) -> float:
@@ -233,6 +228,8 @@ def write_json(path: Path, data) -> None:
 
 
 def preset(name: str, **overrides) -> RenderConfig:
-    if name not in PRESETS:
-        raise ValueError(f"unknown render preset {name!r}: choose one of {', '.join(PRESETS)}")
-    return replace(PRESETS[name], **overrides)
+    """The preset ``name`` with some fields changed; an unknown name raises ``UnknownName`` (a ValueError)."""
+    return replace(PRESETS.get(name), **overrides)
+
+
+import_submodules(f"{__package__}.presets")  # noqa: E305  (each task's presets register themselves)

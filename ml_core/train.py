@@ -1,6 +1,6 @@
 """Training: a config + a seed -> checkpoints, curves and validation metrics. Resumable.
 
-    python -m ml_core.train --config ml_core/configs/denoise.json [--data DIR] [--run DIR] [--epochs N]
+    python -m ml_core.train --config ml_core/configs/denoise/denoise_kpn_psnr.json [--data DIR] [--run DIR] [--epochs N]
 
 A run folder (default ``~/.cache/postpass/runs/<config name>``) holds ``last.pt`` and ``best.pt`` (plain
 checkpoints, see ``ml_core.checkpoint``), ``resume.pt`` (optimizer state and history), ``history.json`` and
@@ -8,6 +8,11 @@ checkpoints, see ``ml_core.checkpoint``), ``resume.pt`` (optimizer state and his
 the same loop: batches from ``ml_core.datasets`` are fed to the model by its contract's input names, exposure
 inputs are computed the way the runtime computes them, and HDR tasks see random exposure changes so the model
 cannot depend on absolute brightness.
+
+Configs live in ``ml_core/configs/<task>/``: the recipes of shipped models and the CI configs there, the runs
+measured but not shipped in ``<task>/experiments/``. A checkpoint records the command and the config file
+(``training.config``, relative to the repository root), which export copies into the model's metadata. Losses
+are ``ml_core.losses.LOSSES`` by name (``"train": {"loss": NAME}``); validation PSNR is ``ml_core.metrics``'.
 
 Config keys beyond the basics: ``"run"`` names the run folder when it should differ from ``"name"`` (a new
 version of a shipped model trained beside the old run); ``"data": {"mix": [...], "val_mix": [...]}`` adds
@@ -41,83 +46,9 @@ from addon.runtime.files import atomic_output
 from . import paths
 from .checkpoint import load_checkpoint, save_checkpoint
 from .datasets import MixedDataset, make_dataset
+from .losses import LOSSES
+from .metrics import display_psnr, exposure_of, tonemapped_psnr
 from .models import build
-
-LOSSES = {}
-
-
-def loss(name):
-    def register(fn):
-        LOSSES[name] = fn
-        return fn
-    return register
-
-
-@loss("l1")
-def l1(pred, target, exposure):
-    return (pred - target).abs().mean()
-
-
-@loss("l2")
-def l2(pred, target, exposure):
-    """Mean squared error: its optimum is the conditional mean, the best a model can do for PSNR (its log).
-    Where the answer is uncertain (a colorizer without hints) L1's median sits closer to grey than the mean."""
-    return (pred - target).square().mean()
-
-
-@loss("log_mse")
-def log_mse(pred, target, exposure):
-    """Mean over images of log(MSE): minus PSNR per image up to scale, the loss of benchmarks that average PSNR
-    per image. Unlike pooled L2 it does not trade a near-grey image's few dB for a colourful one's gain."""
-    return torch.log((pred - target).square().mean(dim=(1, 2, 3)) + 1e-6).mean()
-
-
-@loss("hdr_l1")
-def hdr_l1(pred, target, exposure):
-    """L1 after the log transfer at the image's exposure: errors weigh alike in shadows and highlights."""
-    e = exposure.view(-1, 1, 1, 1)
-    return (torch.log1p((pred * e).clamp_min(0)) - torch.log1p((target * e).clamp_min(0))).abs().mean()
-
-
-def _srgb(x):
-    return torch.where(x <= 0.0031308, 12.92 * x, 1.055 * x.clamp_min(1e-8) ** (1 / 2.4) - 0.055)
-
-
-def _display_error(pred, target, exposure):
-    """Per-pixel difference of the displayed images (exposure, clip, sRGB: what the evaluation measures)."""
-    e = exposure.view(-1, 1, 1, 1)
-    return _srgb((pred * e).clamp(0, 1)) - _srgb((target * e).clamp(0, 1))
-
-
-def _display_mse(pred, target, exposure):
-    """Each image's mean squared :func:`_display_error`: what its tone-mapped PSNR is the log of."""
-    return _display_error(pred, target, exposure).square().mean(dim=(1, 2, 3))
-
-
-@loss("hdr_l1_display")
-def hdr_l1_display(pred, target, exposure):
-    """Half :func:`hdr_l1`, half L1 of the displayed image (exposure, clip, sRGB: what the evaluation measures).
-    The log term keeps highlights above the clip point in check; the display term weighs errors the way a
-    viewer (and tone-mapped PSNR) sees them, which the log transfer underweights in the mid-tones."""
-    display = _display_error(pred, target, exposure).abs().mean()
-    return 0.5 * hdr_l1(pred, target, exposure) + 0.5 * display
-
-
-@loss("hdr_l1_display_rmse")
-def hdr_l1_display_rmse(pred, target, exposure):
-    """Half :func:`hdr_l1`, half the displayed image's RMSE per image, averaged: the display term weighs errors
-    as a per-image PSNR does (the mean, not L1's median; each image by its own error level, so clean images are
-    not drowned by noisy ones) without log-MSE's unbounded weight on near-perfect crops."""
-    return 0.5 * hdr_l1(pred, target, exposure) + 0.5 * torch.sqrt(_display_mse(pred, target, exposure) + 1e-8).mean()
-
-
-@loss("hdr_l1_display_psnr")
-def hdr_l1_display_psnr(pred, target, exposure):
-    """Half :func:`hdr_l1`, and the displayed image's log-MSE per image, averaged: minus the per-image PSNR up to
-    scale, exactly what the benchmark averages. Weighted 0.0075 so that at 30 dB (display RMSE 0.03) its gradient
-    equals :func:`hdr_l1_display_rmse`'s display half; cleaner crops weigh more than there, noisier ones less.
-    The 1e-5 floor (50 dB) stops near-perfect flat crops from taking all the weight."""
-    return 0.5 * hdr_l1(pred, target, exposure) + 0.0075 * torch.log(_display_mse(pred, target, exposure) + 1e-5).mean()
 
 
 def learning_rate(peak: float, progress: float) -> float:
@@ -126,13 +57,6 @@ def learning_rate(peak: float, progress: float) -> float:
     if progress < 0.05:
         return peak * (0.1 + 0.9 * progress / 0.05)
     return peak * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, (progress - 0.05) / 0.95))))
-
-
-def exposure_of(image: torch.Tensor, key: float = 0.18) -> torch.Tensor:
-    """Per-sample twin of ``addon.runtime.color.exposure_scale`` (N x C x H x W -> N)."""
-    lum = (image[:, :3] * image.new_tensor([0.2126, 0.7152, 0.0722]).view(1, 3, 1, 1)).sum(1).clamp_min(0)
-    log_avg = torch.exp(torch.log(lum + 1e-4).mean(dim=(1, 2)))
-    return torch.where(lum.amax(dim=(1, 2)) > 0, key / log_avg.clamp_min(1e-4), torch.ones_like(log_avg))
 
 
 def model_inputs(model, batch: dict) -> tuple[list[torch.Tensor], torch.Tensor]:
@@ -167,25 +91,13 @@ def augment_exposure(model, batch: dict, rng: np.random.Generator) -> dict:
     return {k: (v * factor if k in hdr else v) for k, v in batch.items()}
 
 
-def tonemapped_psnr(pred: torch.Tensor, target: torch.Tensor) -> float:
-    e = exposure_of(target).view(-1, 1, 1, 1)
-
-    def tm(x):
-        return _srgb((x * e).clamp(0, 1))
-
-    mse = ((tm(pred) - tm(target)) ** 2).mean(dim=(1, 2, 3)).clamp_min(1e-10)
-    return float((10 * torch.log10(1 / mse)).mean())
-
-
-def display_psnr(pred: torch.Tensor, target: torch.Tensor) -> float:
-    """PSNR of display-referred ([0, 1], e.g. sRGB) images, per sample then averaged."""
-    mse = ((pred.clamp(0, 1) - target) ** 2).mean(dim=(1, 2, 3)).clamp_min(1e-10)
-    return float((10 * torch.log10(1 / mse)).mean())
-
-
 def load_config(path: Path, **overrides) -> dict:
+    """The config at ``path`` (its ``name`` defaults to the file name), ``overrides`` ("section.field": value,
+    None: keep) applied, and ``config_path``: the file relative to the repository root, which the checkpoints
+    record (``training.config``) and export copies into the model's metadata."""
     config = json.loads(Path(path).read_text())
     config.setdefault("name", Path(path).stem)
+    config["config_path"] = paths.repo_relative(path)
     for key, value in overrides.items():
         if value is not None:
             section, _, field = key.partition(".")
@@ -204,7 +116,7 @@ def train(config: dict, run_dir: Path | None = None, command: str = "", log=prin
     torch.manual_seed(seed)
     model = build(config["model"]["architecture"], seed=seed, **config["model"].get("params", {}))
     opt = torch.optim.AdamW(model.parameters(), lr=tc["lr"], weight_decay=tc.get("weight_decay", 0.0))
-    criterion = LOSSES[tc.get("loss", "l1")]
+    criterion = LOSSES.get(tc.get("loss", "l1"))
     options = dict(crop=dc["crop"], crops_per_scene=dc.get("crops_per_scene", 4), **dc.get("options", {}))
     train_set = _datasets(config["task"], root, {"split": dc.get("train_split", "train"), "scenes": dc.get("scenes")},
                           dc.get("mix", []), options, seed=seed)
@@ -269,7 +181,8 @@ def train(config: dict, run_dir: Path | None = None, command: str = "", log=prin
         raw = f", raw weights {record['val_psnr_raw']:.2f} dB" if ema is not None else ""
         log(f"epoch {epoch + 1}/{epochs}: train {record['train_loss']:.4f}  val {val['loss']:.4f}  "
             f"PSNR {val['psnr']:.2f} dB{raw}  ({record['seconds']} s)")
-        training = {"command": command, "seed": seed, "dataset_fingerprint": fingerprint,
+        training = {"command": command, "config": config.get("config_path", ""), "seed": seed,
+                    "dataset_fingerprint": fingerprint,
                     "metrics": {"val_loss": val["loss"], "val_psnr": val["psnr"], "epoch": epoch + 1}}
         meta = dict(name=config["name"], version=config.get("version", "0.1.0"), training=training)
         save_checkpoint(run_dir / "last.pt", shipped, **meta)
@@ -375,7 +288,8 @@ def _atomic_torch_save(path: Path, obj) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m ml_core.train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", type=Path, required=True, help="a JSON config (see ml_core/configs/)")
+    p.add_argument("--config", type=Path, required=True,
+                   help="a JSON config file (ml_core/configs/TASK/NAME.json; experiments in TASK/experiments/)")
     p.add_argument("--data", default=None, help="dataset folder (overrides the config's data.root)")
     p.add_argument("--run", type=Path, default=None, help="run folder (default: ~/.cache/postpass/runs/NAME)")
     p.add_argument("--epochs", type=int, default=None)

@@ -31,6 +31,7 @@ def test_export_is_checked_matches_torch_and_is_registered(exported_models, untr
     assert ModelContract.from_metadata(meta) == model.contract()
     assert set(PROVENANCE_KEYS) <= set(meta)
     assert meta["training_command"] == config["training"]["command"] and meta["seed"] == "0"
+    assert meta["config"] == ""  # these checkpoints were not trained from a config
     assert json.loads(meta["parity"])["max_error"] == fp32.parity_error
     for graph_input in proto.graph.input:  # batch, height and width are symbolic
         dims = graph_input.type.tensor_type.shape.dim
@@ -129,3 +130,23 @@ def test_republishing_replaces_the_entry(untrained_checkpoints, tmp_path):
     assert list(registry.entries) == ["upres_x2"] and first.sha256 != second.sha256
     assert registry.get("upres_x2").sha256 == second.sha256 and registry.get("upres_x2").version == "0.0.2"
     assert registry.get("upres_x2").summary["metrics"] == {"psnr": 30.0}
+
+
+@pytest.mark.parametrize("training, config", [
+    ({"config": "ml_core/configs/upres/upres_x2.json"}, "ml_core/configs/upres/upres_x2.json"),
+    # a run recorded only its command: the --config argument, moved to where that config lives now
+    ({"command": "python -m ml_core.train --config ml_core/configs/upres_x2.json --quiet"},
+     "ml_core/configs/upres/upres_x2.json"),
+    ({"command": "python -m ml_core.train --config=ml_core/configs/denoise_kpn_more.json"},
+     "ml_core/configs/denoise/experiments/denoise_kpn_more.json"),
+    ({"command": "python -m ml_core.train --config /elsewhere/mine.json"}, "/elsewhere/mine.json"),
+])
+def test_export_records_the_training_config_path(untrained_checkpoints, tmp_path, training, config):
+    """``config`` in the metadata: the config file relative to the repository root, as the run recorded it (a
+    checkpoint's ``training.config``) or, for runs older than that, from the training command."""
+    model, _ = load_checkpoint(untrained_checkpoints["upres_x2"])
+    record = {"command": "x", "seed": 1, "dataset_fingerprint": "x", "metrics": {}, **training}
+    checkpoint = save_checkpoint(tmp_path / "run.pt", model, name="upres_x2", version="0.0.2", training=record)
+    assert load_checkpoint(checkpoint)[1]["training"].get("config") == training.get("config")
+    report = export_checkpoint(checkpoint, tmp_path / "models")[0]
+    assert {p.key: p.value for p in onnx.load(report.path).metadata_props}["config"] == config

@@ -9,8 +9,11 @@ import torch
 
 from ml_core import train
 from ml_core.checkpoint import load_checkpoint
+from ml_core.losses import LOSSES
+from ml_core.metrics import srgb_encode_torch
 
-CONFIG = Path(__file__).resolve().parents[1] / "ml_core" / "configs" / "denoise_tiny.json"
+CONFIGS = Path(__file__).resolve().parents[1] / "ml_core" / "configs"
+CONFIG = CONFIGS / "denoise" / "denoise_tiny.json"
 
 
 def test_tiny_denoise_training_reduces_the_loss_and_resumes(tiny_dataset, tmp_path):
@@ -26,6 +29,7 @@ def test_tiny_denoise_training_reduces_the_loss_and_resumes(tiny_dataset, tmp_pa
         assert (run / name).is_file(), name
     model, config = load_checkpoint(run / "best.pt")
     assert config["training"]["seed"] == 1 and "--config" in config["training"]["command"]
+    assert config["training"]["config"] == "ml_core/configs/denoise/denoise_tiny.json"
     assert config["training"]["dataset_fingerprint"]
 
     before = torch.load(run / "last.pt", weights_only=True)["state_dict"]
@@ -37,12 +41,12 @@ def test_tiny_denoise_training_reduces_the_loss_and_resumes(tiny_dataset, tmp_pa
     assert any(not torch.equal(before[k], after[k]) for k in before)
 
 
-@pytest.mark.parametrize("config_name", ["upres_tiny.json", "denoise_kpn_tiny.json"])
+@pytest.mark.parametrize("config_name", ["upres/upres_tiny.json", "denoise/denoise_kpn_tiny.json"])
 def test_tiny_training_improves_on_a_good_start(config_name, tiny_dataset, tmp_path):
     """Models that start well (the guided up-res model from its demodulated base, the kernel-predicting
     denoiser as box filters, already better than the noisy input): training must still improve on the start."""
     run = tmp_path / "run"
-    config = CONFIG.with_name(config_name)
+    config = CONFIGS / config_name
     assert train.main(["--config", str(config), "--data", str(tiny_dataset), "--run", str(run), "--quiet"]) == 0
     history = json.loads((run / "history.json").read_text())
     first, last = history["initial_val"]["loss"], history["epochs"][-1]["val_loss"]
@@ -128,7 +132,7 @@ def test_log_mse_loss_is_minus_the_mean_per_image_psnr_up_to_scale():
     pred[1] += 0.1
     psnr = [10 * math.log10(1 / 0.01 ** 2), 10 * math.log10(1 / 0.1 ** 2)]
     expected = -sum(psnr) / 2 * math.log(10) / 10  # log(MSE) = -PSNR ln(10) / 10 for values in [0, 1]
-    assert float(train.LOSSES["log_mse"](pred, target, None)) == pytest.approx(expected, abs=0.01)  # eps 1e-6
+    assert float(LOSSES.get("log_mse")(pred, target, None)) == pytest.approx(expected, abs=0.01)  # eps 1e-6
 
 
 def _two_images_with_uniform_errors():
@@ -137,7 +141,7 @@ def _two_images_with_uniform_errors():
     pred = target.clone()
     pred[0] = 0.51
     pred[1] = 0.6
-    srgb = train._srgb
+    srgb = srgb_encode_torch
     errors = [float(srgb(torch.tensor(v)) - srgb(torch.tensor(0.5))) for v in (0.51, 0.6)]
     return pred, target, torch.ones(2), errors
 
@@ -147,11 +151,11 @@ def test_display_rmse_loss_weighs_each_image_by_its_own_error_and_keeps_the_log_
     clip and sRGB (so a uniform error of d in the displayed image counts d, in a clean image as in a noisy one),
     and its other half is :func:`hdr_l1`, which still sees errors above the clip point."""
     pred, target, exposure, errors = _two_images_with_uniform_errors()
-    expected = float(train.LOSSES["hdr_l1"](pred, target, exposure)) / 2 + sum(abs(d) for d in errors) / 4
-    assert float(train.LOSSES["hdr_l1_display_rmse"](pred, target, exposure)) == pytest.approx(expected, rel=1e-4)
+    expected = float(LOSSES.get("hdr_l1")(pred, target, exposure)) / 2 + sum(abs(d) for d in errors) / 4
+    assert float(LOSSES.get("hdr_l1_display_rmse")(pred, target, exposure)) == pytest.approx(expected, rel=1e-4)
     bright = torch.full((1, 3, 8, 8), 4.0)  # both clip to white: only the log term sees the difference
-    loss = float(train.LOSSES["hdr_l1_display_rmse"](bright * 2, bright, torch.ones(1)))
-    assert loss == pytest.approx(0.5 * float(train.LOSSES["hdr_l1"](bright * 2, bright, torch.ones(1))), rel=1e-3)
+    loss = float(LOSSES.get("hdr_l1_display_rmse")(bright * 2, bright, torch.ones(1)))
+    assert loss == pytest.approx(0.5 * float(LOSSES.get("hdr_l1")(bright * 2, bright, torch.ones(1))), rel=1e-3)
 
 
 def test_display_psnr_loss_is_the_per_image_psnr_beside_the_log_term_and_matches_rmse_at_30_db():
@@ -161,17 +165,17 @@ def test_display_psnr_loss_is_the_per_image_psnr_beside_the_log_term_and_matches
     import math
 
     pred, target, exposure, errors = _two_images_with_uniform_errors()
-    expected = (0.5 * float(train.LOSSES["hdr_l1"](pred, target, exposure))
+    expected = (0.5 * float(LOSSES.get("hdr_l1")(pred, target, exposure))
                 + 0.0075 * sum(math.log(d * d + 1e-5) for d in errors) / 2)
-    assert float(train.LOSSES["hdr_l1_display_psnr"](pred, target, exposure)) == pytest.approx(expected, rel=1e-4)
+    assert float(LOSSES.get("hdr_l1_display_psnr")(pred, target, exposure)) == pytest.approx(expected, rel=1e-4)
 
-    srgb = train._srgb
+    srgb = srgb_encode_torch
 
     def display_grad(name, error):  # d(loss)/d(pred) minus the log term's, for a uniform display error
         p = torch.full((1, 3, 8, 8), 0.5, requires_grad=True)
         t = (srgb(torch.tensor(0.5)) - error + 0.055) / 1.055
         t = torch.full((1, 3, 8, 8), float(t.clamp_min(0) ** 2.4))  # the linear value displayed at 0.5 - error
-        (train.LOSSES[name](p, t, torch.ones(1)) - 0.5 * train.LOSSES["hdr_l1"](p, t, torch.ones(1))).backward()
+        (LOSSES.get(name)(p, t, torch.ones(1)) - 0.5 * LOSSES.get("hdr_l1")(p, t, torch.ones(1))).backward()
         return float(p.grad.sum())
 
     assert display_grad("hdr_l1_display_psnr", 0.03) == pytest.approx(display_grad("hdr_l1_display_rmse", 0.03),
@@ -180,13 +184,18 @@ def test_display_psnr_loss_is_the_per_image_psnr_beside_the_log_term_and_matches
     assert display_grad("hdr_l1_display_psnr", 0.01) > 2 * display_grad("hdr_l1_display_rmse", 0.01)
 
 
-@pytest.mark.parametrize("path", sorted(CONFIG.parent.glob("*.json")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", sorted(CONFIGS.rglob("*.json")), ids=lambda p: p.stem)
 def test_every_config_names_a_known_loss_and_builds_its_model(path):
-    """A typo in a config (a loss name, a model parameter) should fail here, not an hour into a training run."""
+    """A typo in a config (a loss name, a model parameter) should fail here, not an hour into a training run.
+    Configs sit in their task's folder (``<task>/NAME.json``, or ``<task>/experiments/NAME.json``)."""
     from ml_core.models import build
 
     config = train.load_config(path)
     assert {"task", "seed", "model", "data", "train"} <= set(config), path.name
-    assert config["train"].get("loss", "l1") in train.LOSSES, path.name
+    relative = path.relative_to(CONFIGS).parts
+    assert relative[0] == config["task"] and len(relative) in (2, 3), path
+    assert len(relative) == 2 or relative[1] == "experiments", path
+    assert config["config_path"] == f"ml_core/configs/{'/'.join(relative)}"
+    assert config["train"].get("loss", "l1") in LOSSES, path.name
     model = build(config["model"]["architecture"], seed=config["seed"], **config["model"].get("params", {}))
     assert model.contract().task == config["task"], path.name

@@ -10,6 +10,10 @@ import torch.utils.data
 from addon.runtime.exr import read_exr
 
 from .. import data, splits, transforms
+from ..registry import Registry
+
+#: task name -> its :class:`SceneDataset` subclass (each task's module registers its class)
+DATASETS: Registry[type[SceneDataset]] = Registry("task")
 
 
 @lru_cache(maxsize=8192)

@@ -24,7 +24,7 @@ import numpy as np
 
 from addon.runtime.color import exposure_scale, luminance, srgb_decode, srgb_encode
 
-from .base import SceneDataset
+from .base import DATASETS, SceneDataset
 
 _GREY_AXIS = np.ones(3, np.float32) / np.sqrt(3.0)
 #: Hint counts are per this many pixels (a 128 x 128 render, the benchmark's image), scaled to the crop.
@@ -66,6 +66,7 @@ def sample_hints(target: np.ndarray, count: int, rng: np.random.Generator,
     return hints, mask
 
 
+@DATASETS.register("colorize")
 class ColorizeDataset(SceneDataset):
     def __init__(self, root, split: str, max_hints: int = 300, no_hint_fraction: float = 0.2,
                  patch_fraction: float = 0.5, color_augment: bool = True, recolor_fraction: float = 0.8,

@@ -12,9 +12,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..transforms import NORMAL
-from .base import SceneDataset
+from .base import DATASETS, SceneDataset
 
 
+@DATASETS.register("denoise")
 class DenoiseDataset(SceneDataset):
     kinds = {"normal": NORMAL}
 

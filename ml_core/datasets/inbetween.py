@@ -20,7 +20,7 @@ import numpy as np
 from addon.runtime.estimate import optical_flow
 
 from ..transforms import FLOW, VECTOR
-from .base import SceneDataset, _read_passes
+from .base import DATASETS, SceneDataset, _read_passes
 
 #: frame steps between frame0 and frame1 that the models' vector inputs are scaled for
 KEY_STEPS = 2
@@ -33,6 +33,7 @@ def _flows(first: str, last: str) -> tuple[np.ndarray, np.ndarray]:
     return optical_flow(frame0, frame1), optical_flow(frame1, frame0)
 
 
+@DATASETS.register("inbetween")
 class InbetweenDataset(SceneDataset):
     kinds = {"vectors0": VECTOR, "vectors1": VECTOR, "flow0": FLOW, "flow1": FLOW}
 

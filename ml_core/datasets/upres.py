@@ -18,7 +18,7 @@ import numpy as np
 from addon.runtime.color import exposure_scale, srgb_encode
 
 from ..transforms import NORMAL
-from .base import SceneDataset
+from .base import DATASETS, SceneDataset
 
 
 def downscale(image: np.ndarray, scale: int, method: str = "bicubic") -> np.ndarray:
@@ -45,6 +45,7 @@ def degrade(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return (cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1] / 255.0).astype(np.float32)
 
 
+@DATASETS.register("upres")
 class UpresDataset(SceneDataset):
     kinds = {"normal": NORMAL}
 

@@ -1,5 +1,8 @@
 """Small network architectures, one file each, registered by name (BasicSR style): ``build(name, **params)``.
 
+Every module of this package is imported (``ml_core.registry.import_submodules``), so a new architecture is a
+new file whose class is decorated with :func:`register`; no list here to edit.
+
 Every architecture is a :class:`PostpassModel`: it records its constructor parameters (so a checkpoint is a
 plain state_dict plus JSON) and declares its I/O contract (``addon.runtime.contract``), which export copies
 into the ONNX metadata the runtime reads. ``forward`` takes the contract's inputs positionally, in order.
@@ -11,7 +14,10 @@ from torch import nn
 
 from addon.runtime.contract import ModelContract
 
-ARCHITECTURES: dict[str, type[PostpassModel]] = {}
+from ..registry import Registry, import_submodules
+
+#: architecture name -> :class:`PostpassModel` subclass
+ARCHITECTURES: Registry[type[PostpassModel]] = Registry("architecture")
 
 
 class PostpassModel(nn.Module):
@@ -48,20 +54,17 @@ class PostpassModel(nn.Module):
 
 
 def register(cls: type[PostpassModel]) -> type[PostpassModel]:
-    if cls.architecture in ARCHITECTURES:
-        raise ValueError(f"architecture {cls.architecture!r} registered twice")
-    ARCHITECTURES[cls.architecture] = cls
-    return cls
+    """Class decorator: register an architecture under its ``architecture`` name."""
+    return ARCHITECTURES.add(cls.architecture, cls)
 
 
 def build(architecture: str, seed: int | None = None, **params) -> PostpassModel:
     """A new model; ``seed`` makes its random initialisation reproducible without touching the global RNG."""
-    if architecture not in ARCHITECTURES:
-        raise ValueError(f"unknown architecture {architecture!r}: choose one of {', '.join(sorted(ARCHITECTURES))}")
+    cls = ARCHITECTURES.get(architecture)
     with torch.random.fork_rng(devices=[]):
         if seed is not None:
             torch.manual_seed(seed)
-        return ARCHITECTURES[architecture](**params)
+        return cls(**params)
 
 
-from . import colorize_unet, denoise_kpn, denoise_unet, inbetween_net, inbetween_splat, upres_net  # noqa: E402,F401  (registers them)
+import_submodules(__name__)  # noqa: E305  (each architecture registers itself)
