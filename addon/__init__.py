@@ -5,8 +5,13 @@ layer registers only when Blender calls ``register()``, so importing this packag
 
 Blender layer, one module per concern: ``preferences`` (provider, tiles, threads, models folder),
 ``properties`` (per-scene settings), ``operators`` (``bpy.ops.postpass.*``), ``gui`` (panels), ``handlers``
-(denoise / up-res / inbetween on render), ``images`` (bpy images <-> arrays). bpy-free helpers: ``worker``
-(the background thread), ``tasks`` (what the jobs run), ``model_picker`` (user and shipped model folders).
+(tasks on render), ``images`` (bpy images <-> arrays). bpy-free helpers: ``worker`` (the background thread),
+``jobs`` (what the jobs run), ``model_picker`` (user and shipped model folders).
+
+Settings, operators and panels are generated from the task registry (``addon.runtime.tasks``) when
+``register()`` runs, for the tasks registered then: a task added to the registry before the add-on registers
+(a module of ``addon/runtime/tasks/``, or a studio plug-in's ``tasks.register``) gets its
+``bpy.ops.postpass.<task>`` operator, its ``scene.postpass`` settings and its panel sections with no edit here.
 """
 
 _registered = {}
@@ -24,9 +29,10 @@ def register():
 
     from . import gui, handlers, operators, preferences, properties
 
-    for module in (preferences, properties, operators, gui):
-        for cls in module.classes:
-            bpy.utils.register_class(cls)
+    classes = preferences.classes + properties.build() + operators.build() + gui.classes
+    for cls in classes:
+        bpy.utils.register_class(cls)
+    _registered["classes"] = classes
     properties.register()
     handlers.register()
     _registered["cli"] = bpy.utils.register_cli_command("postpass", run_cli_command)
@@ -35,12 +41,11 @@ def register():
 def unregister():
     import bpy
 
-    from . import gui, handlers, operators, preferences, properties
+    from . import handlers, operators, properties
 
     bpy.utils.unregister_cli_command(_registered.pop("cli"))
     handlers.unregister()
     operators.unregister()
     properties.unregister()
-    for module in (gui, operators, properties, preferences):
-        for cls in reversed(module.classes):
-            bpy.utils.unregister_class(cls)
+    for cls in reversed(_registered.pop("classes")):
+        bpy.utils.unregister_class(cls)

@@ -1,9 +1,52 @@
-"""Where the buttons live: Properties > Render > Postpass, and Image Editor > Sidebar (N) > Postpass tab."""
+"""Where the buttons live: Properties > Render > Postpass, and Image Editor > Sidebar (N) > Postpass tab.
+
+Both panels draw one section per task the add-on's settings were generated for (``properties.specs()``, in
+registry order): the Render panel one per task with an on-render role, the Image Editor panel a box per task.
+"""
 from __future__ import annotations
+
+import itertools
 
 import bpy
 
-from . import images, tasks
+from . import images, jobs, preferences, properties
+from .runtime import ModelError
+
+
+def _draw_render_task(layout, scene, settings, spec) -> None:
+    """A task's on-render section: its switch (or, for a ``render_scale`` task, its choice) and model."""
+    setting, model = properties.render_setting(spec), properties.model_setting(spec)
+    values = properties.render_values(settings, spec)
+    if spec.render_scale:
+        column = layout.column()
+        column.prop(settings, setting, expand=True)
+        if values is not None:
+            render, scale = scene.render, values[spec.render_scale]
+            width = render.resolution_x * render.resolution_percentage // 100
+            height = render.resolution_y * render.resolution_percentage // 100
+            column.label(text=f"Renders {width} x {height}, writes {width * scale} x {height * scale}", icon="INFO")
+            column.prop(settings, model)
+    else:
+        column = layout.column(heading=spec.label)
+        skipped = spec.on_render == "skipped_frames"
+        if skipped:
+            column.prop(scene, "frame_step", text="Render Every Nth Frame")
+        column.prop(settings, setting, text="Skipped Frames" if skipped else "On Render")
+        sub = column.column()
+        sub.active = values is not None
+        sub.prop(settings, model)
+        if skipped and values is not None and scene.frame_step == 1:
+            sub.label(text="Set a frame step above 1 to skip frames", icon="INFO")
+    if values is not None and scene.render.image_settings.media_type != "MULTI_LAYER_IMAGE":
+        try:
+            passes = properties.passes_needed(spec.name, getattr(settings, model),
+                                              preferences.get(bpy.context).folders())
+        except ModelError:
+            passes = set()
+        if passes:
+            box = layout.box()
+            box.label(text=f"{spec.label}: its models' passes are written only to OpenEXR MultiLayer", icon="ERROR")
+            box.operator("postpass.setup_render_output")
 
 
 class RENDER_PT_postpass(bpy.types.Panel):
@@ -20,39 +63,50 @@ class RENDER_PT_postpass(bpy.types.Panel):
         scene = context.scene
         settings = scene.postpass
 
-        column = layout.column(heading="Denoise")
-        column.prop(settings, "denoise_on_render", text="On Render")
-        sub = column.column()
-        sub.active = settings.denoise_on_render
-        sub.prop(settings, "denoise_model")
-        if settings.denoise_on_render and scene.render.image_settings.media_type != "MULTI_LAYER_IMAGE":
-            box = layout.box()
-            box.label(text="Albedo and normal passes are written only to OpenEXR MultiLayer", icon="ERROR")
-            box.operator("postpass.setup_render_output")
-
-        column = layout.column()
-        column.prop(settings, "upres_on_render", expand=True)
-        if settings.upres_on_render != "1":
-            render, scale = scene.render, int(settings.upres_on_render)
-            width = render.resolution_x * render.resolution_percentage // 100
-            height = render.resolution_y * render.resolution_percentage // 100
-            column.label(text=f"Renders {width} x {height}, writes {width * scale} x {height * scale}", icon="INFO")
-            column.prop(settings, "upres_model")
-
-        column = layout.column(heading="Inbetween")
-        column.prop(scene, "frame_step", text="Render Every Nth Frame")
-        column.prop(settings, "inbetween_on_render", text="Skipped Frames")
-        sub = column.column()
-        sub.active = settings.inbetween_on_render
-        sub.prop(settings, "inbetween_model")
-        if settings.inbetween_on_render and scene.frame_step == 1:
-            sub.label(text="Set a frame step above 1 to skip frames", icon="INFO")
+        for spec in properties.on_render_specs():
+            _draw_render_task(layout, scene, settings, spec)
 
         column = layout.column()
         column.prop(settings, "precision")
         column.prop(settings, "output_mode")
-        column.label(text=f"Originals kept in '{tasks.ORIGINALS_FOLDER}/'" if settings.output_mode == "REPLACE"
-                     else f"Results in '{tasks.RESULTS_FOLDER}/'", icon="FILE_FOLDER")
+        column.label(text=f"Originals kept in '{jobs.ORIGINALS_FOLDER}/'" if settings.output_mode == "REPLACE"
+                     else f"Results in '{jobs.RESULTS_FOLDER}/'", icon="FILE_FOLDER")
+
+
+def _draw_image_task(layout, settings, image, spec, in_place: bool) -> None:
+    """A task's box: its model, the options the scene keeps, and its button (one per choice of its choice
+    options: "Up-res x2", "Up-res x4")."""
+    box = layout.box()
+    box.prop(settings, properties.model_setting(spec), text=spec.label)
+    values = {}
+    for option in properties.panel_options(spec):
+        setting = properties.option_setting(spec, option)
+        value = getattr(settings, setting)
+        if option.kind == "image":
+            value = value.name if value is not None else ""
+        values[option.name] = value
+        if option.paint:
+            row = box.row(align=True)
+            row.prop(settings, setting)
+            row.operator("postpass.new_hint_image", text="", icon="ADD").setting = setting
+        else:
+            box.prop(settings, setting)
+    where = box
+    if spec.acts_on == "sequence":
+        where = box.column()
+        where.enabled = image.source in ("SEQUENCE", "FILE") and bool(image.filepath)
+    choices = [o for o in spec.ui_options if o.kind == "choice"]
+    if choices:
+        where = where.row(align=True)
+    for combination in itertools.product(*([(o.name, c) for c in o.choices] for o in choices)):
+        chosen = {**values, **dict(combination)}
+        text = f"{spec.label} {jobs.result_name(spec.name, chosen)}" if choices else spec.operator_label or spec.label
+        op = where.operator(f"postpass.{spec.name}", text=text, icon=spec.icon)
+        for name, value in chosen.items():
+            setattr(op, name, value)
+        op.model, op.precision = getattr(settings, properties.model_setting(spec)), settings.precision
+        if spec.acts_on == "image":
+            op.in_place = in_place
 
 
 class IMAGE_PT_postpass(bpy.types.Panel):
@@ -76,36 +130,8 @@ class IMAGE_PT_postpass(bpy.types.Panel):
         row.prop(settings, "in_place")
         layout.prop(settings, "precision")
 
-        box = layout.box()
-        box.prop(settings, "denoise_model", text="Denoise")
-        op = box.operator("postpass.denoise", icon="SHADERFX")
-        op.model, op.precision, op.in_place = settings.denoise_model, settings.precision, in_place
-
-        box = layout.box()
-        box.prop(settings, "upres_model", text="Up-res")
-        row = box.row(align=True)
-        for scale in (2, 4):
-            op = row.operator("postpass.upres", text=f"Up-res x{scale}", icon="FULLSCREEN_ENTER")
-            op.scale, op.model, op.precision, op.in_place = scale, settings.upres_model, settings.precision, in_place
-
-        box = layout.box()
-        box.prop(settings, "colorize_model", text="Colorize")
-        row = box.row(align=True)
-        row.prop(settings, "hint_image")
-        row.operator("postpass.new_hint_image", text="", icon="ADD")
-        box.prop(settings, "hint_mask")
-        op = box.operator("postpass.colorize", icon="COLOR")
-        op.hints = settings.hint_image.name if settings.hint_image else ""
-        op.mask = settings.hint_mask.name if settings.hint_mask else ""
-        op.model, op.precision, op.in_place = settings.colorize_model, settings.precision, in_place
-
-        box = layout.box()
-        box.prop(settings, "inbetween_model", text="Inbetween")
-        box.prop(settings, "inbetween_factor")
-        column = box.column()
-        column.enabled = image.source in ("SEQUENCE", "FILE") and bool(image.filepath)
-        op = column.operator("postpass.inbetween", text="Inbetween Sequence", icon="SEQUENCE")
-        op.factor, op.model, op.precision = settings.inbetween_factor, settings.inbetween_model, settings.precision
+        for spec in properties.specs():
+            _draw_image_task(layout, settings, image, spec, in_place)
 
 
 classes = (RENDER_PT_postpass, IMAGE_PT_postpass)

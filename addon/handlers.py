@@ -1,15 +1,19 @@
-"""Denoise / up-res / inbetween on render: render handlers that process each frame the render writes.
+"""Tasks on render (denoise, up-res, inbetween: every task with an ``on_render`` role in the registry):
+render handlers that process each frame the render writes.
 
 ``render_write`` runs right after Blender writes a frame: in the render thread when rendering from the UI
 (the UI stays live; the render job simply includes the post-process, and Esc on the render stops it after
 the current frame), in the main thread in background mode (``blender -b -a``, farms), where processing inside
 the handler is what keeps Blender from exiting before the frame is done. The handler reads the settings,
-plans the frame with plain data and runs :func:`tasks.process_frame`, which never touches ``bpy``.
+plans the frame with plain data and runs :func:`jobs.process_frame`, which never touches ``bpy``: the tasks
+that process a frame (``on_render="frame"``), in registry order, then the one that makes the frames a frame
+step skipped (``"skipped_frames"``).
 
 A still rendered from the UI without writing a file (F12) has no frame file: when the render completes, the
-main-thread timer runs ``postpass.denoise`` on the Render Result instead (a new image, like the Image Editor
-button). Handler messages cannot be Blender reports in the render thread, so they go to the console at once
-and the same timer turns them into reports.
+main-thread timer runs the operator of each enabled task that processes a frame at its size (a switch, not a
+``render_scale``: denoise) on the Render Result instead (a new image, like the Image Editor button). Handler
+messages cannot be Blender reports in the render thread, so they go to the console at once and the same timer
+turns them into reports.
 """
 from __future__ import annotations
 
@@ -20,10 +24,10 @@ import sys
 import bpy
 from bpy.app.handlers import persistent
 
-from . import images, preferences, tasks
+from . import images, jobs, preferences, properties
 from .worker import EXPECTED_ERRORS
 
-#: Messages for the main thread: ("report", level, text) or ("render_result", "", "").
+#: Messages for the main thread: ("report", level, text) or ("render_result", task, "").
 _MESSAGES: queue.SimpleQueue = queue.SimpleQueue()
 _POLL_SECONDS = 0.5
 _job = {"wrote": False}  # whether the current render job wrote a frame file
@@ -36,7 +40,7 @@ def _message(level: str, text: str) -> None:
 
 
 def _processing(settings) -> bool:
-    return settings.denoise_on_render or settings.upres_on_render != "1" or settings.inbetween_on_render
+    return any(properties.render_values(settings, spec) is not None for spec in properties.on_render_specs())
 
 
 def written_file(scene: bpy.types.Scene) -> tuple[str | None, bool]:
@@ -56,33 +60,43 @@ def written_file(scene: bpy.types.Scene) -> tuple[str | None, bool]:
     return newest, newest == frame_file and frame_file != still_file
 
 
-def plan_frame(scene: bpy.types.Scene, written: str, animation: bool) -> tasks.FramePlan:
+def plan_frame(scene: bpy.types.Scene, written: str, animation: bool) -> jobs.FramePlan:
     """The work for one written frame, from the scene settings and the preferences (raises ModelError)."""
     settings = scene.postpass
     prefs = preferences.get(bpy.context)
-    precision = settings.precision
-    scale = int(settings.upres_on_render)
-    per_frame = settings.denoise_on_render or scale > 1
+
+    def step(spec, values, between=()) -> jobs.Step:
+        model = getattr(settings, properties.model_setting(spec))
+        return jobs.Step(spec.name, prefs.run_options(spec.name, model, settings.precision), values, between)
+
+    enabled = [(spec, values) for spec in properties.on_render_specs()
+               if (values := properties.render_values(settings, spec)) is not None]
+    steps = [step(spec, values) for spec, values in enabled if spec.on_render == "frame"]
+    per_frame = bool(steps)
     replace = settings.output_mode == "REPLACE"
-    output, original = tasks.frame_output(written, replace) if per_frame else (written, None)
+    output, original = jobs.frame_output(written, replace) if per_frame else (written, None)
 
     def processed(frame: int) -> str:
         """Where a frame's processed file goes (its render file itself when frames are not processed)."""
         path = scene.render.frame_path(frame=frame)
-        return tasks.frame_output(path, replace)[0] if per_frame else path
+        return jobs.frame_output(path, replace)[0] if per_frame else path
 
-    # The frames skipped since the previous rendered frame, once that one is done (the first frame has none).
-    inbetweens, step, previous = (), scene.frame_step, scene.frame_current - scene.frame_step
-    if (settings.inbetween_on_render and animation and step > 1 and previous >= scene.frame_start
+    # The frames skipped since the previous rendered frame, once that one is done (the first frame has none),
+    # made by the first enabled task that makes skipped frames.
+    frame_step, previous = scene.frame_step, scene.frame_current - scene.frame_step
+    skipping = [(spec, values) for spec, values in enabled if spec.on_render == "skipped_frames"]
+    if (skipping and animation and frame_step > 1 and previous >= scene.frame_start
             and os.path.isfile(processed(previous))):
-        inbetweens = tuple((processed(previous), k / step, processed(previous + k)) for k in range(1, step))
-    return tasks.FramePlan(
-        written, output, original, images.render_layer(scene),
-        denoise=prefs.run_options("denoise", settings.denoise_model, precision) if settings.denoise_on_render else None,
-        upres=prefs.run_options("upres", settings.upres_model, precision) if scale > 1 else None,
-        upres_scale=scale,
-        inbetween=prefs.run_options("inbetween", settings.inbetween_model, precision) if inbetweens else None,
-        inbetweens=inbetweens, key_steps=step)
+        between = tuple((processed(previous), k / frame_step, processed(previous + k)) for k in range(1, frame_step))
+        steps.append(step(*skipping[0], between))
+    return jobs.FramePlan(written, output, original, images.render_layer(scene), tuple(steps), key_steps=frame_step)
+
+
+def still_tasks(settings) -> list[str]:
+    """The enabled on-render tasks an F12 still (no file written) gets from its Render Result: those that
+    process a frame at its size (a switch, not a ``render_scale`` choice)."""
+    return [spec.name for spec in properties.on_render_specs("frame")
+            if not spec.render_scale and properties.render_values(settings, spec) is not None]
 
 
 @persistent
@@ -100,22 +114,24 @@ def on_render_write(scene, *_):
         _message("ERROR", f"frame {scene.frame_current}: cannot find the file the render wrote")
         return
     try:
-        files = tasks.process_frame(plan_frame(scene, written, animation))
+        files = jobs.process_frame(plan_frame(scene, written, animation))
     except EXPECTED_ERRORS as exc:
         _message("ERROR", f"frame {scene.frame_current}: {str(exc).splitlines()[0]}")
         return
-    provider = tasks.LAST_RUN.get("provider", "")
+    provider = jobs.LAST_RUN.get("provider", "")
     _message("INFO", f"frame {scene.frame_current}: wrote {', '.join(map(os.path.basename, files))} ({provider})")
 
 
 @persistent
 def on_render_complete(scene, *_):
-    if scene.postpass.denoise_on_render and not _job["wrote"] and not bpy.app.background:
-        _MESSAGES.put(("render_result", "", ""))
+    if _job["wrote"] or bpy.app.background:
+        return
+    for task in still_tasks(scene.postpass):
+        _MESSAGES.put(("render_result", task, ""))
 
 
 def poll_messages() -> float:
-    """Main-thread timer: render-thread messages become reports; an F12 still gets denoised."""
+    """Main-thread timer: render-thread messages become reports; an F12 still gets its on-render tasks."""
     while True:
         try:
             kind, first, second = _MESSAGES.get_nowait()
@@ -128,7 +144,7 @@ def poll_messages() -> float:
             if kind == "report":
                 bpy.ops.postpass.show_report(level=first, message=second)
             else:
-                bpy.ops.postpass.denoise("INVOKE_DEFAULT", image="Render Result")
+                getattr(bpy.ops.postpass, first)("INVOKE_DEFAULT", image="Render Result")
 
 
 HANDLERS = ((bpy.app.handlers.render_init, on_render_init), (bpy.app.handlers.render_write, on_render_write),

@@ -1,5 +1,10 @@
 """``bpy.ops.postpass.*``: the Image Editor tools, usable from buttons and from scripts alike.
 
+One operator per registered task, generated from its registry spec (``addon.runtime.tasks``) when the add-on
+registers: ``bpy.ops.postpass.<task>``, named and described by the spec, with the spec's ui options as
+properties besides ``image``, ``model`` and ``precision``. What it does follows the spec's ``acts_on``
+(:class:`ImageJobOperator`, :class:`SequenceJobOperator`); how it runs is :class:`JobOperator`'s.
+
 Scripting (every property below can be passed; ``image`` defaults to the Image Editor's image)::
 
     bpy.ops.postpass.denoise(image="Render Result")             # -> new image "Render Result denoised"
@@ -22,16 +27,14 @@ from pathlib import Path
 from typing import Callable
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, StringProperty
 
-from . import images, model_picker, preferences, properties, tasks
-from .runtime import ImageError
+from . import images, jobs, model_picker, preferences, properties
+from .runtime import ImageError, tasks
 from .runtime.sequence import FramePattern
 from .worker import EXPECTED_ERRORS, Job, Worker
 
 WORKER = Worker()
-#: Contract input each Image Editor task feeds the image into.
-MAIN_INPUT = {"denoise": "color", "upres": "image", "colorize": "gray"}
 _TIMER_SECONDS = 0.1
 
 #: What runs on the main thread once a job is done: (context, job result) -> the report text.
@@ -147,138 +150,129 @@ def _image_result(source_name: str, suffix: str, in_place: bool) -> Apply:
             if source is None:
                 raise ImageError(source_name, "was removed while it was being processed")
             images.replace_pixels(source, result)
-            return f"{source_name}: replaced ({tasks.LAST_RUN.get('provider')})"
+            return f"{source_name}: replaced ({jobs.LAST_RUN.get('provider')})"
         image = images.new_image(f"{source_name} {suffix}", result)
         _show(context, source_name, image)
-        return f"{image.name}: new image ({tasks.LAST_RUN.get('provider')})"
+        return f"{image.name}: new image ({jobs.LAST_RUN.get('provider')})"
     return apply
 
 
-def _single_image_job(context, op, task: str, title: str, suffix: str, *, scale: int | None = None,
-                      extra: dict | None = None) -> tuple[Job, Apply]:
-    """A job running ``task`` on ``op.image``: on its file (Render Result, multilayer EXR: every pass is used)
-    or on its pixels."""
-    image = images.find_image(op.image, context)
-    if op.in_place and image.type in (images.RENDER_RESULT, images.MULTILAYER):
-        raise ImageError(image.name, "has no editable pixels: a Render Result or multilayer EXR gives a new image")
-    options = preferences.get(context).run_options(task, op.model, op.precision)
-    folder = tempfile.mkdtemp(prefix="postpass-")
-    try:
-        source = images.image_source(image, context.scene, folder)
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    layer, image_name = images.render_layer(context.scene), image.name
-    extra = extra or {}
-
-    def work(job: Job):
-        def progress(done: int, total: int) -> None:
-            job.step(done / total, f"{title} {image_name}: tile {done} of {total}")
-
-        if isinstance(source, str):
-            return tasks.run_file(task, [source], os.path.join(folder, "result.exr"), options, layer=layer,
-                                  inputs=extra, scale=scale, progress=progress)
-        return tasks.run_arrays(task, {MAIN_INPUT[task]: source, **extra}, options, scale=scale, progress=progress)
-
-    def cleanup():
-        shutil.rmtree(folder, ignore_errors=True)
-
-    return Job(f"{title} {image_name}", work, cleanup), _image_result(image_name, suffix, op.in_place)
+def _option_values(op, spec, context, *, pixels: bool) -> dict:
+    """The operator's ui option values; with ``pixels``, an image option's value is its pixels (None: empty)."""
+    values = {}
+    for option in spec.ui_options:
+        value = getattr(op, option.name)
+        if option.kind == "image" and pixels:
+            value = images.read_pixels(images.find_image(value, context)) if value else None
+        values[option.name] = value
+    return values
 
 
-class POSTPASS_OT_denoise(JobOperator, bpy.types.Operator):
-    """Denoise the image with a Postpass network (a render's albedo and normal passes are used when present)"""
+class ImageJobOperator(JobOperator):
+    """The operator of an ``acts_on="image"`` task: the task on the image, on its file (Render Result,
+    multilayer EXR: every pass is used) or on its pixels, giving a new image or replacing its pixels."""
 
-    bl_idname = "postpass.denoise"
-    bl_label = "Denoise"
+    spec = None  # the task's tasks.TaskSpec, set on each generated class
 
-    image: _image_property()
-    model: _model_property()
-    precision: _precision_property()
-    in_place: _in_place_property()
+    def prepare(self, context) -> tuple[Job, Apply]:
+        spec = self.spec
+        image = images.find_image(self.image, context)
+        if self.in_place and image.type in (images.RENDER_RESULT, images.MULTILAYER):
+            raise ImageError(image.name, "has no editable pixels: a Render Result or multilayer EXR gives a new image")
+        names = _option_values(self, spec, context, pixels=False)
+        title, suffix = jobs.activity(spec.name, names), jobs.result_name(spec.name, names)
+        extra, keywords = jobs.option_inputs(spec.name, _option_values(self, spec, context, pixels=True))
+        options = preferences.get(context).run_options(spec.name, self.model, self.precision)
+        folder = tempfile.mkdtemp(prefix="postpass-")
+        try:
+            source = images.image_source(image, context.scene, folder)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        layer, image_name, task, main_input = images.render_layer(context.scene), image.name, spec.name, spec.main_input
 
-    def prepare(self, context):
-        return _single_image_job(context, self, "denoise", "Denoising", "denoised")
+        def work(job: Job):
+            def progress(done: int, total: int) -> None:
+                job.step(done / total, f"{title} {image_name}: tile {done} of {total}")
 
+            if isinstance(source, str):
+                return jobs.run_file(task, [source], os.path.join(folder, "result.exr"), options, layer=layer,
+                                     inputs=extra, progress=progress, **keywords)
+            return jobs.run_arrays(task, {main_input: source, **extra}, options, progress=progress, **keywords)
 
-class POSTPASS_OT_upres(JobOperator, bpy.types.Operator):
-    """Up-res the image x2 or x4 with a Postpass network"""
+        def cleanup():
+            shutil.rmtree(folder, ignore_errors=True)
 
-    bl_idname = "postpass.upres"
-    bl_label = "Up-res"
-
-    image: _image_property()
-    scale: IntProperty(name="Scale", default=2, min=2, max=4, description="Output size / input size (2 or 4)")
-    model: _model_property()
-    precision: _precision_property()
-    in_place: _in_place_property()
-
-    def prepare(self, context):
-        return _single_image_job(context, self, "upres", f"Up-res x{self.scale}", f"x{self.scale}",
-                                 scale=self.scale)
-
-
-class POSTPASS_OT_colorize(JobOperator, bpy.types.Operator):
-    """Colorize the image from its luminance, guided by colour hints painted on a hint image"""
-
-    bl_idname = "postpass.colorize"
-    bl_label = "Colorize"
-
-    image: _image_property()
-    hints: StringProperty(name="Hints", description="Image with painted colour hints (transparent elsewhere), "
-                                                    "the size of the image; empty: no hints")
-    mask: StringProperty(name="Mask", description="Optional image, white where the hint image holds a hint "
-                                                  "(default: the hint image's alpha)")
-    model: _model_property()
-    precision: _precision_property()
-    in_place: _in_place_property()
-
-    def prepare(self, context):
-        hints = images.read_pixels(images.find_image(self.hints, context)) if self.hints else None
-        mask = images.read_pixels(images.find_image(self.mask, context)) if self.mask else None
-        return _single_image_job(context, self, "colorize", "Colorizing", "colorized",
-                                 extra=tasks.hint_inputs(hints, mask))
+        return Job(f"{title} {image_name}", work, cleanup), _image_result(image_name, suffix, self.in_place)
 
 
-class POSTPASS_OT_inbetween(JobOperator, bpy.types.Operator):
-    """Make an image sequence's in-between frames: write the sequence with factor-1 new frames after each frame
-    into a folder beside it, and load that as a new image sequence"""
+class SequenceJobOperator(JobOperator):
+    """The operator of an ``acts_on="sequence"`` task: the image's sequence on disk, written with factor - 1
+    frames made by the task after each frame into a folder beside it, loaded as a new image sequence."""
 
-    bl_idname = "postpass.inbetween"
-    bl_label = "Inbetween Sequence"
+    spec = None  # the task's tasks.TaskSpec, set on each generated class
 
-    image: _image_property()
-    factor: IntProperty(name="Factor", default=2, min=2, max=8,
-                        description="Output frames per input frame: 2 doubles the frame rate")
-    directory: StringProperty(name="Output Folder", subtype="DIR_PATH",
-                              description="Where the new sequence goes (default: <name>_x<factor> beside the "
-                                          "sequence)")
-    model: _model_property()
-    precision: _precision_property()
-
-    def prepare(self, context):
+    def prepare(self, context) -> tuple[Job, Apply]:
+        spec = self.spec
         image = images.find_image(self.image, context)
         if image.source not in ("SEQUENCE", "FILE") or not image.filepath:
             raise ImageError(image.name, "is not an image sequence on disk")
-        pattern = tasks.sequence_of(bpy.path.abspath(image.filepath, library=image.library))
+        pattern = jobs.sequence_of(bpy.path.abspath(image.filepath, library=image.library))
+        values = _option_values(self, spec, context, pixels=True)
+        names = _option_values(self, spec, context, pixels=False)
+        suffix, title = jobs.result_name(spec.name, names), jobs.activity(spec.name, names)
         name = pattern.prefix.rstrip("._-") or "frames"
         folder = bpy.path.abspath(self.directory) if self.directory else \
-            os.path.join(pattern.folder, f"{name}_x{self.factor}")
+            os.path.join(pattern.folder, f"{name}_{suffix.replace(' ', '_')}")
         output = FramePattern(Path(folder), pattern.prefix, pattern.suffix, pattern.padding)
-        options = preferences.get(context).run_options("inbetween", self.model, self.precision)
-        layer, factor, image_name = images.render_layer(context.scene), self.factor, image.name
+        options = preferences.get(context).run_options(spec.name, self.model, self.precision)
+        layer, image_name, task = images.render_layer(context.scene), image.name, spec.name
 
         def work(job: Job):
-            return tasks.retime_sequence(pattern, output, factor, options, layer=layer, progress=job.step)
+            return jobs.retime_sequence(task, pattern, output, options, layer=layer, progress=job.step, **values)
 
         def apply(context, written) -> str:
             sequence = bpy.data.images.load(written[0], check_existing=False)
             sequence.source = "SEQUENCE"
-            sequence.name = f"{image_name} x{factor}"
+            sequence.name = f"{image_name} {suffix}"
             _show(context, image_name, sequence)
-            return f"{len(written)} frames in {folder} ({tasks.LAST_RUN.get('provider')})"
+            return f"{len(written)} frames in {folder} ({jobs.LAST_RUN.get('provider')})"
 
-        return Job(f"Inbetween x{factor} {image_name}", work), apply
+        return Job(f"{title} {image_name}", work), apply
+
+
+#: The generated operator's base, by the task's ``acts_on``.
+JOB_OPERATORS = {"image": ImageJobOperator, "sequence": SequenceJobOperator}
+
+
+def task_operator(spec: tasks.TaskSpec) -> type:
+    """``bpy.ops.postpass.<task>``: the operator generated for a registered task.
+
+    Properties: ``image``, the task's ui options (an image option is an image's name, a choice one a whole
+    number), then ``directory`` for a sequence task, ``model``, ``precision`` and, for an image task,
+    ``in_place``."""
+    annotations = {"image": _image_property()}
+    annotations.update({o.name: properties.option_property(o, in_scene=False) for o in spec.ui_options})
+    if spec.acts_on == "sequence":
+        default = (spec.result or spec.name).replace("{", "<").replace("}", ">")
+        annotations["directory"] = StringProperty(
+            name="Output Folder", subtype="DIR_PATH",
+            description=f"Where the new sequence goes (default: <name>_{default} beside the sequence)")
+    annotations["model"] = _model_property()
+    annotations["precision"] = _precision_property()
+    if spec.acts_on == "image":
+        annotations["in_place"] = _in_place_property()
+    description = spec.description or spec.summary
+    return type(f"POSTPASS_OT_{spec.name}", (JOB_OPERATORS[spec.acts_on], bpy.types.Operator), {
+        "__doc__": description, "__module__": __name__, "__annotations__": annotations,
+        "bl_idname": f"postpass.{spec.name}", "bl_label": spec.operator_label or spec.label,
+        "bl_description": description, "spec": spec})
+
+
+def paint_options() -> dict[str, tasks.UiOption]:
+    """The image options one can paint a new image for (``UiOption.paint``), by their scene setting."""
+    return {properties.option_setting(spec, o): o for spec in properties.specs() for o in spec.ui_options
+            if o.kind == "image" and o.paint}
 
 
 class POSTPASS_OT_new_hint_image(bpy.types.Operator):
@@ -289,6 +283,9 @@ class POSTPASS_OT_new_hint_image(bpy.types.Operator):
     bl_options = {"REGISTER", "UNDO"}
 
     image: _image_property()
+    setting: StringProperty(name="Setting", options={"HIDDEN"},
+                            description="The scene setting of the image option the new image is for (default: "
+                                        "the first one painted on: colorize's hints)")
 
     def execute(self, context):
         try:
@@ -296,12 +293,17 @@ class POSTPASS_OT_new_hint_image(bpy.types.Operator):
             width, height = image.size
             if width == 0 or height == 0:
                 raise ImageError(image.name, "has no pixels to match")
+            options = paint_options()
+            setting = self.setting or next(iter(options), "")
+            if setting not in options:
+                raise ImageError(setting or "setting", f"is not an image option to paint; choose one of "
+                                                       f"{', '.join(options) or 'none'}")
         except EXPECTED_ERRORS as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        hints = bpy.data.images.new(f"{image.name} hints", width, height, alpha=True)
+        hints = bpy.data.images.new(f"{image.name} {options[setting].name}", width, height, alpha=True)
         hints.generated_color = (0.0, 0.0, 0.0, 0.0)
-        context.scene.postpass.hint_image = hints
+        setattr(context.scene.postpass, setting, hints)
         space = context.space_data
         if space is not None and space.type == "IMAGE_EDITOR":
             space.image = hints
@@ -338,8 +340,12 @@ class POSTPASS_OT_show_report(bpy.types.Operator):
         return {"FINISHED"}
 
 
-classes = (POSTPASS_OT_denoise, POSTPASS_OT_upres, POSTPASS_OT_colorize, POSTPASS_OT_inbetween,
-           POSTPASS_OT_new_hint_image, POSTPASS_OT_setup_render_output, POSTPASS_OT_show_report)
+classes = (POSTPASS_OT_new_hint_image, POSTPASS_OT_setup_render_output, POSTPASS_OT_show_report)
+
+
+def build() -> tuple[type, ...]:
+    """One operator per task the settings were generated for (``properties.build`` first), then the others."""
+    return tuple(task_operator(spec) for spec in properties.specs()) + classes
 
 
 def unregister():

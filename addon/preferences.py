@@ -6,7 +6,7 @@ from pathlib import Path
 import bpy
 from bpy.props import EnumProperty, IntProperty, StringProperty
 
-from . import model_picker, tasks
+from . import jobs, model_picker
 from .runtime import DEFAULT_TILE, ModelError
 
 #: The extension's module (``bl_ext.<repo>.postpass``): this package's parent, the repository root.
@@ -52,11 +52,11 @@ class PostpassPreferences(bpy.types.AddonPreferences):
     def folders(self) -> list[Path]:
         return model_picker.model_folders(bpy.path.abspath(self.models_folder) if self.models_folder else None)
 
-    def run_options(self, task: str, model: str, precision: str = "fp32") -> tasks.RunOptions:
+    def run_options(self, task: str, model: str, precision: str = "fp32") -> jobs.RunOptions:
         """Runtime options for ``task`` with the menu choice ``model`` (AUTO or a name); raises ModelError."""
         choice = model_picker.choose(task, model, self.folders())
-        return tasks.RunOptions(choice.model, choice.models_dir, self.device.lower(), self.threads or None,
-                                self.tile_size or None, precision)
+        return jobs.RunOptions(choice.model, choice.models_dir, self.device.lower(), self.threads or None,
+                               self.tile_size or None, precision)
 
 
 def get(context) -> PostpassPreferences:
@@ -65,7 +65,7 @@ def get(context) -> PostpassPreferences:
 
 def provider_in_use() -> str:
     """The provider the latest inference really ran on, or what this onnxruntime offers before any has run."""
-    run = tasks.LAST_RUN
+    run = jobs.LAST_RUN
     if run:
         text = f"In use: {run['provider']} (model {run['model']})"
         return text + (f"; not CUDA: {run['fallback']}" if run["fallback"] else "")

@@ -1,17 +1,25 @@
-"""Per-scene Postpass settings (``scene.postpass``), saved with the .blend file like other render settings.
+"""Per-scene Postpass settings (``scene.postpass``), saved with the .blend file like other render settings,
+generated from the task registry (``addon.runtime.tasks``) when the add-on registers.
 
-The render options change the scene where Blender must do something differently: turning on "Denoise on
-render" enables the passes the models read; "Up-res on render" lowers the render resolution percentage by
-the factor (and gives it back when turned off), so frames render at 1/2 or 1/4 and come out at full size.
-"Render every Nth frame" is Blender's own frame step, so there is one setting for it, not two.
+Every task has ``<task>_model``. A task with an on-render role has ``<task>_on_render``: a switch ("Denoise on
+Render", "Inbetween Skipped Frames"), or, for a task with a ``render_scale`` option, a choice of Off ("1") or
+one of that option's choices ("Up-res on Render": "1", "2", "4"). The Image Editor keeps each task's ui
+options that are not one button per choice (``int`` and ``image`` options) as ``<setting>`` (``hint_image``,
+``hint_mask``, ``inbetween_factor``).
+
+The render options change the scene where Blender must do something differently: turning an on-render task
+on (or changing its model) enables the passes its models read; a ``render_scale`` setting lowers the render
+resolution percentage by the factor (and gives it back when turned off), so frames render at 1/2 or 1/4 and
+come out at full size. "Render every Nth frame" is Blender's own frame step, so there is one setting for it,
+not two.
 """
 from __future__ import annotations
 
 import bpy
 from bpy.props import BoolProperty, EnumProperty, IntProperty, PointerProperty, StringProperty
 
-from . import model_picker, preferences, tasks
-from .runtime import ModelError
+from . import jobs, model_picker, preferences
+from .runtime import ModelError, tasks
 
 #: View layer switches that make Cycles write a pass, by the pass name a model contract asks for.
 PASS_SWITCHES = {
@@ -24,11 +32,56 @@ PASS_SWITCHES = {
 }
 PRECISIONS = [("fp32", "Full", "Full-precision models (fp32): the reference quality"),
               ("fp16", "Half", "Half-precision models (fp16) where published: faster on CUDA, slightly less exact")]
-UPRES_CHOICES = [("1", "Off", "Render at the output resolution"),
-                 ("2", "x2", "Render at half the resolution and up-res the frames x2"),
-                 ("4", "x4", "Render at a quarter of the resolution and up-res the frames x4")]
+#: The on-render choice of a ``render_scale`` task that does nothing: scale 1.
+RENDER_SCALE_OFF = "1"
+_FRACTIONS = {2: "half the", 3: "a third of the", 4: "a quarter of the"}
+
+_built: dict[str, tuple] = {"specs": (), "classes": ()}
 
 
+# ----------------------------------------------------------------------------------------------------------
+# Names: what the registry's tasks and options are called in scene.postpass
+# ----------------------------------------------------------------------------------------------------------
+def specs() -> tuple[tasks.TaskSpec, ...]:
+    """The tasks the settings (and the operators and panels) were generated for, in registry order."""
+    return _built["specs"]
+
+
+def on_render_specs(role: str | None = None) -> tuple[tasks.TaskSpec, ...]:
+    """The generated tasks with an on-render role (only those with ``role``, "frame" or "skipped_frames")."""
+    return tuple(s for s in specs() if s.on_render and (role is None or s.on_render == role))
+
+
+def model_setting(spec: tasks.TaskSpec) -> str:
+    return f"{spec.name}_model"
+
+
+def render_setting(spec: tasks.TaskSpec) -> str:
+    return f"{spec.name}_on_render"
+
+
+def option_setting(spec: tasks.TaskSpec, option: tasks.UiOption) -> str:
+    """The scene setting the Image Editor panel keeps an ``int`` or ``image`` ui option in."""
+    return option.setting or f"{spec.name}_{option.name}"
+
+
+def panel_options(spec: tasks.TaskSpec) -> tuple[tasks.UiOption, ...]:
+    """The ui options the scene keeps (a ``choice`` option is a button per choice instead)."""
+    return tuple(o for o in spec.ui_options if o.kind != "choice")
+
+
+def render_values(settings, spec: tasks.TaskSpec) -> dict | None:
+    """What an on-render task does with the scene's settings: None (off), or the option values each frame is
+    processed with (``{}`` for a switch; ``{"scale": 2}`` for upres at x2)."""
+    value = getattr(settings, render_setting(spec))
+    if spec.render_scale:
+        return None if value == RENDER_SCALE_OFF else {spec.render_scale: int(value)}
+    return {} if value else None
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Passes and resolution
+# ----------------------------------------------------------------------------------------------------------
 def passes_needed(task: str, model: str, folders) -> set[str]:
     """Blender passes the chosen model reads (for Auto: any model of the task), besides Combined."""
     if model == model_picker.AUTO:
@@ -60,23 +113,30 @@ def _update_passes(self, context):
     prefs = preferences.get(context)
     needed = set()
     try:
-        if self.denoise_on_render:
-            needed |= passes_needed("denoise", self.denoise_model, prefs.folders())
-        if self.inbetween_on_render:
-            needed |= passes_needed("inbetween", self.inbetween_model, prefs.folders())
+        for spec in on_render_specs():
+            if render_values(self, spec) is not None:
+                needed |= passes_needed(spec.name, getattr(self, model_setting(spec)), prefs.folders())
     except ModelError:
         return  # the panel shows the problem; the render reports it too
     enable_passes(self.id_data, needed)
 
 
-def _update_upres(self, context):
-    """Render at 1/scale of the user's resolution: undo the previous factor, apply the new one."""
-    render = self.id_data.render
-    new = int(self.upres_on_render)
-    render.resolution_percentage = max(1, round(render.resolution_percentage * self.upres_applied / new))
-    self.upres_applied = new
+def _update_render_scale(spec: tasks.TaskSpec):
+    applied = f"{spec.name}_applied"
+
+    def update(self, context):
+        """Render at 1/scale of the user's resolution: undo the previous factor, apply the new one."""
+        render = self.id_data.render
+        new = int(getattr(self, render_setting(spec)))
+        render.resolution_percentage = max(1, round(render.resolution_percentage * getattr(self, applied) / new))
+        setattr(self, applied, new)
+        _update_passes(self, context)
+    return update
 
 
+# ----------------------------------------------------------------------------------------------------------
+# Generated properties
+# ----------------------------------------------------------------------------------------------------------
 def _model_search(task: str):
     def search(self, context, edit_text):
         try:
@@ -94,48 +154,81 @@ def _model_property(task: str, update=None):
                           description=f"The {task} model: a name from the models folders, or AUTO")
 
 
-class PostpassSettings(bpy.types.PropertyGroup):
+def _render_properties(spec: tasks.TaskSpec) -> dict:
+    """``<task>_on_render`` (and, for a ``render_scale`` task, the factor it currently applies)."""
+    verb = spec.label.lower()
+    if spec.render_scale:
+        choices = spec.ui_option(spec.render_scale).choices
+        items = [(RENDER_SCALE_OFF, "Off", "Render at the output resolution")] + [
+            (str(c), f"x{c}", f"Render at {_FRACTIONS.get(c, f'1/{c} of the')} resolution and {verb} the frames x{c}")
+            for c in choices]
+        return {
+            render_setting(spec): EnumProperty(
+                name=f"{spec.label} on Render", items=items, default=RENDER_SCALE_OFF,
+                update=_update_render_scale(spec),
+                description=f"Render at a fraction of the resolution and {verb} each written frame"),
+            f"{spec.name}_applied": IntProperty(
+                default=1, options={"HIDDEN"}, description="The factor the resolution percentage is currently "
+                                                           "divided by")}
+    if spec.on_render == "skipped_frames":
+        return {render_setting(spec): BoolProperty(
+            name=f"{spec.label} Skipped Frames", update=_update_passes,
+            description="With a frame step above 1, make the skipped frames from the rendered ones")}
+    return {render_setting(spec): BoolProperty(
+        name=f"{spec.label} on Render", update=_update_passes,
+        description=f"{spec.label} every frame the render writes, and turn on the passes the model reads")}
+
+
+def option_property(option: tasks.UiOption, *, in_scene: bool):
+    """A ui option as a property: of an operator (an image is named) or of the scene (an image is pointed to)."""
+    if option.kind == "image":
+        if in_scene:
+            return PointerProperty(name=option.label, type=bpy.types.Image, description=option.description)
+        return StringProperty(name=option.label, description=option.description)
+    low = option.min if option.kind == "int" else min(option.choices)
+    high = option.max if option.kind == "int" else max(option.choices)
+    limits = {k: v for k, v in (("min", low), ("max", high)) if v is not None}
+    return IntProperty(name=option.label, default=option.default if option.default is not None else low or 0,
+                       description=option.description, **limits)
+
+
+def _annotations(all_specs: tuple[tasks.TaskSpec, ...]) -> dict:
+    annotations = {}
     # Render properties
-    denoise_on_render: BoolProperty(name="Denoise on Render", update=_update_passes,
-                                    description="Denoise every frame the render writes, and turn on the passes the "
-                                                "model reads")
-    upres_on_render: EnumProperty(name="Up-res on Render", items=UPRES_CHOICES, default="1", update=_update_upres,
-                                  description="Render at a fraction of the resolution and up-res each written frame")
-    upres_applied: IntProperty(default=1, options={"HIDDEN"},
-                               description="The factor the resolution percentage is currently divided by")
-    inbetween_on_render: BoolProperty(name="Inbetween Skipped Frames", update=_update_passes,
-                                      description="With a frame step above 1, make the skipped frames from the "
-                                                  "rendered ones")
-    output_mode: EnumProperty(
+    for spec in all_specs:
+        if spec.on_render:
+            annotations.update(_render_properties(spec))
+    annotations["output_mode"] = EnumProperty(
         name="Result", default="REPLACE",
         items=[("REPLACE", "Replace Frame", "The processed frame takes the frame's file name; the render as it came "
-                                            f"out is kept in the '{tasks.ORIGINALS_FOLDER}' folder beside it"),
+                                            f"out is kept in the '{jobs.ORIGINALS_FOLDER}' folder beside it"),
                ("SIBLING", "Beside Frame", "The render stays; processed frames go to the "
-                                           f"'{tasks.RESULTS_FOLDER}' folder beside it")])
-
+                                           f"'{jobs.RESULTS_FOLDER}' folder beside it")])
     # Models (render and Image Editor alike)
-    denoise_model: _model_property("denoise", _update_passes)
-    upres_model: _model_property("upres")
-    colorize_model: _model_property("colorize")
-    inbetween_model: _model_property("inbetween", _update_passes)
-    precision: EnumProperty(name="Quality", items=PRECISIONS, default="fp32")
-
+    for spec in all_specs:
+        annotations[model_setting(spec)] = _model_property(spec.name, _update_passes if spec.on_render else None)
+    annotations["precision"] = EnumProperty(name="Quality", items=PRECISIONS, default="fp32")
     # Image Editor
-    in_place: BoolProperty(name="Replace in Place",
-                           description="Write results into the image itself instead of a new image (not undoable)")
-    hint_image: PointerProperty(name="Hints", type=bpy.types.Image,
-                                description="Colour hints painted on a transparent image (alpha > 0 marks a hint)")
-    hint_mask: PointerProperty(name="Mask", type=bpy.types.Image,
-                               description="Optional: white where the hint image holds a hint (else its alpha says)")
-    inbetween_factor: IntProperty(name="Factor", default=2, min=2, max=8,
-                                  description="Frames per original frame: 2 doubles the frame rate")
+    annotations["in_place"] = BoolProperty(
+        name="Replace in Place",
+        description="Write results into the image itself instead of a new image (not undoable)")
+    for spec in all_specs:
+        for option in panel_options(spec):
+            annotations[option_setting(spec, option)] = option_property(option, in_scene=True)
+    return annotations
 
 
-classes = (PostpassSettings,)
+def build() -> tuple[type, ...]:
+    """The settings class for the tasks registered now (called when the add-on registers)."""
+    all_specs = tasks.specs()
+    settings = type("PostpassSettings", (bpy.types.PropertyGroup,),
+                    {"__annotations__": _annotations(all_specs), "__module__": __name__})
+    _built.update(specs=all_specs, classes=(settings,))
+    return _built["classes"]
 
 
 def register():
-    bpy.types.Scene.postpass = PointerProperty(type=PostpassSettings)
+    bpy.types.Scene.postpass = PointerProperty(type=_built["classes"][0])
 
 
 def unregister():

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import types
 import zipfile
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
+from onnx import TensorProto, helper, numpy_helper
 
 from addon import runtime
 from addon.runtime import read_exr, write_exr
@@ -95,7 +98,7 @@ def test_denoise_on_render_replaces_the_frame_and_keeps_the_noisy_render(bpy, ex
     frame, noisy = tmp_path / "beauty.0001.exr", tmp_path / "original" / "beauty.0001.exr"
     expected = runtime.denoise_file(noisy, tmp_path / "expected.exr", **run_options(models_dir))
     result = read_exr(frame)
-    assert expected.model == extension.addon.tasks.LAST_RUN["model"] == "denoise_aux"
+    assert expected.model == extension.addon.jobs.LAST_RUN["model"] == "denoise_aux"
     assert close(result.get("Combined"), expected.image)
     assert not close(result.get("Combined"), read_exr(noisy).get("Combined"), atol=1e-3)
     # The rest of the render stays: the passes the model read, Depth and Vector.
@@ -240,7 +243,7 @@ def test_render_result_is_denoised_with_its_passes(bpy, extension, models_dir, t
     assert bpy.ops.postpass.denoise(image="Render Result") == {"FINISHED"}
     bpy.data.images["Render Result"].save_render(str(tmp_path / "rr.exr"), scene=scene)
     expected = runtime.denoise_file(tmp_path / "rr.exr", tmp_path / "x.exr", **run_options(models_dir))
-    assert expected.model == extension.addon.tasks.LAST_RUN["model"] == "denoise_aux"
+    assert expected.model == extension.addon.jobs.LAST_RUN["model"] == "denoise_aux"
     assert close(pixels_of(bpy.data.images["Render Result denoised"]), expected.image)
 
 
@@ -283,6 +286,174 @@ def test_problems_are_reports_not_crashes(bpy, extension, tmp_path, monkeypatch)
         prefs.models_folder = models
     with pytest.raises(RuntimeError, match="Render Result: has no editable pixels"):
         bpy.ops.postpass.denoise(image="Render Result", in_place=True)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Generated from the task registry: panels, and a task registered at run time
+# ----------------------------------------------------------------------------------------------------------
+class Layout:
+    """Stands in for a panel's ``UILayout``: records ("prop", name), ("label", text) and ("operator", idname,
+    text, {property: value}) in drawing order (a background Blender draws no panels)."""
+
+    def __init__(self, drawn: list):
+        self.__dict__["drawn"] = drawn
+
+    def __setattr__(self, name, value):  # active, enabled, use_property_split
+        pass
+
+    def column(self, **_):
+        return self
+
+    row = box = column
+
+    def prop(self, data, name, **_):
+        self.drawn.append(("prop", name))
+
+    def label(self, text="", **_):
+        self.drawn.append(("label", text))
+
+    def operator(self, idname, text=None, **_):
+        properties = {}
+        self.drawn.append(("operator", idname, text, properties))
+        return _Recorded(properties)
+
+
+class _Recorded:
+    def __init__(self, properties):
+        self.__dict__["properties"] = properties
+
+    def __setattr__(self, name, value):
+        self.properties[name] = value
+
+
+def draw(panel, scene, image=None) -> list:
+    drawn = []
+    panel.draw(types.SimpleNamespace(layout=Layout(drawn)),
+               types.SimpleNamespace(scene=scene, space_data=types.SimpleNamespace(image=image)))
+    return drawn
+
+
+def test_panels_draw_a_section_per_registered_task(bpy, extension):
+    gui, scene = extension.addon.gui, bpy.data.scenes.new("panels")
+    image = bpy.data.images.new("panel image", 8, 8)
+    assert bpy.ops.postpass.new_hint_image(image="panel image") == {"FINISHED"}  # the + beside Hints
+    scene.postpass.hint_image = bpy.data.images["panel image hints"]
+    drawn = draw(gui.IMAGE_PT_postpass, scene, image)
+    props = [d[1] for d in drawn if d[0] == "prop"]
+    assert props == ["in_place", "precision", "denoise_model", "upres_model", "colorize_model", "hint_image",
+                     "hint_mask", "inbetween_model", "inbetween_factor"]
+    buttons = [(d[1], d[2], d[3]) for d in drawn if d[0] == "operator"]
+    common = {"model": "AUTO", "precision": "fp32"}
+    assert buttons == [
+        ("postpass.denoise", "Denoise", {**common, "in_place": False}),
+        ("postpass.upres", "Up-res x2", {"scale": 2, **common, "in_place": False}),
+        ("postpass.upres", "Up-res x4", {"scale": 4, **common, "in_place": False}),
+        ("postpass.new_hint_image", "", {"setting": "hint_image"}),
+        ("postpass.colorize", "Colorize", {"hints": "panel image hints", "mask": "", **common, "in_place": False}),
+        ("postpass.inbetween", "Inbetween Sequence", {"factor": 2, **common})]
+
+    settings = scene.postpass
+    settings.upres_on_render, scene.frame_step = "2", 1
+    settings.inbetween_on_render = True
+    drawn = draw(gui.RENDER_PT_postpass, scene)
+    assert [d[1] for d in drawn if d[0] == "prop"] == [
+        "denoise_on_render", "denoise_model", "upres_on_render", "upres_model", "frame_step", "inbetween_on_render",
+        "inbetween_model", "precision", "output_mode"]
+    width, height = scene.render.resolution_x // 2, scene.render.resolution_y // 2
+    assert ("label", f"Renders {width} x {height}, writes {2 * width} x {2 * height}") in drawn
+    assert ("label", "Set a frame step above 1 to skip frames") in drawn
+    # An F12 still (no file written) gets the enabled tasks that process a frame at its size: denoise only.
+    assert extension.addon.handlers.still_tasks(settings) == []
+    settings.denoise_on_render = True
+    assert extension.addon.handlers.still_tasks(settings) == ["denoise"]
+    settings.upres_on_render = "1"
+    bpy.data.scenes.remove(scene)
+
+
+BRIGHTEN = "brighten"
+
+
+def brighten_models(runtime, folder: Path) -> Path:
+    """A models folder with one model of the test task: ``gain`` x the image (a scalar input)."""
+    from_contract = runtime.contract
+    contract = from_contract.ModelContract(
+        task=BRIGHTEN,
+        inputs=(from_contract.ImageInput("color", ("R", "G", "B"), "linear", pass_name="Combined"),
+                from_contract.ScalarInput("gain", "times brighter", default=1.0)),
+        outputs=(from_contract.ImageOutput("image", ("R", "G", "B"), "linear", pass_name="Combined"),))
+    tensor = lambda name: helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N", 3, "H", "W"])  # noqa: E731
+    graph = helper.make_graph(
+        [helper.make_node("Reshape", ["gain", "per_image"], ["gain4"]),
+         helper.make_node("Mul", ["color", "gain4"], ["image"])],
+        BRIGHTEN, [tensor("color"), helper.make_tensor_value_info("gain", TensorProto.FLOAT, ["N", 1])],
+        [tensor("image")], [numpy_helper.from_array(np.array([-1, 1, 1, 1], np.int64), "per_image")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    metadata = {**contract.to_metadata(), "name": BRIGHTEN, "version": "0.0.1", "precision": "fp32"}
+    for key, value in metadata.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    data = model.SerializeToString()
+    folder.mkdir()
+    (folder / f"{BRIGHTEN}.onnx").write_bytes(data)
+    runtime.Registry(folder, create=True).publish(BRIGHTEN, f"{BRIGHTEN}.onnx", runtime.registry.sha256_of(data),
+                                                  metadata)
+    return folder
+
+
+def test_a_task_registered_before_the_addon_gets_its_operator_settings_and_panels(bpy, extension, tmp_path):
+    """The add-on's operators, settings and panels come from the task registry: a task registered at run time
+    (a studio plug-in's) before the add-on registers gets them all, with no edit to the Blender layer."""
+    addon = extension.addon
+    tasks = addon.runtime.tasks
+    spec = tasks.TaskSpec(
+        name=BRIGHTEN, summary="brighten images (a test task)", label="Brighten", icon="LIGHT", main_input="color",
+        layout="frame", on_render="frame", description="Brighten the image gain times (a test task)",
+        ui_options=(tasks.UiOption("gain", "int", "Gain", "Times brighter", default=2, min=1, max=8),),
+        result="x{gain} brighter", activity="Brightening x{gain}")
+    prefs = lambda: bpy.context.preferences.addons[MODULE].preferences  # noqa: E731 - a new one per register
+    kept = {name: getattr(prefs(), name) for name in ("models_folder", "device")}
+    try:
+        with tasks.registered(spec):
+            models = brighten_models(addon.runtime, tmp_path / "models")
+            extension.unregister()
+            extension.register()  # what enabling the add-on runs, now with the task registered
+            try:
+                operator = bpy.ops.postpass.brighten.get_rna_type()
+                assert operator.name == "Brighten" and operator.description == spec.description
+                assert [p.identifier for p in operator.properties if p.identifier != "rna_type"] == [
+                    "image", "gain", "model", "precision", "in_place"]
+                assert operator.properties["gain"].default == 2 and operator.properties["gain"].hard_max == 8
+                scene = bpy.data.scenes.new("brighten")
+                settings = scene.postpass
+                assert (settings.brighten_model, settings.brighten_on_render, settings.brighten_gain) == (
+                    "AUTO", False, 2)
+
+                drawn = draw(addon.gui.IMAGE_PT_postpass, scene, bpy.data.images.new("brighten panel", 8, 8))
+                assert ("prop", "brighten_model") in drawn and ("prop", "brighten_gain") in drawn
+                assert ("operator", "postpass.brighten", "Brighten", {"gain": 2, "model": "AUTO", "precision": "fp32",
+                                                                      "in_place": False}) in drawn
+                assert ("prop", "brighten_on_render") in draw(addon.gui.RENDER_PT_postpass, scene)
+
+                prefs().models_folder = str(models)
+                pixels = pattern_image(seed=7)
+                float_image(bpy, "dim", pixels)
+                assert bpy.ops.postpass.brighten(image="dim", gain=3) == {"FINISHED"}
+                assert addon.jobs.LAST_RUN["model"] == BRIGHTEN
+                assert close(pixels_of(bpy.data.images["dim x3 brighter"])[..., :3], 3 * pixels[..., :3])
+
+                settings.brighten_on_render = True  # the render handlers plan it for every written frame
+                plan = addon.handlers.plan_frame(scene, str(tmp_path / "frame.exr"), True)
+                assert [(step.task, step.values) for step in plan.steps] == [(BRIGHTEN, {})]
+                bpy.data.scenes.remove(scene)
+            finally:
+                extension.unregister()
+    finally:
+        extension.register()
+        for name, value in kept.items():
+            setattr(prefs(), name, value)
+    # The task is gone: so are its operator and settings.
+    assert not hasattr(bpy.types, "POSTPASS_OT_brighten") and hasattr(bpy.types, "POSTPASS_OT_denoise")
+    assert "brighten_model" not in bpy.context.scene.postpass.bl_rna.properties
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import threading
 
 import numpy as np
 
-from addon import tasks
+from addon import jobs
 from addon.model_picker import AUTO, choose
 from addon.runtime import ModelError
 from addon.worker import Job, Worker
@@ -25,7 +25,7 @@ def test_jobs_run_in_order_off_the_calling_thread():
 
 def test_cancel_stops_a_running_network_at_the_next_tile(models_dir):
     choice = choose("denoise", AUTO, [models_dir])
-    options = tasks.RunOptions(choice.model, choice.models_dir, device="cpu", tile_size=32)
+    options = jobs.RunOptions(choice.model, choice.models_dir, device="cpu", tile_size=32)
     tiles_seen = []
 
     def work(job):
@@ -34,7 +34,7 @@ def test_cancel_stops_a_running_network_at_the_next_tile(models_dir):
             if done == 2:
                 job.cancel()  # what Esc does, from the main thread, while the network runs
             job.step(done / total, f"tile {done} of {total}")
-        return tasks.run_arrays("denoise", {"color": np.ones((128, 192, 3), np.float32)}, options, progress=progress)
+        return jobs.run_arrays("denoise", {"color": np.ones((128, 192, 3), np.float32)}, options, progress=progress)
 
     job = Job("denoise", work)
     job.run()

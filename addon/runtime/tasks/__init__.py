@@ -81,6 +81,11 @@ class UiOption:
     ``"sequence"`` task (inbetween's ``factor``: output frames per input frame). ``kind``: ``"int"`` (a whole
     number from ``min`` to ``max``), ``"choice"`` (one of ``choices``, whole numbers) or ``"image"`` (a
     Blender image whose pixels are passed; empty means none: image options are optional).
+
+    In the Image Editor panel a ``"choice"`` option is one button per choice; the others are kept in the scene,
+    as ``scene.postpass.<setting>`` (default ``setting``: ``<task>_<name>``, e.g. ``inbetween_factor``).
+    ``paint``: an image option the panel offers a **+** for: a new transparent image the size of the shown
+    one, named ``"<image> <name>"``, set as this option and opened for painting (colorize's hints).
     """
 
     name: str
@@ -91,6 +96,8 @@ class UiOption:
     choices: tuple[int, ...] = ()
     min: int | None = None
     max: int | None = None
+    setting: str = ""
+    paint: bool = False
 
 
 @dataclass(frozen=True)
@@ -146,7 +153,24 @@ class TaskSpec:
     frames a frame step above 1 skipped, from the rendered ones: inbetween). ``acts_on``: what its Image
     Editor operator processes: ``"image"`` (the shown image: its file or its pixels) or ``"sequence"`` (the
     shown image's sequence on disk, written as a new sequence). ``ui_options``: the operator's own settings
-    (:class:`UiOption`).
+    (:class:`UiOption`). The add-on generates the task's operator (``bpy.ops.postpass.<name>``), its scene
+    settings and its panel boxes from these and the fields below, so a task needs no Blender code:
+
+    * ``description``: the operator's tooltip (default: ``summary``); ``operator_label``: the operator's name
+      where it is not ``label`` (inbetween's "Inbetween Sequence").
+    * ``result``: what a result is called, after the source image's name (``"denoised"``: new image
+      "photo denoised"; ``"x{scale}"``: "photo x2"): a ``str.format`` text of the ui options' values. A
+      ``"sequence"`` task's new sequence goes to the folder ``<prefix>_<result>`` beside the source one.
+      ``activity``: the status bar's text while it runs ("Denoising", "Up-res x{scale}"; default ``label``).
+    * ``render_scale``: the name of a ``"choice"`` ui option by which an on-render task makes frames bigger
+      (upres's ``scale``). Its on-render setting is then a choice of Off or one of the option's choices, not a
+      switch: the render's resolution percentage is divided by it (frames render smaller) and each frame is
+      processed with that value.
+    * ``ui_inputs(options) -> inputs``: turn the operator's option values into model inputs (colorize: a
+      painted RGBA hint image and an optional mask into the ``hints`` and ``mask`` arrays). ``options``: name
+      -> value, an image option's value being its pixels (H x W x C float32, linear, top-down) or None. An
+      option that is a keyword of :func:`addon.runtime.api.run` (``scale``) goes there and never here.
+      Without the hook each option is the model input of its name (images left out when empty).
     """
 
     name: str
@@ -165,6 +189,19 @@ class TaskSpec:
     on_render: str | None = None
     acts_on: str = "image"
     ui_options: tuple[UiOption, ...] = ()
+    description: str = ""
+    operator_label: str = ""
+    result: str = ""
+    activity: str = ""
+    render_scale: str | None = None
+    ui_inputs: Callable | None = None
+
+    def ui_option(self, name: str) -> UiOption:
+        """The ui option ``name`` (KeyError: the task has none)."""
+        for option in self.ui_options:
+            if option.name == name:
+                return option
+        raise KeyError(name)
 
     def cli_options_to(self, target: str) -> tuple[CliOption, ...]:
         """The command-line options whose values go to ``target`` ("plan" or "run")."""
@@ -189,6 +226,9 @@ def register(spec: TaskSpec) -> TaskSpec:
                  for o in spec.cli_options if o.to not in CLI_TARGETS]
     problems += [f"UI option {o.name!r}: kind {o.kind!r} is not one of {UI_KINDS}"
                  for o in spec.ui_options if o.kind not in UI_KINDS]
+    if spec.render_scale is not None and (spec.on_render != "frame" or not any(
+            o.name == spec.render_scale and o.kind == "choice" for o in spec.ui_options)):
+        problems.append(f"render_scale {spec.render_scale!r} is not a 'choice' UI option of an on_render='frame' task")
     taken = {f.__name__: other.name for other in _TASKS.values() if other.name != spec.name for f in other.api}
     problems += [f"API function {f.__name__!r} is already {taken[f.__name__]}'s" for f in spec.api
                  if f.__name__ in taken]

@@ -60,6 +60,27 @@ def side_inputs(job, layer: str | None) -> tuple[dict, dict]:
                        points_label=side.get("points_file"), layer=layer)
 
 
+def ui_inputs(options: dict) -> dict:
+    """The Blender operator's hints: a painted RGBA image (``hints``) gives the colour where painted; painted
+    means its ``mask`` > 0.5, or, without a mask, alpha > 0 (a fresh hint image is transparent, so only the
+    strokes count). Both are H x W x C arrays or None."""
+    hints, mask = options.get("hints"), options.get("mask")
+    if hints is None:
+        if mask is not None:
+            raise ImageError("mask", "a hint mask needs a hint image to go with it")
+        return {}
+    if mask is not None:
+        if mask.shape[:2] != hints.shape[:2]:
+            raise ImageError("mask", f"is {mask.shape[1]}x{mask.shape[0]}; the hint image is "
+                                     f"{hints.shape[1]}x{hints.shape[0]}")
+        painted = mask[..., 0] > 0.5
+    elif hints.shape[2] == 4:
+        painted = hints[..., 3] > 0
+    else:
+        raise ImageError("hints", "has no alpha: paint on a transparent image or give a mask")
+    return {"hints": np.ascontiguousarray(hints[..., :3]), "mask": painted.astype(np.float32)}
+
+
 SPEC = register(TaskSpec(
     name="colorize",
     summary="colour grey images, optionally from painted hints",
@@ -93,8 +114,12 @@ examples:
     api=(colorize, colorize_file),
     ui_options=(
         UiOption("hints", "image", "Hints", "Image with painted colour hints (transparent elsewhere), the size of "
-                                            "the image; empty: no hints"),
+                                            "the image; empty: no hints", setting="hint_image", paint=True),
         UiOption("mask", "image", "Mask", "Optional image, white where the hint image holds a hint (default: the "
-                                          "hint image's alpha)"),
+                                          "hint image's alpha)", setting="hint_mask"),
     ),
+    description="Colorize the image from its luminance, guided by colour hints painted on a hint image",
+    result="colorized",
+    activity="Colorizing",
+    ui_inputs=ui_inputs,
 ))

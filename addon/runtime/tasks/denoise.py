@@ -42,4 +42,8 @@ examples:
 """,
     api=(denoise, denoise_file),
     on_render="frame",
+    description="Denoise the image with a Postpass network (a render's albedo and normal passes are used when "
+                "present)",
+    result="denoised",
+    activity="Denoising",
 ))

@@ -70,4 +70,9 @@ examples:
     acts_on="sequence",
     ui_options=(UiOption("factor", "int", "Factor", "Output frames per input frame: 2 doubles the frame rate",
                          default=2, min=2, max=8),),
+    description="Make an image sequence's in-between frames: write the sequence with factor-1 new frames after "
+                "each frame into a folder beside it, and load that as a new image sequence",
+    operator_label="Inbetween Sequence",
+    result="x{factor}",
+    activity="Inbetween x{factor}",
 ))

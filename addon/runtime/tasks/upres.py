@@ -47,4 +47,8 @@ examples:
     api=(upres, upres_file),
     on_render="frame",
     ui_options=(UiOption("scale", "choice", "Scale", "Output size / input size (2 or 4)", default=2, choices=(2, 4)),),
+    description="Up-res the image x2 or x4 with a Postpass network",
+    result="x{scale}",
+    activity="Up-res x{scale}",
+    render_scale="scale",
 ))

@@ -1,21 +1,26 @@
-"""What the add-on's work really is, without ``bpy``: runtime calls on arrays and files.
+"""What the add-on's jobs really are, without ``bpy``: runtime calls on arrays and files, for any registered
+task (``addon.runtime.tasks``).
 
 Operators and render handlers gather plain data on Blender's side (pixels, file paths, options from the
 preferences) and hand it to these functions, which run in the worker thread or the render thread and never
-touch ``bpy``. Every inference records the provider that really ran, for the preferences to show.
+touch ``bpy``. Every inference records the provider that really ran, for the preferences to show. Nothing
+here knows a task by name: a task's operator options reach the runtime through :func:`option_inputs`, its
+result's name comes from :func:`result_name`.
 """
 from __future__ import annotations
 
+import inspect
 import os
 import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from . import runtime
+from .runtime import tasks
 from .runtime.exr import ImageError
 from .runtime.sequence import FramePattern
 
@@ -50,86 +55,109 @@ def _record(result: runtime.InferenceResult) -> np.ndarray:
     return result.image
 
 
-def run_arrays(task: str, inputs: dict, options: RunOptions, scale: int | None = None,
-               progress: Progress | None = None) -> np.ndarray:
-    """``task`` on arrays named by the model contract (color, image, gray, hints, frame0, ...).
+def run_arrays(task: str, inputs: dict, options: RunOptions, progress: Progress | None = None,
+               **run_keywords) -> np.ndarray:
+    """``task`` on arrays named by the model contract (color, image, gray, hints, frame0, ...);
+    ``run_keywords``: more keywords of the runtime call (``scale``).
 
     ``progress(done, total)`` is called after each tile; raising in it (a cancelled job) stops the run."""
-    return _record(runtime.run(task, inputs, scale=scale, progress=progress, **options.kwargs()))
+    return _record(runtime.run(task, inputs, progress=progress, **run_keywords, **options.kwargs()))
 
 
 def run_file(task: str, sources: list[str | None], dst: str, options: RunOptions, *, layer: str,
-             inputs: dict | None = None, scale: int | None = None, progress: Progress | None = None,
-             key_steps: float | None = None) -> np.ndarray:
+             inputs: dict | None = None, progress: Progress | None = None, **run_keywords) -> np.ndarray:
     """``task`` on render files (passes of view layer ``layer`` found by name), writing ``dst``; returns the
-    result as an array too."""
-    return _record(runtime.run_files(task, sources, dst, inputs=inputs, scale=scale, layer=layer,
-                                     progress=progress, key_steps=key_steps, **options.kwargs()))
+    result as an array too. ``run_keywords``: more keywords of the runtime call (``scale``, ``key_steps``)."""
+    return _record(runtime.run_files(task, sources, dst, inputs=inputs, layer=layer, progress=progress,
+                                     **run_keywords, **options.kwargs()))
 
 
-def hint_inputs(hints: np.ndarray | None, mask: np.ndarray | None) -> dict:
-    """Colorize hints from a painted RGBA image: the colour where painted; painted means ``mask`` > 0.5, or,
-    without a mask, alpha > 0 (a fresh hint image is transparent, so only the strokes count)."""
-    if hints is None:
-        if mask is not None:
-            raise ImageError("mask", "a hint mask needs a hint image to go with it")
-        return {}
-    if mask is not None:
-        if mask.shape[:2] != hints.shape[:2]:
-            raise ImageError("mask", f"is {mask.shape[1]}x{mask.shape[0]}; the hint image is "
-                                     f"{hints.shape[1]}x{hints.shape[0]}")
-        painted = mask[..., 0] > 0.5
-    elif hints.shape[2] == 4:
-        painted = hints[..., 3] > 0
-    else:
-        raise ImageError("hints", "has no alpha: paint on a transparent image or give a mask")
-    return {"hints": np.ascontiguousarray(hints[..., :3]), "mask": painted.astype(np.float32)}
+# ----------------------------------------------------------------------------------------------------------
+# A task's operator options (its registry ``ui_options``) on their way to the runtime
+# ----------------------------------------------------------------------------------------------------------
+#: Keywords both runtime calls take besides the inputs: an option by one of these names (``scale``) is one.
+RUN_KEYWORDS = frozenset(inspect.signature(runtime.run).parameters) \
+    & frozenset(inspect.signature(runtime.run_files).parameters) - {"task", "inputs"}
+
+
+def option_inputs(task: str, values: dict) -> tuple[dict, dict]:
+    """(model inputs, runtime keywords) from a task's option values (name -> value; an image option's value
+    is its pixels or None): a keyword of the runtime call goes there, the rest through the task's
+    ``ui_inputs`` hook, or, without one, each as the model input of its name (empty images left out)."""
+    spec = tasks.get(task)
+    keywords = {k: v for k, v in values.items() if k in RUN_KEYWORDS}
+    rest = {k: v for k, v in values.items() if k not in RUN_KEYWORDS}
+    inputs = spec.ui_inputs(rest) if spec.ui_inputs else {k: v for k, v in rest.items() if v is not None}
+    return inputs, keywords
+
+
+def result_name(task: str, values: dict) -> str:
+    """What a result of ``task`` with these option values is called after its source ("denoised", "x2")."""
+    spec = tasks.get(task)
+    return (spec.result or spec.name).format(**values)
+
+
+def activity(task: str, values: dict) -> str:
+    """The status text while ``task`` runs with these option values ("Denoising", "Up-res x2")."""
+    spec = tasks.get(task)
+    return (spec.activity or spec.label).format(**values)
 
 
 # ----------------------------------------------------------------------------------------------------------
 # Frames written by a render
 # ----------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
+class Step:
+    """One task's part in processing a rendered frame: the task, its runtime options and its option values
+    (upres on render: ``{"scale": 2}``). ``between``: for a task that makes the frames a frame step skipped
+    (``on_render="skipped_frames"``), those frames, as (previous rendered frame's output, t, where to write);
+    empty for a task that processes the frame itself (``on_render="frame"``)."""
+
+    task: str
+    options: RunOptions
+    values: dict = field(default_factory=dict)
+    between: tuple[tuple[str, float, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class FramePlan:
     """What to do with one frame the render wrote.
 
     ``output`` receives the processed frame: the written file itself (replace mode: the render is first
-    copied to ``original``) or a file in the ``postpass`` folder beside it (sibling mode). ``inbetweens``
-    are the frames skipped since the previous rendered frame: (previous frame's output, t, where to write).
+    copied to ``original``) or a file in the ``postpass`` folder beside it (sibling mode). ``steps``: the
+    on-render tasks, in registry order; the ones that process the frame run first, each on the previous
+    one's output, then the ones that make skipped frames, from the processed frames.
     """
 
     written: str
     output: str
     original: str | None
     layer: str = "ViewLayer"
-    denoise: RunOptions | None = None
-    upres: RunOptions | None = None
-    upres_scale: int = 1
-    inbetween: RunOptions | None = None
-    inbetweens: tuple[tuple[str, float, str], ...] = ()  # (previous frame's file, t, output)
+    steps: tuple[Step, ...] = ()
     key_steps: int = 2  # frame steps between the previous rendered frame and this one
 
 
 def process_frame(plan: FramePlan) -> list[str]:
-    """Denoise, up-res and inbetween one rendered frame as planned; returns the files written."""
+    """Run one rendered frame's steps as planned; returns the files written."""
     written = []
     source = plan.written
     if plan.original:
         Path(plan.original).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(plan.written, plan.original)
         source = plan.original
-    if plan.denoise:
-        run_file("denoise", [source], plan.output, plan.denoise, layer=plan.layer)
+    frame_steps = [step for step in plan.steps if not step.between]
+    for step in frame_steps:
+        inputs, keywords = option_inputs(step.task, step.values)
+        run_file(step.task, [source], plan.output, step.options, layer=plan.layer, inputs=inputs, **keywords)
         source = plan.output
-    if plan.upres:
-        run_file("upres", [source], plan.output, plan.upres, layer=plan.layer, scale=plan.upres_scale)
-        source = plan.output
-    if plan.denoise or plan.upres:
+    if frame_steps:
         written.append(plan.output)
-    for previous, t, dst in plan.inbetweens:
-        run_file("inbetween", [previous, source], dst, plan.inbetween, layer=plan.layer, inputs={"t": t},
-                 key_steps=plan.key_steps)
-        written.append(dst)
+    for step in plan.steps:
+        inputs, keywords = option_inputs(step.task, step.values)
+        for previous, t, dst in step.between:
+            run_file(step.task, [previous, source], dst, step.options, layer=plan.layer, inputs={**inputs, "t": t},
+                     key_steps=plan.key_steps, **keywords)
+            written.append(dst)
     return written
 
 
@@ -158,10 +186,11 @@ def sequence_of(path: str) -> FramePattern:
                         len(digits.group()))
 
 
-def retime_sequence(pattern: FramePattern, output: FramePattern, factor: int, options: RunOptions, *,
+def retime_sequence(task: str, pattern: FramePattern, output: FramePattern, options: RunOptions, *, factor: int,
                     layer: str, progress: Callable[[float, str], None] | None = None) -> list[str]:
-    """Write ``output``: the frames of ``pattern`` on disk with ``factor - 1`` inbetweens after each one
-    (frame i of n becomes output frame first + i * factor). Rendered frames are copied unchanged.
+    """The work of an ``acts_on="sequence"`` task (a ``key_pair`` task: the frame at t between two frames):
+    write ``output``, the frames of ``pattern`` on disk with ``factor - 1`` frames made by ``task`` after each
+    one (frame i of n becomes output frame first + i * factor). Frames on disk are copied unchanged.
 
     ``progress(fraction, status)`` follows every tile; raising in it stops the work."""
     frames = pattern.frames_on_disk()
@@ -184,7 +213,7 @@ def retime_sequence(pattern: FramePattern, output: FramePattern, factor: int, op
             break
         for k in range(1, factor):
             dst = str(output.path(first + i * factor + k))
-            run_file("inbetween", [str(pattern.path(frame)), str(pattern.path(frames[i + 1]))], dst, options,
+            run_file(task, [str(pattern.path(frame)), str(pattern.path(frames[i + 1]))], dst, options,
                      layer=layer, inputs={"t": k / factor}, progress=frame_progress,
                      key_steps=frames[i + 1] - frame)
             written.append(dst)
