@@ -1,13 +1,26 @@
-"""Denoise benchmark: every denoiser on the test split at several spp, one table, JSON + Markdown + a crops grid.
+"""Denoise benchmark: every denoiser on the test split and on the authored set at several spp, side by side,
+JSON + Markdown + crops grids.
 
     python -m bench denoise --data ~/.cache/postpass/data --split test --spp 1 4 16 --out out/bench
+    python -m bench denoise --authored ~/.cache/postpass/authored ...   # the default when that folder exists
 
 Methods: the noisy input, OpenCV non-local means, Blender's built-in OIDN through the compositor (albedo +
 normal; Accurate prefilter + High quality, and Fast + Fast), OIDN through ``pyoidn`` (High) when it is
 installed, and every Postpass denoise model in the registry (``--models DIR``; default the shipped ones).
+
+Sets: the dataset's test split (``--data --split --count``; scored against ``target.exr``) and the authored
+evaluation set, hand-built scenes never trained on (``--authored DIR``, default ``CACHE/authored`` when it
+exists, ``--no-authored``; scored against ``reference.exr``; scenes without the still ``noisy_spp*.exr`` files
+are skipped), the same methods on both in one run (``bench.core.SceneSet``).
+
 Metrics follow the protocol in ``ml_core.metrics``: tone-mapped PSNR / SSIM and linear relMSE against the
-test split's targets, per spp; seconds per megapixel on this machine; and one 1920x1080 frame's seconds
-(best of 3, methods taking turns: ``bench.core.best_of``).
+reference, per spp; beside them mean HDR-FLIP (``bench.metrics.hdr_flip``, lower is better) and the
+periodicity of the residual on the reference's flat regions (``bench.metrics.periodicity``: a regular grid
+stands out in dB, white noise stays a few dB); seconds per megapixel on this machine; and one 1920x1080
+frame's seconds (best of 3, methods taking turns: ``bench.core.best_of``). The report: a table per spp with
+both sets, ours - Blender's OIDN (accurate, high) on each set and the gap between the sets, a per-family table
+at 4 spp (the authored set; the split too once its scenes name families), and per set a crops grid plus a
+1:1 grid of the flattest and the dimmest 64 px regions (``denoise_flat_crops*.png``).
 """
 from __future__ import annotations
 
@@ -18,9 +31,17 @@ import numpy as np
 from ml_core.metrics import render_metrics
 
 from . import core, peers
+from . import metrics as bench_metrics
 from .core import BENCHMARKS, Benchmark
 
-KEYS = ("psnr", "ssim", "relmse")
+KEYS = ("psnr", "ssim", "relmse", "flip", "periodicity")
+#: per-scene lists kept in the JSON, per set, method and spp
+PER_SCENE = ("psnr", "relmse", "flip", "periodicity", "period")
+#: the peer "ours" is measured against, per set
+PEER = "blender-oidn (accurate, high)"
+#: scenes in a set's crops grids (the first ones): the split's, the authored set's (each scene a case of its
+#: own); the flat/dim grid's region size (1:1, px)
+GRID_SCENES, AUTHORED_GRID_SCENES, REGION = 4, 16, 64
 
 
 def denoise_methods(models_dir: Path | None = None, names: list[str] | None = None) -> dict:
@@ -41,43 +62,132 @@ def denoise_methods(models_dir: Path | None = None, names: list[str] | None = No
     return core.choose(makers, names)
 
 
+def score(result: np.ndarray, reference: np.ndarray, scale: float, reference_tm: np.ndarray,
+          corners: np.ndarray) -> dict[str, float]:
+    """Every metric of one output: the protocol's PSNR / SSIM / relMSE, HDR-FLIP and the flat-region
+    periodicity (``corners``: the reference's flat windows; ``reference_tm``: it tone-mapped at ``scale``)."""
+    from addon.runtime.color import tonemap
+
+    metrics = render_metrics(result, reference)
+    metrics["flip"] = bench_metrics.hdr_flip(result, reference)
+    metrics.update(bench_metrics.periodicity(tonemap(result, scale) - reference_tm, corners))
+    return metrics
+
+
+def flat_crop_rows(grid: core.Grid, scene: Path, regions: dict[str, list[tuple[int, int]]], outputs: list,
+                   reference: np.ndarray, size: int = REGION) -> None:
+    """Add a row per region to a 1:1 grid: a label tile, then each output's and the reference's crop, all
+    tone-mapped at the reference crop's own exposure (a dim region shows), each on a tile as wide as the grid's
+    cell (no resampling), the crop's periodicity as its caption."""
+    from addon.runtime.color import exposure_scale, tonemap
+
+    for kind, corners in regions.items():
+        for y, x in corners:
+            h, w = min(size, reference.shape[0] - y), min(size, reference.shape[1] - x)
+            ref = reference[y:y + h, x:x + w]
+            scale = exposure_scale(ref)
+            ref_tm = tonemap(ref, scale)
+            windows = bench_metrics.flat_windows(ref_tm, min(bench_metrics.WINDOW, h, w), threshold=np.inf)
+            tiles, captions = [_tile(np.full((h, w, 3), 0.5, np.float32), grid.cell)], [scene.name[:14]]
+            for out in outputs:
+                crop = tonemap(out[y:y + h, x:x + w], scale)
+                tiles.append(_tile(crop, grid.cell))
+                p = bench_metrics.periodicity(crop - ref_tm, windows, min(bench_metrics.WINDOW, h, w))
+                captions.append(f"{p['periodicity']:.1f} dB")
+            tiles.append(_tile(ref_tm, grid.cell))
+            captions.append("")
+            grid.rows.append(tiles)
+            grid.captions.append(captions)
+            grid.row_labels.append(f"{kind} {y},{x}")
+
+
+def _tile(crop: np.ndarray, cell: int) -> np.ndarray:
+    """``crop`` on the right of a mid-grey tile ``cell`` px wide (``ml_core.figures.image_grid`` resizes each
+    tile to the cell's width: a tile that wide keeps the crop 1:1); the caption goes on the grey."""
+    h, w = crop.shape[:2]
+    tile = np.full((h, max(cell, w), 3), 0.5, np.float32)
+    tile[:, tile.shape[1] - w:] = crop[..., :3]
+    return tile
+
+
 def run(root: Path, split: str = "test", spp: tuple[int, ...] = (1, 4, 16), count: int | None = None,
         out: Path | None = None, models_dir: Path | None = None, methods: list[str] | None = None,
-        hd_repeats: int = core.HD_REPEATS, log=print) -> dict:
-    """Every method on the first ``count`` scenes of ``split`` at each ``spp``; the 1920x1080 timing unless
-    ``hd_repeats`` is 0. Returns the result and, with ``out``, writes denoise.json, denoise.md and
-    denoise_crops.png there."""
+        hd_repeats: int = core.HD_REPEATS, authored: Path | bool | None = None, regions: int = 2,
+        log=print) -> dict:
+    """Every method on the first ``count`` scenes of ``split`` and on the authored set (``authored``: a folder,
+    None for ``CACHE/authored`` when it exists, False for none) at each ``spp``; the 1920x1080 timing unless
+    ``hd_repeats`` is 0; ``regions`` flattest and dimmest regions per scene in the 1:1 grids. Returns the
+    result and, with ``out``, writes denoise.json, denoise.md and the grids there (the split's
+    denoise_crops.png and denoise_flat_crops.png; the authored set's with an ``_authored`` suffix)."""
     from addon.runtime.color import exposure_scale, tonemap
     from addon.runtime.exr import read_exr
 
-    scenes = core.scenes(root, split, count)
+    sets = [core.split_set(root, split, count)]
+    extra, note = core.authored_from(authored, [f"noisy_spp{s:04d}.exr" for s in spp], log)
+    log(note)
+    if extra is not None:
+        sets.append(extra)
     runs = denoise_methods(models_dir, methods)
-    scores, grid = core.Scores(), core.Grid(list(runs) + ["reference"])
-    for i, scene in enumerate(scenes):
-        target = read_exr(scene / "target.exr").get("Combined")[..., :3]
-        for s in spp:
-            noisy = read_exr(scene / f"noisy_spp{s:04d}.exr")
-            color, albedo, normal = (noisy.get("Combined")[..., :3], noisy.get("Denoising Albedo"),
-                                     noisy.get("Denoising Normal"))
-            row, _ = scores.run(runs, lambda name, fn: fn(color, albedo, normal),
-                                lambda result: render_metrics(result, target), s, color.shape[0] * color.shape[1])
-            if i < 4 and s == spp[len(spp) // 2]:
-                scale = exposure_scale(target)
-                grid.rows.append([tonemap(r, scale) for r in row] + [tonemap(target, scale)])
-        log(f"scene {scene.name}: done ({i + 1}/{len(scenes)})")
+    scores, grids, counted = core.Scores(), {}, {}
+    middle = spp[len(spp) // 2]
+    for scene_set in sets:
+        suffix = "" if scene_set is sets[0] else f"_{scene_set.name}"
+        shown = GRID_SCENES if scene_set is sets[0] else AUTHORED_GRID_SCENES
+        grid = grids[f"denoise_crops{suffix}.png"] = core.Grid(list(runs) + ["reference"])
+        flat = grids[f"denoise_flat_crops{suffix}.png"] = core.Grid(
+            ["region"] + list(runs) + ["reference"], row_labels=[], captions=[], cell=2 * REGION)
+        window_counts = []
+        for i, scene in enumerate(scene_set.scenes):
+            reference = read_exr(scene_set.reference_path(scene)).get("Combined")[..., :3]
+            scale = exposure_scale(reference)
+            reference_tm = tonemap(reference, scale)
+            corners = bench_metrics.flat_windows(reference_tm)
+            window_counts.append(len(corners))
+            for s in spp:
+                noisy = read_exr(scene / f"noisy_spp{s:04d}.exr")
+                color, albedo, normal = (noisy.get("Combined")[..., :3], noisy.get("Denoising Albedo"),
+                                         noisy.get("Denoising Normal"))
+                row, _ = scores.run(runs, lambda name, fn: fn(color, albedo, normal),
+                                    lambda result: score(result, reference, scale, reference_tm, corners),
+                                    (scene_set.name, s), color.shape[0] * color.shape[1])
+                if i < shown and s == middle:
+                    grid.rows.append([tonemap(r, scale) for r in row] + [reference_tm])
+                    flat_crop_rows(flat, scene, bench_metrics.flat_regions(reference_tm, REGION, regions), row,
+                                   reference)
+            log(f"{scene_set.name} scene {scene.name}: done ({i + 1}/{len(scene_set.scenes)}, "
+                f"{len(corners)} flat windows)")
+        counted[scene_set.name] = window_counts
 
-    result = {"task": "denoise", "split": split, "scenes": len(scenes), "spp": list(spp),
-              "metrics": {name: {str(s): scores.mean(name, s, KEYS) for s in spp} for name in runs},
+    family_spp = 4 if 4 in spp else middle
+    by_set = {}
+    for scene_set in sets:
+        name = scene_set.name
+        by_set[name] = dict(scene_set.describe(), flat_windows=counted[name], metrics={
+            m: {str(s): scores.mean(m, (name, s), KEYS, skip_nan=("periodicity",)) for s in spp} for m in runs},
+            per_scene={key: {m: {str(s): scores.each(m, (name, s), key) for s in spp} for m in runs}
+                       for key in PER_SCENE},
+            by_family={"spp": family_spp, **{key: {m: scores.breakdown(m, (name, family_spp), key,
+                                                                          scene_set.families) for m in runs}
+                                             for key in ("psnr", "flip", "periodicity")}})
+    test = by_set[sets[0].name]
+    ours = [m for m in runs if m.startswith("postpass ")]
+    metrics_by_set = {name: r["metrics"] for name, r in by_set.items()}
+    result = {"task": "denoise", "split": split, "scenes": len(sets[0].scenes), "spp": list(spp),
+              # the split, as before the sets: what older readers of denoise.json read
+              "metrics": test["metrics"],
               "seconds_per_megapixel": scores.seconds_per_megapixel(runs),
               # per scene, in ``scene_names`` order: where a method loses, not only by how much on average
-              "scene_names": [scene.name for scene in scenes],
-              "per_scene_psnr": {name: {str(s): scores.each(name, s, "psnr") for s in spp} for name in runs},
+              "scene_names": test["scene_names"],
+              "per_scene_psnr": test["per_scene"]["psnr"],
               # relMSE is a mean of ratios: one scene's dark-neighbour halo can carry it
-              "per_scene_relmse": {name: {str(s): scores.each(name, s, "relmse") for s in spp} for name in runs}}
+              "per_scene_relmse": test["per_scene"]["relmse"],
+              "sets": by_set, "authored_note": note,
+              "versus": {"peer": PEER, "psnr": core.differences(metrics_by_set, ours, PEER, spp, "psnr"),
+                         "flip": core.differences(metrics_by_set, ours, PEER, spp, "flip")}}
     if hd_repeats:
-        result["seconds_1920x1080"] = hd_timing(runs, scenes[0], hd_repeats, log)
+        result["seconds_1920x1080"] = hd_timing(runs, sets[0].scenes[0], hd_repeats, log)
     if out:
-        core.write_reports(out, "denoise", result, markdown_table(result), {"denoise_crops.png": grid}, log)
+        core.write_reports(out, "denoise", result, markdown_table(result), grids, log)
     return result
 
 
@@ -96,15 +206,57 @@ def hd_timing(runs: dict, scene: Path, repeats: int = core.HD_REPEATS, log=print
                         repeats, "1920x1080", log)
 
 
+def _num(value, fmt: str = ".2f", signed: bool = False) -> str:
+    if value is None or not np.isfinite(value):
+        return "-"
+    return format(value, ("+" if signed else "") + fmt)
+
+
 def markdown_table(result: dict) -> str:
-    spp, hd = result["spp"], result.get("seconds_1920x1080", {})
-    rows = [[name] + [f"{by_spp[str(s)]['psnr']:.2f} / {by_spp[str(s)]['ssim']:.4f} / {by_spp[str(s)]['relmse']:.4f}"
-                      for s in spp] + [f"{result['seconds_per_megapixel'][name]:.2f}", core.seconds(hd, name)]
-            for name, by_spp in result["metrics"].items()]
-    table = core.markdown_table(["method"] + [f"{s} spp PSNR / SSIM / relMSE" for s in spp] +
-                                ["s / MP", "s per 1080p"], rows)
-    return (f"Denoise, {result['split']} split, {result['scenes']} scenes; tone-mapped PSNR (dB) / SSIM, "
-            f"linear relMSE against the target; seconds on this CPU.\n\n" + table)
+    """The report: a table per spp with every set side by side, ours - the peer per set and the gap, the
+    per-family tables and the timings."""
+    spp, hd, sets = result["spp"], result.get("seconds_1920x1080", {}), result["sets"]
+    names = list(result["metrics"])
+    described = " and ".join(f"{'the ' + n + ' split' if i == 0 else 'the ' + n + ' set'} ({r['scenes']} scenes)"
+                             for i, (n, r) in enumerate(sets.items()))
+    text = [f"Denoise on {described}; tone-mapped PSNR (dB) / SSIM and linear relMSE against each set's "
+            "reference, mean HDR-FLIP (lower is better) and the flat-region periodicity of the residual (dB "
+            "above its spectrum's background, mean / worst scene; white noise stays a few dB, a regular grid "
+            "stands out); seconds on this CPU.", "", result.get("authored_note") or "", ""]
+    for s in spp:
+        header, rows = ["method"], [[n] for n in names]
+        for set_name, r in sets.items():
+            header += [f"{set_name} PSNR / SSIM", f"{set_name} relMSE", f"{set_name} FLIP",
+                       f"{set_name} periodicity"]
+            for row, n in zip(rows, names):
+                m, each = r["metrics"][n][str(s)], r["per_scene"]["periodicity"][n][str(s)]
+                worst = max((v for v in each if v is not None and np.isfinite(v)), default=None)
+                row += [f"{_num(m['psnr'])} / {_num(m['ssim'], '.4f')}", _num(m["relmse"], ".4f"),
+                        _num(m["flip"], ".4f"), f"{_num(m['periodicity'], '.1f')} / {_num(worst, '.1f')}"]
+        text += [f"### {s} spp", "", core.markdown_table(header, rows)]
+    versus = result.get("versus", {})
+    if versus.get("psnr"):
+        set_names = list(next(iter(versus["psnr"].values()))[str(spp[0])])  # the sets with the peer, "gap"
+        header = ["method"] + [f"{s} spp {n}" for s in spp for n in set_names]
+        rows = [[n] + [f"{_num(versus['psnr'][n][str(s)].get(k), signed=True)} dB / "
+                       f"{_num(versus['flip'][n][str(s)].get(k), '.4f', signed=True)}"
+                       for s in spp for k in set_names] for n in versus["psnr"]]
+        text += [f"### Ours - {versus['peer']}: PSNR (dB) / HDR-FLIP", "",
+                 "Per set; gap: the last set's difference minus the first's (negative: ours loses more there).",
+                 "", core.markdown_table(header, rows)]
+    elif names:
+        text += [f"(ours - {PEER}: not measured, a method of the two left out)", ""]
+    for i, (set_name, r) in enumerate(sets.items()):
+        if i == 0 and not r["named_families"]:
+            continue  # the split before families: one family, the tables above
+        fam = r["by_family"]
+        text += [f"### Per family, {set_name}, {fam['spp']} spp: PSNR (dB) / HDR-FLIP", "",
+                 core.breakdown_table(r["family_counts"], names, lambda m, f, fam=fam: (
+                     f"{_num(fam['psnr'][m][f])} / {_num(fam['flip'][m][f], '.4f')}"))]
+    text += ["### Time", "", core.markdown_table(
+        ["method", "s / MP", "s per 1080p"],
+        [[n, f"{result['seconds_per_megapixel'][n]:.2f}", core.seconds(hd, n)] for n in names])]
+    return "\n".join(text)
 
 
 def regression_crops(root: Path, out: Path, split: str = "test", count: int = 8, size: int = 64,
@@ -131,14 +283,17 @@ def regression_crops(root: Path, out: Path, split: str = "test", count: int = 8,
 
 
 def options(p) -> None:
-    core.add_options(p)
+    core.add_options(p, authored=True)
     p.add_argument("--spp", type=int, nargs="+", default=[1, 4, 16], help="noisy inputs' spp (default: 1 4 16)")
+    p.add_argument("--regions", type=int, default=2, metavar="N",
+                   help="1:1 grids: the N flattest and N dimmest 64 px regions per scene (default: %(default)s)")
 
 
 def main(args) -> str:
     return markdown_table(run(args.data, args.split, tuple(args.spp), args.count, args.out, args.models,
-                              args.methods, core.hd_repeats(args)))
+                              args.methods, core.hd_repeats(args), args.authored, args.regions))
 
 
-BENCHMARKS.add("denoise", Benchmark("denoisers on the test split at several spp", main, options, __doc__,
+BENCHMARKS.add("denoise", Benchmark("denoisers on the test split and the authored set at several spp", main,
+                                    options, __doc__,
                                     crops=regression_crops))

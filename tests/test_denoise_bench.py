@@ -1,30 +1,135 @@
 """The denoise benchmark (``python -m bench denoise``) end to end on a real tiny Cycles render: the
-shipped denoiser beside the noisy input, OpenCV and Blender's own OIDN (through its compositor), one table."""
+shipped denoiser beside the noisy input and Blender's own OIDN (through its compositor), on the test split and
+on an authored set side by side, one report; and the structured-artefact check (periodicity) on synthetic
+residuals."""
 from __future__ import annotations
 
 import json
+import math
+import shutil
 
 import numpy as np
 
+from bench import core
 from bench import main as bench_main
+from bench import metrics as bench_metrics
+
+PEER = "blender-oidn (accurate, high)"
 
 
-def test_denoise_benchmark_scores_every_method_per_scene_and_writes_its_reports(tiny_dataset, tmp_path, capsys):
-    methods = ["noisy", "opencv-nlm", "blender-oidn (fast, fast)", "postpass denoise_kpn"]
+def fake_authored(tiny_dataset, root):
+    """An authored set made of the tiny test render: two complete scenes of two families (noisy files, the
+    target as reference.exr, scene.json, manifest last), one unfinished (no manifest) and one animated
+    scene without still files (skipped)."""
+    from ml_core import data
+
+    source = data.complete_scenes(tiny_dataset, "test")[0]
+    for name, family in (("dim_wall", "interior"), ("sunlit_ball", "exterior"), ("unfinished", "interior"),
+                         ("turntable", "exterior")):
+        folder = root / name
+        folder.mkdir(parents=True)
+        if name != "turntable":
+            for noisy in source.glob("noisy_spp*.exr"):
+                shutil.copy(noisy, folder / noisy.name)
+            shutil.copy(source / "target.exr", folder / "reference.exr")
+        (folder / "scene.json").write_text(json.dumps({"name": name, "family": family, "description": "test",
+                                                       "frames": 1}))
+        if name != "unfinished":
+            (folder / "manifest.json").write_text("{}")
+    return root
+
+
+def test_denoise_benchmark_scores_the_split_and_the_authored_set_side_by_side(tiny_dataset, tmp_path, capsys):
+    authored = fake_authored(tiny_dataset, tmp_path / "authored")
+    methods = ["noisy", PEER, "postpass denoise_kpn"]
+    out = tmp_path / "out"
     code = bench_main(["denoise", "--data", str(tiny_dataset), "--split", "test", "--spp", "1", "4", "--no-hd",
-                       "--methods", *methods, "--out", str(tmp_path)])
+                       "--methods", *methods, "--authored", str(authored), "--regions", "1", "--out", str(out)])
     assert code == 0
-    result = json.loads((tmp_path / "denoise.json").read_text())
+    result = json.loads((out / "denoise.json").read_text())
     assert set(result["metrics"]) == set(methods) and result["scenes"] == 1
     for name in methods:
         for spp in ("1", "4"):
             m = result["metrics"][name][spp]
-            assert np.isfinite([m["psnr"], m["ssim"], m["relmse"]]).all()
+            assert np.isfinite([m["psnr"], m["ssim"], m["relmse"], m["flip"]]).all() and 0 <= m["flip"] <= 1
             # per scene, in scene order: the mean of one scene is that scene
             assert result["per_scene_psnr"][name][spp] == [m["psnr"]]
             assert result["per_scene_relmse"][name][spp] == [m["relmse"]]
-    for denoiser in ("blender-oidn (fast, fast)", "postpass denoise_kpn"):
+    for denoiser in (PEER, "postpass denoise_kpn"):
         assert result["metrics"][denoiser]["4"]["psnr"] > result["metrics"]["noisy"]["4"]["psnr"] + 3
-    assert "| postpass denoise_kpn |" in (tmp_path / "denoise.md").read_text()
+        assert result["metrics"][denoiser]["4"]["flip"] < result["metrics"]["noisy"]["4"]["flip"]
+
+    # the authored set: the two complete scenes with stills, in folder order; the animated one skipped
+    sets = result["sets"]
+    assert list(sets) == ["test", "authored"]
+    a = sets["authored"]
+    assert a["scene_names"] == ["dim_wall", "sunlit_ball"] and a["families"] == ["interior", "exterior"]
+    assert a["family_counts"] == {"interior": 1, "exterior": 1} and len(a["skipped"]) == 1
+    assert "turntable" in a["skipped"][0]
+    for name in methods:
+        # the same render on both sets: the same scores (the denoisers are deterministic on one input)
+        assert math.isclose(a["metrics"][name]["4"]["psnr"], result["metrics"][name]["4"]["psnr"], abs_tol=1e-3)
+        assert math.isclose(a["by_family"]["psnr"][name]["interior"], a["per_scene"]["psnr"][name]["4"][0])
+    # ours - the peer on each set, and the gap between them
+    row = result["versus"]["psnr"]["postpass denoise_kpn"]["4"]
+    assert set(row) == {"test", "authored", "gap"}
+    assert math.isclose(row["gap"], row["authored"] - row["test"]) and abs(row["gap"]) < 1e-3
+
+    report = (out / "denoise.md").read_text()
+    assert "| postpass denoise_kpn |" in report and "authored FLIP" in report and "test periodicity" in report
+    assert "### Ours - blender-oidn (accurate, high)" in report
+    assert "### Per family, authored, 4 spp" in report and "| interior | 1 |" in report
+    assert "Per family, test" not in report  # the split's scenes name no family yet
     assert "| noisy |" in capsys.readouterr().out
-    assert (tmp_path / "denoise_crops.png").stat().st_size > 1000
+    for grid in ("denoise_crops.png", "denoise_crops_authored.png", "denoise_flat_crops.png",
+                 "denoise_flat_crops_authored.png"):
+        assert (out / grid).stat().st_size > 1000
+
+
+def test_the_authored_set_is_left_out_with_a_note_when_there_is_none(tmp_path, monkeypatch):
+    monkeypatch.setenv("POSTPASS_CACHE", str(tmp_path))
+    found, note = core.authored_from(None, ["noisy_spp0004.exr"])
+    assert found is None and "none at" in note and str(tmp_path / "authored") in note
+    assert core.authored_from(False)[0] is None
+    (tmp_path / "authored" / "a").mkdir(parents=True)
+    (tmp_path / "authored" / "a" / "manifest.json").write_text("{}")  # complete, but no stills: skipped
+    found, note = core.authored_from(None, ["noisy_spp0004.exr"], log=lambda line: None)
+    assert found is None and "no complete scene" in note
+
+
+def test_periodicity_finds_an_8_px_grid_that_white_noise_of_the_same_power_does_not_have():
+    rng = np.random.default_rng(0)
+    size = 128
+    reference = np.full((size, size, 3), 0.2, np.float32)  # a plain dim wall: every window flat
+    corners = bench_metrics.flat_windows(reference)
+    assert len(corners) == 49
+    yy, xx = np.mgrid[:size, :size]
+    grid = ((yy % 8 == 0) | (xx % 8 == 0)).astype(np.float64)
+    grid = (grid - grid.mean()) / grid.std()
+    noise = rng.normal(size=(size, size))
+    # the same power: a quarter of it in the grid, the rest noise, against noise alone
+    patterned = bench_metrics.periodicity(0.5 * grid + math.sqrt(0.75) * noise, corners)
+    white = bench_metrics.periodicity(rng.normal(size=(size, size, 3)), corners)
+    assert patterned["periodicity"] > white["periodicity"] + 6 and white["periodicity"] < 4
+    assert patterned["period"] == 8.0 and patterned["windows"] == 49
+    # smooth blotches (a low-frequency residual) are no periodic pattern
+    import cv2
+
+    blotches = cv2.GaussianBlur(rng.normal(size=(size, size)), (0, 0), 6) + 0.02 * noise
+    assert bench_metrics.periodicity(blotches, corners)["periodicity"] < patterned["periodicity"] - 4
+    # a textured reference has no flat window: no score
+    textured = rng.random((size, size, 3)).astype(np.float32)
+    assert len(bench_metrics.flat_windows(textured)) == 0
+    assert math.isnan(bench_metrics.periodicity(noise, bench_metrics.flat_windows(textured))["periodicity"])
+    # the 1:1 crops: the flattest and the dimmest regions, inside the image
+    half = np.concatenate([textured[:, :64], reference[:, 64:]], 1)
+    regions = bench_metrics.flat_regions(half, 64, 2)
+    assert all(x >= 64 for _, x in regions["flat"]) and len(regions["dim"]) == 2
+
+
+def test_hdr_flip_is_zero_on_identical_images_and_grows_with_the_error():
+    rng = np.random.default_rng(1)
+    reference = (rng.random((40, 40, 3)) * 4).astype(np.float32)
+    assert bench_metrics.hdr_flip(reference, reference) == 0.0
+    slight = bench_metrics.hdr_flip(reference * 1.05, reference)
+    assert 0 < slight < bench_metrics.hdr_flip(reference + rng.normal(0, 1, reference.shape), reference) <= 1
