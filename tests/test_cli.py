@@ -131,7 +131,7 @@ def test_broken_frames_fail_alone_with_path_and_reason(sequence, models_dir, tmp
                    models_dir=models_dir)
     assert run.returncode == 1
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"c.{f}.exr" for f in (1001, 1002, 1004, 1006)]
-    assert f"frame 1003 FAILED: {truncated}: truncated or corrupt EXR (cannot read " in run.stderr
+    assert f"frame 1003 FAILED: {truncated}: truncated or damaged OpenEXR file (cannot read " in run.stderr
     # The first frame chose denoise_aux; a frame without albedo fails instead of going through another model.
     missing = f"{no_albedo}: missing pass 'Denoising Albedo' (layer 'ViewLayer'; passes here: "
     assert f"frame 1005 FAILED: {missing}" in run.stderr
@@ -315,8 +315,10 @@ def test_models_and_info(sequence, models_dir):
     broken = sequence / beauty(1004)
     broken.write_bytes(broken.read_bytes()[:30000])
     bad = postpass("info", broken, models_dir=models_dir)
-    last = bad.stderr.splitlines()[-1]  # after what the OpenEXR library itself prints about the file
-    assert bad.returncode == 2 and last.startswith(f"postpass info: error: {broken}: truncated or corrupt EXR")
+    [line] = bad.stderr.splitlines()  # one line: what the OpenEXR library itself prints is swallowed
+    assert bad.returncode == 2 and line.startswith(f"postpass info: error: {broken}: truncated or damaged OpenEXR")
+    as_json = postpass("info", broken, "--json", models_dir=models_dir)
+    assert json.loads(as_json.stdout)["error"].startswith(f"{broken}: truncated or damaged OpenEXR")
 
 
 @pytest.mark.parametrize("command", ["denoise", "upres", "colorize", "inbetween", "models", "info"])

@@ -130,10 +130,11 @@ def test_bad_files_give_one_line_errors_naming_the_file(cycles_render, models_di
     shutil.copy(cycles_render / "lowres_x2.exr", tmp_path / "low.exr")
     opts = {"models_dir": models_dir}
     cases = [
-        (lambda: read_image(truncated), rf"^{truncated}: truncated or corrupt EXR \(cannot read ViewLayer\.Depth, "),
-        (lambda: read_image(stub), rf"^{stub}: unreadable EXR \("),
+        (lambda: read_image(truncated),
+         rf"^{truncated}: truncated or damaged OpenEXR file \(cannot read ViewLayer\.Depth, "),
+        (lambda: read_image(stub), rf"^{stub}: truncated or damaged OpenEXR file \(header cut off at byte 300\)$"),
         (lambda: read_image(tmp_path / "missing.exr"), r"missing.exr: file does not exist$"),
-        (lambda: denoise_file(truncated, tmp_path / "o.exr", **opts), rf"^{truncated}: truncated or corrupt EXR"),
+        (lambda: denoise_file(truncated, tmp_path / "o.exr", **opts), rf"^{truncated}: truncated or damaged OpenEXR"),
         (lambda: denoise_file(plain, tmp_path / "o.exr", model="denoise_aux", **opts),
          rf"^{plain}: missing pass 'Denoising Albedo' \(layer 'ViewLayer'; passes here: Combined\)$"),
         (lambda: denoise_file(two_channel_normal, tmp_path / "o.exr", **opts),

@@ -90,9 +90,30 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_INTERRUPTED
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line (farm logs keep the last line): what is wrong, and where the options are listed."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def whole_number(minimum: int):
+    """``argparse`` type: a whole number >= ``minimum`` (``--threads``, ``--tile-size``)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {minimum} or more, not {value}")
+        return value
+
+    parse.__name__ = f"whole number >= {minimum}"
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="postpass", description=DESCRIPTION,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(prog="postpass", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     for spec in tasks.specs():
@@ -153,12 +174,13 @@ def _add_run_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--model", metavar="NAME", help="use this registered model (default: chosen by the passes)")
     _add_models_dir(sub)
     sub.add_argument("--device", choices=DEVICES, default="auto", help="where onnxruntime runs (default: auto)")
-    sub.add_argument("--threads", type=int, metavar="N",
-                     help="CPU threads per process (default: $POSTPASS_THREADS or every core it may use)")
-    sub.add_argument("--tile-size", type=int, default=512, metavar="PX",
+    sub.add_argument("--threads", type=whole_number(0), metavar="N",
+                     help="CPU threads per process (default or 0: $POSTPASS_THREADS or every core it may use)")
+    sub.add_argument("--tile-size", type=whole_number(0), default=512, metavar="PX",
                      help="tile size in input pixels, 0 for whole frames (default: 512; smaller uses less memory)")
     sub.add_argument("--bit-depth", type=int, choices=(8, 16, 32), metavar="BITS",
-                     help="PNG/TIFF bit depth: 8 or 16 (TIFF also 32, float); EXR is always 32-bit float")
+                     help="PNG/TIFF bit depth: 8 or 16 (TIFF also 32, float; JPEG 8); EXR is always 32-bit float "
+                          "(default: the input's where the output format has it, else PNG/TIFF 16)")
     sub.add_argument("--scheduler", metavar="ADDRESS",
                      help="run on a Dask distributed cluster, one task per frame (e.g. tcp://farm-head:8786)")
     _add_output_options(sub)
@@ -167,7 +189,7 @@ def _add_run_options(sub: argparse.ArgumentParser) -> None:
 def _process(args: argparse.Namespace) -> int:
     task = args.command
     spec = tasks.get(task)
-    jobs = plan(task, args.inputs, args.output, args.frames,
+    jobs = plan(task, args.inputs, args.output, args.frames, bit_depth=args.bit_depth,
                 **{o.dest: getattr(args, o.dest) for o in spec.cli_options_to("plan")})
     options = BatchOptions(task, model=args.model, models_dir=args.models_dir, device=args.device,
                            threads=args.threads, tile_size=args.tile_size or None, layer=args.layer,

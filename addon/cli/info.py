@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 from ..runtime.contract import PROVENANCE_KEYS
 from ..runtime.engine import load_model
-from ..runtime.exr import ImageError
+from ..runtime.exr import ImageError, library_output_swallowed, read_exr_headers
 from ..runtime.imageio import read_image
 from ..runtime.registry import Registry
 from ..runtime.sequence import format_frames, parse_pattern
@@ -27,7 +26,8 @@ def describe(path: str) -> dict:
     read_image(path)  # checks the suffix and that OpenCV decodes it
     import cv2
 
-    raw = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    with library_output_swallowed():
+        raw = cv2.imread(path, cv2.IMREAD_UNCHANGED)
     height, width = raw.shape[:2]
     channels = 1 if raw.ndim == 2 else raw.shape[2]
     integer = raw.dtype.kind in "ui"
@@ -42,15 +42,9 @@ def describe(path: str) -> dict:
 
 
 def _describe_exr(path: str) -> dict:
-    import OpenEXR
-
-    if not os.path.isfile(path):
-        raise ImageError(path, "file does not exist")
-    try:
-        parts = list(OpenEXR.File(path, header_only=True).parts)
-    except Exception as exc:  # OpenEXR's errors are multi-line
-        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ImageError(path, f"unreadable EXR ({detail})") from None
+    # An empty, foreign or cut-off file fails here in one line; what OpenEXR prints about it is swallowed, so
+    # with --json stdout holds only the JSON.
+    parts = read_exr_headers(path)
     names = [c.name for p in parts for c in p.header["channels"]]
     view_layers = list(dict.fromkeys(n.split(".")[0] for n in names if n.count(".") >= 2))  # in file order
     layers = {}
@@ -116,7 +110,13 @@ def models_command(args: argparse.Namespace) -> int:
             for key, value in shown.items():
                 print(f"{key:20s} {value if isinstance(value, str) else json.dumps(value)}")
         return 0
-    listed = [{"name": e.name, **e.summary} for e in registry.entries.values()]
+    # Every file is checked against its registry sha256 while listing: a tampered or missing model is flagged
+    # here (it would be refused when used); the listing itself still succeeds.
+    listed = []
+    for e in registry.entries.values():
+        problem = registry.verify(e.name)
+        listed.append({"name": e.name, **e.summary, "verified": problem is None,
+                       **({"problem": _model_problem(problem)} if problem else {})})
     if args.json:
         print(json.dumps(listed))
     elif not args.quiet:
@@ -126,6 +126,19 @@ def models_command(args: argparse.Namespace) -> int:
             inputs = ", ".join(i if i in entry["required"] else f"[{i}]" for i in entry["inputs"])
             scale = f" x{entry['scale']}" if entry["scale"] != 1 else ""
             metrics = json.dumps(entry["metrics"]) if entry["metrics"] else "no metrics"
+            flag = "" if entry["verified"] else f"  {entry['problem']}"
             print(f"{entry['name']:24s} {entry['task']}{scale} {entry['precision']} v{entry['version']}: "
-                  f"{inputs}; {metrics}")
+                  f"{inputs}; {metrics}{flag}")
+    for entry in listed:
+        if not entry["verified"]:
+            print(f"postpass models: warning: {entry['name']}: {entry['problem']}", file=sys.stderr)
     return 0
+
+
+def _model_problem(problem: str) -> str:
+    """The listing's flag: TAMPERED for a file whose sha256 differs from the registry, else MISSING/UNREADABLE."""
+    if problem.startswith("sha256"):
+        return "TAMPERED: sha256 differs from the registry (refused when used)"
+    if "No such file" in problem:
+        return "MISSING: no model file (refused when used)"
+    return f"UNREADABLE: {problem}"

@@ -61,14 +61,15 @@ class Report:
 def frame_line(result: FrameResult, show_worker: bool = False) -> str:
     """``frame 1001 done in 0.41 s (denoise_aux, CPU) -> out.1001.exr``, one line whatever happened."""
     where = f" on {result.worker}" if show_worker and result.worker else ""
+    redone = f" (redone: {result.output}: {result.redone})" if result.redone else ""
     if result.status == "failed":
-        return f"{result.label} FAILED{where}: {result.reason}"
+        return f"{result.label} FAILED{where}: {result.reason}{redone}"
     if result.status == "skipped":
         return f"{result.label} skipped ({result.reason}): {result.output}"
     provider = result.provider.replace("ExecutionProvider", "")
     zeroed = f", {result.nonfinite} NaN/Inf set to 0" if result.nonfinite else ""
     return (f"{result.label} done in {result.seconds:.2f} s ({result.model}, {provider}{zeroed}){where} "
-            f"-> {result.output}")
+            f"-> {result.output}{redone}")
 
 
 def summary_lines(summary: Summary) -> list[str]:
@@ -80,7 +81,7 @@ def summary_lines(summary: Summary) -> list[str]:
     lines = [f"postpass {summary.task}: {counts} of {_count(len(summary.jobs))} in {summary.seconds:.1f} s "
              f"({summary.frames_per_second:.2f} frames/s); {state}exit {summary.exit_code}"]
     for name, items in (("done", summary.done), ("skipped", summary.skipped), ("failed", summary.failed),
-                        ("not run", summary.not_run)):
+                        ("not run", summary.not_run), ("redone (existing output unusable)", summary.redone)):
         if items:
             lines.append(f"  {name}: {_frames(items)}")
     lines += [f"  {r.label}: {r.reason}" for r in summary.failed]

@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import Callable
 
 from .contract import ModelError
-from .engine import DEFAULT_TILE, InferenceResult, load_model
-from .exr import ImageError, update_exr, write_exr
-from .imageio import read_image, write_image
+from .engine import DEFAULT_TILE, InferenceResult, check_run_options, load_model
+from .exr import ImageError, update_exr, write_exr  # noqa: F401  (ImageError: re-exported, as before)
+from .imageio import check_output, output_bit_depth, read_image, write_image
 from .registry import Registry, RegistryEntry
 
 PathLike = str | os.PathLike
@@ -48,6 +48,7 @@ def run(task: str, inputs: dict, *, model: str | None = None, scale: int | None 
         progress: Callable[[int, int], None] | None = None, key_steps: float | None = None) -> InferenceResult:
     """Run ``task`` on ``inputs`` ({contract input name: array or number}; None means absent);
     ``key_steps``: frame steps between the frames whose Vector passes are given (see ``Model.run``)."""
+    check_run_options(threads=threads, tile_size=tile_size)
     registry = Registry(models_dir)
     given = {k for k, v in inputs.items() if v is not None}
     entry = _pick(registry, task, given, model, scale, precision, exact=True)
@@ -66,8 +67,12 @@ def run_files(task: str, sources: list[PathLike | None], dst: PathLike, *, input
     Each model input names a pass and which of ``sources`` holds it (its metadata), so a multilayer EXR
     feeds colour, albedo, normal and vectors by pass name, and the model is chosen by which passes exist.
     ``inputs`` adds arrays or scalars (e.g. ``t``). An EXR result written from one EXR of the same size
-    keeps that file's other parts and header; otherwise the result is written alone.
+    keeps that file's other parts and header; otherwise the result is written alone. ``bit_depth`` (PNG/TIFF):
+    default the first source's when its format has it (16-bit in, 16-bit out), else the format's default.
+    ``dst``'s type and ``bit_depth`` are checked before anything is read.
     """
+    check_run_options(threads=threads, tile_size=tile_size)
+    check_output(dst, bit_depth)
     files = [read_image(p, layer) if p is not None else None for p in sources]
     registry = Registry(models_dir)
     inputs = {k: v for k, v in (inputs or {}).items() if v is not None}
@@ -126,10 +131,9 @@ def _write_result(dst: PathLike, result: InferenceResult, entry: RegistryEntry, 
     out_spec = entry.contract.outputs[0]
     image = result.outputs[out_spec.name]
     if Path(dst).suffix.lower() != ".exr":
-        write_image(dst, image, bit_depth)
+        write_image(dst, image, output_bit_depth(dst, bit_depth, primary.bit_depth))
         return
-    if bit_depth not in (None, 32):
-        raise ImageError(dst, f"EXR results are written as 32-bit float, not {bit_depth}-bit")
+    check_output(dst, bit_depth)
     pass_name = out_spec.pass_name or "Combined"
     out_layer = layer if primary.multilayer else None
     if single_source and entry.contract.scale == 1 and primary.path.lower().endswith(".exr"):

@@ -3,8 +3,10 @@ process or on a Dask cluster, and sum up what was done, skipped and failed.
 
 Farm rules every job follows (see ``docs/farm.md``):
 
-* a frame is written atomically (temporary file in the same folder, then a rename), so a killed process never
-  leaves a partial frame under its final name, and a rerun with ``skip_existing`` resumes where it stopped;
+* a frame is written atomically (temporary file in the same folder, flushed to the disk, then a rename), so a
+  killed process or a power cut never leaves a partial frame under its final name, and a rerun with
+  ``skip_existing`` resumes where it stopped; it skips only outputs that are complete images
+  (``imageio.file_problem``) and redoes the others;
 * inputs are never overwritten: a plan whose output names an input is refused before anything runs;
 * one job per output frame, and no two jobs write one file;
 * a frame that fails (corrupt, missing pass, wrong size) yields a failed :class:`FrameResult` naming the file
@@ -40,6 +42,7 @@ from .api import run_files
 from .contract import ModelError
 from .engine import DEFAULT_TILE
 from .exr import ImageError
+from .imageio import check_output, file_problem
 from .registry import Registry
 from .registry import models_dir as resolve_models_dir
 from .sequence import FramePattern, SequenceError, format_frames, frame_number, parse_pattern
@@ -107,6 +110,7 @@ class FrameResult:
     provider: str = ""
     nonfinite: int = 0  # NaN/Inf input values replaced with 0
     worker: str = ""  # host:pid that ran it
+    redone: str = ""  # skip_existing found this output, but damaged (why): it was made again
 
 
 @dataclass
@@ -135,6 +139,11 @@ class Summary:
         return self._with("failed")
 
     @property
+    def redone(self) -> list[FrameResult]:
+        """Frames whose existing output was damaged (``skip_existing``) and made again (done or failed)."""
+        return [r for r in self.results if r.redone]
+
+    @property
     def not_run(self) -> list[FrameJob]:
         finished = {r.output for r in self.results}
         return [j for j in self.jobs if j.output not in finished]
@@ -157,7 +166,9 @@ class Summary:
         return {
             "task": self.task, "frames": len(self.jobs), "done": ids(self.done), "skipped": ids(self.skipped),
             "failed": [{"frame": r.frame, "output": r.output, "reason": r.reason} for r in self.failed],
-            "not_run": ids(self.not_run), "models": sorted({r.model for r in self.done}),
+            "not_run": ids(self.not_run),
+            "redone": [{"frame": r.frame, "output": r.output, "reason": r.redone} for r in self.redone],
+            "models": sorted({r.model for r in self.done}),
             "seconds": round(self.seconds, 3), "frames_per_second": round(self.frames_per_second, 3),
             "interrupted": self.interrupted, "exit_code": self.exit_code,
         }
@@ -166,9 +177,10 @@ class Summary:
 # ----------------------------------------------------------------------------------------------------------
 # Planning: inputs, output and frames -> one job per output frame
 # ----------------------------------------------------------------------------------------------------------
-def plan(task: str, inputs: list[str], output: str, frames: list[int] | None = None,
-         **task_options) -> list[FrameJob]:
-    """The jobs of a batch, checked: no output names an input, no two jobs write one file.
+def plan(task: str, inputs: list[str], output: str, frames: list[int] | None = None, *,
+         bit_depth: int | None = None, **task_options) -> list[FrameJob]:
+    """The jobs of a batch, checked: no output names an input, no two jobs write one file, every output has a
+    type this runtime writes, with ``bit_depth`` (the batch's ``--bit-depth``) when given.
 
     ``inputs``: one pattern (its ``frames``, default every frame on disk) or explicit files. ``output``: a
     pattern, a folder (same file names) or, for one frame, a file. ``task_options``: the task's plan options
@@ -194,6 +206,7 @@ def plan(task: str, inputs: list[str], output: str, frames: list[int] | None = N
     except SequenceError as exc:
         raise BatchError(str(exc)) from None
     _check_outputs(jobs, inputs, output)
+    _check_output_types(jobs, output, bit_depth)
     return jobs
 
 
@@ -341,6 +354,23 @@ def _check_outputs(jobs: list[FrameJob], inputs: list[str], output: str) -> None
         written[real] = job
 
 
+def _check_output_types(jobs: list[FrameJob], output: str, bit_depth: int | None) -> None:
+    """Refuse outputs no frame could be written to (no or an unsupported suffix, a bit depth the format lacks)
+    now, in one line naming the output, instead of failing every frame after its inference."""
+    pattern = parse_pattern(output) is not None
+    seen = set()
+    for job in jobs:
+        suffix = Path(job.output).suffix.lower()
+        if suffix in seen:
+            continue
+        seen.add(suffix)
+        try:
+            check_output(job.output, bit_depth)
+        except ImageError as exc:
+            named = output if pattern or len(jobs) == 1 else job.output  # a folder: the file of the frame
+            raise BatchError(f"{named}: {exc.problem}") from None
+
+
 def _abs(path: str | os.PathLike) -> str:
     return os.path.abspath(path)
 
@@ -353,12 +383,17 @@ def run_frame(job: FrameJob, options: BatchOptions) -> FrameResult:
     start = time.perf_counter()
     worker = f"{socket.gethostname()}:{os.getpid()}"
 
+    redone = ""
+
     def finish(status: str, reason: str = "", **more) -> FrameResult:
         return FrameResult(job.frame, job.label, job.output, status, reason, time.perf_counter() - start,
-                           worker=worker, **more)
+                           worker=worker, redone=redone, **more)
 
-    if options.skip_existing and os.path.exists(job.output):
-        return finish("skipped", "output exists")
+    if options.skip_existing and os.path.lexists(job.output):
+        problem = file_problem(job.output)  # a zero-length or cut-off file (a power cut, a full disk) is redone
+        if problem is None:
+            return finish("skipped", "output exists")
+        redone = f"existing output unusable ({problem})"
     if job.problem:
         return finish("failed", job.problem)
     try:

@@ -1,7 +1,9 @@
 """Running one registered model on numpy images, driven entirely by the model's contract (its ONNX metadata).
 
 The steps, the same for every model: check the inputs against the contract (channel count, size, dtype);
-split alpha off colour inputs; count and zero NaN/Inf; estimate inputs the contract lets the runtime compute
+make every input float32 (float64 values beyond float32's range count as non-finite, like NaN/Inf); split
+alpha off colour inputs and widen grey ones to RGB (a grey image comes back grey: the luminance of the result);
+count and zero NaN/Inf; estimate inputs the contract lets the runtime compute
 (optical flow for the image-only inbetweener); compute scalars (one exposure scale per image for HDR
 models); pad to the model's multiple and run overlapping tiles, converting sRGB inputs/outputs per tile;
 blend the tiles into outputs cropped back to size; put alpha back, resized to the output grid. Memory stays
@@ -33,7 +35,19 @@ from .tiling import blend_weights, plan_axis, plan_grid, round_up
 DEFAULT_TILE = 512
 NONFINITE_POLICIES = ("zero", "error")
 ROWS_PER_CHUNK = 256  # whole-image scans (NaN counts, max |offset|) go in row chunks to keep temporaries small
+RGB = ("R", "G", "B")
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 log = logging.getLogger("postpass.runtime")
+
+
+def check_run_options(threads: int | None = None, tile_size: int | None = None) -> None:
+    """Refuse option values no run can use, in one line: ``threads`` and ``tile_size`` are whole numbers >= 0
+    (0 or None: every core the process may use / whole frames)."""
+    for name, value, zero in (("threads", threads, "every core"), ("tile_size", tile_size, "whole frames")):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise ModelError(f"{name} must be a whole number >= 0 (0: {zero}), not {value!r}")
 
 
 @dataclass
@@ -98,6 +112,7 @@ class Model:
         start = time.perf_counter()
         c = self.contract
         labels = labels or {}
+        check_run_options(tile_size=tile_size)
         if nonfinite not in NONFINITE_POLICIES:
             raise ModelError(f"nonfinite must be one of {', '.join(NONFINITE_POLICIES)}, not {nonfinite!r}")
         given = {k: v for k, v in inputs.items() if v is not None}
@@ -109,14 +124,18 @@ class Model:
         def label(name: str) -> str:
             return labels.get(name, f"input {name!r}")
 
-        images, alphas, counts = {}, {}, {}
+        images, alphas, counts, overflows, grey = {}, {}, {}, {}, set()
         for spec in c.image_inputs:
             if spec.name not in given:
                 if not spec.optional:
                     raise ModelError(f"model {self.name!r} needs input {spec.name!r} ({spec.meaning})")
                 continue
             raw = _as_image(given[spec.name], label(spec.name))
+            overflows[spec.name] = _count_overflow(raw)  # before the cast, which makes them Inf
+            raw = _as_float32(raw)
             counts[spec.name] = _count_nonfinite(raw)
+            if spec.channels == RGB and raw.shape[2] in (1, 2):
+                grey.add(spec.name)
             images[spec.name], alphas[spec.name] = split_channels(raw, spec, label(spec.name))
         height, width = _check_sizes(c, images, label)
         if key_steps is not None:
@@ -129,10 +148,12 @@ class Model:
                         and key_steps != spec.displacement_gain:
                     images[spec.name] = images[spec.name] * np.float32(key_steps / spec.displacement_gain)
         for name, count in counts.items():
+            beyond = (f" ({overflows[name]} of them beyond float32's range, from a float64 array)"
+                      if overflows.get(name) else "")
             if count and nonfinite == "error":
-                raise ImageError(label(name), f"{count} NaN/Inf values (nonfinite='zero' replaces them with 0)")
+                raise ImageError(label(name), f"{count} NaN/Inf values{beyond} (nonfinite='zero' replaces them with 0)")
             if count:
-                log.warning("%s: replaced %d NaN/Inf values with 0", label(name), count)
+                log.warning("%s: replaced %d NaN/Inf values%s with 0", label(name), count, beyond)
         for spec in c.image_inputs:  # a display (sRGB) model clips HDR: say so, the result loses highlights
             if spec.color_space == "srgb" and spec.name in images and _max_abs(images[spec.name]) > 1.0 + 1e-3:
                 log.warning("%s: values above 1.0 clip in model %r (an sRGB model for textures and photos); "
@@ -149,6 +170,11 @@ class Model:
                                          exact_tiles)
         if alpha_output:
             self._restore_alpha(outputs[alpha_output], alphas, scalars)
+        if rule is not None:  # grey in, grey out: every colour source of the result was grey
+            colour_sources = [s for s in rule.sources if s in images and c.input(s).channels == RGB]
+            if colour_sources and all(s in grey for s in colour_sources):
+                out = outputs[rule.output]
+                outputs[rule.output] = np.concatenate([color.luminance(out[..., :3])[..., None], out[..., 3:]], -1)
         return InferenceResult(self.name, outputs, self.provider, self.fallback,
                                {k: v for k, v in counts.items() if v}, scalars, tiles, time.perf_counter() - start)
 
@@ -215,6 +241,7 @@ _CACHE_LOCK = threading.Lock()
 def load_model(name: str, models_dir: str | Path | None = None, device: str = "auto",
                threads: int | None = None) -> Model:
     """The registered model ``name``, verified against its sha256; sessions are cached per file and device."""
+    check_run_options(threads=threads)
     registry = Registry(models_dir)
     entry = registry.get(name)
     key = (str(entry.path), entry.sha256, device, threads)
@@ -258,17 +285,21 @@ def _as_image(value, label: str) -> np.ndarray:
 
 
 def split_channels(arr: np.ndarray, spec: ImageInput, label: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """(what the network gets, alpha or None): alpha leaves RGB inputs; a luminance input takes Y of RGB(A)."""
+    """(what the network gets, alpha or None): alpha leaves RGB inputs; a grey input (1 channel, or 2: grey and
+    alpha) to an RGB one is the grey in all three; a luminance input takes Y of RGB(A), or grey and alpha."""
     want, have = len(spec.channels), arr.shape[2]
-    rgb = ("R", "G", "B")
     if have == want:
         return arr, None
-    if spec.channels == ("Y",) and have in (3, 4):
+    if spec.channels == ("Y",) and have in (2, 3, 4):
+        if have == 2:
+            return arr[..., :1], arr[..., 1]
         return color.luminance(arr)[..., None], (arr[..., 3] if have == 4 else None)
-    if spec.channels == rgb and have == 4:
+    if spec.channels == RGB and have == 4:
         return arr[..., :3], arr[..., 3]
+    if spec.channels == RGB and have in (1, 2):
+        return np.repeat(arr[..., :1], 3, axis=2), (arr[..., 1] if have == 2 else None)
     raise ImageError(label, f"has {have} channels; expected {want} ({', '.join(spec.channels)})"
-                            + (" or 4 with alpha" if spec.channels == rgb else ""))
+                            + (", 4 with alpha, or 1-2 for grey (and alpha)" if spec.channels == RGB else ""))
 
 
 def _check_sizes(c: ModelContract, images: dict, label) -> tuple[int, int]:
@@ -302,6 +333,21 @@ def input_tile(arr: np.ndarray | None, spec: ImageInput, box: tuple[int, int, in
     if spec.color_space == "srgb":
         part = color.srgb_encode(part)
     return np.ascontiguousarray(part.transpose(2, 0, 1)[None])
+
+
+def _count_overflow(arr: np.ndarray) -> int:
+    """Finite values of a wider float array that float32 cannot hold (they would become Inf in the cast)."""
+    if arr.dtype.itemsize <= 4:
+        return 0
+    return sum(int(np.count_nonzero(np.abs(chunk[np.isfinite(chunk)]) > FLOAT32_MAX)) for chunk in _row_chunks(arr))
+
+
+def _as_float32(arr: np.ndarray) -> np.ndarray:
+    """float32, the dtype the network runs in; values beyond its range become +-Inf (counted as non-finite)."""
+    if arr.dtype == np.float32:
+        return arr
+    with np.errstate(over="ignore", invalid="ignore"):
+        return arr.astype(np.float32)
 
 
 def _count_nonfinite(arr: np.ndarray) -> int:

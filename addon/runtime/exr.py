@@ -7,17 +7,28 @@ lists channels alphabetically, which would put a vector's W before X). bpy-free:
 """
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
+import math
 import os
+import struct
+import sys
+import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .files import atomic_output
+from .files import atomic_output, write_failure
 
 COMPONENT_ORDER = "RGBAXYZWUV"
 #: Name given to the colour of a single-layer EXR (plain R,G,B,A channels), matching Blender's pass name.
 PLAIN_PASS = "Combined"
+#: The first four bytes of every OpenEXR file.
+EXR_MAGIC = b"\x76\x2f\x31\x01"
+log = logging.getLogger("postpass.runtime")
 
 
 class ImageError(ValueError):
@@ -32,15 +43,27 @@ def _component_key(suffix: str) -> tuple[int, str]:
     return (COMPONENT_ORDER.index(suffix) if suffix in COMPONENT_ORDER else len(COMPONENT_ORDER), suffix)
 
 
+def _ordered(suffixes) -> list[str]:
+    """Channel suffixes in their canonical order; a grey image's Y comes before its alpha."""
+    if set(suffixes) == {"Y", "A"}:
+        return ["Y", "A"]
+    return sorted(suffixes, key=_component_key)
+
+
 @dataclass
 class ExrImage:
-    """The passes of one EXR file, the layer they came from, and part 0's header (render stats, camera, ...)."""
+    """The passes of one EXR file, the layer they came from, and part 0's header (render stats, camera, ...).
+
+    Other image files read into one too (see ``imageio.read_image``): ``bit_depth`` is then the file's bits
+    per channel (8 or 16 for sRGB-encoded integers, 32 for float); None for an EXR.
+    """
 
     path: str
     layer: str | None
     passes: dict[str, np.ndarray]
     header: dict = field(default_factory=dict)
     multilayer: bool = False  # channels named <layer>.<pass>.<component> (Blender's multilayer), not plain R,G,B,A
+    bit_depth: int | None = None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -59,24 +82,314 @@ class ExrImage:
         return arr
 
 
+# ----------------------------------------------------------------------------------------------------------
+# What the libraries print, and what a damaged file is
+# ----------------------------------------------------------------------------------------------------------
+_QUIET_LOCK = threading.Lock()
+_quiet: dict = {"depth": 0, "state": None}
+
+
+@contextlib.contextmanager
+def library_output_swallowed():
+    """Swallow what image libraries print while a file is read or written: OpenEXR prints its warnings through
+    Python's ``sys.stdout`` and its C library's errors straight to file descriptor 2 (ten lines for one
+    truncated file), OpenCV's codecs to fd 2. Both are redirected (Python's streams and fds 1 and 2) for the
+    duration, so stdout carries only what the caller prints (``--json``) and a bad file gives one line, the
+    ImageError. Nested and concurrent uses share one redirection; what was swallowed is logged at debug level.
+    """
+    with _QUIET_LOCK:
+        if _quiet["depth"] == 0:
+            state = {"streams": (sys.stdout, sys.stderr), "buffer": io.StringIO(), "fds": [], "file": None}
+            try:
+                _redirect(state)
+            except BaseException:  # even a signal half-way: put back what was redirected
+                _restore(state)
+                raise
+            _quiet["state"] = state
+        _quiet["depth"] += 1
+    try:
+        yield
+    finally:
+        with _QUIET_LOCK:
+            _quiet["depth"] -= 1
+            if _quiet["depth"] == 0:
+                _restore(_quiet["state"])
+                _quiet["state"] = None
+
+
+def _redirect(state: dict) -> None:
+    for stream in state["streams"]:
+        try:
+            stream.flush()
+        except Exception:  # a closed or odd stream: nothing to flush
+            pass
+    try:
+        state["file"] = tempfile.TemporaryFile()
+        for fd in (1, 2):
+            saved = os.dup(fd)
+            state["fds"].append((fd, saved))
+            os.dup2(state["file"].fileno(), fd)
+    except OSError:  # no such descriptors (a daemon): Python-level only
+        pass
+    sys.stdout = sys.stderr = state["buffer"]
+
+
+def _restore(state: dict) -> None:
+    sys.stdout, sys.stderr = state["streams"]
+    for fd, saved in reversed(state["fds"]):
+        os.dup2(saved, fd)
+        os.close(saved)
+    said = state["buffer"].getvalue()
+    if state["file"] is not None:
+        state["file"].seek(0)
+        said += state["file"].read().decode(errors="replace")
+        state["file"].close()
+    if said.strip():
+        log.debug("image library output: %s", said.strip().replace("\n", " | "))
+
+
+#: (lines per chunk) of each scanline compression this runtime knows (OpenEXR's enum values 0..9); others are
+#: checked by decoding the file.
+_LINES_PER_CHUNK = {0: 1, 1: 1, 2: 1, 3: 16, 4: 32, 5: 16, 6: 32, 7: 32, 8: 32, 9: 256}
+_KNOWN_FORMATS = ((b"\x89PNG", "a PNG file"), (b"\xff\xd8\xff", "a JPEG file"), (b"II*\x00", "a TIFF file"),
+                  (b"MM\x00*", "a TIFF file"), (b"BM", "a BMP file"))
+
+
+class _Damaged(Exception):
+    """What is wrong with an EXR file, found while parsing its headers and chunk table."""
+
+
+def exr_problem(path: str | os.PathLike, chunks: bool = True, decode: bool = True) -> str | None:
+    """What makes ``path`` no complete OpenEXR file, in a few words, or None: read from its first bytes, its
+    headers and (``chunks``) its chunk offset tables, without decoding a pixel.
+
+    Catches an empty file, another format named .exr, a file cut off in its headers or its pixels (an offset
+    past the end, or the last chunk running past it) and one whose writer never filled its offset table (zero
+    entries: a write that was killed or lost in a power cut). Files this parser cannot follow (deep images,
+    compressions newer than DWAB) are decoded by OpenEXR instead (``decode``; else taken as whole).
+    """
+    path = str(path)
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            if size == 0:
+                return "empty file (0 bytes)"
+            head = f.read(8)
+            if head[:4] != EXR_MAGIC:
+                return _not_exr(head)
+            if len(head) < 8:
+                return f"truncated or damaged OpenEXR file (ends after {size} bytes)"
+            try:
+                parts = _parse_headers(f, struct.unpack("<I", head[4:])[0], size)
+                if chunks:
+                    known = _check_chunks(f, parts, size)
+                    if not known and decode:
+                        return _decode_problem(path)
+            except _Damaged as exc:
+                return f"truncated or damaged OpenEXR file ({exc})"
+    except OSError as exc:
+        return f"cannot read it ({exc.strerror or exc})"
+    return None
+
+
+def _not_exr(head: bytes) -> str:
+    shown = " ".join(f"{b:02x}" for b in head[:4])
+    what = next((f", {name}" for magic, name in _KNOWN_FORMATS if head.startswith(magic)), "")
+    return f"not an OpenEXR file (starts with {shown}{what}; OpenEXR files start with 76 2f 31 01)"
+
+
+def _read_exactly(f, n: int, what: str) -> bytes:
+    data = f.read(n)
+    if len(data) < n:
+        raise _Damaged(f"{what} cut off at byte {f.tell()}")
+    return data
+
+
+def _read_name(f, limit: int, what: str) -> bytes:
+    """A null-terminated name of at most ``limit`` bytes."""
+    start = f.tell()
+    data = f.read(limit + 1)
+    end = data.find(b"\0")
+    if end < 0:
+        if len(data) <= limit:
+            raise _Damaged(f"{what} cut off at byte {start + len(data)}")
+        raise _Damaged(f"{what} name longer than {limit} bytes at byte {start}")
+    f.seek(start + end + 1)
+    return data[:end]
+
+
+def _parse_headers(f, version: int, size: int) -> list[dict]:
+    """Each part's attributes this check needs (type, dataWindow, compression, tiles, chunkCount)."""
+    multipart, tiled, deep = bool(version & 0x1000), bool(version & 0x200), bool(version & 0x800)
+    limit = 255 if version & 0x400 else 31
+    parts = []
+    while True:
+        attrs: dict = {}
+        while True:
+            name = _read_name(f, limit, "header")
+            if not name:
+                break
+            kind = _read_name(f, limit, "header")
+            (length,) = struct.unpack("<i", _read_exactly(f, 4, "header"))
+            if length < 0 or f.tell() + length > size:
+                raise _Damaged(f"header cut off at byte {size}" if length >= 0 else "negative attribute size")
+            value = _read_exactly(f, length, "header")
+            if name in (b"dataWindow", b"compression", b"tiles", b"chunkCount", b"type"):
+                attrs[name.decode()] = (kind, value)
+        if not multipart:
+            attrs.setdefault("type", (b"string", b"deepscanline" if deep else b"tiledimage" if tiled
+                                      else b"scanlineimage"))
+            return [attrs]
+        if not attrs:  # the empty header that ends a multi-part file's list
+            if not parts:
+                raise _Damaged("no part headers")
+            return parts
+        parts.append(attrs)
+
+
+def _chunk_count(attrs: dict) -> int | None:
+    """Chunks in one part's offset table, or None where this parser does not know (deep, new compressions)."""
+    if "chunkCount" in attrs:
+        return struct.unpack("<i", attrs["chunkCount"][1][:4])[0]
+    kind = attrs["type"][1].rstrip(b"\0")
+    if "dataWindow" not in attrs:
+        raise _Damaged("no dataWindow in the header")
+    x0, y0, x1, y1 = struct.unpack("<4i", attrs["dataWindow"][1][:16])
+    width, height = x1 - x0 + 1, y1 - y0 + 1
+    if width < 1 or height < 1:
+        raise _Damaged(f"data window {width}x{height}")
+    if kind == b"scanlineimage":
+        lines = _LINES_PER_CHUNK.get(attrs.get("compression", (b"", b"\0"))[1][0])
+        return None if lines is None else -(-height // lines)
+    if kind == b"tiledimage" and "tiles" in attrs:
+        tile_x, tile_y, mode = struct.unpack("<IIB", attrs["tiles"][1][:9])
+        return _tile_count(width, height, tile_x, tile_y, mode & 0xF, mode >> 4)
+    return None
+
+
+def _tile_count(width: int, height: int, tile_x: int, tile_y: int, levels: int, rounding: int) -> int | None:
+    if tile_x < 1 or tile_y < 1:
+        raise _Damaged(f"tile size {tile_x}x{tile_y}")
+
+    def level_count(n: int) -> int:
+        return (math.ceil if rounding else math.floor)(math.log2(n)) + 1 if n > 1 else 1
+
+    def level_size(n: int, level: int) -> int:
+        return max(1, (-(-n // 2 ** level) if rounding else n // 2 ** level))
+
+    def tiles(w: int, h: int) -> int:
+        return -(-w // tile_x) * -(-h // tile_y)
+
+    if levels == 0:
+        return tiles(width, height)
+    if levels == 1:
+        return sum(tiles(level_size(width, lv), level_size(height, lv))
+                   for lv in range(level_count(max(width, height))))
+    if levels == 2:
+        return sum(tiles(level_size(width, lx), level_size(height, ly))
+                   for lx in range(level_count(width)) for ly in range(level_count(height)))
+    return None
+
+
+def _check_chunks(f, parts: list[dict], size: int) -> bool:
+    """Every offset table entry inside the file and the last chunk ending inside it; False: cannot tell."""
+    counts = [_chunk_count(p) for p in parts]
+    if any(c is None for c in counts):
+        return False
+    table_start = f.tell()
+    total = sum(counts)
+    if total <= 0:
+        raise _Damaged("no chunks")
+    if table_start + 8 * total > size:
+        raise _Damaged(f"chunk offset table cut off: the file ends at byte {size}")
+    offsets = np.frombuffer(_read_exactly(f, 8 * total, "chunk offset table"), dtype="<u8")
+    table_end = table_start + 8 * total
+    # A scanline part's table is filled when its writer closes the file: zeros mean it never did. Tiled parts
+    # may legally lack tiles (OpenEXR reads incomplete tiled files; its Python writer skips mip levels).
+    ends = np.cumsum(counts)
+    unwritten = sum(int(np.count_nonzero(offsets[end - n:end] == 0)) for end, n, part in zip(ends, counts, parts)
+                    if part["type"][1].rstrip(b"\0") == b"scanlineimage")
+    if unwritten:
+        raise _Damaged(f"{unwritten} of {total} chunks never written")
+    written = offsets[offsets != 0]
+    if not written.size:
+        raise _Damaged(f"none of its {total} chunks written")
+    if int(written.min()) < table_end or int(written.max()) >= size:
+        raise _Damaged(f"chunk offsets point past the end of the file ({size} bytes)")
+    last = int(written.max())
+    at = np.searchsorted(ends, int(np.argmax(offsets)), side="right")
+    kind = parts[at]["type"][1].rstrip(b"\0")
+    leader = {b"scanlineimage": (8, 4), b"tiledimage": (20, 16)}.get(kind)  # (leader bytes, where the size is)
+    if leader is None:  # deep data: the offsets are checked, the last chunk's size is not
+        return True
+    skip = 4 if len(parts) > 1 else 0  # multi-part chunks start with their part number
+    f.seek(last)
+    head = f.read(skip + leader[0])
+    if len(head) < skip + leader[0]:
+        raise _Damaged(f"last chunk cut off: the file ends at byte {size}")
+    (packed,) = struct.unpack_from("<i", head, skip + leader[1])
+    if packed < 0 or last + skip + leader[0] + packed > size:
+        raise _Damaged(f"last chunk cut off: it needs {last + skip + leader[0] + packed} bytes, the file has {size}")
+    return True
+
+
+def _decode_problem(path: str) -> str | None:
+    """What decoding every part finds wrong (for files the header parser cannot follow), or None."""
+    try:
+        _read_parts(path)
+    except ImageError as exc:
+        return exc.problem
+    return None
+
+
 def _read_parts(path: str) -> list:
     """Every part of an EXR with its pixels, or an ImageError when the file is missing, unreadable or truncated."""
     import OpenEXR
 
     if not os.path.isfile(path):
         raise ImageError(path, "file does not exist")
+    problem = exr_problem(path, chunks=False)  # empty, not an EXR, headers cut off: say so, not "Unable to open"
+    if problem:
+        raise ImageError(path, problem)
     try:
-        declared = [p.name() for p in OpenEXR.File(path, header_only=True).parts]
-        parts = list(OpenEXR.File(path, separate_channels=True).parts)
+        with library_output_swallowed():
+            declared = [p.name() for p in OpenEXR.File(path, header_only=True).parts]
+            parts = list(OpenEXR.File(path, separate_channels=True).parts)
     except Exception as exc:  # OpenEXR raises RuntimeError/OSError with multi-line texts
-        raise ImageError(path, f"unreadable EXR ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
-    # OpenEXR drops the parts whose pixels it cannot read (a truncated file) with only a warning on stderr;
+        detail = exr_problem(path, decode=False)
+        if detail:
+            raise ImageError(path, detail) from None
+        raise ImageError(path, f"unreadable OpenEXR file ({_first_line(exc)})") from None
+    # OpenEXR drops the parts whose pixels it cannot read (a truncated file) with only a warning on stdout;
     # the headers at the start of the file still list them, so a difference means the file is damaged.
     lost = [name for name in declared if name not in {p.name() for p in parts}]
     lost += [p.name() for p in parts if len(p.channels) != len(p.header.get("channels", p.channels))]
     if lost:
-        raise ImageError(path, f"truncated or corrupt EXR (cannot read {', '.join(map(str, lost))})")
+        raise ImageError(path, f"truncated or damaged OpenEXR file (cannot read {', '.join(map(str, lost))})")
     return parts
+
+
+def read_exr_headers(path: str | os.PathLike) -> list:
+    """Every part of an EXR, headers only (no pixels read); an ImageError for a missing, empty, foreign or
+    damaged file."""
+    import OpenEXR
+
+    path = str(path)
+    if not os.path.isfile(path):
+        raise ImageError(path, "file does not exist")
+    problem = exr_problem(path, chunks=False)
+    if problem:
+        raise ImageError(path, problem)
+    try:
+        with library_output_swallowed():
+            return list(OpenEXR.File(path, header_only=True).parts)
+    except Exception as exc:
+        detail = exr_problem(path, decode=False) or f"unreadable OpenEXR file ({_first_line(exc)})"
+        raise ImageError(path, detail) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def read_exr(path: str | os.PathLike, layer: str | None = "ViewLayer") -> ExrImage:
@@ -106,18 +419,59 @@ def read_exr(path: str | os.PathLike, layer: str | None = "ViewLayer") -> ExrIma
         raise ImageError(path, f"no channels for view layer {layer!r}")
     passes = {}
     for name, comps in grouped.items():
-        order = sorted(comps, key=_component_key)
+        order = _ordered(comps)
         stack = np.stack([np.asarray(comps[c], dtype=np.float32) for c in order], axis=-1)
         passes[name] = stack
     header = {k: v for k, v in parts[0].header.items() if isinstance(v, (str, int, float))}
     return ExrImage(path, layer, passes, header, multilayer)
 
 
+@contextlib.contextmanager
+def image_output(path: str | os.PathLike):
+    """:func:`~addon.runtime.files.atomic_output` for an image file: the written file is checked (a library
+    that ignored a failed write, e.g. on a full disk, leaves a short file) before the rename, and any failure
+    is one ImageError that names ``path`` (not the temporary file) and the reason: permission denied, a file
+    where a folder should be, disk full (ENOSPC), ..."""
+    path = Path(path)
+    try:
+        with atomic_output(path) as tmp:
+            with library_output_swallowed():
+                yield tmp
+            _check_written(path, tmp)
+    except ImageError:
+        raise
+    except (OSError, RuntimeError) as exc:  # OpenEXR raises RuntimeError naming the temporary file
+        reason = write_failure(path, exc)
+        if not reason:
+            text = _first_line(exc)
+            for name in {getattr(exc, "filename", None), *_quoted(text)} - {None, ""}:
+                text = text.replace(str(name), path.name)
+            reason = text
+        raise ImageError(path, f"cannot write: {reason}") from None
+
+
+def _quoted(text: str) -> set[str]:
+    """Paths a library quoted in its message (its temporary file's name)."""
+    import re
+
+    return {m for m in re.findall(r"[\"']([^\"']+)[\"']", text) if ".tmp" in m}
+
+
+def _check_written(path: Path, tmp: str) -> None:
+    from .imageio import file_problem
+
+    problem = file_problem(tmp, thorough=False)
+    if problem:
+        reason = write_failure(path) or f"the written file is incomplete: {problem}"
+        raise ImageError(path, f"cannot write: {reason}")
+
+
 def write_exr(path: str | os.PathLike, passes: dict[str, np.ndarray], layer: str | None = "ViewLayer",
               header: dict | None = None, half: bool = False) -> None:
     """Write passes as a multi-part multilayer EXR the way Blender does (or a plain RGBA EXR if ``layer`` is None).
 
-    The file appears atomically: written to a temporary name in the same folder, then renamed.
+    The file appears atomically: written to a temporary name in the same folder, then renamed (see
+    :func:`image_output`). A plain EXR (``layer`` None) names one channel Y and two Y, A (grey, grey + alpha).
     """
     import OpenEXR
 
@@ -125,7 +479,7 @@ def write_exr(path: str | os.PathLike, passes: dict[str, np.ndarray], layer: str
     dtype = np.float16 if half else np.float32
     extra = {k: v for k, v in (header or {}).items() if isinstance(v, str)}
     parts = [_new_part(name, arr, layer, dtype, extra) for name, arr in passes.items()]
-    with atomic_output(path) as tmp:
+    with image_output(path) as tmp:
         OpenEXR.File(parts).write(tmp)
 
 
@@ -151,7 +505,7 @@ def update_exr(source: str | os.PathLike, path: str | os.PathLike, passes: dict[
         if not found:
             added.append(_new_part(name, arr, layer, np.float32, {}))
             continue
-        order = sorted(found, key=_component_key)
+        order = _ordered(found)
         if arr.shape[2] not in (len(order), len(order) - 1) or (arr.shape[2] < len(order) and order[-1] != "A"):
             raise ImageError(source, f"pass {name!r} has {len(order)} channels ({''.join(order)}); "
                                      f"cannot write {arr.shape[2]} into it")
@@ -162,7 +516,7 @@ def update_exr(source: str | os.PathLike, path: str | os.PathLike, passes: dict[
                 raise ImageError(source, f"pass {name!r} is {w}x{h}; cannot write a {plane.shape[1]}x{plane.shape[0]} "
                                          "image into it")
             channel.pixels = np.ascontiguousarray(plane.astype(channel.pixels.dtype))
-    with atomic_output(path) as tmp:
+    with image_output(path) as tmp:
         OpenEXR.File(parts + added).write(tmp)
 
 
@@ -186,11 +540,16 @@ def _new_part(name: str, arr: np.ndarray, layer: str | None, dtype, header: dict
     arr = np.asarray(arr)
     if arr.ndim == 2:
         arr = arr[..., None]
-    comps = _components(name, arr.shape[2]) if layer else "RGBA"[:arr.shape[2]]
+    comps = _components(name, arr.shape[2]) if layer else _plain_components(arr.shape[2])
     prefix = f"{layer}.{name}." if layer else ""
     chans = {prefix + c: np.ascontiguousarray(arr[..., i].astype(dtype)) for i, c in enumerate(comps)}
     hdr = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage, **header}
     return OpenEXR.Part(hdr, chans, name=f"{layer}.{name}" if layer else name)
+
+
+def _plain_components(n: int) -> list[str]:
+    """Channels of a plain (single-layer) EXR with ``n`` channels: Y; Y, A; R, G, B; R, G, B, A."""
+    return {1: ["Y"], 2: ["Y", "A"]}.get(n, list("RGBA"[:n]))
 
 
 def _components(pass_name: str, n: int) -> str:

@@ -2,7 +2,10 @@
 
 8- and 16-bit files hold sRGB-encoded colour: reading decodes it to linear and writing encodes it back (alpha
 is stored linearly). 32-bit float TIFFs are linear both ways. Every reader returns an :class:`ExrImage` (a
-non-EXR image has one pass, ``Combined``), so callers handle renders and textures alike. Writes are atomic.
+non-EXR image has one pass, ``Combined``, and its file's ``bit_depth``), so callers handle renders and textures
+alike. Grey images read as one channel and write as one (OpenCV writes no grey + alpha: that becomes RGBA).
+Writes are atomic and checked (:func:`~addon.runtime.exr.image_output`); :func:`file_problem` tells whether a
+file on disk is a complete image, cheaply (``--skip-existing`` trusts only those).
 """
 from __future__ import annotations
 
@@ -12,13 +15,44 @@ from pathlib import Path
 import numpy as np
 
 from .color import srgb_decode, srgb_encode
-from .exr import PLAIN_PASS, ExrImage, ImageError, read_exr, write_exr
-from .files import atomic_output
+from .exr import PLAIN_PASS, ExrImage, ImageError, exr_problem, image_output, library_output_swallowed, read_exr, \
+    write_exr
+from .files import write_failure
 
 OPENCV_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 SUFFIXES = (".exr", *OPENCV_SUFFIXES)
 #: Bit depths each suffix can be written with; the first is the default. 32 means float (linear).
 BIT_DEPTHS = {".png": (16, 8), ".jpg": (8,), ".jpeg": (8,), ".tif": (16, 8, 32), ".tiff": (16, 8, 32)}
+#: EXR results are always written as 32-bit float.
+EXR_BIT_DEPTHS = (32,)
+
+
+def check_output(path: str | os.PathLike, bit_depth: int | None = None) -> None:
+    """Refuse, before anything runs, an output file this module cannot write: no suffix, an unsupported one,
+    or a bit depth its format does not have (an ImageError naming ``path``)."""
+    suffix = Path(path).suffix.lower()
+    if not suffix or suffix[1:].isdigit():  # "out" or "out.1001" (from the pattern out.####)
+        raise ImageError(path, f"no image type suffix; end the name with one of {', '.join(SUFFIXES)}")
+    if suffix not in SUFFIXES:
+        raise ImageError(path, f"unsupported image type {suffix!r}; use one of {', '.join(SUFFIXES)}")
+    if bit_depth is None:
+        return
+    if suffix == ".exr":
+        if bit_depth not in EXR_BIT_DEPTHS:
+            raise ImageError(path, f"EXR results are written as 32-bit float, not {bit_depth}-bit "
+                                   "(--bit-depth is for .png, .tif and .jpg)")
+    elif bit_depth not in BIT_DEPTHS[suffix]:
+        raise ImageError(path, f"cannot write {bit_depth}-bit {suffix}; choose "
+                               f"{' or '.join(map(str, BIT_DEPTHS[suffix]))}")
+
+
+def output_bit_depth(path: str | os.PathLike, bit_depth: int | None, source_bit_depth: int | None) -> int | None:
+    """The bit depth ``path`` is written with: ``bit_depth`` when given, else the source file's when the
+    output format has it (a 16-bit PNG texture stays 16-bit, an 8-bit one 8-bit), else the format's default."""
+    if bit_depth is not None:
+        return bit_depth
+    depths = BIT_DEPTHS.get(Path(path).suffix.lower(), ())
+    return source_bit_depth if source_bit_depth in depths else None
 
 
 def read_image(path: str | os.PathLike, layer: str | None = "ViewLayer") -> ExrImage:
@@ -31,9 +65,12 @@ def read_image(path: str | os.PathLike, layer: str | None = "ViewLayer") -> ExrI
         raise ImageError(path, f"unsupported image type {suffix or '(none)'!r}; use one of {', '.join(SUFFIXES)}")
     if not os.path.isfile(path):
         raise ImageError(path, "file does not exist")
+    if os.path.getsize(path) == 0:
+        raise ImageError(path, "empty file (0 bytes)")
     import cv2
 
-    raw = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    with library_output_swallowed():  # libpng/libtiff print their complaints about a bad file on stderr
+        raw = cv2.imread(path, cv2.IMREAD_UNCHANGED)
     if raw is None:
         raise ImageError(path, "unreadable image (OpenCV cannot decode it)")
     if raw.ndim == 2:
@@ -47,13 +84,14 @@ def read_image(path: str | os.PathLike, layer: str | None = "ViewLayer") -> ExrI
         arr[..., :colour] = srgb_decode(arr[..., :colour])
     else:
         arr = raw.astype(np.float32)
-    return ExrImage(path, None, {PLAIN_PASS: arr}, {})
+    return ExrImage(path, None, {PLAIN_PASS: arr}, {}, bit_depth=raw.dtype.itemsize * 8)
 
 
 def write_image(path: str | os.PathLike, image: np.ndarray, bit_depth: int | None = None) -> None:
-    """Write an H x W x C (1, 3 or 4 channels) linear image; EXR as plain float RGBA, others sRGB-encoded.
+    """Write an H x W x C (1 to 4 channels) linear image; EXR as plain float Y / YA / RGB / RGBA, others
+    sRGB-encoded (``bit_depth``: default the format's first in :data:`BIT_DEPTHS`).
 
-    JPEG has no alpha, so a fourth channel is dropped there.
+    JPEG has no alpha, so alpha is dropped there; grey + alpha (2 channels) becomes RGBA in PNG and TIFF.
     """
     path = str(path)
     suffix = Path(path).suffix.lower()
@@ -63,16 +101,15 @@ def write_image(path: str | os.PathLike, image: np.ndarray, bit_depth: int | Non
     if suffix == ".exr":
         write_exr(path, {PLAIN_PASS: image}, layer=None)
         return
-    if suffix not in OPENCV_SUFFIXES:
-        raise ImageError(path, f"unsupported image type {suffix or '(none)'!r}; use one of {', '.join(SUFFIXES)}")
+    check_output(path, bit_depth)
     depth = bit_depth or BIT_DEPTHS[suffix][0]
-    if depth not in BIT_DEPTHS[suffix]:
-        raise ImageError(path, f"cannot write {depth}-bit {suffix}; choose {' or '.join(map(str, BIT_DEPTHS[suffix]))}")
     channels = image.shape[2]
-    if channels not in (1, 3, 4):
-        raise ImageError(path, f"cannot write {channels} channels; expected 1, 3 or 4")
-    if suffix in (".jpg", ".jpeg") and channels == 4:
-        image, channels = image[..., :3], 3
+    if channels not in (1, 2, 3, 4):
+        raise ImageError(path, f"cannot write {channels} channels; expected 1 (grey), 2 (grey, alpha), 3 or 4")
+    if suffix in (".jpg", ".jpeg") and channels in (2, 4):
+        image, channels = image[..., :channels - 1], channels - 1
+    if channels == 2:  # OpenCV writes no grey + alpha
+        image, channels = np.concatenate([image[..., :1]] * 3 + [image[..., 1:]], axis=-1), 4
     arr = np.nan_to_num(image, nan=0.0, posinf=1.0, neginf=0.0)
     if depth != 32:
         colour = 3 if channels == 4 else channels
@@ -83,6 +120,50 @@ def write_image(path: str | os.PathLike, image: np.ndarray, bit_depth: int | Non
         arr = arr[..., [2, 1, 0, *range(3, channels)]]  # RGB(A) -> OpenCV's BGR(A)
     import cv2
 
-    with atomic_output(path) as tmp:
+    with image_output(path) as tmp:
         if not cv2.imwrite(tmp, np.ascontiguousarray(arr)):
-            raise ImageError(path, "OpenCV could not write it")
+            raise ImageError(path, f"cannot write: {write_failure(path) or 'OpenCV could not write it'}")
+
+
+def file_problem(path: str | os.PathLike, thorough: bool = True) -> str | None:
+    """Why ``path`` is no complete image file (a few words), or None; cheap, without decoding big files.
+
+    Every format: it exists and is not empty. EXR: its headers and chunk offset tables are whole and every
+    chunk lies inside the file (:func:`~addon.runtime.exr.exr_problem`), which catches a file cut off anywhere.
+    PNG: the signature, and the IEND chunk that closes every complete PNG at its very end. JPEG: the start and
+    end-of-image markers. TIFF: its byte-order mark, then (``thorough``) OpenCV decodes it.
+    """
+    path = str(path)
+    try:
+        size = os.path.getsize(path)
+    except OSError as exc:
+        return "file does not exist" if not os.path.exists(path) else f"cannot read it ({exc.strerror or exc})"
+    if size == 0:
+        return "empty file (0 bytes)"
+    suffix = Path(path).suffix.lower()
+    if suffix == ".exr":
+        return exr_problem(path)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+            f.seek(max(0, size - 12))
+            tail = f.read(12)
+    except OSError as exc:
+        return f"cannot read it ({exc.strerror or exc})"
+    if suffix == ".png":
+        if head != b"\x89PNG\r\n\x1a\n":
+            return "not a PNG file (no PNG signature)"
+        return None if tail == b"\x00\x00\x00\x00IEND\xaeB`\x82" else "truncated PNG file (no IEND chunk at its end)"
+    if suffix in (".jpg", ".jpeg"):
+        if not head.startswith(b"\xff\xd8"):
+            return "not a JPEG file (no start-of-image marker)"
+        return None if b"\xff\xd9" in tail else "truncated JPEG file (no end-of-image marker)"
+    if suffix in (".tif", ".tiff") and not head.startswith((b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")):
+        return "not a TIFF file (no byte-order mark)"
+    if not thorough:
+        return None
+    import cv2
+
+    with library_output_swallowed():
+        decoded = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    return None if decoded is not None else "unreadable image (OpenCV cannot decode it)"

@@ -80,15 +80,27 @@ class Registry:
     def read_verified(self, name: str) -> bytes:
         """The model file's bytes, after checking them against the registry's sha256."""
         entry = self.get(name)
+        data, problem = self._read(entry)
+        if problem:
+            raise ModelError(f"{entry.path}: {problem}")
+        return data
+
+    def verify(self, name: str) -> str | None:
+        """What is wrong with model ``name``'s file (missing, unreadable, sha256 differs: a tampered or
+        replaced file), in a few words; None when it matches the registry."""
+        return self._read(self.get(name))[1]
+
+    @staticmethod
+    def _read(entry: RegistryEntry) -> tuple[bytes | None, str | None]:
         try:
             data = entry.path.read_bytes()
         except OSError as exc:
-            raise ModelError(f"{entry.path}: cannot read model {name!r} ({exc.strerror or exc})") from None
+            return None, f"cannot read model {entry.name!r} ({exc.strerror or exc})"
         digest = sha256_of(data)
         if digest != entry.sha256:
-            raise ModelError(f"{entry.path}: sha256 {digest[:12]}... does not match the registry's "
-                             f"{entry.sha256[:12]}...; refusing a modified model file")
-        return data
+            return None, (f"sha256 {digest[:12]}... does not match the registry's {entry.sha256[:12]}...; "
+                          "refusing a modified model file")
+        return data, None
 
     def choose(self, task: str, given: set[str], scale: int | None = None, precision: str = "fp32",
                exact: bool = True) -> RegistryEntry:

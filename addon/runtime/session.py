@@ -19,8 +19,12 @@ log = logging.getLogger("postpass.runtime")
 
 def default_threads() -> int:
     """``$POSTPASS_THREADS``, else the cores this process may run on (respects taskset/cgroup affinity)."""
-    env = os.environ.get(THREADS_ENV)
+    env = os.environ.get(THREADS_ENV, "").strip()
     if env:
+        if not env.isdigit():
+            from .contract import ModelError
+
+            raise ModelError(f"${THREADS_ENV}={env!r}: threads must be a whole number >= 0")
         return max(1, int(env))
     try:
         return max(1, len(os.sched_getaffinity(0)))
