@@ -1,0 +1,156 @@
+"""The authored evaluation set's command (never used for training or model selection).
+
+    python -m ml_core.authored list
+    python -m ml_core.authored build --out ~/.cache/postpass/authored [--size 256] [--reference-spp 1024]
+                                     [--only NAME ...] [--threads N]
+    python -m ml_core.authored sheet --out docs/authored_set.png       # render previews (OIDN) and grid them
+    python -m ml_core.authored preview --out /tmp/authored_preview --size 256 --spp 64 --no-denoise
+    python -m ml_core.authored estimate /tmp/authored_preview            # the full build's time from a preview
+
+``build`` is resumable: complete scenes are skipped and an interrupted one renders only its missing files.
+Stills render at ``--size`` (256), animated scenes (5 frames) at 5/8 of it (160) with 384-spp per-frame
+references; about 1.5 hours on 2 cores. See ``ml_core.authored.build``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from .. import paths
+from ..registry import UnknownName
+from . import SCENES
+from .base import ordered
+from .build import AuthoredError, Settings, build, estimate, hours, log_stderr, preview, select
+
+
+def list_scenes() -> str:
+    lines = []
+    for e in ordered():
+        name = e.name
+        kind = f"{e.frames} frames" if e.animated else "still"
+        families = e.family if len(e.families) == 1 else f"mixed ({', '.join(e.families)})"
+        lines.append(f"{name:24s} {families:28s} {kind:9s} {e.description}")
+    return "\n".join(lines) + f"\n{len(SCENES)} scenes, {sum(SCENES.get(n).animated for n in SCENES)} animated"
+
+
+def sheet(out: Path, size: int, spp: int, work: Path | None, only: list[str] | None, threads: int) -> Path:
+    """Render previews in a child process (bpy never shares a process with OpenEXR), then grid them."""
+    import tempfile
+
+    work = Path(work or tempfile.mkdtemp(prefix="postpass-authored-preview-"))
+    command = [sys.executable, "-m", "ml_core.authored", "preview", "--out", str(work), "--size", str(size),
+               "--spp", str(spp), "--threads", str(threads)] + (["--only", *only] if only else [])
+    subprocess.run(command, check=True, cwd=paths.REPO_ROOT)
+    return grid(work, out, only)
+
+
+def grid(work: Path, out: Path, only: list[str] | None = None, columns: int = 5) -> Path:
+    """A labelled PNG grid of a preview folder: each scene's still, an animation's still and last frame, each
+    tone-mapped as the benchmarks do (its own exposure), in the set's order."""
+    import numpy as np
+
+    from addon.runtime.color import exposure_scale, tonemap
+    from addon.runtime.exr import read_exr
+
+    from ..figures import image_grid
+
+    record = json.loads((Path(work) / "preview.json").read_text())
+    times = record["times"]
+    stems = [stem for e in select(only) for stem in (e.name, f"{e.name}_last") if stem in times]  # set order
+    tiles, captions = [], []
+    for stem in stems:
+        rgb = read_exr(Path(work) / f"{stem}.exr").get("Combined")[..., :3]
+        tiles.append(tonemap(rgb, exposure_scale(rgb)))
+        entry = SCENES.get(stem.removesuffix("_last"))
+        frame = entry.frames if stem.endswith("_last") else entry.still_frame
+        # an animation's frame as "f3/5" (its name without "anim_": 128 px cells)
+        captions.append(f"{entry.name.removeprefix('anim_')} f{frame}/{entry.frames}" if entry.animated else entry.name)
+    blank = np.ones_like(tiles[0])
+    rows = [tiles[i:i + columns] for i in range(0, len(tiles), columns)]
+    caps = [captions[i:i + columns] for i in range(0, len(captions), columns)]
+    rows[-1] += [blank] * (columns - len(rows[-1]))
+    caps[-1] += [""] * (columns - len(caps[-1]))
+    how = f"{record['size']} px, {record['spp']} spp" + (" + OIDN" if record["denoise"] else "")
+    labels = ["authored eval set", how, "never trained on"]
+    labels = (labels + [""] * columns)[:columns]
+    return image_grid(rows, labels, out, cell=record["size"], captions=caps)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m ml_core.authored", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="print the scenes: name, family, still or frames, description")
+    b = sub.add_parser("build", help="render the set into a cache folder (resumable)")
+    b.add_argument("--out", type=Path, default=paths.cache_dir() / "authored",
+                   help="cache folder (default: %(default)s)")
+    b.add_argument("--size", type=int, default=256, help="still size in pixels, square (default: 256)")
+    b.add_argument("--anim-size", type=int, default=0,
+                   help="animated scenes' size (default: 5/8 of --size, 160 for 256)")
+    b.add_argument("--reference-spp", type=int, default=1024, help="reference samples, no adaptive sampling")
+    b.add_argument("--frame-reference-spp", type=int, default=0,
+                   help="per-frame reference samples of animated scenes "
+                        "(default: 3/8 of --reference-spp, 384 for 1024)")
+    b.add_argument("--only", nargs="+", metavar="NAME", help="render only these scenes")
+    b.add_argument("--threads", type=int, default=0, help="Cycles threads (0: all cores)")
+    b.add_argument("--quiet", action="store_true", help="no line per rendered file on stderr")
+    v = sub.add_parser("preview", help="render each scene once (still frame, and an animation's last) for a look")
+    v.add_argument("--out", type=Path, required=True)
+    v.add_argument("--size", type=int, default=128)
+    v.add_argument("--spp", type=int, default=64)
+    v.add_argument("--no-denoise", action="store_true", help="no OIDN (timings for `estimate`)")
+    v.add_argument("--only", nargs="+", metavar="NAME")
+    v.add_argument("--threads", type=int, default=0)
+    s = sub.add_parser("sheet", help="render previews and write a labelled grid PNG")
+    s.add_argument("--out", type=Path, default=paths.REPO_ROOT / "docs" / "authored_set.png")
+    s.add_argument("--size", type=int, default=128)
+    s.add_argument("--spp", type=int, default=64)
+    s.add_argument("--work", type=Path, default=None, help="folder for the preview EXRs (default: a temporary one)")
+    s.add_argument("--only", nargs="+", metavar="NAME")
+    s.add_argument("--threads", type=int, default=0)
+    e = sub.add_parser("estimate", help="the full build's render time, extrapolated from a --no-denoise preview")
+    e.add_argument("preview", type=Path, help="a preview folder (holds preview.json)")
+    e.add_argument("--size", type=int, default=256)
+    e.add_argument("--anim-size", type=int, default=0)
+    e.add_argument("--reference-spp", type=int, default=1024)
+    e.add_argument("--frame-reference-spp", type=int, default=0)
+    e.add_argument("--cores", type=int, default=0, help="cores the build will use (default: the preview's)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "list":
+            print(list_scenes())
+        elif args.command == "build":
+            settings = Settings(size=args.size, anim_size=args.anim_size, reference_spp=args.reference_spp,
+                                frame_reference_spp=args.frame_reference_spp, threads=args.threads)
+            print(json.dumps(build(args.out, settings, args.only, log=None if args.quiet else log_stderr)))
+        elif args.command == "preview":
+            preview(args.out, args.size, args.spp, not args.no_denoise, args.only, args.threads)
+            print(args.out / "preview.json")
+        elif args.command == "sheet":
+            print(sheet(args.out, args.size, args.spp, args.work, args.only, args.threads))
+        elif args.command == "estimate":
+            record = json.loads((args.preview / "preview.json").read_text())
+            if record["denoise"]:
+                raise AuthoredError(f"{args.preview}: a denoised preview; time one with --no-denoise")
+            settings = Settings(size=args.size, anim_size=args.anim_size, reference_spp=args.reference_spp,
+                                frame_reference_spp=args.frame_reference_spp)
+            cores = args.cores or record.get("threads") or 1
+            result = estimate(record["times"], record["spp"], record["size"], settings, cores)
+            for name, seconds in result.items():
+                print(f"{name:24s} {seconds:8.0f} s")
+            print(f"total: {hours(result['total'])} on {cores} cores with the machine to itself")
+    except (AuthoredError, UnknownName) as exc:
+        print(f"postpass-authored: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

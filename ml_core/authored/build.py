@@ -1,0 +1,282 @@
+"""Render authored scenes into the evaluation cache, one folder per scene, resumable.
+
+``OUT/<name>/`` holds (every EXR multilayer with Combined, Denoising Albedo/Normal/Depth, Depth and Vector;
+each file its own sampling seed; no denoising):
+
+``noisy_spp0001.exr`` ``noisy_spp0004.exr`` ``noisy_spp0016.exr``   the still frame at 1, 4 and 16 spp
+``reference.exr``                                                   the still frame at ``reference_spp`` (1024),
+                                                                    adaptive sampling off: a true reference
+``frame_0001_spp0004.exr`` ... ``frame_0005_reference.exr``         animated scenes: every frame at 4 and 16 spp
+                                                                    and a reference at ``frame_reference_spp``
+                                                                    (384), adaptive sampling off
+
+Animated scenes render every file at ``anim_size`` (160 px for ``--size 256``). With these defaults the whole
+set takes about 1.5 hours on 2 CPU cores (``python -m ml_core.authored estimate`` extrapolates a timing
+preview; see the README).
+``scene.json``      name, family, description, frames, size, spp (written first)
+``manifest.json``   written last: render seconds and settings per file, Blender version, integrator
+
+``OUT/authored.json`` records the settings; a rerun with other settings into the same folder is refused. A rerun
+skips scenes with a manifest and renders only the missing files of an interrupted one (files are rendered under
+temporary names and renamed, by ``ml_core.render.render_still``).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from .. import blender, render
+from .base import SCENES, AuthoredScene, ordered
+
+SET_FILE = "authored.json"
+SCENE_FILE = render.SPEC  # scene.json
+MANIFEST = render.MANIFEST
+VERSION = 1
+#: The integrator of the training data (``ml_core.render``'s default preset): the set measures scene content,
+#: not a change of integrator. A scene adds what it needs (``AuthoredScene.cycles``).
+INTEGRATOR = render.PRESETS.get("default")
+MESHES = "none: Blender primitives and numpy-built geometry only (every checkout renders the same pixels)"
+#: Cycles settings each manifest records, as the scene had them when it rendered
+INTEGRATOR_KEYS = ("max_bounces", "diffuse_bounces", "glossy_bounces", "transmission_bounces",
+                   "transparent_max_bounces", "volume_bounces", "volume_biased", "sample_clamp_direct",
+                   "sample_clamp_indirect", "caustics_reflective", "caustics_refractive", "blur_glossy")
+
+
+def source_fingerprint() -> str:
+    """A hash of the code that builds the scenes (``kit``, ``base``, ``scenes/``): an interrupted render only
+    resumes with the code that began it."""
+    here = Path(__file__).parent
+    files = [here / "kit.py", here / "base.py"] + sorted((here / "scenes").glob("*.py"))
+    return hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()[:16]
+
+
+class AuthoredError(ValueError):
+    """A problem with the command's input; printed as one line."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    size: int = 256
+    #: animated scenes' size (0: 5/8 of ``size`` in multiples of 8, 160 px for 256): each of their 5 frames
+    #: has its own reference, so an animation at full size would cost as much as four stills
+    anim_size: int = 0
+    reference_spp: int = 1024
+    #: per-frame references of animated scenes (0: 3/8 of ``reference_spp``, 384 for 1024), for the same reason
+    frame_reference_spp: int = 0
+    noisy_spp: tuple[int, ...] = (1, 4, 16)
+    frame_noisy_spp: tuple[int, ...] = (4, 16)
+    threads: int = 0  # 0: all cores (speed only, not pixels)
+
+    def resolved(self) -> "Settings":
+        anim = self.anim_size or max(8, int(round(self.size * 5 / 8 / 8)) * 8)
+        frame_reference = self.frame_reference_spp or max(1, self.reference_spp * 3 // 8)
+        return replace(self, anim_size=anim, frame_reference_spp=frame_reference)
+
+    def record(self) -> dict:
+        """The settings that change pixels, as JSON stores them (lists, not tuples): comparable with a file's."""
+        data = asdict(self.resolved())
+        del data["threads"]
+        return json.loads(json.dumps(data))
+
+    def scene_size(self, entry: AuthoredScene) -> int:
+        s = self.resolved()
+        return s.anim_size if entry.animated else s.size
+
+
+def products(entry: AuthoredScene, settings: Settings) -> list[tuple[str, dict]]:
+    """(file name, render job) of every file a complete folder of ``entry`` holds."""
+    s = settings.resolved()
+    jobs = [(f"noisy_spp{spp:04d}.exr", {"spp": spp, "frame": entry.still_frame}) for spp in s.noisy_spp]
+    jobs.append(("reference.exr", {"spp": s.reference_spp, "frame": entry.still_frame}))
+    if entry.animated:
+        for f in range(1, entry.frames + 1):
+            jobs += [(f"frame_{f:04d}_spp{spp:04d}.exr", {"spp": spp, "frame": f}) for spp in s.frame_noisy_spp]
+            jobs.append((f"frame_{f:04d}_reference.exr", {"spp": s.frame_reference_spp, "frame": f}))
+    return jobs
+
+
+def scene_record(entry: AuthoredScene, settings: Settings) -> dict:
+    s = settings.resolved()
+    size = settings.scene_size(entry)
+    return {"set_version": VERSION, "name": entry.name, "family": entry.family, "families": list(entry.families),
+            "description": entry.description, "frames": entry.frames, "still_frame": entry.still_frame,
+            "size": [size, size],
+            "spp": {"noisy": list(s.noisy_spp), "reference": s.reference_spp,
+                    **({"frame_noisy": list(s.frame_noisy_spp), "frame_reference": s.frame_reference_spp}
+                       if entry.animated else {})},
+            "reference_adaptive_threshold": 0.0, "cycles": dict(entry.cycles), "passes": list(render.PASSES),
+            "source": source_fingerprint(),
+            "files": [name for name, _ in products(entry, settings)]}
+
+
+def sampling_seed(name: str, product: str) -> int:
+    """Each file's own Cycles seed, from the scene name and file name (``ml_core.render``'s hash)."""
+    return render._sampling_seed(f"authored/{name}", product)  # the hash formats its key: a name works
+
+
+def build_scene(entry: AuthoredScene):
+    """Reset Blender and build ``entry`` into the scene; returns it, with frames set and a camera checked."""
+    scene = blender.reset_scene()
+    scene.frame_start, scene.frame_end = 1, entry.frames
+    entry.build()
+    if scene.camera is None:
+        raise AuthoredError(f"authored scene {entry.name!r} built no camera")
+    scene.frame_set(entry.still_frame)
+    return scene
+
+
+def setup(scene, entry: AuthoredScene, size: int, threads: int = 0) -> render.RenderConfig:
+    """``ml_core.render``'s Cycles setup at ``size``, then the scene's own Cycles settings."""
+    config = replace(INTEGRATOR, width=size, height=size, threads=threads)
+    render.setup_render(scene, config)
+    for key, value in entry.cycles.items():
+        setattr(scene.cycles, key, value)
+    return config
+
+
+def _write_set_record(out: Path, settings: Settings) -> None:
+    record = {"what": "Postpass authored evaluation set: never used for training or model selection",
+              "set_version": VERSION, "settings": settings.record()}
+    path = out / SET_FILE
+    if path.exists():
+        old = json.loads(path.read_text())
+        if old.get("settings") != record["settings"] or old.get("set_version") != VERSION:
+            raise AuthoredError(f"{out}: holds an authored set rendered with other settings "
+                                f"({old.get('settings')}); use another --out")
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    render.write_json(path, record)
+
+
+def render_scene(entry: AuthoredScene, folder: Path, settings: Settings, log=None) -> dict:
+    """Render every missing file of ``entry`` into ``folder``, then its manifest. Returns a summary."""
+    manifest_path = folder / MANIFEST
+    if manifest_path.exists():
+        return {"name": entry.name, "rendered": 0, "skipped": True}
+    bpy = blender.import_bpy()
+    started = time.perf_counter()
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob(".*.tmp.*"):  # left by a build killed mid-render
+        stale.unlink()
+    record = scene_record(entry, settings)
+    spec_path = folder / SCENE_FILE
+    if spec_path.exists() and json.loads(spec_path.read_text()) != json.loads(json.dumps(record)):
+        raise AuthoredError(f"{folder}: holds part of a render of {entry.name!r} made with other settings or "
+                            f"other scene code; delete the folder or use another --out")
+    render.write_json(spec_path, record)
+    scene = build_scene(entry)
+    size = settings.scene_size(entry)
+    config = setup(scene, entry, size, settings.threads)
+    files, rendered = {}, 0
+    for name, job in products(entry, settings):
+        path = folder / name
+        seed = sampling_seed(entry.name, name)
+        summary = {"spp": job["spp"], "frame": job["frame"], "seed": seed, "adaptive_threshold": 0.0}
+        if path.exists():
+            files[name] = {"seconds": None, "resumed": True, **summary}
+            continue
+        seconds = render.render_still(bpy, scene, path, spp=job["spp"], seed=seed, frame=job["frame"], config=config)
+        files[name] = {"seconds": round(seconds, 3), **summary}
+        rendered += 1
+        if log:
+            log(f"{entry.name}: {name} in {seconds:.1f} s")
+    manifest = {"name": entry.name, "set_version": VERSION, "width": size, "height": size, "frames": entry.frames,
+                "blender": bpy.app.version_string, "passes": list(render.PASSES), "meshes": MESHES,
+                "integrator": {k: getattr(scene.cycles, k) for k in INTEGRATOR_KEYS},
+                "render_seconds": round(sum(f["seconds"] or 0.0 for f in files.values()), 3), "files": files,
+                "wall_seconds": round(time.perf_counter() - started, 3)}
+    render.write_json(manifest_path, manifest)
+    return {"name": entry.name, "rendered": rendered, "skipped": False,
+            "seconds": manifest["render_seconds"]}
+
+
+def select(only: list[str] | None) -> list[AuthoredScene]:
+    """The scenes named in ``only`` (all when empty), in registry order; unknown names raise."""
+    if not only:
+        return ordered()
+    return [SCENES.get(n) for n in dict.fromkeys(only)]
+
+
+def build(out: Path, settings: Settings | None = None, only: list[str] | None = None, log=None) -> dict:
+    """Render the set (or the ``only`` scenes) into ``out``; complete scenes are skipped. Returns a summary."""
+    settings = settings or Settings()
+    entries = select(only)  # unknown names fail before anything is written
+    if settings.size < 8 or settings.reference_spp < 1:
+        raise AuthoredError("--size must be >= 8 and --reference-spp >= 1")
+    out = Path(out).expanduser()
+    _write_set_record(out, settings)
+    started = time.perf_counter()
+    scenes = [render_scene(entry, out / entry.name, settings, log) for entry in entries]
+    return {"out": str(out), "scenes": len(scenes), "skipped": sum(s["skipped"] for s in scenes),
+            "rendered_files": sum(s["rendered"] for s in scenes), "seconds": round(time.perf_counter() - started, 1)}
+
+
+def preview(out: Path, size: int = 128, spp: int = 64, denoise: bool = True, only: list[str] | None = None,
+            threads: int = 0, last_frame: bool = True) -> dict:
+    """A quick look: each scene's still frame (and an animated scene's last frame) at ``size`` px and ``spp``
+    (with Cycles' OIDN when ``denoise``) into ``out/<name>.exr``. Returns {file stem: seconds}; without
+    ``denoise`` (a timing run for :func:`estimate`) each still is also rendered at 1 spp first, which times the
+    fixed cost of a render (scene sync, BVH, the sky's importance map), and process CPU seconds are recorded,
+    which other processes on the machine do not inflate."""
+    bpy = blender.import_bpy()
+    out = Path(out).expanduser()
+    times = {}
+    for entry in select(only):
+        start = time.perf_counter()
+        scene = build_scene(entry)
+        config = setup(scene, entry, size, threads)
+        built = time.perf_counter() - start
+        frames = [("", entry.still_frame)] + ([("_last", entry.frames)] if entry.animated and last_frame else [])
+        for suffix, frame in frames:
+            record = {"build_seconds": round(built, 3)}
+            for label, samples in ([("one", 1)] if not denoise and not suffix else []) + [("", spp)]:
+                cpu = time.process_time()
+                seconds = render.render_still(bpy, scene, out / f"{entry.name}{suffix}{label and '_' + label}.exr",
+                                              spp=samples, frame=frame, seed=sampling_seed(entry.name, "preview"),
+                                              denoise=denoise, config=config)
+                key = f"{label}_" if label else ""
+                record[f"{key}render_seconds"] = round(seconds, 3)
+                record[f"{key}cpu_seconds"] = round(time.process_time() - cpu, 3)
+            times[entry.name + suffix] = record
+    render.write_json(out / "preview.json", {"size": size, "spp": spp, "denoise": denoise, "times": times,
+                                             "threads": threads or os.cpu_count()})
+    return times
+
+
+def log_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def estimate(times: dict, spp: int, size: int, settings: Settings, cores: int = 1) -> dict:
+    """Extrapolate a timing preview (no OIDN) to the full build: wall seconds per scene on ``cores`` cores
+    (CPU seconds / cores: what the build takes with the machine to itself), and the total.
+
+    A render costs a fixed part (the 1-spp render's time) plus a part per sample and pixel (the rest of the
+    ``spp`` render's time); where no 1-spp timing exists the whole time counts as per sample (an overestimate)."""
+    s = settings.resolved()
+    result = {}
+    for entry in select(None):
+        t = times.get(entry.name)
+        if t is None:
+            continue
+        total = t["cpu_seconds"] if "cpu_seconds" in t else t["render_seconds"] * cores
+        fixed = t.get("one_cpu_seconds", 0.0)
+        per_sample_px = max(total - fixed, 0.0) / ((spp - (1 if "one_cpu_seconds" in t else 0)) * size * size)
+        side = settings.scene_size(entry)
+        samples = sum(s.noisy_spp) + s.reference_spp
+        if entry.animated:
+            samples += entry.frames * (sum(s.frame_noisy_spp) + s.frame_reference_spp)
+        renders = len(products(entry, settings))
+        cpu = per_sample_px * samples * side * side + renders * fixed
+        result[entry.name] = round(cpu / cores + t["build_seconds"], 1)
+    result["total"] = round(sum(result.values()), 1)
+    return result
+
+
+def hours(seconds: float) -> str:
+    return f"{seconds / 3600:.2f} h" if seconds >= 3600 else f"{seconds / 60:.1f} min"
