@@ -50,12 +50,15 @@ class ExportReport:
 
 def export_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike, *, name: str | None = None,
                       fp16: bool = False, samples: list[str] | None = None, opset: int = OPSET,
-                      metrics: dict | None = None) -> list[ExportReport]:
+                      metrics: dict | None = None, note: str | None = None,
+                      parity_extra: dict | None = None) -> list[ExportReport]:
     """Export ``checkpoint`` to ``out_dir`` (fp32, and ``<name>-fp16`` if asked); returns what was published.
 
     ``samples``: the task's source files (e.g. a multilayer Cycles EXR; two frames for inbetween) whose
     passes join the parity inputs. ``metrics``: benchmark figures to record beside the training's own
-    validation metrics (under ``metrics.benchmark`` in the metadata).
+    validation metrics (under ``metrics.benchmark`` in the metadata). ``note``: appended to the metadata's
+    ``exporter`` (e.g. why a shipped model's graph was re-exported); ``parity_extra``: more entries for its
+    ``parity`` record (e.g. the comparison with the graph it replaces).
     """
     model, config = load_checkpoint(checkpoint)
     if metrics:
@@ -70,11 +73,12 @@ def export_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike,
         raise ExportError(f"{label}: {exc}") from None
     with torch.no_grad():
         references = [_torch_outputs(model, contract, batch) for _, batch in batches]
+    extra = {"note": note, "parity_extra": parity_extra}
     reports = [_publish(model, contract, config, name, "fp32", FP32_TOLERANCE, batches, references, out_dir, opset,
-                        label)]
+                        label, **extra)]
     if fp16:
         reports.append(_publish(_Float16(model), contract, config, f"{name}-fp16", "fp16", FP16_TOLERANCE, batches,
-                                references, out_dir, opset, label))
+                                references, out_dir, opset, label, **extra))
     return reports
 
 
@@ -95,7 +99,8 @@ def _torch_outputs(module: nn.Module, contract: ModelContract, batch: dict) -> l
 
 
 def _publish(module: nn.Module, contract: ModelContract, config: dict, name: str, precision: str, tolerance: float,
-             batches: list, references: list, out_dir, opset: int, label: str) -> ExportReport:
+             batches: list, references: list, out_dir, opset: int, label: str, note: str | None = None,
+             parity_extra: dict | None = None) -> ExportReport:
     import onnx
     import onnxruntime as ort
 
@@ -119,14 +124,14 @@ def _publish(module: nn.Module, contract: ModelContract, config: dict, name: str
 
     training = config["training"]
     parity = {"max_error": worst, "tolerance": tolerance, "measure": "max |onnx - torch| / max(1, |torch|)",
-              "inputs": [d for d, _ in batches]}
+              "inputs": [d for d, _ in batches], **(parity_extra or {})}
     metadata = {**contract.to_metadata(), "name": name, "version": config["version"], "precision": precision,
                 "architecture": json.dumps({"name": config["architecture"], "params": config["params"]}),
                 "config": training_config(training),
                 "training_command": str(training["command"]), "seed": str(training["seed"]),
                 "dataset_fingerprint": str(training["dataset_fingerprint"]),
                 "metrics": json.dumps(training["metrics"]), "parity": json.dumps(parity),
-                "exporter": f"torch {torch.__version__}, onnx opset {opset}"}
+                "exporter": f"torch {torch.__version__}, onnx opset {opset}" + (f"; {note}" if note else "")}
     for key, value in metadata.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value

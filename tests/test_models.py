@@ -216,3 +216,29 @@ def test_colorize_classification_starts_grey_learns_bins_and_exports(tmp_path):
     assert model.auxiliary_loss(target) is None  # an eval forward leaves nothing to train on
     checkpoint = save_checkpoint(tmp_path / "c.pt", model, name="colorize_bins", version="0", training=TRAINING)
     assert export_checkpoint(checkpoint, tmp_path / "models")[0].parity_error < 1e-4
+
+
+def test_kpn_kernel_taps_and_decoder_in_few_ops_equal_the_plain_formulas():
+    """Issue 30: the kernels are applied by one one-hot convolution, one multiply and one sum, and each decoder's
+    first convolution is split instead of fed a concatenation; both compute what the plain formulas compute (a
+    slice, multiply and add per tap; ``UNet.decoder_features``), up to float rounding, for any kernel size."""
+    import torch.nn.functional as F
+
+    from ml_core.models.denoise_kpn import apply_kernels, decoder_features
+
+    gen = torch.Generator().manual_seed(0)
+    for size, channels in ((1, 3), (3, 6), (5, 3), (7, 6)):
+        image = torch.rand(2, channels, 13, 17, generator=gen) * 4
+        logits = torch.randn(2, size * size, 13, 17, generator=gen) * 3
+        weights = torch.exp(logits - logits.amax(dim=1, keepdim=True))
+        r = size // 2
+        padded = F.pad(image, (r, r, r, r), mode="replicate")
+        plain = sum(weights[:, dy * size + dx:dy * size + dx + 1] * padded[:, :, dy:dy + 13, dx:dx + 17]
+                    for dy in range(size) for dx in range(size)) / weights.sum(dim=1, keepdim=True)
+        torch.testing.assert_close(apply_kernels(image, logits, size), plain, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(apply_kernels(image, logits, size, channels), plain, rtol=1e-5, atol=1e-6)
+    model = build("denoise_kpn", seed=0, widths=[8, 12, 16, 20]).eval()
+    x = torch.randn(1, 9, 40, 48, generator=gen)
+    with torch.no_grad():
+        for ours, plain in zip(decoder_features(model.unet, x), model.unet.decoder_features(x)):
+            torch.testing.assert_close(ours, plain, rtol=1e-5, atol=1e-6)

@@ -300,3 +300,94 @@ def test_an_srgb_model_warns_when_hdr_values_would_clip(models_dir, caplog):
     with caplog.at_level(logging.WARNING, logger="postpass.runtime"):
         upres(ldr * 4, 4, model="upres_x4_srgb", models_dir=models_dir)
     assert "values above 1.0 clip in model 'upres_x4_srgb'" in caplog.text
+
+
+def test_a_file_result_decodes_its_source_once_and_keeps_its_other_passes(models_dir, tmp_path, monkeypatch):
+    """denoise_file reads the source EXR once (issue 30: the write used to decode it a second time) and still
+    writes every other pass, channel and header attribute back as it was."""
+    import OpenEXR
+
+    from addon.runtime import denoise_file, read_exr, write_exr
+    from addon.runtime import exr as exr_module
+
+    rng = np.random.default_rng(3)
+    h, w = 40, 56
+    passes = {"Combined": rng.random((h, w, 4), np.float32) * 3, "Denoising Albedo": rng.random((h, w, 3), np.float32),
+              "Denoising Normal": rng.random((h, w, 3), np.float32) * 2 - 1, "Vector": rng.random((h, w, 4), np.float32),
+              "Depth": rng.random((h, w, 1), np.float32) * 10}
+    source = tmp_path / "beauty.0001.exr"
+    write_exr(source, passes, "ViewLayer", header={"Camera": "cam.001", "cycles.ViewLayer.samples": "4"})
+    reads = []
+    original = exr_module._read_parts
+    monkeypatch.setattr(exr_module, "_read_parts", lambda path: reads.append(path) or original(path))
+    result = denoise_file(source, tmp_path / "clean.0001.exr", models_dir=models_dir)
+    assert reads == [str(source)]  # one decode: the write goes into the parts already read
+    monkeypatch.undo()
+
+    def raw(path):
+        return [(p.name(), {k: repr(v) for k, v in p.header.items()}, {n: c.pixels for n, c in p.channels.items()})
+                for p in OpenEXR.File(str(path), separate_channels=True).parts]
+
+    before, after = raw(source), raw(tmp_path / "clean.0001.exr")
+    assert [p[0] for p in after] == [p[0] for p in before]
+    for (name, header_before, chans_before), (_, header_after, chans_after) in zip(before, after):
+        assert header_after == header_before, name  # compression (ZIP), line order, Camera, ... as read
+        for channel, pixels in chans_before.items():
+            if channel[-2:] in (".R", ".G", ".B") and ".Combined." in channel:
+                assert np.array_equal(chans_after[channel], result.image[..., "RGB".index(channel[-1])])
+            else:
+                assert np.array_equal(chans_after[channel], pixels), channel
+    assert read_exr(tmp_path / "clean.0001.exr").header == read_exr(source).header
+
+
+def test_exr_writes_are_byte_identical_for_any_number_of_io_threads(tmp_path):
+    """OpenEXR's threads compress chunks in parallel; the file is the same bytes (frames stay reproducible)."""
+    from addon.runtime.exr import set_io_threads, write_exr
+
+    rng = np.random.default_rng(0)
+    passes = {"Combined": rng.random((300, 200, 4), np.float32), "Depth": rng.random((300, 200, 1), np.float32)}
+    written = []
+    try:
+        for threads in (1, 2, 3):
+            set_io_threads(threads)
+            write_exr(tmp_path / f"t{threads}.exr", passes, "ViewLayer")
+            written.append((tmp_path / f"t{threads}.exr").read_bytes())
+    finally:
+        set_io_threads()
+    assert written[0] == written[1] == written[2]
+
+
+def test_writing_a_result_back_reencodes_only_the_changed_part(tmp_path, monkeypatch):
+    """update_exr copies the untouched parts' compressed chunks and every header byte for byte and encodes only
+    the part holding the result (issue 30: two thirds of a 1080p frame's ZIP write was recompressing passes no
+    model touched); the file is byte-identical to OpenEXR's full write. Files it does not handle (a single-part
+    EXR, a pass the file lacks) take the full write."""
+    from addon.runtime import exr as exr_module
+    from addon.runtime.exr import read_exr, update_exr, write_exr
+
+    rng = np.random.default_rng(1)
+    h, w = 70, 90
+    passes = {"Combined": rng.random((h, w, 4), np.float32), "Vector": rng.random((h, w, 4), np.float32),
+              "Depth": rng.random((h, w, 1), np.float32), "Denoising Albedo": rng.random((h, w, 3), np.float32)}
+    source = tmp_path / "multi.exr"
+    write_exr(source, passes, "ViewLayer", header={"Camera": "cam"})
+    new = rng.random((h, w, 3), np.float32)
+    calls = []
+    original = exr_module._write_changed_parts
+    monkeypatch.setattr(exr_module, "_write_changed_parts", lambda *a: calls.append(a[3]) or original(*a))
+    update_exr(source, tmp_path / "fast.exr", {"Combined": new},
+               parts=read_exr(source, keep_parts=True).parts)
+    assert len(calls) == 1 and exr_module.exr_problem(tmp_path / "fast.exr") is None
+    monkeypatch.setattr(exr_module, "_write_changed_parts", lambda *a: False)
+    update_exr(source, tmp_path / "full.exr", {"Combined": new})
+    assert (tmp_path / "fast.exr").read_bytes() == (tmp_path / "full.exr").read_bytes()
+    assert np.array_equal(read_exr(tmp_path / "fast.exr").get("Combined")[..., :3], new)
+    monkeypatch.undo()
+
+    plain = tmp_path / "plain.exr"  # single-part: the full write
+    write_exr(plain, {"Combined": passes["Combined"]}, layer=None)
+    update_exr(plain, tmp_path / "plain_out.exr", {"Combined": new})
+    assert np.array_equal(read_exr(tmp_path / "plain_out.exr").get("Combined")[..., :3], new)
+    update_exr(source, tmp_path / "added.exr", {"Combined": new, "Extra": new[..., :1]})  # a new part: full write
+    out = read_exr(tmp_path / "added.exr")
+    assert np.array_equal(out.get("Extra")[..., 0], new[..., 0]) and np.array_equal(out.get("Vector"), passes["Vector"])

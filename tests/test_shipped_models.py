@@ -175,3 +175,17 @@ def test_shipped_inbetweener_keeps_its_quality(name):
         # the splatting network on the runtime's DIS flow: above OpenCV's DIS warp on these crops (+0.26 dB when
         # shipped; +1.04 dB on the whole test split, see docs/benchmarks.md)
         assert scores[ours] >= scores["DIS optical flow"] + 0.1
+
+
+def test_reexported_denoiser_gives_the_previous_graphs_output():
+    """denoise_kpn 0.9.0 was re-exported with its kernels applied in a few large ops (issue 30,
+    scripts/reexport_denoise_kpn.py): same weights, same function. Its output on two regression crops equals what
+    the first 0.9.0 graph gave (kept in tests/data/denoise/denoise_kpn_0.9.0_graph1.npz) within the export's 1e-4."""
+    previous = np.load(DATA / "denoise_kpn_0.9.0_graph1.npz")
+    model = load_model("denoise_kpn")
+    assert model.metadata["version"] == "0.9.0" and "re-exported" in model.metadata["exporter"]
+    for seed in previous.files:
+        exr = read_exr(DATA / f"{seed}_spp0004.exr")
+        out = model.run({"color": exr.get("Combined")[..., :3], "albedo": exr.get("Denoising Albedo"),
+                         "normal": exr.get("Denoising Normal")}, tile_size=None).image
+        assert np.max(np.abs(out - previous[seed]) / np.maximum(1.0, np.abs(previous[seed]))) < 1e-4, seed

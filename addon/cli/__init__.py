@@ -20,6 +20,7 @@ from ..runtime import tasks
 from ..runtime.batch import (EXIT_INTERRUPTED, EXIT_USAGE, BatchError, BatchOptions, Summary, plan,
                              run_batch)
 from ..runtime.contract import ModelError
+from ..runtime.engine import DEFAULT_TILE
 from ..runtime.exr import ImageError
 from ..runtime.sequence import SequenceError
 from ..runtime.session import DEVICES
@@ -176,8 +177,9 @@ def _add_run_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--device", choices=DEVICES, default="auto", help="where onnxruntime runs (default: auto)")
     sub.add_argument("--threads", type=whole_number(0), metavar="N",
                      help="CPU threads per process (default or 0: $POSTPASS_THREADS or every core it may use)")
-    sub.add_argument("--tile-size", type=whole_number(0), default=512, metavar="PX",
-                     help="tile size in input pixels, 0 for whole frames (default: 512; smaller uses less memory)")
+    sub.add_argument("--tile-size", type=whole_number(0), default=DEFAULT_TILE, metavar="PX",
+                     help=f"tile size in input pixels, 0 for whole frames (default: {DEFAULT_TILE}; smaller uses "
+                          "less memory)")
     sub.add_argument("--bit-depth", type=int, choices=(8, 16, 32), metavar="BITS",
                      help="PNG/TIFF bit depth: 8 or 16 (TIFF also 32, float; JPEG 8); EXR is always 32-bit float "
                           "(default: the input's where the output format has it, else PNG/TIFF 16)")

@@ -35,7 +35,7 @@ from typing import Callable
 
 from .contract import ModelError
 from .engine import DEFAULT_TILE, InferenceResult, check_run_options, load_model
-from .exr import ImageError, update_exr, write_exr  # noqa: F401  (ImageError: re-exported, as before)
+from .exr import ImageError, set_io_threads, update_exr, write_exr  # noqa: F401  (ImageError: re-exported, as before)
 from .imageio import check_output, output_bit_depth, read_image, write_image
 from .registry import Registry, RegistryEntry
 
@@ -73,7 +73,12 @@ def run_files(task: str, sources: list[PathLike | None], dst: PathLike, *, input
     """
     check_run_options(threads=threads, tile_size=tile_size)
     check_output(dst, bit_depth)
-    files = [read_image(p, layer) if p is not None else None for p in sources]
+    set_io_threads(threads)
+    # An EXR result from one EXR source goes back into that file's parts: keep them decoded (one decode a frame)
+    single = sum(p is not None for p in sources) == 1
+    keep = single and Path(dst).suffix.lower() == ".exr"
+    files = [read_image(p, layer, keep_parts=keep and i == 0) if p is not None else None
+             for i, p in enumerate(sources)]
     registry = Registry(models_dir)
     inputs = {k: v for k, v in (inputs or {}).items() if v is not None}
     available = set(inputs)
@@ -92,10 +97,14 @@ def run_files(task: str, sources: list[PathLike | None], dst: PathLike, *, input
                              f"(pass {spec.pass_name!r})")
         arrays[spec.name] = source.get(spec.pass_name)  # a missing pass raises ImageError naming the file
         labels.setdefault(spec.name, f"{source.path} [{spec.pass_name}]")
+    primary = files[0]
+    for file in files:  # an 8K multilayer EXR holds GBs of passes: keep only those the model reads
+        if file is not None:
+            file.passes.clear()
+    if entry.contract.scale != 1:
+        primary.parts = None  # the result does not go back into this file (another size)
     result = load_model(entry.name, registry.folder, device, threads).run(
         arrays, tile_size=tile_size, nonfinite=nonfinite, labels=labels, progress=progress, key_steps=key_steps)
-    primary, single = files[0], sum(f is not None for f in files) == 1
-    primary.passes.clear()  # an 8K multilayer EXR holds GBs of passes: free them before writing
     del files, arrays
     _write_result(dst, result, entry, primary, single, layer, bit_depth)
     return result
@@ -137,6 +146,7 @@ def _write_result(dst: PathLike, result: InferenceResult, entry: RegistryEntry, 
     pass_name = out_spec.pass_name or "Combined"
     out_layer = layer if primary.multilayer else None
     if single_source and entry.contract.scale == 1 and primary.path.lower().endswith(".exr"):
-        update_exr(primary.path, dst, {pass_name: image}, out_layer)
+        parts, primary.parts = primary.parts, None
+        update_exr(primary.path, dst, {pass_name: image}, out_layer, parts=parts)
     else:
         write_exr(dst, {pass_name: image}, out_layer, header=primary.header)

@@ -64,6 +64,9 @@ class ExrImage:
     header: dict = field(default_factory=dict)
     multilayer: bool = False  # channels named <layer>.<pass>.<component> (Blender's multilayer), not plain R,G,B,A
     bit_depth: int | None = None
+    #: the file's decoded OpenEXR parts (every layer, channel and header), kept only when read with
+    #: ``keep_parts`` so the result can be written back into them without decoding the file again (:func:`update_exr`)
+    parts: list | None = field(default=None, repr=False, compare=False)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -80,6 +83,32 @@ class ExrImage:
         if channels is not None and arr.shape[2] != channels:
             raise ImageError(self.path, f"pass {name!r} has {arr.shape[2]} channels, expected {channels}")
         return arr
+
+
+# ----------------------------------------------------------------------------------------------------------
+# OpenEXR's threads
+# ----------------------------------------------------------------------------------------------------------
+_IO_THREADS: dict = {"count": None}
+
+
+def set_io_threads(count: int | None = None) -> int:
+    """Give OpenEXR's process-wide thread pool ``count`` threads (None or 0: the cores this process may use,
+    ``$POSTPASS_THREADS`` if set); returns the count. OpenEXR's Python module starts with none, so without this
+    every ZIP chunk of a frame is inflated and deflated on one thread. Cheap to call again with the same count."""
+    from .session import default_threads
+
+    count = int(count or default_threads())
+    if _IO_THREADS["count"] != count:
+        import OpenEXR
+
+        OpenEXR.set_global_thread_count(count)
+        _IO_THREADS["count"] = count
+    return count
+
+
+def _ensure_io_threads() -> None:
+    if _IO_THREADS["count"] is None:
+        set_io_threads()
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -234,7 +263,7 @@ def _parse_headers(f, version: int, size: int) -> list[dict]:
             if length < 0 or f.tell() + length > size:
                 raise _Damaged(f"header cut off at byte {size}" if length >= 0 else "negative attribute size")
             value = _read_exactly(f, length, "header")
-            if name in (b"dataWindow", b"compression", b"tiles", b"chunkCount", b"type"):
+            if name in (b"dataWindow", b"compression", b"tiles", b"chunkCount", b"type", b"channels"):
                 attrs[name.decode()] = (kind, value)
         if not multipart:
             attrs.setdefault("type", (b"string", b"deepscanline" if deep else b"tiledimage" if tiled
@@ -351,6 +380,7 @@ def _read_parts(path: str) -> list:
     problem = exr_problem(path, chunks=False)  # empty, not an EXR, headers cut off: say so, not "Unable to open"
     if problem:
         raise ImageError(path, problem)
+    _ensure_io_threads()
     try:
         with library_output_swallowed():
             declared = [p.name() for p in OpenEXR.File(path, header_only=True).parts]
@@ -392,8 +422,11 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
-def read_exr(path: str | os.PathLike, layer: str | None = "ViewLayer") -> ExrImage:
-    """Read every pass of ``layer`` (or the plain channels of a single-layer EXR) as float32 HxWxC arrays."""
+def read_exr(path: str | os.PathLike, layer: str | None = "ViewLayer", keep_parts: bool = False) -> ExrImage:
+    """Read every pass of ``layer`` (or the plain channels of a single-layer EXR) as float32 HxWxC arrays.
+
+    ``keep_parts``: also keep the decoded file (``ExrImage.parts``: every part, channel and header), so a result
+    is written back with :func:`update_exr` ``(parts=...)`` without decoding the file a second time."""
     path = str(path)
     parts = _read_parts(path)
     grouped: dict[str, dict[str, np.ndarray]] = {}
@@ -423,7 +456,7 @@ def read_exr(path: str | os.PathLike, layer: str | None = "ViewLayer") -> ExrIma
         stack = np.stack([np.asarray(comps[c], dtype=np.float32) for c in order], axis=-1)
         passes[name] = stack
     header = {k: v for k, v in parts[0].header.items() if isinstance(v, (str, int, float))}
-    return ExrImage(path, layer, passes, header, multilayer)
+    return ExrImage(path, layer, passes, header, multilayer, parts=parts if keep_parts else None)
 
 
 @contextlib.contextmanager
@@ -479,29 +512,33 @@ def write_exr(path: str | os.PathLike, passes: dict[str, np.ndarray], layer: str
     dtype = np.float16 if half else np.float32
     extra = {k: v for k, v in (header or {}).items() if isinstance(v, str)}
     parts = [_new_part(name, arr, layer, dtype, extra) for name, arr in passes.items()]
+    _ensure_io_threads()
     with image_output(path) as tmp:
         OpenEXR.File(parts).write(tmp)
 
 
 def update_exr(source: str | os.PathLike, path: str | os.PathLike, passes: dict[str, np.ndarray],
-               layer: str | None = "ViewLayer") -> None:
+               layer: str | None = "ViewLayer", parts: list | None = None) -> None:
     """Write ``path`` as ``source`` with ``passes`` replaced: every other part, channel and header attribute kept.
 
     This is how results go back into a render: Blender's stats, camera and the passes no model touched stay.
     Replaced channels keep their stored type (half or float). A pass given with one channel fewer than the
     file holds keeps its last component (Combined's alpha). A pass the file lacks becomes a new part.
-    ``path`` may be ``source`` itself; the file is replaced atomically.
+    ``path`` may be ``source`` itself; the file is replaced atomically. ``parts``: ``source`` as already decoded
+    (``read_exr(..., keep_parts=True).parts``; they are changed in place), so it is not decoded again; the
+    compression, line order and every attribute of each part are written as they were read.
     """
     import OpenEXR
 
     source = str(source)
-    parts = _read_parts(source)
-    added = []
+    parts = _read_parts(source) if parts is None else parts
+    added, touched = [], set()
     for name, arr in passes.items():
         arr = np.asarray(arr)
         if arr.ndim == 2:
             arr = arr[..., None]
-        found = _pass_channels(parts, name, layer)
+        found_in: dict[str, int] = {}
+        found = _pass_channels(parts, name, layer, found_in)
         if not found:
             added.append(_new_part(name, arr, layer, np.float32, {}))
             continue
@@ -516,20 +553,109 @@ def update_exr(source: str | os.PathLike, path: str | os.PathLike, passes: dict[
                 raise ImageError(source, f"pass {name!r} is {w}x{h}; cannot write a {plane.shape[1]}x{plane.shape[0]} "
                                          "image into it")
             channel.pixels = np.ascontiguousarray(plane.astype(channel.pixels.dtype))
+            touched.add(found_in[suffix])
+    _ensure_io_threads()
     with image_output(path) as tmp:
-        OpenEXR.File(parts + added).write(tmp)
+        if added or not _write_changed_parts(source, parts, touched, tmp):
+            OpenEXR.File(parts + added).write(tmp)
 
 
-def _pass_channels(parts: list, name: str, layer: str | None) -> dict:
-    """{component suffix: Channel} of one pass: ``<layer>.<name>.*``, or plain R,G,B,A for Combined."""
+def _write_changed_parts(source: str, parts: list, changed: set[int], tmp: str) -> bool:
+    """Write ``tmp`` as ``source`` with only the parts numbered in ``changed`` encoded again (from ``parts``), every
+    other part's compressed chunks and every header copied byte for byte from ``source``; False (nothing written)
+    where the file is not one this does: not multi-part, not all scanline parts, or a re-encoded part whose
+    channel list or compression differ from the source's header.
+
+    Why: a render's result replaces one pass of a dozen; compressing the untouched ones again (ZIP: two thirds of
+    a 16-channel 1080p frame's write) only reproduces what the file already holds. The file is the same, byte for
+    byte, as the full write (OpenEXR encodes each chunk on its own; tested), read and written a chunk at a time.
+    """
+    import OpenEXR
+
+    with open(source, "rb") as src:
+        layout = _scanline_layout(src, os.path.getsize(source))
+        if layout is None or len(layout[1]) != len(parts):
+            return False
+        header_end, tables = layout
+        encoded = {}
+        for index in changed:
+            buffer = io.BytesIO()
+            OpenEXR.File([parts[index]]).write(buffer)
+            own = _scanline_layout(buffer, buffer.tell(), multipart=False)
+            if own is None or len(own[1]) != 1 or len(own[1][0][1]) != len(tables[index][1]) \
+                    or own[1][0][0] != tables[index][0]:
+                return False
+            encoded[index] = (buffer, own[1][0][1])
+        total = sum(len(offsets) for _, offsets in tables)
+        src.seek(0)
+        with open(tmp, "wb") as out:
+            out.write(src.read(header_end))
+            out.write(bytes(8 * total))  # the offset table, filled in below
+            new_offsets = []
+            for index, (_, offsets) in enumerate(tables):
+                for j, offset in enumerate(offsets):
+                    new_offsets.append(out.tell())
+                    if index in encoded:  # a single-part chunk is y, size, data: the part number goes first
+                        buffer, own_offsets = encoded[index]
+                        buffer.seek(own_offsets[j])
+                        head = buffer.read(8)
+                        out.write(struct.pack("<i", index) + head + buffer.read(struct.unpack("<i", head[4:])[0]))
+                    else:
+                        src.seek(offset)
+                        head = src.read(12)  # part number, y, size
+                        out.write(head + src.read(struct.unpack("<i", head[8:])[0]))
+            out.seek(header_end)
+            out.write(np.asarray(new_offsets, dtype="<u8").tobytes())
+    return True
+
+
+def _scanline_layout(f, size: int, multipart: bool = True) -> tuple[int, list[tuple[tuple, list[int]]]] | None:
+    """(end of the headers, [((channel list, compression) as stored, chunk offsets)] per part) of the EXR in the
+    binary file ``f`` (``size`` bytes) whose parts are all scanline images with whole offset tables, multi-part or
+    (``multipart=False``) single-part; None for anything else."""
+    f.seek(0)
+    head = f.read(8)
+    if len(head) < 8 or head[:4] != EXR_MAGIC:
+        return None
+    version = struct.unpack("<I", head[4:])[0]
+    if bool(version & 0x1000) != multipart or version & 0xA00:  # multi-part as asked, not tiled, not deep
+        return None
+    try:
+        headers = _parse_headers(f, version, size)
+        counts = [_chunk_count(h) for h in headers]
+    except _Damaged:
+        return None
+    if any(h["type"][1].rstrip(b"\0") != b"scanlineimage" or "channels" not in h or "compression" not in h
+           for h in headers) or any(not c for c in counts):
+        return None
+    header_end = f.tell()
+    table = f.read(8 * sum(counts))
+    if len(table) < 8 * sum(counts):
+        return None
+    offsets = np.frombuffer(table, dtype="<u8").astype(np.int64)
+    if (offsets < header_end + len(table)).any() or (offsets >= size).any():
+        return None
+    ends = np.cumsum(counts)
+    return header_end, [((headers[i]["channels"][1], headers[i]["compression"][1]), offsets[end - n:end].tolist())
+                        for i, (end, n) in enumerate(zip(ends, counts))]
+
+
+def _pass_channels(parts: list, name: str, layer: str | None, found_in: dict | None = None) -> dict:
+    """{component suffix: Channel} of one pass: ``<layer>.<name>.*``, or plain R,G,B,A for Combined;
+    ``found_in`` gets {component suffix: index of its part}."""
     found = {}
-    for part in parts:
+    for index, part in enumerate(parts):
         for full, channel in part.channels.items():
             pieces = full.split(".")
             if len(pieces) == 1 and name == PLAIN_PASS:
-                found[pieces[0]] = channel
+                suffix = pieces[0]
             elif len(pieces) >= 3 and ".".join(pieces[1:-1]) == name and (layer is None or pieces[0] == layer):
-                found[pieces[-1]] = channel
+                suffix = pieces[-1]
+            else:
+                continue
+            found[suffix] = channel
+            if found_in is not None:
+                found_in[suffix] = index
     return found
 
 

@@ -55,12 +55,14 @@ def output_bit_depth(path: str | os.PathLike, bit_depth: int | None, source_bit_
     return source_bit_depth if source_bit_depth in depths else None
 
 
-def read_image(path: str | os.PathLike, layer: str | None = "ViewLayer") -> ExrImage:
-    """Read an image file; an EXR keeps every pass of ``layer``, other formats give ``Combined`` (RGB(A) or Y)."""
+def read_image(path: str | os.PathLike, layer: str | None = "ViewLayer", keep_parts: bool = False) -> ExrImage:
+    """Read an image file; an EXR keeps every pass of ``layer``, other formats give ``Combined`` (RGB(A) or Y).
+    ``keep_parts``: an EXR also keeps its decoded parts, to be written back without a second decode
+    (:func:`~addon.runtime.exr.read_exr`)."""
     path = str(path)
     suffix = Path(path).suffix.lower()
     if suffix == ".exr":
-        return read_exr(path, layer)
+        return read_exr(path, layer, keep_parts=keep_parts)
     if suffix not in OPENCV_SUFFIXES:
         raise ImageError(path, f"unsupported image type {suffix or '(none)'!r}; use one of {', '.join(SUFFIXES)}")
     if not os.path.isfile(path):
