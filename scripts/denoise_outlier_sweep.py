@@ -2,7 +2,7 @@
 
 For each limit (none first), the checkpoint's own weights with the limit set: mean tone-mapped PSNR over the
 full frames of a split at 1/4/16 spp, and the PSNR lost to one 1e4 sample in each of the 4 first fixed test
-crops (as tests/test_shipped_denoiser.py measures it).
+crops (as tests/tasks/test_shipped_denoiser.py measures it).
 
     python scripts/denoise_outlier_sweep.py ~/.cache/postpass/runs/denoise_kpn4/best.pt 200 100 50 20
 """

@@ -130,7 +130,7 @@ def test_api_inbetween_feeds_the_shipped_vector_model_depth():
     from addon.runtime.exr import read_exr
     from ml_core.metrics import render_metrics
 
-    folder = Path(__file__).parent / "data" / "inbetween"
+    folder = Path(__file__).parents[1] / "data" / "inbetween"
     recorded = json.loads((folder / "expected.json").read_text())["inbetween_vectors"]["psnr"]
     with_depth, without = [], []
     for first in sorted(folder.glob("*_frame1.exr")):
@@ -165,7 +165,7 @@ def test_key_steps_scale_the_vector_passes_to_the_gap_between_the_key_frames():
     from addon.runtime import ModelError, api
     from addon.runtime.exr import read_exr
 
-    first = sorted((Path(__file__).parent / "data" / "inbetween").glob("*_frame1.exr"))[0]
+    first = sorted((Path(__file__).parents[1] / "data" / "inbetween").glob("*_frame1.exr"))[0]
     a, b = read_exr(first), read_exr(first.with_name(first.name.replace("_frame1", "_frame3")))
     frames, vectors = (a.get("Combined")[..., :3], b.get("Combined")[..., :3]), (a.get("Vector"), b.get("Vector"))
     options = dict(model="inbetween_vectors", threads=1, tile_size=None)

@@ -21,7 +21,7 @@ from addon.runtime.batch import LAYOUT_PLANNERS, BatchError, plan
 from addon.runtime.contract import ImageInput, ImageOutput, ModelContract, ModelError, ScalarInput
 from addon.runtime.registry import Registry, sha256_of
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 TASK = "temporal_mean"
 FRAMES = range(1001, 1006)
 

@@ -15,7 +15,7 @@ import pytest
 
 from ml_core import data
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _cli(*args, **kwargs):

@@ -23,7 +23,7 @@ from ml_core.datasets import make_dataset
 from ml_core.metrics import psnr
 from ml_core.models import build
 
-CONFIG = Path(__file__).resolve().parents[1] / "ml_core" / "configs" / "colorize" / "colorize_tiny.json"
+CONFIG = Path(__file__).resolve().parents[2] / "ml_core" / "configs" / "colorize" / "colorize_tiny.json"
 
 
 def hwc(t: torch.Tensor) -> np.ndarray:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ml_core.blender import import_bpy
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 # Blender's own extension tool ships inside the bpy wheel and runs with plain Python.
 BLENDER_EXT = Path(import_bpy().utils.system_resource("SCRIPTS")) / "addons_core" / "bl_pkg" / "cli" / "blender_ext.py"
 

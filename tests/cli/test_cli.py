@@ -23,7 +23,7 @@ from conftest import SEQUENCE_FRAMES
 from addon.cli import main
 from addon.runtime import denoise_file, inbetween_file, read_exr, read_image
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 FRAMES = list(SEQUENCE_FRAMES)
 
 

@@ -12,7 +12,7 @@ from ml_core.checkpoint import load_checkpoint
 from ml_core.losses import LOSSES
 from ml_core.metrics import srgb_encode_torch
 
-CONFIGS = Path(__file__).resolve().parents[1] / "ml_core" / "configs"
+CONFIGS = Path(__file__).resolve().parents[2] / "ml_core" / "configs"
 CONFIG = CONFIGS / "denoise" / "denoise_tiny.json"
 
 

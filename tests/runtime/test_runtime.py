@@ -254,14 +254,14 @@ def test_threads_follow_the_environment(models_dir, monkeypatch):
 
 def test_models_folder_defaults_to_the_addon_and_follows_the_environment(models_dir, monkeypatch):
     monkeypatch.delenv("POSTPASS_MODELS", raising=False)
-    assert Registry().folder == DEFAULT_MODELS_DIR == Path(__file__).parent.parent / "addon" / "models"
+    assert Registry().folder == DEFAULT_MODELS_DIR == Path(__file__).parents[2] / "addon" / "models"
     monkeypatch.setenv("POSTPASS_MODELS", str(models_dir))
     assert "denoise_aux" in Registry().entries
     assert denoise(np.ones((8, 8, 3), np.float32)).shape == (8, 8, 3)
 
 
 def test_addon_never_imports_torch_and_its_runtime_never_bpy(models_dir):
-    addon = Path(__file__).parent.parent / "addon"
+    addon = Path(__file__).parents[2] / "addon"
     for path in addon.rglob("*.py"):
         text = path.read_text()
         assert "import torch" not in text, path

@@ -24,7 +24,7 @@ CHANNELS = {"Combined": 4, "Denoising Albedo": 3, "Denoising Normal": 3, "Denois
 def _run(*args, check=True):
     """``python -m ml_core.authored ...`` in a child process (bpy never shares this process with OpenEXR)."""
     result = subprocess.run([sys.executable, "-m", "ml_core.authored", *args], capture_output=True, text=True,
-                            timeout=600, cwd=os.path.dirname(os.path.dirname(__file__)))
+                            timeout=600, cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     if check and result.returncode != 0:
         raise AssertionError(f"exit {result.returncode}\n{result.stderr[-3000:]}")
     return result
@@ -106,7 +106,7 @@ def smoke_renders(tmp_path_factory):
     """Every scene built from a factory reset and rendered by Cycles at 16 px, 1 spp (one child process)."""
     out = tmp_path_factory.mktemp("authored_smoke")
     subprocess.run([sys.executable, "-c", SMOKE_SCRIPT, str(out)], check=True, capture_output=True, timeout=600,
-                   cwd=os.path.dirname(os.path.dirname(__file__)))
+                   cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     return out, json.loads((out / "report.json").read_text())
 
 

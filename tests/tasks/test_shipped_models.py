@@ -13,10 +13,10 @@ from addon.runtime.exr import read_exr
 from addon.runtime.registry import Registry
 from ml_core.metrics import render_metrics
 
-DATA = Path(__file__).parent / "data" / "denoise"
-UPRES_DATA = Path(__file__).parent / "data" / "upres"
-COLORIZE_DATA = Path(__file__).parent / "data" / "colorize"
-INBETWEEN_DATA = Path(__file__).parent / "data" / "inbetween"
+DATA = Path(__file__).parents[1] / "data" / "denoise"
+UPRES_DATA = Path(__file__).parents[1] / "data" / "upres"
+COLORIZE_DATA = Path(__file__).parents[1] / "data" / "colorize"
+INBETWEEN_DATA = Path(__file__).parents[1] / "data" / "inbetween"
 #: The models this release ships, by task: the list the tests hold the registry to. A model missing from
 #: addon/models fails here (it is not skipped); a model added to the registry must be listed here, which
 #: brings it under the quality guards below.

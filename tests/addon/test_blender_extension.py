@@ -24,7 +24,7 @@ from addon.runtime import read_exr, write_exr
 from addon.runtime.color import srgb_decode, srgb_encode
 from ml_core.blender import import_bpy
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 MODULE = "bl_ext.user_default.postpass"
 
 

@@ -25,7 +25,7 @@ from addon.runtime.batch import BatchError, BatchOptions, plan, run_frame
 from addon.runtime.imageio import file_problem
 from addon.runtime.session import default_threads
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def postpass(*args, models_dir) -> subprocess.CompletedProcess:
