@@ -57,13 +57,20 @@ def glass(name: str, color=(1.0, 1.0, 1.0), ior: float = 1.5, roughness: float =
     return principled(name, color, roughness=roughness, transmission=1.0, ior=ior)
 
 
-def emissive(name: str, color, strength: float):
-    """A pure emitter (Emission shader only): neon tubes, bulbs, screens."""
+def _bare_material(name: str):
+    """A new node material holding only its output node (the default Principled BSDF removed)."""
     mat = _bpy().data.materials.new(name)
-    nodes, links = mat.node_tree.nodes, mat.node_tree.links
+    nodes = mat.node_tree.nodes
     for n in list(nodes):
         if n.bl_idname == "ShaderNodeBsdfPrincipled":
             nodes.remove(n)
+    return mat
+
+
+def emissive(name: str, color, strength: float):
+    """A pure emitter (Emission shader only): neon tubes, bulbs, screens."""
+    mat = _bare_material(name)
+    nodes, links = mat.node_tree.nodes, mat.node_tree.links
     em = nodes.new("ShaderNodeEmission")
     em.inputs["Color"].default_value = (*color[:3], 1.0)
     em.inputs["Strength"].default_value = strength
@@ -128,11 +135,8 @@ def textured(name: str, kind: str, scale: float, stops, roughness: float = 0.5, 
 
 def volume(name: str, density: float, color=(1.0, 1.0, 1.0), anisotropy: float = 0.0, density_socket=None):
     """A volume-only material (no surface): fog or smoke with a Principled Volume."""
-    mat = _bpy().data.materials.new(name)
+    mat = _bare_material(name)
     nodes, links = mat.node_tree.nodes, mat.node_tree.links
-    for n in list(nodes):
-        if n.bl_idname == "ShaderNodeBsdfPrincipled":
-            nodes.remove(n)
     vol = nodes.new("ShaderNodeVolumePrincipled")
     vol.inputs["Color"].default_value = (*color[:3], 1.0)
     vol.inputs["Density"].default_value = density
