@@ -15,6 +15,14 @@ target only) for the colorizer, into its own folder, with splits ``palette_train
 The ``denoise`` preset renders the default's noisy stills and target only (no low-res or animation frames), for
 more denoiser scenes per CPU hour; give it train seeds the default folder does not hold (``--start``).
 
+The ``v2`` preset draws every scene from the scene families (``ml_core.scenes.families``: interiors, studio,
+outdoor, glass, depth of field, skin, hair, thin, volumes, neon, grazing, motion, classic) at 256x256, denoise
+stills with clean guides; ``--families`` overrides its weights (another config, so another folder);
+``sheet --per-family`` shows one scene of each family:
+
+    python -m ml_core.data build --preset v2 --split train --count 2000 --out ~/.cache/postpass/data_v2
+    python -m ml_core.data sheet ~/.cache/postpass/data_v2 --split train --per-family
+
 Layout: ``OUT/dataset.json`` (render config, mesh library, Blender version), ``OUT/<split>/<seed>/`` one folder
 per scene (see ``ml_core.render``), ``OUT/contact_sheet_<split>.png``. A rerun skips complete scenes and
 renders only the missing files of an interrupted one, so a build can grow over several runs.
@@ -104,7 +112,7 @@ def build(out: Path, split: str, count: int, start: int = 0, config: render.Rend
             skipped += 1
             continue
         spec = make_spec(seed, meshes.names, frames=config.frames, motion_scale=render.motion_scale(config),
-                         palette=config.palette)
+                         palette=config.palette, families=config.family_weights)
         render.render_scene(spec, folder, config, meshes)
         done += 1
     wall = time.perf_counter() - start_time
@@ -137,6 +145,14 @@ def stats(out: Path) -> dict:
             "scenes_per_hour": round(3600 / float(np.mean(wall)), 1),
             "fingerprint": scenes_fingerprint(folders),
         }
+        families: dict[str, list[float]] = {}
+        for m, seconds in zip(manifests, wall):
+            if "family" in m:
+                families.setdefault(m["family"], []).append(seconds)
+        if families:  # v2 datasets: scenes and seconds per scene of each family
+            result["splits"][split]["families"] = {
+                name: {"scenes": len(v), "seconds_per_scene": round(float(np.mean(v)), 2)}
+                for name, v in sorted(families.items())}
     render.write_json(out / "stats.json", result)
     return result
 
@@ -147,14 +163,36 @@ def scenes_fingerprint(folders: list[Path]) -> str:
     return hashlib.sha256(json.dumps(sorted((m["seed"], m["config"]) for m in manifests)).encode()).hexdigest()[:16]
 
 
-def contact_sheet(out: Path, split: str, count: int = 8, path: Path | None = None, cell: int = 128) -> Path:
-    """A PNG grid, one row per scene: noisy (lowest spp >= 4), target, albedo, normal, 1/4-res render, frame 1."""
+def _scene_label(folder: Path) -> str:
+    """``seed N``, with the scene's family and variant when it has one (v2 datasets)."""
+    manifest = json.loads((folder / render.MANIFEST).read_text())
+    label = f"seed {int(folder.name)}"
+    if "family" in manifest:
+        label += f" {manifest['family']}" + (f"/{manifest['variant']}" if manifest.get("variant") else "")
+    return label
+
+
+def first_scene_per_family(out: Path, split: str) -> list[Path]:
+    """The first complete scene of each scene family in ``split`` (families in name order)."""
+    first: dict[str, Path] = {}
+    for folder in complete_scenes(out, split):
+        family = json.loads((folder / render.MANIFEST).read_text()).get("family", "classic")
+        first.setdefault(family, folder)
+    return [first[name] for name in sorted(first)]
+
+
+def contact_sheet(out: Path, split: str, count: int = 8, path: Path | None = None, cell: int = 128,
+                  per_family: bool = False) -> Path:
+    """A PNG grid, one row per scene: noisy (lowest spp >= 4), target, albedo, normal, 1/4-res render, frame 1.
+
+    ``per_family``: one row per scene family (its first scene in the split) instead of the first ``count``
+    scenes; rows are labelled with the seed, family and variant."""
     from addon.runtime.color import exposure_scale, srgb_encode, tonemap
     from addon.runtime.exr import read_exr
 
     from .figures import image_grid
 
-    folders = complete_scenes(out, split)[:count]
+    folders = (first_scene_per_family(out, split) if per_family else complete_scenes(out, split))[:count]
     if not folders:
         raise DataError(f"{out}: no complete scenes in split {split!r}")
     rows, labels = [], []
@@ -186,8 +224,9 @@ def contact_sheet(out: Path, split: str, count: int = 8, path: Path | None = Non
             tiles["frame 1"] = tonemap(read_exr(frames[0]).get("Combined"), scale)
         rows.append(list(tiles.values()))
         labels = labels if len(labels) >= len(tiles) else list(tiles)
-    return image_grid(rows, labels, Path(path) if path else Path(out) / f"contact_sheet_{split}.png", cell,
-                      row_labels=[f"seed {int(f.name)}" for f in folders])
+    default = Path(out) / f"contact_sheet_{split}{'_families' if per_family else ''}.png"
+    return image_grid(rows, labels, Path(path) if path else default, cell,
+                      row_labels=[_scene_label(f) for f in folders])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -203,6 +242,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--preset", default="default", help=f"render settings: {', '.join(render.PRESETS)}")
     b.add_argument("--meshes", default=None,
                    help="folder of OBJ/PLY/GLB meshes to mix into scenes ('none' for none; default: ../shared/assets/meshes if present)")
+    b.add_argument("--families", default=None,
+                   help="scene families and weights overriding the preset's, e.g. 'interior=2,glass=1' or 'hair' "
+                        "(a family-only folder: another config, so another --out)")
     b.add_argument("--threads", type=int, default=0, help="Cycles threads (0: all cores)")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
     s = sub.add_parser("stats", help="scenes, disk and render time per split; writes stats.json")
@@ -211,7 +253,30 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("out", type=Path)
     c.add_argument("--split", default="train")
     c.add_argument("--count", type=int, default=8)
+    c.add_argument("--per-family", action="store_true", help="one row per scene family (its first scene)")
+    c.add_argument("--out-png", type=Path, default=None, help="where to write the PNG (default: in the dataset folder)")
+    c.add_argument("--cell", type=int, default=128, help="tile size in pixels")
     return p
+
+
+def parse_families(text: str) -> tuple[tuple[str, float], ...]:
+    """``'interior=2,glass=1'`` or ``'hair'`` -> ((name, weight), ...), names checked."""
+    from .scenes.families import FAMILIES
+
+    pairs = []
+    for item in text.split(","):
+        name, _, weight = item.strip().partition("=")
+        FAMILIES.get(name)
+        try:
+            value = float(weight) if weight else 1.0
+        except ValueError:
+            raise DataError(f"--families: weight of {name!r} is not a number: {weight!r}") from None
+        if not value >= 0:
+            raise DataError(f"--families: weight of {name!r} must be >= 0, got {weight!r}")
+        pairs.append((name, value))
+    if not any(w > 0 for _, w in pairs):
+        raise DataError("--families: give at least one family a weight > 0")
+    return tuple(sorted(pairs))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -221,13 +286,16 @@ def main(argv: list[str] | None = None) -> int:
             mesh_dir = (None if args.meshes == "none" else Path(args.meshes) if args.meshes
                         else paths.default_mesh_dir())
             config = render.preset(args.preset, threads=args.threads)
+            if args.families:
+                config = render.preset(args.preset, threads=args.threads, families=parse_families(args.families))
             summary = build(args.out, args.split, args.count, args.start, config, mesh_dir,
                             progress=not args.quiet and sys.stderr.isatty())
             print(json.dumps(summary))
         elif args.command == "stats":
             print(json.dumps(stats(args.out), indent=1))
         elif args.command == "sheet":
-            print(contact_sheet(args.out, args.split, args.count))
+            print(contact_sheet(args.out, args.split, 100 if args.per_family and args.count == 8 else args.count,
+                                path=args.out_png, cell=args.cell, per_family=args.per_family))
     except (DataError, SceneError, splits.SplitError, ValueError) as exc:
         print(f"postpass-data: error: {exc}", file=sys.stderr)
         return 2

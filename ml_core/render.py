@@ -17,7 +17,11 @@ natural-palette scenes (``make_spec(palette="natural")``) for the colorizer: one
 spp denoised by OIDN, into its own folder and splits (``palette_train`` ...).
 
 Every EXR has the passes Combined, Denoising Albedo, Denoising Normal (camera space), Denoising Depth, Depth
-and Vector. Each file is rendered to a temporary name and renamed, so a killed build never leaves a
+and Vector; the target's Denoising Albedo / Normal are rendered at the target's samples, so they are the clean
+guides (the manifest's ``clean_guides`` says so) beside each noisy file's own noisy ones. With ``families`` (the
+``v2`` presets, ``ml_core/presets/v2.py``) scenes are drawn from the scene families of
+``ml_core.scenes.families`` and the manifest records each scene's ``family`` and ``variant``. Each file is
+rendered to a temporary name and renamed, so a killed build never leaves a
 half-written file, and a rerun renders only what is missing.
 
 Why a mid-spp adaptive target rather than 1024+ spp: 256x256 costs ~140 s at 1024 spp here; with adaptive
@@ -69,11 +73,28 @@ class RenderConfig:
     target_oidn: bool = False
     #: the scene generator's palette (``ml_core.scenes.make_spec``): "random" hues or "natural" classes
     palette: str = "random"
+    #: scene families and their draw weights, ((name, weight), ...) (``ml_core.scenes.families``); empty: the
+    #: classic generator exactly as before families (specs without a ``family`` key)
+    families: tuple[tuple[str, float], ...] = ()
+    #: volume scattering bounces (fog, smoke); 0 = single scattering
+    volume_bounces: int = 0
+    #: transparent (alpha cut-out) bounces; 0: as many as ``transmission_bounces``
+    transparent_bounces: int = 0
+    #: keep Cycles' synced scene (BVH, hair) between a scene's renders: same pixels, ~3 s less per render on
+    #: heavy scenes (hair)
+    persistent_data: bool = False
+
+    @property
+    def family_weights(self) -> dict[str, float] | None:
+        """``families`` as the dict ``make_spec(families=...)`` takes; None for the classic generator."""
+        return dict(self.families) if self.families else None
 
     def fingerprint(self) -> str:
-        data = {k: v for k, v in asdict(self).items() if k != "threads"}  # threads change speed, not pixels
+        # threads and persistent data change speed, not pixels
+        data = {k: v for k, v in asdict(self).items() if k not in ("threads", "persistent_data")}
         # added later: the older datasets keep their fingerprints
-        for key, default in (("stills", True), ("motion_span", 0), ("target_oidn", False), ("palette", "random")):
+        for key, default in (("stills", True), ("motion_span", 0), ("target_oidn", False), ("palette", "random"),
+                             ("families", ()), ("volume_bounces", 0), ("transparent_bounces", 0)):
             if data[key] == default:
                 del data[key]
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
@@ -123,11 +144,12 @@ def setup_render(scene, config: RenderConfig) -> None:
     cy.diffuse_bounces = config.diffuse_bounces
     cy.glossy_bounces = config.glossy_bounces
     cy.transmission_bounces = config.transmission_bounces
-    cy.transparent_max_bounces = config.transmission_bounces
-    cy.volume_bounces = 0
+    cy.transparent_max_bounces = config.transparent_bounces or config.transmission_bounces
+    cy.volume_bounces = config.volume_bounces
     cy.sample_clamp_indirect = config.clamp_indirect
     cy.sample_clamp_direct = 0.0
     scene.render.use_motion_blur = False  # the Vector pass needs it off
+    scene.render.use_persistent_data = config.persistent_data
     scene.render.resolution_percentage = 100
     scene.render.use_file_extension = False
     scene.render.use_compositing = False
@@ -213,6 +235,16 @@ def render_scene(spec: dict, folder: Path, config: RenderConfig, meshes: MeshLib
         "render_seconds": round(sum(f["seconds"] or 0.0 for f in files.values()), 3), "files": files,
         "wall_seconds": round(time.perf_counter() - started, 3),  # scene build + renders + IO
     }
+    if "family" in spec:
+        manifest["family"] = spec["family"]
+        if "variant" in spec:
+            manifest["variant"] = spec["variant"]
+    if config.stills:
+        # target.exr carries Denoising Albedo / Normal / Depth rendered at the target's samples: clean guides
+        # beside every noisy level's own (noisy) ones
+        manifest["clean_guides"] = {"file": "target.exr", "passes": ["Denoising Albedo", "Denoising Normal",
+                                                                     "Denoising Depth"],
+                                    "spp": config.target_spp, "adaptive_threshold": config.target_adaptive_threshold}
     write_json(manifest_path, manifest)
     return manifest
 

@@ -13,7 +13,10 @@ renders carry real motion vectors.
 
 Modules: ``meshes`` (mesh files, trimesh-made shapes, :class:`SceneError`), ``draws`` (the seeded draws both
 palettes use), ``spec`` (:func:`make_spec`, bpy-free), ``palette`` (the natural palette's material classes),
-``build`` (:func:`build_scene`, bpy). Every public name is importable from here.
+``build`` (:func:`build_scene`, bpy), ``families`` (scene engine v2: one module per kind of shot, interiors,
+studio, outdoor, glass, depth of field, skin, hair, thin geometry, volumes, neon, grazing textures, motion, and
+``classic``, this original generator; ``make_spec(seed, families=...)`` draws one). Every public name is
+importable from here.
 """
 from __future__ import annotations
 

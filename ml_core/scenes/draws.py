@@ -1,7 +1,7 @@
 """Seeded random draws that the layout (``spec``) and the natural palette (``palette``) share.
 
 Every draw takes the caller's ``random.Random``; the order of calls is what makes a seed's scene, so these
-functions must keep drawing exactly as they do (``tests/test_scenes.py`` pins spec digests).
+functions must keep drawing exactly as they do (``tests/ml_core/test_scenes.py`` pins spec digests).
 """
 from __future__ import annotations
 

@@ -93,3 +93,75 @@ def trimesh_shape(name: str, seed: int):
     v = np.asarray(mesh.vertices, dtype=np.float64)
     lo, hi = v.min(0), v.max(0)
     return (v - (lo + hi) / 2) / float((hi - lo).max()), np.asarray(mesh.faces, dtype=np.int64)
+
+
+# --------------------------------------------------------------------------------------------------
+# Shapes of the scene families (``ml_core.scenes.families``), in metres (not normalised): the spec gives their
+# size, so walls, glasses and backdrops keep their proportions. Each returns (vertices Nx3, faces Mx3/Mx4).
+# --------------------------------------------------------------------------------------------------
+def plane_shape():
+    """A 1 x 1 quad in the XY plane, centred, facing +Z (its ``dims`` give the size)."""
+    import numpy as np
+
+    verts = np.array([[-0.5, -0.5, 0.0], [0.5, -0.5, 0.0], [0.5, 0.5, 0.0], [-0.5, 0.5, 0.0]])
+    return verts, np.array([[0, 1, 2, 3]], dtype=np.int64)
+
+
+def lathe_shape(profile, segments: int = 48):
+    """A surface of revolution about Z from ``profile``, a list of (radius, z) points.
+
+    A profile that starts and ends on the axis (radius 0) gives a closed, watertight solid with outward faces (a
+    glass with its hollow, a bottle, a liquid); one that does not gives an open shell (a lampshade)."""
+    import numpy as np
+
+    profile = [(float(r), float(z)) for r, z in profile]
+    if len(profile) < 2 or segments < 3:
+        raise SceneError(f"lathe needs >= 2 profile points and >= 3 segments, got {len(profile)}, {segments}")
+    angles = np.linspace(0.0, 2 * np.pi, segments, endpoint=False)
+    verts, rings = [], []
+    for r, z in profile:
+        if r <= 1e-9:  # a pole: one vertex on the axis
+            rings.append([len(verts)])
+            verts.append((0.0, 0.0, z))
+        else:
+            rings.append(list(range(len(verts), len(verts) + segments)))
+            verts.extend((r * np.cos(a), r * np.sin(a), z) for a in angles)
+    faces = []
+    for a, b in zip(rings, rings[1:]):
+        for k in range(segments):
+            k1 = (k + 1) % segments
+            if len(a) == 1 and len(b) == 1:
+                continue
+            if len(a) == 1:
+                faces.append([a[0], b[k1], b[k]])
+            elif len(b) == 1:
+                faces.append([a[k], a[k1], b[0]])
+            else:
+                faces.append([a[k], a[k1], b[k1]])
+                faces.append([a[k], b[k1], b[k]])
+    verts, faces = np.asarray(verts, dtype=np.float64), np.asarray(faces, dtype=np.int64)
+    closed = profile[0][0] <= 1e-9 and profile[-1][0] <= 1e-9
+    if closed:  # make the winding outward (glass refracts by the face normals)
+        import trimesh
+
+        mesh = trimesh.Trimesh(verts, faces, process=True)
+        trimesh.repair.fix_normals(mesh)
+        verts, faces = np.asarray(mesh.vertices, dtype=np.float64), np.asarray(mesh.faces, dtype=np.int64)
+    return verts, faces
+
+
+def sweep_shape(width: float, depth: float, height: float, radius: float, steps: int = 16):
+    """A photo-studio sweep (cyclorama): a floor from y = -depth to the back, curving up with ``radius`` into a
+    wall at y = 0 of ``height``; ``width`` along X, centred. Floor faces +Z, the wall faces -Y (the camera)."""
+    import numpy as np
+
+    radius = min(radius, height * 0.9, depth * 0.9)
+    profile = [(-depth, 0.0)]
+    for i in range(steps + 1):
+        a = (np.pi / 2) * i / steps  # from the floor (a = 0) to the wall (a = pi/2)
+        profile.append((-radius + radius * np.sin(a), radius - radius * np.cos(a)))
+    profile.append((0.0, height))
+    n = len(profile)
+    verts = [(x, y, z) for x in (-width / 2, width / 2) for y, z in profile]
+    faces = [[i, i + 1, n + i + 1, n + i] for i in range(n - 1)]
+    return np.asarray(verts, dtype=np.float64), np.asarray(faces, dtype=np.int64)[:, ::-1]

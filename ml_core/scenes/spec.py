@@ -77,8 +77,24 @@ def _motion(rng: random.Random, prob: float, max_move: float, max_turn_deg: floa
 
 
 def make_spec(seed: int, meshes: list[str] | None = None, frames: int = 3, motion_scale: float = 1.0,
-              palette: str = "random") -> dict:
+              palette: str = "random", families=None) -> dict:
     """The scene of ``seed`` as plain data. ``meshes``: names available in the mesh folder (sorted).
+
+    ``families``: None (the classic generator, exactly as before families existed), a family name, or a dict
+    family -> weight (``ml_core.scenes.families``; e.g. the v2 preset's). With families the spec records
+    ``family`` (also ``"classic"`` when the draw picks it) and, for the other families, ``variant``; the family
+    is drawn from the seed, so a seed is one scene per weights.
+    """
+    if families is not None:
+        from .families import make_family_spec  # the families import this module: import when used
+
+        return make_family_spec(seed, families, meshes, frames=frames, motion_scale=motion_scale, palette=palette)
+    return _classic_spec(seed, meshes, frames, motion_scale, palette)
+
+
+def _classic_spec(seed: int, meshes: list[str] | None = None, frames: int = 3, motion_scale: float = 1.0,
+                  palette: str = "random") -> dict:
+    """The classic family's scene of ``seed`` (the generator before families; its draws are pinned).
 
     ``frames`` is the animation length; stills are rendered at the middle frame. ``motion_scale`` multiplies
     every drawn per-frame-step motion (objects and camera) after the draws, so the layout is the seed's
