@@ -221,10 +221,10 @@ def test_colorize_classification_starts_grey_learns_bins_and_exports(tmp_path):
 def test_kpn_kernel_taps_and_decoder_in_few_ops_equal_the_plain_formulas():
     """Issue 30: the kernels are applied by one one-hot convolution, one multiply and one sum, and each decoder's
     first convolution is split instead of fed a concatenation; both compute what the plain formulas compute (a
-    slice, multiply and add per tap; ``UNet.decoder_features``), up to float rounding, for any kernel size."""
+    slice, multiply and add per tap; each decoder fed the concatenation), up to float rounding, for any kernel size."""
     import torch.nn.functional as F
 
-    from ml_core.models.denoise_kpn import apply_kernels, decoder_features
+    from ml_core.models.denoise_kpn import apply_kernels
 
     gen = torch.Generator().manual_seed(0)
     for size, channels in ((1, 3), (3, 6), (5, 3), (7, 6)):
@@ -237,8 +237,18 @@ def test_kpn_kernel_taps_and_decoder_in_few_ops_equal_the_plain_formulas():
                     for dy in range(size) for dx in range(size)) / weights.sum(dim=1, keepdim=True)
         torch.testing.assert_close(apply_kernels(image, logits, size), plain, rtol=1e-5, atol=1e-6)
         torch.testing.assert_close(apply_kernels(image, logits, size, channels), plain, rtol=1e-5, atol=1e-6)
-    model = build("denoise_kpn", seed=0, widths=[8, 12, 16, 20]).eval()
+    unet = build("denoise_kpn", seed=0, widths=[8, 12, 16, 20]).eval().unet
     x = torch.randn(1, 9, 40, 48, generator=gen)
-    with torch.no_grad():
-        for ours, plain in zip(decoder_features(model.unet, x), model.unet.decoder_features(x)):
-            torch.testing.assert_close(ours, plain, rtol=1e-5, atol=1e-6)
+    with torch.no_grad():  # the plain U-Net: each decoder fed the concatenation [upsampled, skip]
+        skips, h = [], x
+        for i, encoder in enumerate(unet.encoders):
+            h = encoder(h)
+            if i < len(unet.encoders) - 1:
+                skips.append(h)
+                h = F.max_pool2d(h, 2)
+        plain = [h]
+        for decoder, skip in zip(reversed(unet.decoders), reversed(skips)):
+            h = decoder(torch.cat([F.interpolate(h, scale_factor=2.0, mode="nearest"), skip], 1))
+            plain.append(h)
+        for ours, reference in zip(unet.decoder_features(x), plain[::-1], strict=True):
+            torch.testing.assert_close(ours, reference, rtol=1e-5, atol=1e-6)
