@@ -135,14 +135,7 @@ def _family_material(mat, bsdf, m: dict) -> None:
             ramp.inputs["From Min"].default_value = n["threshold"]
             ramp.inputs["From Max"].default_value = min(n["threshold"] + n["softness"], 1.0)
             links.new(noise.outputs["Factor"], ramp.inputs["Value"])
-            length = nodes.new("ShaderNodeVectorMath")  # distance from the box's centre (Generated: 0..1)
-            length.operation = "DISTANCE"
-            length.inputs[1].default_value = (0.5, 0.5, 0.5)
-            links.new(coords.outputs["Generated"], length.inputs[0])
-            fade = nodes.new("ShaderNodeMapRange")
-            fade.inputs["From Min"].default_value, fade.inputs["From Max"].default_value = 0.25, 0.5
-            fade.inputs["To Min"].default_value, fade.inputs["To Max"].default_value = 1.0, 0.0
-            links.new(length.outputs["Value"], fade.inputs["Value"])
+            fade = _radial_fade(nodes, links, coords, (0.5, 0.5, 0.5), 0.25, 0.5)  # thins out towards the box
             mul1, mul2 = nodes.new("ShaderNodeMath"), nodes.new("ShaderNodeMath")
             mul1.operation = mul2.operation = "MULTIPLY"
             links.new(ramp.outputs["Result"], mul1.inputs[0])
@@ -154,6 +147,19 @@ def _family_material(mat, bsdf, m: dict) -> None:
         if m["kind"] == "volume":  # a pure volume: no surface at its boundary
             for link in list(output.inputs["Surface"].links):
                 links.remove(link)
+
+
+def _radial_fade(nodes, links, coords, centre, start: float, end: float):
+    """A Map Range node: 1 within ``start`` of ``centre`` in Generated (0..1) coordinates, falling to 0 at ``end``."""
+    distance = nodes.new("ShaderNodeVectorMath")
+    distance.operation = "DISTANCE"
+    distance.inputs[1].default_value = centre
+    links.new(coords.outputs["Generated"], distance.inputs[0])
+    fade = nodes.new("ShaderNodeMapRange")
+    fade.inputs["From Min"].default_value, fade.inputs["From Max"].default_value = start, end
+    fade.inputs["To Min"].default_value, fade.inputs["To Max"].default_value = 1.0, 0.0
+    links.new(distance.outputs["Value"], fade.inputs["Value"])
+    return fade
 
 
 def _alpha_mask(nodes, links, a: dict):
@@ -174,14 +180,7 @@ def _alpha_mask(nodes, links, a: dict):
         ramp.inputs["To Min"].default_value, ramp.inputs["To Max"].default_value = 1.0, 0.0
         links.new(vor.outputs["Distance"], ramp.inputs["Value"])
         # and a soft edge to the card: the leaves thin out towards its border
-        centre = nodes.new("ShaderNodeVectorMath")
-        centre.operation = "DISTANCE"
-        centre.inputs[1].default_value = (0.5, 0.5, 0.0)
-        links.new(coords.outputs["Generated"], centre.inputs[0])
-        edge = nodes.new("ShaderNodeMapRange")
-        edge.inputs["From Min"].default_value, edge.inputs["From Max"].default_value = 0.42, 0.5
-        edge.inputs["To Min"].default_value, edge.inputs["To Max"].default_value = 1.0, 0.0
-        links.new(centre.outputs["Value"], edge.inputs["Value"])
+        edge = _radial_fade(nodes, links, coords, (0.5, 0.5, 0.0), 0.42, 0.5)
         mul = nodes.new("ShaderNodeMath")
         mul.operation = "MULTIPLY"
         links.new(ramp.outputs["Result"], mul.inputs[0])
