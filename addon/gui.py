@@ -9,7 +9,7 @@ import itertools
 
 import bpy
 
-from . import images, jobs, preferences, properties
+from . import images, jobs, operators, preferences, properties
 from .runtime import ModelError
 
 
@@ -123,6 +123,13 @@ class IMAGE_PT_postpass(bpy.types.Panel):
             layout.label(text="Open an image or the Render Result", icon="INFO")
             return
         layout.label(text=image.name, icon="RENDER_RESULT" if image.type == images.RENDER_RESULT else "IMAGE_DATA")
+        advice = operators.ADVICE.get(image.name)
+        if advice:  # processed without passes a better-guided model reads: offer to render them next time
+            line, passes = advice
+            box = layout.box()
+            box.label(text=f"{line.partition(' (')[0]} ran without {', '.join(passes)}", icon="INFO")
+            box.operator("postpass.enable_passes", text=f"Enable {operators.pass_settings(passes)}",
+                         icon="RENDERLAYERS").passes = ", ".join(passes)
         editable = image.type not in (images.RENDER_RESULT, images.MULTILAYER)
         in_place = settings.in_place and editable
         row = layout.row()

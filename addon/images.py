@@ -4,7 +4,9 @@ Blender stores ``Image.pixels`` bottom-up, so every conversion flips rows. Float
 values; 8-bit buffers hold their colour space's encoded values, so sRGB ones are decoded here and encoded back
 when a result replaces them. Neither the Render Result nor a multilayer EXR has readable pixels: the Render
 Result is saved as a multilayer EXR (every pass, linear), and both are read by the runtime like any render
-file, passes included.
+file, passes included (a packed multilayer EXR from its packed bytes). Any other image, packed or on disk,
+8-bit or float, is read as pixels, alpha included; :func:`source_range` tells the runtime whether they are
+display-referred (an 8-bit or 16-bit image: ``ldr``) or scene-linear (``hdr``).
 """
 from __future__ import annotations
 
@@ -18,6 +20,9 @@ from .runtime.color import srgb_decode, srgb_encode
 
 RENDER_RESULT = "RENDER_RESULT"
 MULTILAYER = "MULTILAYER"
+#: File formats that hold display-referred integers only: an image read from one is LDR even where Blender keeps
+#: it in a float buffer (a 16-bit PNG).
+LDR_FORMATS = frozenset({"PNG", "JPEG", "BMP", "TARGA", "TARGA_RAW", "IRIS", "JPEG2000", "WEBP"})
 
 
 def find_image(name: str, context) -> bpy.types.Image:
@@ -39,13 +44,35 @@ def _is_srgb_bytes(image: bpy.types.Image) -> bool:
 
 def image_source(image: bpy.types.Image, scene: bpy.types.Scene, folder: str) -> str | np.ndarray:
     """What the runtime reads for ``image``: a render file with every pass (the Render Result, saved into
-    ``folder``, or a multilayer EXR's own file), else the pixels as an array."""
+    ``folder``, or a multilayer EXR's own file, or its packed bytes written into ``folder``), else the pixels
+    as an array."""
     image.size  # noqa: B018 - loads a file image, which is what sets its type (IMAGE or MULTILAYER)
     if image.type == RENDER_RESULT:
         return _save_render_result(image, scene, os.path.join(folder, "render_result.exr"))
     if image.type == MULTILAYER:  # Blender holds no pixels for these: the runtime reads the file itself
+        if image.packed_file is not None:
+            path = os.path.join(folder, "packed.exr")
+            with open(path, "wb") as f:
+                f.write(image.packed_file.data)
+            return path
         return bpy.path.abspath(image.filepath, library=image.library)
     return read_pixels(image)
+
+
+def is_render(image: bpy.types.Image) -> bool:
+    """Whether ``image`` is a render with passes: the Render Result or a multilayer EXR."""
+    return image.type in (RENDER_RESULT, MULTILAYER)
+
+
+def source_range(image: bpy.types.Image) -> str:
+    """``"ldr"`` for display-referred pixels (a byte image, or one read from an integer-only format such as a
+    16-bit PNG), else ``"hdr"`` (renders, EXRs, float images): the runtime prefers a model for that range and
+    clips an ``ldr`` result to [0, 1]."""
+    if is_render(image):
+        return "hdr"
+    if not image.is_float or (image.source in ("FILE", "SEQUENCE") and image.file_format in LDR_FORMATS):
+        return "ldr"
+    return "hdr"
 
 
 def read_pixels(image: bpy.types.Image) -> np.ndarray:

@@ -30,8 +30,10 @@ RESULTS_FOLDER = "postpass"
 
 Progress = Callable[[int, int], None]
 
-#: The latest inference: model, provider that ran, and why it fell back to the CPU (None: it did not).
-LAST_RUN: dict[str, str | None] = {}
+#: The latest inference: model, provider that ran, why it fell back to the CPU (None: it did not), why the model
+#: was chosen (``choice``, one line) and the passes the input lacked that a better-guided model reads
+#: (``better_with``, Blender pass names).
+LAST_RUN: dict = {}
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,8 @@ class RunOptions:
 
 
 def _record(result: runtime.InferenceResult) -> np.ndarray:
-    LAST_RUN.update(model=result.model, provider=result.provider, fallback=result.fallback)
+    LAST_RUN.update(model=result.model, provider=result.provider, fallback=result.fallback, choice=result.choice,
+                    better_with=tuple(result.better_with))
     return result.image
 
 

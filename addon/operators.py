@@ -31,14 +31,23 @@ from bpy.props import BoolProperty, EnumProperty, StringProperty
 
 from . import images, jobs, model_picker, preferences, properties
 from .runtime import ImageError, tasks
+from .runtime.registry import PASS_SETTINGS
 from .runtime.sequence import FramePattern
 from .worker import EXPECTED_ERRORS, Job, Worker
 
 WORKER = Worker()
 _TIMER_SECONDS = 0.1
 
-#: What runs on the main thread once a job is done: (context, job result) -> the report text.
-Apply = Callable[[bpy.types.Context, object], str]
+#: What runs on the main thread once a job is done: (context, job result) -> the report text, or a list of
+#: (level, text) reports.
+Apply = Callable[[bpy.types.Context, object], "str | list[tuple[str, str]]"]
+
+#: A render processed without passes that a better-guided model reads (a render without Denoising Data: the
+#: colour-only denoiser ran): image name (the render and its result) -> (the runtime's choice line, the passes).
+#: The Image Editor panel shows it with a button that turns those passes on (:class:`POSTPASS_OT_enable_passes`).
+ADVICE: dict[str, tuple[str, tuple[str, ...]]] = {}
+#: Images whose report already said so this session: the advice is reported once per image.
+_ADVISED: set[str] = set()
 
 
 def _image_property():
@@ -125,7 +134,8 @@ class JobOperator:
             message = apply(context, job.result)
         except EXPECTED_ERRORS as exc:
             return self._fail(exc)
-        self.report({"INFO"}, message)
+        for level, text in ([("INFO", message)] if isinstance(message, str) else message):
+            self.report({level}, text)
         return {"FINISHED"}
 
     def _fail(self, exc: Exception):
@@ -142,18 +152,45 @@ def _show(context, source_name: str, image: bpy.types.Image) -> None:
                 space.image = image
 
 
-def _image_result(source_name: str, suffix: str, in_place: bool) -> Apply:
+def pass_settings(passes) -> str:
+    """The Blender settings that write ``passes``: "Denoising Data" (pass names without one stay as named)."""
+    return " and ".join(dict.fromkeys(PASS_SETTINGS.get(p, p) for p in passes))
+
+
+def advise(names: list[str], render: bool) -> list[tuple[str, str]]:
+    """After a run: when a render lacked passes a better-guided model of the task reads (the latest run's
+    ``better_with``), keep the advice for ``names`` (the render, its result) for the panel's button, and
+    report it once per image and session as a WARNING with the choice line; nothing for other images (an
+    8-bit photo has no passes to render). (On render, turning a task on turns its passes on already.)"""
+    better = tuple(jobs.LAST_RUN.get("better_with") or ())
+    if not render or not better:
+        for name in names:
+            ADVICE.pop(name, None)
+        return []
+    line = jobs.LAST_RUN.get("choice") or ""
+    for name in names:
+        ADVICE[name] = (line, better)
+    if names[0] in _ADVISED:
+        return []
+    _ADVISED.add(names[0])
+    return [("WARNING", f"Postpass {line}. Enable {pass_settings(better)} (Image Editor > Postpass) turns them on "
+                        "for the next render")]
+
+
+def _image_result(source_name: str, suffix: str, in_place: bool, render: bool = False) -> Apply:
     """Put the result array into a new image ``"<source> <suffix>"`` or back into the source image."""
-    def apply(context, result) -> str:
+    def apply(context, result) -> list[tuple[str, str]]:
         source = bpy.data.images.get(source_name)
         if in_place:
             if source is None:
                 raise ImageError(source_name, "was removed while it was being processed")
             images.replace_pixels(source, result)
-            return f"{source_name}: replaced ({jobs.LAST_RUN.get('provider')})"
+            return [("INFO", f"{source_name}: replaced ({jobs.LAST_RUN.get('provider')})")] + \
+                advise([source_name], render)
         image = images.new_image(f"{source_name} {suffix}", result)
         _show(context, source_name, image)
-        return f"{image.name}: new image ({jobs.LAST_RUN.get('provider')})"
+        return [("INFO", f"{image.name}: new image ({jobs.LAST_RUN.get('provider')})")] + \
+            advise([source_name, image.name], render)
     return apply
 
 
@@ -190,6 +227,7 @@ class ImageJobOperator(JobOperator):
             shutil.rmtree(folder, ignore_errors=True)
             raise
         layer, image_name, task, main_input = images.render_layer(context.scene), image.name, spec.name, spec.main_input
+        render, source_range = images.is_render(image), images.source_range(image)
 
         def work(job: Job):
             def progress(done: int, total: int) -> None:
@@ -198,12 +236,14 @@ class ImageJobOperator(JobOperator):
             if isinstance(source, str):
                 return jobs.run_file(task, [source], os.path.join(folder, "result.exr"), options, layer=layer,
                                      inputs=extra, progress=progress, **keywords)
-            return jobs.run_arrays(task, {main_input: source, **extra}, options, progress=progress, **keywords)
+            # an 8-bit image is display-referred: the runtime prefers an sRGB model and clips to [0, 1]
+            return jobs.run_arrays(task, {main_input: source, **extra}, options, progress=progress,
+                                   source_range=source_range, **keywords)
 
         def cleanup():
             shutil.rmtree(folder, ignore_errors=True)
 
-        return Job(f"{title} {image_name}", work, cleanup), _image_result(image_name, suffix, self.in_place)
+        return Job(f"{title} {image_name}", work, cleanup), _image_result(image_name, suffix, self.in_place, render)
 
 
 class SequenceJobOperator(JobOperator):
@@ -325,6 +365,34 @@ class POSTPASS_OT_setup_render_output(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class POSTPASS_OT_enable_passes(bpy.types.Operator):
+    """Turn on the passes a better-guided model reads (Denoising Data: albedo and normal) in every rendered view
+    layer, for the next render"""
+
+    bl_idname = "postpass.enable_passes"
+    bl_label = "Enable Passes"
+    bl_options = {"REGISTER", "UNDO"}
+
+    passes: StringProperty(name="Passes", description="Blender pass names, comma-separated (default: the ones the "
+                                                      "latest run lacked, e.g. Denoising Albedo, Denoising Normal)")
+
+    def execute(self, context):
+        passes = [p.strip() for p in self.passes.split(",") if p.strip()] or \
+            list(jobs.LAST_RUN.get("better_with") or ())
+        if not passes:
+            self.report({"ERROR"}, "no passes to turn on: the latest run lacked none")
+            return {"CANCELLED"}
+        unknown = properties.enable_passes(context.scene, set(passes))
+        if unknown:
+            self.report({"ERROR"}, f"Blender has no switch for the pass(es) {', '.join(unknown)}")
+            return {"CANCELLED"}
+        for name in [n for n, (_, lacked) in ADVICE.items() if set(lacked) <= set(passes)]:
+            del ADVICE[name]
+        layers = ", ".join(layer.name for layer in context.scene.view_layers if layer.use)
+        self.report({"INFO"}, f"{pass_settings(passes)} on for {layers}: the next render writes {', '.join(passes)}")
+        return {"FINISHED"}
+
+
 class POSTPASS_OT_show_report(bpy.types.Operator):
     """Show a message from the render handlers as a Blender report"""
 
@@ -340,7 +408,8 @@ class POSTPASS_OT_show_report(bpy.types.Operator):
         return {"FINISHED"}
 
 
-classes = (POSTPASS_OT_new_hint_image, POSTPASS_OT_setup_render_output, POSTPASS_OT_show_report)
+classes = (POSTPASS_OT_new_hint_image, POSTPASS_OT_setup_render_output, POSTPASS_OT_enable_passes,
+           POSTPASS_OT_show_report)
 
 
 def build() -> tuple[type, ...]:

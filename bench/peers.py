@@ -1,7 +1,9 @@
 """Other denoisers, run on the same inputs as ours so a benchmark compares like with like.
 
 Each peer takes linear HDR colour, albedo and camera-space normal (H x W x 3 float32, the noisy render's own
-passes) and returns linear HDR colour:
+passes) and returns linear HDR colour; given the same inputs as ours, albedo and normal may be None (left out:
+OIDN then denoises colour alone, or colour and albedo), and ``hdr=False`` makes OIDN treat the colour as LDR,
+linear [0, 1] (an 8-bit image decoded from sRGB):
 
 - ``blender-oidn``: Blender's built-in OIDN through the compositor's Denoise node, exactly what an artist gets
   (``prefilter`` Accurate cleans albedo and normal first; Fast does not).
@@ -42,24 +44,28 @@ def pyoidn_available() -> bool:
     return True
 
 
-def pyoidn_denoise(color: np.ndarray, albedo: np.ndarray, normal: np.ndarray, quality: str = "high") -> np.ndarray:
+def pyoidn_denoise(color: np.ndarray, albedo: np.ndarray | None = None, normal: np.ndarray | None = None,
+                   quality: str = "high", hdr: bool = True) -> np.ndarray:
+    """OIDN 2.5 (``pyoidn``) on the inputs given: colour clamped at 0 (at 1 too for LDR), albedo to [0, 1]."""
     import pyoidn
 
-    return pyoidn.denoise(np.ascontiguousarray(np.maximum(color, 0), np.float32),
-                          np.ascontiguousarray(np.clip(albedo, 0, 1), np.float32),
-                          np.ascontiguousarray(normal, np.float32), hdr=True, quality=quality)
+    return pyoidn.denoise(np.ascontiguousarray(np.clip(color, 0, None if hdr else 1), np.float32),
+                          None if albedo is None else np.ascontiguousarray(np.clip(albedo, 0, 1), np.float32),
+                          None if normal is None else np.ascontiguousarray(normal, np.float32), hdr=hdr,
+                          quality=quality)
 
 
 class BlenderOIDN:
-    """Blender's compositor Denoise node on an image, as an artist would run it. One instance keeps one
-    compositor node tree and reuses it; each call writes its inputs to a temporary EXR (Blender reads files)."""
+    """Blender's compositor Denoise node on an image, as an artist would run it: with ``hdr`` its HDR switch
+    (off for an 8-bit image's linear [0, 1] values), and only the sockets of the passes given linked. Each call
+    sets up the compositor node tree and writes its inputs to a temporary EXR (Blender reads files)."""
 
-    def __init__(self, prefilter: str = "Accurate", quality: str = "High"):
+    def __init__(self, prefilter: str = "Accurate", quality: str = "High", hdr: bool = True):
         self.bpy = blender.import_bpy()
-        self.prefilter, self.quality = prefilter, quality
+        self.prefilter, self.quality, self.hdr = prefilter, quality, hdr
         self.workdir = Path(tempfile.mkdtemp(prefix="postpass-oidn-"))
 
-    def _setup(self, source: Path, width: int, height: int):
+    def _setup(self, source: Path, width: int, height: int, guides: dict[str, str]):
         bpy = self.bpy
         scene = blender.reset_scene()
         tree = bpy.data.node_groups.new("postpass_oidn", "CompositorNodeTree")
@@ -68,14 +74,14 @@ class BlenderOIDN:
         node = tree.nodes.new("CompositorNodeImage")
         node.image = image
         denoise = tree.nodes.new("CompositorNodeDenoise")
-        denoise.inputs["HDR"].default_value = True
+        denoise.inputs["HDR"].default_value = self.hdr
         denoise.inputs["Prefilter"].default_value = self.prefilter
         denoise.inputs["Quality"].default_value = self.quality
         output = tree.nodes.new("NodeGroupOutput")
         tree.interface.new_socket("Image", in_out="OUTPUT", socket_type="NodeSocketColor")
         tree.links.new(node.outputs["Combined"], denoise.inputs["Image"])
-        tree.links.new(node.outputs["Denoising Albedo"], denoise.inputs["Albedo"])
-        tree.links.new(node.outputs["Denoising Normal"], denoise.inputs["Normal"])
+        for pass_name, socket in guides.items():
+            tree.links.new(node.outputs[pass_name], denoise.inputs[socket])
         tree.links.new(denoise.outputs[0], output.inputs[0])
         scene.render.resolution_x, scene.render.resolution_y = width, height
         scene.render.resolution_percentage = 100
@@ -84,12 +90,16 @@ class BlenderOIDN:
         scene.render.use_file_extension = False
         return scene
 
-    def __call__(self, color: np.ndarray, albedo: np.ndarray, normal: np.ndarray) -> np.ndarray:
+    def __call__(self, color: np.ndarray, albedo: np.ndarray | None = None,
+                 normal: np.ndarray | None = None) -> np.ndarray:
         h, w = color.shape[:2]
         source, result = self.workdir / "input.exr", self.workdir / "output.exr"
+        guides = {name: (socket, array) for name, socket, array in (("Denoising Albedo", "Albedo", albedo),
+                                                                     ("Denoising Normal", "Normal", normal))
+                  if array is not None}
         write_exr(source, {"Combined": np.concatenate([color[..., :3], np.ones((h, w, 1), np.float32)], -1),
-                           "Denoising Albedo": albedo, "Denoising Normal": normal})
-        scene = self._setup(source, w, h)
+                           **{name: array for name, (_, array) in guides.items()}})
+        scene = self._setup(source, w, h, {name: socket for name, (socket, _) in guides.items()})
         scene.render.filepath = str(result)
         with blender.quiet_stdout():
             self.bpy.ops.render.render(write_still=True, scene=scene.name)

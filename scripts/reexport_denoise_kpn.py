@@ -52,31 +52,6 @@ class Failed(Exception):
     pass
 
 
-def load_weights(model, proto) -> None:
-    """Every torch parameter/persistent buffer from the ONNX initializer of the same name, each used once."""
-    import torch
-    from onnx import numpy_helper
-
-    initializers = {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}
-    state = model.state_dict()
-    missing = [k for k in state if k not in initializers]
-    if missing:
-        raise Failed(f"no initializer for {', '.join(missing)}")
-    leftover = [k for k in initializers if k not in state]
-    if leftover:
-        raise Failed(f"initializers matching no parameter: {', '.join(leftover)}")
-    loaded = {}
-    for name, tensor in state.items():
-        array = initializers[name]
-        if tuple(array.shape) != tuple(tensor.shape):
-            raise Failed(f"{name}: initializer {array.shape} vs parameter {tuple(tensor.shape)}")
-        loaded[name] = torch.from_numpy(array.copy()).to(tensor.dtype)
-    model.load_state_dict(loaded, strict=True)
-    for name, tensor in model.state_dict().items():  # loaded exactly, bit for bit
-        if not np.array_equal(tensor.numpy(), initializers[name]):
-            raise Failed(f"{name}: loaded values differ from the initializer")
-
-
 def inputs_for(contract, task: str) -> list[tuple[str, dict]]:
     """(description, feed) on every regression crop of the task, then the export's synthetic inputs."""
     from export.parity import parity_batches
@@ -122,17 +97,18 @@ def run(args) -> int:
     from addon.runtime.registry import Registry
     from export import export_checkpoint
     from ml_core.checkpoint import save_checkpoint
-    from ml_core.models import build
+    from ml_core.shipped import ShippedModelError, model_from_onnx
 
     registry = Registry(args.models)
     entry = registry.get(args.name)
     old_bytes = registry.read_verified(args.name)
     old_sha = hashlib.sha256(old_bytes).hexdigest()
     proto = onnx.load_from_string(old_bytes)
-    meta = {p.key: p.value for p in proto.metadata_props}
+    try:
+        model, meta = model_from_onnx(old_bytes)
+    except ShippedModelError as error:
+        raise Failed(str(error)) from None
     architecture = json.loads(meta["architecture"])
-    model = build(architecture["name"], **architecture["params"]).eval()
-    load_weights(model, proto)
     contract = model.contract()
     if contract != entry.contract:
         raise Failed("the rebuilt model's contract differs from the shipped one's")

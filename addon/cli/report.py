@@ -1,7 +1,9 @@
 """What a batch prints: a progress bar on a terminal, one line per frame in farm logs, a closing summary.
 
 Everything human goes to stderr; ``--json`` puts one JSON summary on stdout, so pipeline tools read stdout
-while the farm log keeps the lines. A failed frame is always printed with its file and reason.
+while the farm log keeps the lines. A failed frame is always printed with its file and reason. Which model
+runs, and why, is printed once, when the first frame is done (``denoise: denoise_kpn_color (the input has no
+albedo/normal passes; render with Denoising Data for better results)``).
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ class Report:
         self.stream, self.out = sys.stderr, sys.stdout
         self.bar = None
         self.on_terminal = not quiet and self.stream.isatty()
+        self.choice_said = False
 
     def start(self, jobs: list[FrameJob], output: str) -> None:
         if self.quiet:
@@ -31,6 +34,10 @@ class Report:
             self._print(f"postpass {self.task}: {_count(len(jobs))} ({_frames(jobs)}) -> {output}")
 
     def frame(self, result: FrameResult) -> None:
+        if result.choice and not self.choice_said:
+            self.choice_said = True
+            if not self.quiet:
+                self._say(result.choice)
         if result.status != "failed" and (self.quiet or self.bar is not None):
             if self.bar is not None:
                 self.bar.update(1)
@@ -39,6 +46,12 @@ class Report:
         if self.bar is not None:
             self.bar.write(line, file=self.stream)
             self.bar.update(1)
+        else:
+            self._print(line)
+
+    def _say(self, line: str) -> None:
+        if self.bar is not None:
+            self.bar.write(line, file=self.stream)
         else:
             self._print(line)
 
@@ -85,6 +98,8 @@ def summary_lines(summary: Summary) -> list[str]:
         if items:
             lines.append(f"  {name}: {_frames(items)}")
     lines += [f"  {r.label}: {r.reason}" for r in summary.failed]
+    # a notice once per run, with the frames it concerns (a task's notes are per frame: colorize's grey fallback)
+    lines += [f"  note ({_count(len(items))}: {_frames(items)}): {note}" for note, items in summary.notes.items()]
     return lines
 
 

@@ -19,8 +19,12 @@ Options every call takes: ``model`` (registry name), ``models_dir`` (registry fo
 ``$POSTPASS_MODELS`` or ``addon/models``), ``device`` (auto | cpu | cuda), ``threads``, ``tile_size``
 (input pixels per tile core; None: one tile), ``nonfinite`` (``zero``: NaN/Inf become 0 and are counted and
 logged; ``error``: refuse), ``precision`` (fp32 | fp16), ``progress`` (``progress(done, total)`` after each tile;
-raise in it to cancel). Array calls return the image; :func:`run` and the file calls return an
-:class:`InferenceResult` with the provider that ran, NaN counts, scalars used and timing.
+raise in it to cancel), ``source_range`` (``"ldr"``: display-referred [0, 1] sRGB, e.g. an 8-bit texture, so an
+sRGB model is preferred and results are clipped to [0, 1]; ``"hdr"``: a render; file calls default to the
+first source's: 8/16-bit files are ``ldr``, EXR and float TIFF ``hdr``). Array calls return the image;
+:func:`run` and the file calls return an :class:`InferenceResult` with the model and why it was chosen
+(``choice``, also logged at INFO on ``postpass.runtime``), the provider that ran, NaN counts, scalars used and
+timing.
 Errors are one line: :class:`ImageError` names the file (or input) and the problem, :class:`ModelError` the model.
 
 This module holds what every task shares (:func:`run`, :func:`run_files`); each task's own functions live in
@@ -29,31 +33,40 @@ functions appear without an edit here.
 """
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 from .contract import ModelError
 from .engine import DEFAULT_TILE, InferenceResult, check_run_options, load_model
 from .exr import ImageError, set_io_threads, update_exr, write_exr  # noqa: F401  (ImageError: re-exported, as before)
-from .imageio import check_output, output_bit_depth, read_image, write_image
-from .registry import Registry, RegistryEntry
+from .imageio import check_output, output_bit_depth, read_image, source_range_of, write_image
+from .registry import Choice, Registry, RegistryEntry
 
 PathLike = str | os.PathLike
+log = logging.getLogger("postpass.runtime")
 
 
 def run(task: str, inputs: dict, *, model: str | None = None, scale: int | None = None, precision: str = "fp32",
         models_dir: PathLike | None = None, device: str = "auto", threads: int | None = None,
         tile_size: int | None = DEFAULT_TILE, nonfinite: str = "zero", labels: dict[str, str] | None = None,
-        progress: Callable[[int, int], None] | None = None, key_steps: float | None = None) -> InferenceResult:
+        progress: Callable[[int, int], None] | None = None, key_steps: float | None = None,
+        source_range: str | None = None) -> InferenceResult:
     """Run ``task`` on ``inputs`` ({contract input name: array or number}; None means absent);
-    ``key_steps``: frame steps between the frames whose Vector passes are given (see ``Model.run``)."""
+    ``key_steps``: frame steps between the frames whose Vector passes are given (see ``Model.run``);
+    ``source_range``: ``"ldr"``, ``"hdr"`` or None (unknown: no preference, nothing clipped)."""
     check_run_options(threads=threads, tile_size=tile_size)
     registry = Registry(models_dir)
     given = {k for k, v in inputs.items() if v is not None}
-    entry = _pick(registry, task, given, model, scale, precision, exact=True)
-    return load_model(entry.name, registry.folder, device, threads).run(
-        inputs, tile_size=tile_size, nonfinite=nonfinite, labels=labels, progress=progress, key_steps=key_steps)
+    choice = _pick(registry, task, given, model, scale, precision, exact=True, source_range=source_range)
+    runner = load_model(choice.entry.name, registry.folder, device, threads)
+    result = runner.run(inputs, tile_size=tile_size, nonfinite=nonfinite, labels=labels, progress=progress,
+                        key_steps=key_steps)
+    _finish(task, runner, result, inputs)
+    return _chosen(result, choice)
 
 
 def run_files(task: str, sources: list[PathLike | None], dst: PathLike, *, inputs: dict | None = None,
@@ -61,11 +74,14 @@ def run_files(task: str, sources: list[PathLike | None], dst: PathLike, *, input
               model: str | None = None, scale: int | None = None, precision: str = "fp32",
               models_dir: PathLike | None = None, device: str = "auto", threads: int | None = None,
               tile_size: int | None = DEFAULT_TILE, nonfinite: str = "zero",
-              progress: Callable[[int, int], None] | None = None, key_steps: float | None = None) -> InferenceResult:
+              progress: Callable[[int, int], None] | None = None, key_steps: float | None = None,
+              source_range: str | None = None) -> InferenceResult:
     """Run ``task`` on image files and write ``dst`` (``key_steps``: see :func:`run`).
 
     Each model input names a pass and which of ``sources`` holds it (its metadata), so a multilayer EXR
-    feeds colour, albedo, normal and vectors by pass name, and the model is chosen by which passes exist.
+    feeds colour, albedo, normal and vectors by pass name, and the model is chosen by which passes exist and
+    by the first source's range (``source_range``, default from the file: an 8/16-bit PNG, JPEG or TIFF is
+    ``ldr``, its result clipped to [0, 1] and written back in its bit depth, alpha kept; an EXR is ``hdr``).
     ``inputs`` adds arrays or scalars (e.g. ``t``). An EXR result written from one EXR of the same size
     keeps that file's other parts and header; otherwise the result is written alone. ``bit_depth`` (PNG/TIFF):
     default the first source's when its format has it (16-bit in, 16-bit out), else the format's default.
@@ -85,7 +101,12 @@ def run_files(task: str, sources: list[PathLike | None], dst: PathLike, *, input
     for entry in registry.entries.values():
         if entry.contract.task == task:
             available |= {spec.name for spec in entry.contract.image_inputs if _holds(files, spec)}
-    entry = _pick(registry, task, available, model, scale, precision, exact=False)
+    primary = files[0]
+    if source_range is None and primary is not None:
+        source_range = source_range_of(primary)
+    choice = _pick(registry, task, available, model, scale, precision, exact=False, source_range=source_range,
+                   files=True)
+    entry = choice.entry
 
     arrays, labels = dict(inputs), dict(labels or {})
     for spec in entry.contract.image_inputs:
@@ -97,15 +118,17 @@ def run_files(task: str, sources: list[PathLike | None], dst: PathLike, *, input
                              f"(pass {spec.pass_name!r})")
         arrays[spec.name] = source.get(spec.pass_name)  # a missing pass raises ImageError naming the file
         labels.setdefault(spec.name, f"{source.path} [{spec.pass_name}]")
-    primary = files[0]
     for file in files:  # an 8K multilayer EXR holds GBs of passes: keep only those the model reads
         if file is not None:
             file.passes.clear()
     if entry.contract.scale != 1:
         primary.parts = None  # the result does not go back into this file (another size)
-    result = load_model(entry.name, registry.folder, device, threads).run(
-        arrays, tile_size=tile_size, nonfinite=nonfinite, labels=labels, progress=progress, key_steps=key_steps)
+    runner = load_model(entry.name, registry.folder, device, threads)
+    result = runner.run(arrays, tile_size=tile_size, nonfinite=nonfinite, labels=labels, progress=progress,
+                        key_steps=key_steps)
+    _finish(task, runner, result, arrays)
     del files, arrays
+    result = _chosen(result, choice)
     _write_result(dst, result, entry, primary, single, layer, bit_depth)
     return result
 
@@ -122,15 +145,35 @@ def _holds(files: list, spec) -> bool:
 
 
 def _pick(registry: Registry, task: str, given: set[str], model: str | None, scale: int | None, precision: str,
-          exact: bool) -> RegistryEntry:
+          exact: bool, source_range: str | None = None, files: bool = False) -> Choice:
     if model is None:
-        return registry.choose(task, given, scale, precision, exact)
+        return registry.choice(task, given, scale, precision, exact, source_range, files)
     entry = registry.get(model)
     if entry.contract.task != task:
         raise ModelError(f"model {model!r} is a {entry.contract.task} model, not {task}")
     if scale is not None and entry.contract.scale != scale:
         raise ModelError(f"model {model!r} up-reses x{entry.contract.scale}, not x{scale}")
-    return entry
+    return registry.named(model, given, source_range, files)
+
+
+def _finish(task: str, model, result: InferenceResult, inputs: dict) -> None:
+    """The task's ``finish`` hook on ``model``'s result, when it has one (colorize: automatic colour)."""
+    from . import tasks  # the task modules import this one
+
+    hook = tasks.get(task).finish if task in tasks.names() else None
+    if hook is not None:
+        hook(model, result, {k: v for k, v in inputs.items() if v is not None})
+
+
+def _chosen(result: InferenceResult, choice: Choice) -> InferenceResult:
+    """The result with its choice recorded (and logged); a display-referred source's outputs clipped to [0, 1]."""
+    result.choice, result.better_with = choice.line, choice.better_with
+    if choice.clip:
+        for spec in choice.entry.contract.outputs:
+            if spec.color_space != "data":
+                np.clip(result.outputs[spec.name], 0.0, 1.0, out=result.outputs[spec.name])
+    log.info("%s", choice.line)
+    return result
 
 
 def _write_result(dst: PathLike, result: InferenceResult, entry: RegistryEntry, primary, single_source: bool,

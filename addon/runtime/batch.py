@@ -111,6 +111,8 @@ class FrameResult:
     nonfinite: int = 0  # NaN/Inf input values replaced with 0
     worker: str = ""  # host:pid that ran it
     redone: str = ""  # skip_existing found this output, but damaged (why): it was made again
+    choice: str = ""  # the model and why it was chosen (``InferenceResult.choice``): "denoise: denoise_kpn (...)"
+    notes: tuple[str, ...] = ()  # one-line notices about the result (``InferenceResult.notes``)
 
 
 @dataclass
@@ -149,6 +151,21 @@ class Summary:
         return [j for j in self.jobs if j.output not in finished]
 
     @property
+    def choice(self) -> str:
+        """Why the batch's model was chosen: the first frame done says (unless ``--model`` names one, the first
+        frame chooses it by its passes and the later frames use it, "chosen by name")."""
+        return next((r.choice for r in self.results if r.choice), "")
+
+    @property
+    def notes(self) -> dict[str, list[FrameResult]]:
+        """Each notice of the frames done (``FrameResult.notes``), with the frames it concerns, in first-seen order."""
+        found: dict[str, list[FrameResult]] = {}
+        for r in self.done:
+            for note in r.notes:
+                found.setdefault(note, []).append(r)
+        return found
+
+    @property
     def exit_code(self) -> int:
         if self.interrupted:
             return EXIT_INTERRUPTED
@@ -169,6 +186,8 @@ class Summary:
             "not_run": ids(self.not_run),
             "redone": [{"frame": r.frame, "output": r.output, "reason": r.redone} for r in self.redone],
             "models": sorted({r.model for r in self.done}),
+            "choice": self.choice,
+            "notes": [{"note": note, "frames": ids(items)} for note, items in self.notes.items()],
             "seconds": round(self.seconds, 3), "frames_per_second": round(self.frames_per_second, 3),
             "interrupted": self.interrupted, "exit_code": self.exit_code,
         }
@@ -408,7 +427,8 @@ def run_frame(job: FrameJob, options: BatchOptions) -> FrameResult:
                            threads=options.threads, tile_size=options.tile_size, key_steps=job.key_steps)
     except Exception as exc:  # any problem of this frame fails only this frame; the batch goes on
         return finish("failed", _reason(exc, job))
-    return finish("done", model=result.model, provider=result.provider, nonfinite=sum(result.nonfinite.values()))
+    return finish("done", model=result.model, provider=result.provider, nonfinite=sum(result.nonfinite.values()),
+                  choice=result.choice, notes=tuple(result.notes))
 
 
 def _reason(exc: Exception, job: FrameJob) -> str:

@@ -2,7 +2,7 @@
 
 Renders are linear scene-referred Rec.709, HDR and unclamped; 8-bit textures and photos are sRGB-encoded.
 The evaluation protocol (shared by every benchmark so numbers compare): normalise exposure, clip to [0, 1],
-sRGB-encode.
+sRGB-encode. :func:`display_8bit` is that tone map quantised: a render as an artist saves it as an 8-bit image.
 """
 from __future__ import annotations
 
@@ -43,3 +43,15 @@ def tonemap(rgb: np.ndarray, scale: float | None = None) -> np.ndarray:
     """The protocol's tone map: exposure-normalise (by ``scale``, or this image's own), clip, sRGB-encode."""
     rgb = np.nan_to_num(rgb[..., :3].astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
     return srgb_encode(rgb * (exposure_scale(rgb) if scale is None else scale))
+
+
+def display_8bit(rgb: np.ndarray, scale: float | None = None, bits: int = 8) -> np.ndarray:
+    """A linear render as an artist saves it to an 8-bit PNG or JPEG: the protocol's tone map (:func:`tonemap`:
+    exposure-normalised by ``scale`` (default this image's own :func:`exposure_scale`), clipped to [0, 1],
+    sRGB-encoded), quantised to ``bits`` per channel. Returns the sRGB-encoded values on that grid as float32
+    H x W x 3 in [0, 1]: ``srgb_decode`` of it is what reading the saved file gives (``imageio.read_image``),
+    and ``np.round(x * 255)`` the file's bytes. For LDR benchmarks and, later, LDR training data: a render and
+    its reference saved at one ``scale`` (the reference's) differ only by what the noise did.
+    """
+    levels = float(2**bits - 1)
+    return (np.round(tonemap(rgb, scale) * levels) / levels).astype(np.float32)

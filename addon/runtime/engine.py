@@ -62,6 +62,14 @@ class InferenceResult:
     scalars: dict[str, float] = field(default_factory=dict)  # exposure, t, ... as fed
     tiles: int = 0
     seconds: float = 0.0
+    #: why this model ran, one line: ``denoise: denoise_kpn_color (the input has no albedo/normal passes; ...)``
+    #: (set by ``api.run`` / ``api.run_files``, which chose it; empty for ``Model.run`` called directly)
+    choice: str = ""
+    #: passes (Blender pass names) the input lacked that would let a better-guided model of the task run
+    better_with: tuple[str, ...] = ()
+    #: one-line notices about this result from its task's ``finish`` hook (colorize: no plausible automatic
+    #: colour, the grey image returned); the same words for the same event, so a batch counts its frames
+    notes: list[str] = field(default_factory=list)
 
     @property
     def image(self) -> np.ndarray:

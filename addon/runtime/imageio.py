@@ -55,6 +55,12 @@ def output_bit_depth(path: str | os.PathLike, bit_depth: int | None, source_bit_
     return source_bit_depth if source_bit_depth in depths else None
 
 
+def source_range_of(image: ExrImage) -> str:
+    """``"ldr"`` for an 8- or 16-bit file (sRGB-encoded, display-referred [0, 1]), else ``"hdr"`` (EXR, float
+    TIFF): the range ``Registry.choice`` picks a model for and the runtime clips an ``ldr`` result back to."""
+    return "ldr" if image.bit_depth in (8, 16) else "hdr"
+
+
 def read_image(path: str | os.PathLike, layer: str | None = "ViewLayer", keep_parts: bool = False) -> ExrImage:
     """Read an image file; an EXR keeps every pass of ``layer``, other formats give ``Combined`` (RGB(A) or Y).
     ``keep_parts``: an EXR also keeps its decoded parts, to be written back without a second decode

@@ -3,22 +3,42 @@
 Only models listed here load, and only when the file's sha256 matches, so an unknown or modified file is
 refused before onnxruntime parses a byte of it. The folder is ``addon/models/`` unless a caller passes one or
 ``$POSTPASS_MODELS`` names one (tests and studios keep their own). Export writes entries with :meth:`publish`.
+
+:meth:`Registry.choice` picks a task's model by the inputs present and the source's range (an 8/16-bit sRGB
+image prefers a model whose main input is sRGB, a render or float file a linear one) and says why in one line
+(:class:`Choice`); :meth:`Registry.choose` is its entry alone.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .contract import ModelContract, ModelError
+from .contract import ImageInput, ModelContract, ModelError
 from .files import atomic_output
 
 REGISTRY_FILE = "registry.json"
 REGISTRY_FORMAT = 1
 MODELS_DIR_ENV = "POSTPASS_MODELS"
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+#: The range of a source image: ``ldr``, display-referred [0, 1] sRGB (8- and 16-bit PNG, JPEG, TIFF; Blender's
+#: byte images), or ``hdr``, scene-linear and unbounded (EXR renders, float TIFFs and images).
+SOURCE_RANGES = ("ldr", "hdr")
+#: The colour space of a model's main input that suits each source range (:meth:`Registry.choice` prefers it).
+RANGE_COLOR_SPACE = {"ldr": "srgb", "hdr": "linear"}
+#: The Blender setting that writes each pass a model may read (View Layer Properties > Passes), for the advice
+#: in a choice's reason when a render lacks it.
+PASS_SETTINGS = {
+    "Denoising Albedo": "Denoising Data",
+    "Denoising Normal": "Denoising Data",
+    "Denoising Depth": "Denoising Data",
+    "Vector": "the Vector pass",
+    "Depth": "the Z pass",
+    "Normal": "the Normal pass",
+}
 
 
 def models_dir(folder: str | os.PathLike | None = None) -> Path:
@@ -103,21 +123,33 @@ class Registry:
         return data, None
 
     def choose(self, task: str, given: set[str], scale: int | None = None, precision: str = "fp32",
-               exact: bool = True) -> RegistryEntry:
-        """The model of ``task`` for the inputs ``given``: it must need no input missing from them and, when
-        ``exact`` (arrays passed by a caller), take every one of them; files offer more passes than any model
-        uses, so for them ``exact`` is off.
+               exact: bool = True, source_range: str | None = None) -> RegistryEntry:
+        """The model of ``task`` for the inputs ``given`` (:meth:`choice`'s entry)."""
+        return self.choice(task, given, scale, precision, exact, source_range).entry
 
-        Among several, the one that uses the most of what was given, then the one that requires the most (it
-        was made for those inputs), then the earliest published.
+    def choice(self, task: str, given: set[str], scale: int | None = None, precision: str = "fp32",
+               exact: bool = True, source_range: str | None = None, files: bool = False) -> Choice:
+        """The model of ``task`` for the inputs ``given``, and why: it must need no input missing from them and,
+        when ``exact`` (arrays passed by a caller), take every one of them; files offer more passes than any
+        model uses, so for them ``exact`` is off (``files``: the inputs are a file's passes, which the reason
+        says).
+
+        Among several, the one that uses the most of what was given, then the one whose main input's colour
+        space fits ``source_range`` (``"ldr"``: sRGB, ``"hdr"``: linear; None: no preference), then the one
+        that requires the most (it was made for those inputs), then the earliest published. So an 8-bit
+        texture gets an sRGB model and an EXR a linear one where both fit the inputs, and a source of the other
+        range still gets the model that fits its inputs (the reason says so).
         """
+        if source_range is not None and source_range not in SOURCE_RANGES:
+            raise ModelError(f"source_range must be one of {', '.join(SOURCE_RANGES)} or None, not {source_range!r}")
+
         def accepts(e: RegistryEntry) -> set[str]:
             return {i.name for i in e.contract.inputs}
 
-        fitting = [e for e in self.entries.values()
+        of_kind = [e for e in self.entries.values()
                    if e.contract.task == task and e.precision == precision
-                   and (scale is None or e.contract.scale == scale)
-                   and set(e.contract.required) <= given and (not exact or given <= accepts(e))]
+                   and (scale is None or e.contract.scale == scale)]
+        fitting = [e for e in of_kind if set(e.contract.required) <= given and (not exact or given <= accepts(e))]
         if not fitting:
             of_task = [e for e in self.entries.values() if e.contract.task == task]
             have = "; ".join(f"{e.name} (x{e.contract.scale} {e.precision}: needs {', '.join(e.contract.required)}"
@@ -125,7 +157,16 @@ class Registry:
             want = f"{task}" + (f" x{scale}" if scale else "") + f" {precision}"
             raise ModelError(f"no {want} model in {self.path} fits inputs {', '.join(sorted(given)) or 'none'} "
                              f"(its {task} models: {have})")
-        return max(fitting, key=lambda e: (len(accepts(e) & given), len(e.contract.required)))
+        entry = max(fitting, key=lambda e: (len(accepts(e) & given), range_fits(e.contract, source_range),
+                                            len(e.contract.required)))
+        return _explain(entry, of_kind, given, source_range, files)
+
+    def named(self, name: str, given: set[str] = frozenset(), source_range: str | None = None,
+              files: bool = False) -> Choice:
+        """Model ``name`` as a caller named it, with the reason (its range note, if any)."""
+        if source_range is not None and source_range not in SOURCE_RANGES:
+            raise ModelError(f"source_range must be one of {', '.join(SOURCE_RANGES)} or None, not {source_range!r}")
+        return _explain(self.get(name), [], given, source_range, files, named=True)
 
     def publish(self, name: str, file: str, data_sha256: str, metadata: dict[str, str]) -> None:
         """Add or replace one model's entry and rewrite registry.json atomically."""
@@ -146,3 +187,85 @@ class Registry:
         self.entries[name] = self._entry(name, self._raw[name])
         with atomic_output(self.path) as tmp:
             Path(tmp).write_text(json.dumps({"format": REGISTRY_FORMAT, "models": self._raw}, indent=1) + "\n")
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The model a run uses and why, for people (the ``postpass`` line, the API's log, Blender's report).
+
+    ``reason``: one line, e.g. "the input has no albedo/normal passes; render with Denoising Data for better
+    results". ``better_with``: the passes (Blender pass names) that models of the task read and the input
+    lacked: rendered with them, a better-guided model runs (the add-on offers to turn them on).
+    ``clip``: the source is display-referred (``ldr``): results are clipped to [0, 1], the range it came in.
+    """
+
+    entry: RegistryEntry
+    reason: str
+    better_with: tuple[str, ...] = ()
+    clip: bool = False
+
+    @property
+    def line(self) -> str:
+        """``denoise: denoise_kpn_color (the input has no albedo/normal passes; ...)``"""
+        return f"{self.entry.contract.task}: {self.entry.name} ({self.reason})"
+
+
+def main_input(contract: ModelContract) -> ImageInput:
+    """The input that sets a model's image: its first required image input on the input grid."""
+    return next(i for i in contract.image_inputs if i.grid == "input" and not i.optional)
+
+
+def range_fits(contract: ModelContract, source_range: str | None) -> bool:
+    """Whether the model's main input is in the colour space that suits ``source_range`` (None: any fits)."""
+    return source_range is None or main_input(contract).color_space == RANGE_COLOR_SPACE[source_range]
+
+
+def _names(inputs: list[ImageInput]) -> str:
+    """Input names for people, ``albedo/normal``; inputs read from one pass of several files once (``vectors``)."""
+    by_pass: dict[str, list[str]] = {}
+    for i in inputs:
+        by_pass.setdefault(i.pass_name or i.name, []).append(i.name)
+    return "/".join(names[0] if len(names) == 1 else re.sub(r"\d+$", "", names[0]) for names in by_pass.values())
+
+
+def _explain(entry: RegistryEntry, of_kind: list[RegistryEntry], given: set[str], source_range: str | None,
+             files: bool, named: bool = False) -> Choice:
+    """The :class:`Choice` of ``entry`` among ``of_kind`` (the task's models of that scale and precision) for
+    the inputs ``given``: what it uses, which inputs its task's models read that were not given (and the
+    Blender setting that writes them), and whether the source's range fits the model."""
+    contract, main = entry.contract, main_input(entry.contract)
+    parts, better = [], []
+    if named:
+        parts.append("chosen by name")
+    else:
+        def guide(i: ImageInput) -> bool:  # not the image itself (nor another frame's: inbetween's frame1)
+            return i.name != main.name and (i.pass_name is None or i.pass_name != main.pass_name)
+
+        used = [i for i in contract.image_inputs if i.name in given and guide(i)]
+        seen, missing = set(), []
+        for other in of_kind:
+            for i in other.contract.image_inputs:
+                if i.name not in given and i.name not in seen and not i.estimate and guide(i):
+                    seen.add(i.name)
+                    missing.append(i)
+        passes = [i for i in missing if i.pass_name and i.grid == "input"]
+        rest = [i for i in missing if i not in passes]
+        if used:
+            parts.append(f"uses {_names(used)}")
+        if passes and source_range != "ldr":  # an 8-bit image has no passes to render: no advice there
+            noun = "pass" if len({i.pass_name for i in passes}) == 1 else "passes"
+            parts.append(f"the input has no {_names(passes)} {noun}" if files else f"no {_names(passes)} given")
+            settings = list(dict.fromkeys(PASS_SETTINGS[i.pass_name] for i in passes if i.pass_name in PASS_SETTINGS))
+            if settings:
+                parts.append(f"render with {' and '.join(settings)} for better results")
+            better = list(dict.fromkeys(i.pass_name for i in passes))
+        if rest and source_range != "ldr":
+            parts.append(f"no {_names(rest)} given")
+    space = {"srgb": "sRGB"}.get(main.color_space, main.color_space)
+    if source_range == "ldr" and main.color_space != RANGE_COLOR_SPACE["ldr"]:
+        parts.append(f"an 8/16-bit sRGB source on this {space} model: it runs on the decoded values, clipped to "
+                     "[0, 1]" if named else f"an 8/16-bit sRGB source and no sRGB {contract.task} model fits: this "
+                     f"{space} one runs on its decoded values, clipped to [0, 1]")
+    elif source_range == "hdr" and main.color_space != RANGE_COLOR_SPACE["hdr"]:
+        parts.append(f"an HDR source on this {space} model: values above 1.0 clip")
+    return Choice(entry, "; ".join(parts) or f"{_names([main])} only", tuple(better), clip=source_range == "ldr")

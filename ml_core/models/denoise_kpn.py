@@ -134,7 +134,13 @@ class DenoiseKPN(PostpassModel):
 
     def init_from(self, other: PostpassModel) -> None:
         """Also grows from the same model without ``residual``: its correction channels start at zero, so
-        training starts from ``other``'s output."""
+        training starts from ``other``'s output. And starts a model for fewer guide passes (colour only,
+        colour + albedo; issue 25) from one trained with more: the first convolution keeps the weights of
+        the inputs both have, and without albedo the demodulated branch and its choice channel are dropped.
+        The start is not the same function (the dropped passes' features are gone), but every filter the
+        network learned is kept, which trains far faster on a CPU than a random start."""
+        if other.architecture == self.architecture and self._fewer_guides_of(other):
+            return self._init_with_fewer_guides(other)
         if other.architecture != self.architecture or {**other.params, "residual": True} != self.params \
                 or "residual" in other.params:
             return super().init_from(other)  # the same parameters, or refused naming both
@@ -143,6 +149,28 @@ class DenoiseKPN(PostpassModel):
             grown = torch.zeros_like(self.state_dict()[name])
             grown[:len(state[name])] = state[name]
             state[name] = grown
+        self.load_state_dict(state)
+
+    def _fewer_guides_of(self, other: PostpassModel) -> bool:
+        """Whether this model is ``other`` with a proper ordered subset of its guide passes (and no
+        demodulation where albedo is gone), every other parameter equal."""
+        mine, theirs = dict(self.params), dict(other.params)
+        if not (set(mine["aux"]) < set(theirs["aux"])):
+            return False
+        if "albedo" not in mine["aux"]:
+            theirs["demodulate"] = False
+        mine.pop("aux"), theirs.pop("aux")
+        return mine == theirs
+
+    def _init_with_fewer_guides(self, other: PostpassModel) -> None:
+        state = other.state_dict()
+        first = "unet.encoders.0.0.weight"
+        channels = [0, 1, 2] + [3 + 3 * i + c for i, name in enumerate(other.params["aux"])
+                                if name in self.aux for c in range(3)]
+        state[first] = state[first][:, channels]
+        if other.params["demodulate"] and not self.demodulate:  # the finest head's last channel is the choice
+            for name in ("heads.0.weight", "heads.0.bias"):
+                state[name] = state[name][:-1]
         self.load_state_dict(state)
 
     @property

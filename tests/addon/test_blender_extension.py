@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from conftest import copy_models
 from onnx import TensorProto, helper, numpy_helper
 
 from addon import runtime
@@ -263,7 +264,61 @@ def test_inbetween_writes_a_retimed_sequence(bpy, extension, models_dir, tmp_pat
     assert bpy.data.images[f"{image.name} x2"].source == "SEQUENCE"
 
 
-def test_problems_are_reports_not_crashes(bpy, extension, tmp_path, monkeypatch):
+def test_a_render_without_denoising_data_gets_the_colour_model_advice_and_a_button(bpy, extension, denoise_models,
+                                                                                     tmp_path, capfd):
+    """Issue 25: the Render Result of a render without Denoising Data is denoised by the colour-only model; the
+    report says once that Denoising Data would do better, and the panel's button turns it on for the next render."""
+    operators, gui = extension.addon.operators, extension.addon.gui
+    prefs = bpy.context.preferences.addons[MODULE].preferences
+    models, prefs.models_folder = prefs.models_folder, str(denoise_models)
+    try:
+        scene = tiny_scene(bpy, tmp_path)
+        layer = scene.view_layers[0]
+        layer.cycles.denoising_store_passes = False
+        bpy.ops.render.render(scene=scene.name)  # F12: a Render Result without the passes
+        capfd.readouterr()
+        assert bpy.ops.postpass.denoise(image="Render Result") == {"FINISHED"}
+        assert extension.addon.jobs.LAST_RUN["model"] == "denoise_kpn_color"
+        line = ("denoise: denoise_kpn_color (the input has no albedo/normal passes; render with Denoising Data for "
+                "better results)")
+        assert line in capfd.readouterr().out  # the WARNING report (background Blender prints reports)
+        passes = ("Denoising Albedo", "Denoising Normal")
+        assert operators.ADVICE["Render Result"] == operators.ADVICE["Render Result denoised"] == (line, passes)
+        drawn = draw(gui.IMAGE_PT_postpass, scene, bpy.data.images["Render Result"])
+        assert ("operator", "postpass.enable_passes", "Enable Denoising Data",
+                {"passes": "Denoising Albedo, Denoising Normal"}) in drawn
+        assert bpy.ops.postpass.denoise(image="Render Result") == {"FINISHED"}
+        assert line not in capfd.readouterr().out  # once per image and session
+
+        assert bpy.ops.postpass.enable_passes(passes="Denoising Albedo, Denoising Normal") == {"FINISHED"}
+        assert layer.cycles.denoising_store_passes and not operators.ADVICE
+        assert not any(d[0] == "operator" and d[1] == "postpass.enable_passes"
+                       for d in draw(gui.IMAGE_PT_postpass, scene, bpy.data.images["Render Result"]))
+    finally:
+        prefs.models_folder = models
+
+
+def test_any_image_editor_image_is_denoised_packed_and_8bit_alike_with_its_alpha(bpy, extension, models_dir,
+                                                                                   tmp_path):
+    import cv2
+
+    rng = np.random.default_rng(7)
+    rgba = (rng.random((28, 40, 4)) * 255).astype(np.uint8)
+    cv2.imwrite(str(tmp_path / "decal.png"), rgba[..., [2, 1, 0, 3]])
+    image = bpy.data.images.load(str(tmp_path / "decal.png"))
+    image.pack()
+    (tmp_path / "decal.png").unlink()  # only the packed copy is left
+    assert bpy.ops.postpass.denoise(image=image.name) == {"FINISHED"}
+    linear = rgba.astype(np.float32) / 255
+    linear[..., :3] = srgb_decode(linear[..., :3])
+    expected = runtime.run("denoise", {"color": linear}, source_range="ldr", **run_options(models_dir)).image
+    result = pixels_of(bpy.data.images[f"{image.name} denoised"])
+    assert np.allclose(result[..., 3], rgba[..., 3] / 255, atol=1e-6)  # alpha kept
+    assert close(result, expected, atol=1e-4) and 0 <= result.min() and result.max() <= 1  # an LDR result
+    assert "decal.png" not in extension.addon.operators.ADVICE  # an 8-bit image has no passes to advise
+
+
+def test_problems_are_reports_not_crashes(bpy, extension, models_dir, tmp_path, monkeypatch):
     missing = bpy.data.images.new("gone", 8, 8)
     missing.source, missing.filepath = "FILE", str(tmp_path / "gone.png")
     with pytest.raises(RuntimeError, match="gone: has no pixels"):
@@ -274,11 +329,12 @@ def test_problems_are_reports_not_crashes(bpy, extension, tmp_path, monkeypatch)
     with pytest.raises(RuntimeError, match="model 'nope' not found"):
         bpy.ops.postpass.denoise(image="fine", model="nope")
     prefs = bpy.context.preferences.addons[MODULE].preferences
-    models, prefs.models_folder = prefs.models_folder, str(tmp_path)
+    models, prefs.models_folder = prefs.models_folder, str(copy_models(models_dir, ["denoise_aux"], tmp_path / "aux"))
     try:
-        # the shipped denoiser needs albedo and normal: an image without them gets a one-line reason
+        # a folder whose only denoiser needs albedo and normal: an image without them gets a one-line reason
         with pytest.raises(RuntimeError, match="no denoise fp32 model .* fits inputs color .*needs color, albedo"):
             bpy.ops.postpass.denoise(image="fine")
+        prefs.models_folder = str(tmp_path)
         monkeypatch.setenv("POSTPASS_MODELS", str(tmp_path / "no-shipped-models"))
         with pytest.raises(RuntimeError, match="no denoise model installed"):
             bpy.ops.postpass.denoise(image="fine")

@@ -13,6 +13,7 @@ import numpy as np
 from bench import core
 from bench import main as bench_main
 from bench import metrics as bench_metrics
+from bench.denoise import KEYS
 
 PEER = "blender-oidn (accurate, high)"
 
@@ -133,3 +134,60 @@ def test_hdr_flip_is_zero_on_identical_images_and_grows_with_the_error():
     assert bench_metrics.hdr_flip(reference, reference) == 0.0
     slight = bench_metrics.hdr_flip(reference * 1.05, reference)
     assert 0 < slight < bench_metrics.hdr_flip(reference + rng.normal(0, 1, reference.shape), reference) <= 1
+
+
+def test_denoise_benchmark_gives_every_method_the_same_inputs(tiny_dataset, denoise_models, tmp_path, capsys):
+    """Issue 25: ``--inputs``: per input set every method gets only those passes (ours: the model that takes
+    exactly them), ldr scored in display space; one table each, with ours - pyoidn (high); full unchanged."""
+    from bench import peers
+
+    ours = {"full": "postpass denoise_kpn", "color": "postpass denoise_kpn_color",
+            "color+albedo": "postpass denoise_kpn_albedo", "ldr": "postpass denoise_kpn_color"}
+    oidn = ["pyoidn (high)"] if peers.pyoidn_available() else []
+    methods = ["noisy", "blender-oidn (fast, fast)", *oidn, *sorted(set(ours.values()))]
+    out = tmp_path / "out"
+    code = bench_main(["denoise", "--data", str(tiny_dataset), "--count", "1", "--spp", "4", "--no-hd",
+                       "--no-authored", "--models", str(denoise_models), "--methods", *methods, "--regions", "1",
+                       "--inputs", "ldr", "color", "full", "color+albedo", "--out", str(out)])
+    assert code == 0
+    result = json.loads((out / "denoise.json").read_text())
+    assert result["inputs"] == ["full", "color", "color+albedo", "ldr"]  # report order, full first
+    by = result["by_inputs"]
+    assert by["full"]["sets"]["test"]["metrics"] == result["metrics"]  # the full set is the report as before
+    for name, mine in ours.items():
+        metrics = by[name]["sets"]["test"]["metrics"]
+        assert set(metrics) == {"noisy", "blender-oidn (fast, fast)", *oidn, mine}, name
+        assert set(metrics[mine]["4"]) == ({"psnr", "ssim"} if name == "ldr" else set(KEYS)), name
+        assert metrics[mine]["4"]["psnr"] > metrics["noisy"]["4"]["psnr"] + 3, name
+        if oidn:
+            versus = by[name]["versus"]["psnr"][mine]["4"]["test"]
+            assert math.isclose(versus, metrics[mine]["4"]["psnr"] - metrics["pyoidn (high)"]["4"]["psnr"])
+    hdr_noisy = by["full"]["sets"]["test"]["metrics"]["noisy"]["4"]["psnr"]
+    assert by["color"]["sets"]["test"]["metrics"]["noisy"]["4"]["psnr"] == hdr_noisy  # the same noisy render
+    # Blender's node given fewer sockets gives another result
+    oidn_psnr = {n: by[n]["sets"]["test"]["metrics"]["blender-oidn (fast, fast)"]["4"]["psnr"] for n in ours}
+    assert len({round(v, 6) for v in oidn_psnr.values()}) == 4
+
+    report = (out / "denoise.md").read_text()
+    for name in ("color", "color+albedo", "ldr"):
+        assert f"## Inputs: {name}," in report and f"### {name}, 4 spp" in report
+    assert "| postpass denoise_kpn_color |" in report and "test PSNR / SSIM (8-bit sRGB)" in report
+    if oidn:
+        assert "### Ours - pyoidn (high), ldr inputs: PSNR" in report
+        assert "### Ours - pyoidn (high), full inputs: PSNR" in report
+    for grid in ("denoise_crops.png", "denoise_crops_color.png", "denoise_crops_color_albedo.png",
+                 "denoise_crops_ldr.png", "denoise_flat_crops.png"):
+        assert (out / grid).stat().st_size > 1000
+    assert "## Inputs: ldr" in capsys.readouterr().out
+
+
+def test_display_8bit_is_the_protocol_tone_map_on_the_8bit_grid():
+    from addon.runtime.color import display_8bit, srgb_decode, tonemap
+
+    rng = np.random.default_rng(3)
+    hdr = np.exp(rng.uniform(-4, 3, (16, 16, 3))).astype(np.float32)
+    shown = display_8bit(hdr, 0.5)
+    assert shown.dtype == np.float32 and 0 <= shown.min() and shown.max() <= 1
+    assert np.array_equal(shown * 255, np.round(shown * 255))  # on the 8-bit grid
+    assert np.abs(shown - tonemap(hdr, 0.5)).max() <= 0.5 / 255 + 1e-7
+    assert np.allclose(display_8bit(srgb_decode(shown), 1.0), shown)  # saving it again changes nothing

@@ -60,10 +60,11 @@ def test_denoise_keeps_every_other_pass_layer_and_the_header(cycles_sequence, mo
     assert run.returncode == 0, run.stderr
     lines = run.stderr.splitlines()
     assert lines[0] == f"postpass denoise: 6 frames (1001-1006) -> {tmp_path / 'clean' / 'clean.####.exr'}"
-    assert [line.split(" done in ")[0] for line in lines[1:7]] == [f"frame {f}" for f in FRAMES]
-    assert all("(denoise_aux, CPU) -> " in line for line in lines[1:7])  # the render's albedo/normal were used
-    assert lines[7].startswith("postpass denoise: 6 done, 0 skipped, 0 failed of 6 frames in ")
-    assert lines[7].endswith("; exit 0") and run.stdout == ""
+    assert lines[1] == "denoise: denoise_aux (uses albedo/normal)"  # which model, and why: said once
+    assert [line.split(" done in ")[0] for line in lines[2:8]] == [f"frame {f}" for f in FRAMES]
+    assert all("(denoise_aux, CPU) -> " in line for line in lines[2:8])  # the render's albedo/normal were used
+    assert lines[8].startswith("postpass denoise: 6 done, 0 skipped, 0 failed of 6 frames in ")
+    assert lines[8].endswith("; exit 0") and run.stdout == ""
 
     for frame in FRAMES:
         source, result = exr_parts(cycles_sequence / beauty(frame)), exr_parts(tmp_path / "clean" / f"clean.{frame}.exr")
@@ -292,6 +293,39 @@ def test_upres_with_a_guide_and_colorize_with_hints(cycles_render, models_dir, t
     assert not np.array_equal(plain, alpha) and np.array_equal(alpha[..., :3], mask[..., :3])
     assert main(["colorize", "gray.png", "-o", "nohints.exr", "--hints", "hints_rgb.png"]) == 1
     assert "hints_rgb.png: hints without alpha: paint them with alpha or give a mask (--mask)" in capsys.readouterr().err
+
+
+def test_denoise_says_once_which_model_the_passes_chose_and_why(denoise_models, tmp_path, capsys):
+    """Issue 25: frames rendered without Denoising Data get the colour-only model, and the run says so once;
+    an 8-bit PNG with alpha comes back an 8-bit PNG with that alpha."""
+    import cv2
+
+    from addon.runtime import write_exr
+
+    rng = np.random.default_rng(0)
+    for frame in (1, 2):
+        write_exr(tmp_path / f"beauty.{frame:04d}.exr",
+                  {"Combined": np.exp(rng.uniform(-3, 1, (24, 32, 3))).astype(np.float32)})
+    line = ("denoise: denoise_kpn_color (the input has no albedo/normal passes; render with Denoising Data for "
+            "better results)")
+    assert main(["denoise", str(tmp_path / "beauty.####.exr"), "-o", str(tmp_path / "clean.####.exr"),
+                 "--models-dir", str(denoise_models), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert err.count(line) == 1 and json.loads(out)["choice"] == line
+    assert "(denoise_kpn_color, CPU)" in err
+
+    texture = (rng.random((24, 32, 4)) * 255).astype(np.uint8)
+    cv2.imwrite(str(tmp_path / "texture.png"), texture)
+    assert main(["denoise", str(tmp_path / "texture.png"), "-o", str(tmp_path / "clean.png"),
+                 "--models-dir", str(denoise_models)]) == 0
+    said = capsys.readouterr().err
+    assert "denoise: denoise_kpn_color (an 8/16-bit sRGB source and no sRGB denoise model fits" in said
+    clean = cv2.imread(str(tmp_path / "clean.png"), cv2.IMREAD_UNCHANGED)
+    assert clean.dtype == np.uint8 and clean.shape == texture.shape
+    assert np.array_equal(clean[..., 3], texture[..., 3])
+    assert main(["denoise", str(tmp_path / "texture.png"), "-o", str(tmp_path / "q.png"), "-q",
+                 "--models-dir", str(denoise_models)]) == 0
+    assert capsys.readouterr() == ("", "")  # --quiet: not even the choice
 
 
 def test_models_and_info(sequence, models_dir):

@@ -153,9 +153,10 @@ def test_shipped_colorizer_keeps_its_quality(name):
     grey, _ = colorize_scores(None, 0)
     assert with_hints >= expected["psnr_10_hints"] - MARGIN_DB
     assert with_hints >= without + 3.0
-    # automatic colour: some colour (grey scores 0), and no worse than leaving the image grey
-    assert without >= expected["psnr_0_hints"] - MARGIN_DB and without >= grey - 0.1
-    assert colour >= 0.5 * expected["colourfulness_0_hints"] > 0.0
+    # automatic colour (issue 25): never below the grey image, and as much colour as when shipped (0: the grey
+    # image, where the model has no colour of its own to place; addon/runtime/colorize_auto.py)
+    assert without >= expected["psnr_0_hints"] - MARGIN_DB and without >= grey - 1e-3
+    assert colour >= 0.5 * expected["colourfulness_0_hints"]
 
 
 @pytest.mark.parametrize("name", INBETWEENERS)

@@ -144,6 +144,12 @@ class TaskSpec:
       runs. Colorize: hint files per frame, hint points read and checked against the first frame.
     * ``side_inputs(job, layer) -> (inputs, labels)``: the model inputs the task adds for a job at run time,
       from its ``side`` (colorize: hint and mask arrays), and a label per input for error messages.
+    * ``finish(model, result, inputs) -> None``: change the :class:`~addon.runtime.engine.InferenceResult`
+      of ``model`` (the :class:`~addon.runtime.engine.Model` that ran) in place before
+      :func:`addon.runtime.api.run` returns it or :func:`addon.runtime.api.run_files` writes it (``inputs``:
+      the model inputs given, name -> array or number), and add one-line notices about it to
+      ``result.notes`` (the batch summary counts the frames of each). Colorize: automatic colour, when no hint
+      is given.
 
     Python API: ``api``, the task's functions (``denoise``, ``denoise_file``); ``addon.runtime`` and
     ``addon.runtime.api`` export every registered task's functions by their names.
@@ -185,6 +191,7 @@ class TaskSpec:
     cli_options: tuple[CliOption, ...] = ()
     plan_jobs: Callable | None = None
     side_inputs: Callable | None = None
+    finish: Callable | None = None
     api: tuple[Callable, ...] = ()
     on_render: str | None = None
     acts_on: str = "image"

@@ -1,26 +1,39 @@
 """Colorize: a grey image in, colour out, from optional sparse colour hints: a painted hint image (its alpha,
-or a mask, marks the hints) or a list of points (``addon.runtime.hints``)."""
+or a mask, marks the hints) or a list of points (``addon.runtime.hints``).
+
+Without hints the network's colour goes through automatic colour (``addon.runtime.colorize_auto``): the tint
+it gives a featureless grey image (its prior) is removed, and where no colour is left the result is the grey
+image's colours, with a note (``InferenceResult.notes``; logged by :func:`colorize` and :func:`colorize_file`,
+listed with its frames in the ``postpass colorize`` summary). With a hint the network's result is used as it is."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 
 import numpy as np
 
 from ..api import PathLike, run, run_files
+from ..colorize_auto import automatic_colour, is_automatic, prior_tint
 from ..engine import InferenceResult
 from ..exr import ImageError
 from ..hints import check_hint_points, hint_arrays, image_size, read_hint_points
 from . import CliOption, TaskSpec, UiOption, register
 
+log = logging.getLogger("postpass.colorize")
+
 
 def colorize(gray: np.ndarray, hints: np.ndarray | None = None, mask: np.ndarray | None = None,
              **options) -> np.ndarray:
     """Colour a grey image (H x W, or RGB(A) whose luminance is used) from optional sparse colour ``hints``
-    (H x W x 3, linear) where ``mask`` (H x W, 1 = hint given) says so."""
+    (H x W x 3, linear) where ``mask`` (H x W, 1 = hint given) says so. Without hints: automatic colour, the
+    grey image's colours (and a warning on ``postpass.colorize``) where the model has no colour to place."""
     if hints is not None and mask is None:
         raise ImageError("input 'mask'", "needed with hints: H x W, 1 where a hint is given, 0 elsewhere")
-    return run("colorize", {"gray": gray, "hints": hints, "mask": mask}, **options).image
+    result = run("colorize", {"gray": gray, "hints": hints, "mask": mask}, **options)
+    for note in result.notes:
+        log.warning("colorize: %s", note)
+    return result.image
 
 
 def colorize_file(src: PathLike, dst: PathLike, *, hints: PathLike | None = None, mask: PathLike | None = None,
@@ -31,7 +44,21 @@ def colorize_file(src: PathLike, dst: PathLike, *, hints: PathLike | None = None
     extra, labels = hint_arrays(src, hints=hints, mask=mask, points=points, layer=options.get("layer", "ViewLayer"))
     if labels:
         options["labels"] = {**labels, **options.get("labels", {})}
-    return run_files("colorize", [src], dst, inputs=extra, **options)
+    result = run_files("colorize", [src], dst, inputs=extra, **options)
+    for note in result.notes:
+        log.warning("%s: %s", src, note)
+    return result
+
+
+def finish(model, result: InferenceResult, inputs: dict) -> None:
+    """Automatic colour (``addon.runtime.colorize_auto``) on ``model``'s result made without hints; a hinted
+    result is left as the network made it."""
+    if not is_automatic(inputs):
+        return
+    name = next(iter(result.outputs))
+    result.outputs[name], note = automatic_colour(result.outputs[name], prior_tint(model))
+    if note:
+        result.notes.append(note)
 
 
 def plan_jobs(jobs: list, options: dict) -> list:
@@ -102,6 +129,7 @@ SPEC = register(TaskSpec(
     ),
     plan_jobs=plan_jobs,
     side_inputs=side_inputs,
+    finish=finish,
     examples="""
 examples:
   postpass colorize scans/page.####.png -o colour/page.####.png
