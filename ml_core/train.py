@@ -1,6 +1,25 @@
 """Training: a config + a seed -> checkpoints, curves and validation metrics. Resumable.
 
     python -m ml_core.train --config ml_core/configs/denoise/denoise_kpn_psnr.json [--data DIR] [--run DIR] [--epochs N]
+                            [--device auto|cpu|cuda] [--precision fp32|bf16|fp16]
+
+Several processes train one model together with ``torchrun`` (DistributedDataParallel, :mod:`ml_core.ddp`; gloo
+on CPU, nccl on CUDA, one GPU per process by ``LOCAL_RANK``)::
+
+    torchrun --standalone --nproc_per_node 4 -m ml_core.train --config CONFIG [--data DIR] [--run-dir DIR]
+    # several nodes: the same command on each (here 2 nodes of 4 GPUs), HOST one of them, reachable by all
+    torchrun --nnodes 2 --nproc_per_node 4 --rdzv-backend c10d --rdzv-endpoint HOST:29500 --rdzv-id RUN_NAME \\
+        -m ml_core.train --config CONFIG --data DIR --run-dir DIR
+
+The config's ``batch_size`` is the global batch: each of N processes takes batch_size / N items of every step (it
+must divide), the same items and exposure factors one process would take, so a config gives the same
+optimisation at any N (up to the order of float sums) and a run resumes with another N. Each process validates
+a share of the validation batches and all get the same means. Rank 0 alone logs and writes the run folder (each
+epoch in ``history.json`` records its ``world_size``); it also reads ``resume.pt`` and a ``train.init``
+checkpoint and sends them to the others, so only its node needs the run folder, while every node needs the data
+at ``--data``. Under torchrun spell ``--run`` as ``--run-dir`` (torchrun's parser takes ``--run`` for its own).
+``--precision bf16|fp16`` (or ``"train": {"precision": ...}``) trains on CUDA in mixed precision (autocast; fp16
+with a gradient scaler); the CPU trains in fp32.
 
 A run folder (default ``~/.cache/postpass/runs/<config name>``) holds ``last.pt`` and ``best.pt`` (plain
 checkpoints, see ``ml_core.checkpoint``), ``resume.pt`` (optimizer state and history), ``history.json`` and
@@ -30,6 +49,7 @@ raw weights' validation PSNR, so the average's worth is measured in every such r
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import json
 import math
@@ -43,12 +63,13 @@ import torch
 
 from addon.runtime.files import atomic_output
 
-from . import paths
+from . import ddp, paths
 from .checkpoint import load_checkpoint, save_checkpoint
 from .datasets import MixedDataset, make_dataset
 from .losses import LOSSES
 from .metrics import display_psnr, exposure_of, tonemapped_psnr
 from .models import build
+from .shipped import model_from_onnx
 
 
 def learning_rate(peak: float, progress: float) -> float:
@@ -75,19 +96,24 @@ def model_inputs(model, batch: dict) -> tuple[list[torch.Tensor], torch.Tensor]:
         elif item.name in batch:
             values[item.name] = batch[item.name].view(-1, 1)
         else:
-            values[item.name] = torch.full((len(batch["target"]), 1), float(item.default))
+            values[item.name] = torch.full((len(batch["target"]), 1), float(item.default),
+                                           device=batch["target"].device)
     if exposure is None:
         exposure = exposure_of(batch["target"])
     return [values[i.name] for i in contract.inputs], exposure
 
 
-def augment_exposure(model, batch: dict, rng: np.random.Generator) -> dict:
-    """Scale HDR inputs and the target by one random factor per sample (2^-3 .. 2^3)."""
+def augment_exposure(model, batch: dict, rng: np.random.Generator, shard: tuple[int, int] = (0, 1)) -> dict:
+    """Scale HDR inputs and the target by one random factor per sample (2^-3 .. 2^3). ``rng`` draws the factors
+    of the whole global batch, of which ``batch`` is slice ``rank`` of ``world`` (``shard``: this process's rank
+    and the world size), so each sample gets the factor it gets when one process trains on the whole batch."""
     contract = model.contract()
     hdr = [i.name for i in contract.image_inputs if i.hdr] + (["target"] if contract.outputs[0].hdr else [])
     if not hdr:
         return batch
-    factor = torch.from_numpy(2.0 ** rng.uniform(-3, 3, len(batch["target"])).astype(np.float32)).view(-1, 1, 1, 1)
+    (rank, world), n = shard, len(batch["target"])
+    exponent = rng.uniform(-3, 3, n * world)[rank * n:(rank + 1) * n].astype(np.float32)
+    factor = torch.from_numpy(2.0 ** exponent).view(-1, 1, 1, 1).to(batch["target"].device)
     return {k: (v * factor if k in hdr else v) for k, v in batch.items()}
 
 
@@ -105,17 +131,38 @@ def load_config(path: Path, **overrides) -> dict:
     return config
 
 
-def train(config: dict, run_dir: Path | None = None, command: str = "", log=print, progress: bool = True) -> dict:
-    """Train (or resume) the run described by ``config``; returns the history."""
+#: ``train.precision`` (``--precision``): mixed precision on CUDA (fp16 with a gradient scaler); the CPU keeps fp32
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def train(config: dict, run_dir: Path | None = None, command: str = "", log=print, progress: bool = True,
+          device: str | torch.device = "auto") -> dict:
+    """Train (or resume) the run described by ``config`` on ``device`` (``auto``: CUDA when available); returns
+    the history. Under torchrun (a process group, :mod:`ml_core.ddp`) each process trains on its share of every
+    global batch and rank 0 alone logs and writes the run folder."""
     from tqdm import tqdm
 
+    device = device if isinstance(device, torch.device) else ddp.pick_device(device)
+    rank, world = ddp.rank(), ddp.world_size()
+    if rank != 0:
+        log, progress = (lambda *_: None), False
     run_dir = Path(run_dir or paths.cache_dir() / "runs" / config.get("run", config["name"])).expanduser()
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if rank == 0:
+        run_dir.mkdir(parents=True, exist_ok=True)
     seed, tc, dc = config["seed"], config["train"], config["data"]
     root = Path(dc["root"]).expanduser()
     torch.manual_seed(seed)
-    model = build(config["model"]["architecture"], seed=seed, **config["model"].get("params", {}))
+    model = build(config["model"]["architecture"], seed=seed, **config["model"].get("params", {})).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=tc["lr"], weight_decay=tc.get("weight_decay", 0.0))
+    precision = tc.get("precision", "fp32")
+    if precision not in PRECISIONS:
+        raise ValueError(f"train.precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
+    if device.type != "cuda" and precision != "fp32":
+        log(f"train.precision {precision} is for CUDA: training on the {device.type} in fp32")
+        precision = "fp32"
+    amp = PRECISIONS[precision]
+    autocast = lambda: torch.autocast(device.type, dtype=amp, enabled=amp is not None)  # noqa: E731
+    scaler = torch.amp.GradScaler(device.type, enabled=amp is torch.float16)
     criterion = LOSSES.get(tc.get("loss", "l1"))
     options = dict(crop=dc["crop"], crops_per_scene=dc.get("crops_per_scene", 4), **dc.get("options", {}))
     train_set = _datasets(config["task"], root, {"split": dc.get("train_split", "train"), "scenes": dc.get("scenes")},
@@ -125,62 +172,79 @@ def train(config: dict, run_dir: Path | None = None, command: str = "", log=prin
                         augment=False)
     fingerprint = train_set.fingerprint()
     epochs = tc["epochs"]
-    steps_per_epoch = len(train_set) // tc["batch_size"]
+    sampler = ddp.GlobalBatchSampler(train_set, tc["batch_size"], seed, world, rank)
+    steps_per_epoch = sampler.steps
 
     history, start_epoch = {"epochs": []}, 0
-    if (run_dir / "resume.pt").is_file():
-        state = torch.load(run_dir / "resume.pt", map_location="cpu", weights_only=True)
+    resume_path = run_dir / "resume.pt"
+    state = ddp.from_rank0(lambda: torch.load(resume_path, map_location="cpu", weights_only=True)
+                           if resume_path.is_file() else None)
+    if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
+        if "scaler" in state and scaler.is_enabled():
+            scaler.load_state_dict(state["scaler"])
         history, start_epoch = json.loads(state["history"]), state["epoch"]
         log(f"resuming {run_dir} after epoch {start_epoch}")
-    elif tc.get("init"):
+    elif tc.get("init") and rank == 0:  # the other processes take rank 0's weights in ddp.wrap
         history["init"] = str(init_weights(model, tc["init"]))
         log(f"starting from the weights of {history['init']}")
+    net = ddp.wrap(model, device)  # what trains; `model` is its plain module, which checkpoints hold
     ema = WeightAverage(model, tc["ema"]) if tc.get("ema") else None
-    if ema is not None and start_epoch > 0 and "ema" in state:  # a run that had no average starts it here
+    if ema is not None and state is not None and "ema" in state:  # a run that had no average starts it here
         ema.model.load_state_dict(state["ema"])
     shipped = ema.model if ema is not None else model  # the weights validated and saved
     if start_epoch == 0:
-        history["initial_val"] = validate(model, val_set, criterion, tc["batch_size"])
+        history["initial_val"] = validate(model, val_set, criterion, tc["batch_size"], autocast)
         log(f"before training: val loss {history['initial_val']['loss']:.4f}, PSNR {history['initial_val']['psnr']:.2f} dB")
 
     for epoch in range(start_epoch, epochs):
-        model.train()
+        net.train()
         train_set.set_epoch(epoch)
+        sampler.set_epoch(epoch)
         rng = np.random.default_rng([seed, epoch])
-        loader = torch.utils.data.DataLoader(train_set, batch_size=tc["batch_size"], shuffle=True, drop_last=True,
-                                             generator=torch.Generator().manual_seed(seed * 1000 + epoch),
-                                             num_workers=tc.get("workers", 0))
-        losses, started = [], time.perf_counter()
+        loader = torch.utils.data.DataLoader(train_set, batch_size=sampler.local_batch, sampler=sampler,
+                                             drop_last=True, num_workers=tc.get("workers", 0),
+                                             pin_memory=device.type == "cuda")
+        losses, norms, started = [], [], time.perf_counter()
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{epochs}", disable=not progress, dynamic_ncols=True, leave=False)
         for step, batch in enumerate(bar):
             for group in opt.param_groups:
                 group["lr"] = learning_rate(tc["lr"], (epoch * steps_per_epoch + step) / (epochs * steps_per_epoch))
-            batch = augment_exposure(model, batch, rng)
+            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+            batch = augment_exposure(model, batch, rng, (rank, world))
             inputs, exposure = model_inputs(model, batch)
-            value = criterion(model(*inputs), batch["target"], exposure)
-            auxiliary = model.auxiliary_loss(batch["target"])
-            if auxiliary is not None:
-                value = value + auxiliary
+            with autocast():
+                value = criterion(net(*inputs), batch["target"], exposure)
+                auxiliary = model.auxiliary_loss(batch["target"])
+                if auxiliary is not None:
+                    value = value + auxiliary
             opt.zero_grad(set_to_none=True)
-            value.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), tc.get("clip", 1.0))
-            opt.step()
+            scaler.scale(value).backward()  # averages the gradients over the processes
+            scaler.unscale_(opt)
+            norms.append(float(torch.nn.utils.clip_grad_norm_(model.parameters(), tc.get("clip", 1.0))))
+            scaler.step(opt)
+            scaler.update()
             if ema is not None:
                 ema.update(model)
             losses.append(float(value.detach()))
             bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
-        val = validate(shipped, val_set, criterion, tc["batch_size"])
+        losses = [loss for part in ddp.gather(losses) for loss in part]  # every process's share of each step
+        val = validate(shipped, val_set, criterion, tc["batch_size"], autocast)
         record = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)) if losses else float("nan"),
                   "val_loss": val["loss"], "val_psnr": val["psnr"], "seconds": round(time.perf_counter() - started, 1),
-                  "lr": opt.param_groups[0]["lr"]}
+                  "lr": opt.param_groups[0]["lr"], "world_size": world,
+                  # the mean gradient norm before clipping: where a gradient summed over the processes instead
+                  # of averaged shows (Adam's steps barely change with the gradient's scale)
+                  "grad_norm": float(np.mean([n for n in norms if math.isfinite(n)] or [float("nan")]))}
         if ema is not None:
-            record["val_psnr_raw"] = validate(model, val_set, criterion, tc["batch_size"])["psnr"]
+            record["val_psnr_raw"] = validate(model, val_set, criterion, tc["batch_size"], autocast)["psnr"]
         history["epochs"].append(record)
         raw = f", raw weights {record['val_psnr_raw']:.2f} dB" if ema is not None else ""
         log(f"epoch {epoch + 1}/{epochs}: train {record['train_loss']:.4f}  val {val['loss']:.4f}  "
             f"PSNR {val['psnr']:.2f} dB{raw}  ({record['seconds']} s)")
+        if rank != 0:
+            continue
         training = {"command": command, "config": config.get("config_path", ""), "seed": seed,
                     "dataset_fingerprint": fingerprint,
                     "metrics": {"val_loss": val["loss"], "val_psnr": val["psnr"], "epoch": epoch + 1}}
@@ -193,6 +257,8 @@ def train(config: dict, run_dir: Path | None = None, command: str = "", log=prin
                   "history": json.dumps(history)}
         if ema is not None:
             resume["ema"] = ema.model.state_dict()
+        if scaler.is_enabled():
+            resume["scaler"] = scaler.state_dict()
         _atomic_torch_save(run_dir / "resume.pt", resume)
         (run_dir / "history.json").write_text(json.dumps(history, indent=1))
         plot_curves(history, run_dir / "curves.png", config["name"])
@@ -232,11 +298,17 @@ def _datasets(task: str, root: Path, main: dict, mix: list[dict], options: dict,
 
 
 def init_weights(model, source: str) -> Path:
-    """Load the weights of checkpoint ``source`` (a path, or a run name: its ``best.pt``) into ``model``."""
+    """Load the weights of ``source`` into ``model``: a checkpoint (a ``.pt`` path, or a run name: its
+    ``best.pt``) or a shipped model file (an ``.onnx`` path, relative to the repository root or absolute:
+    ``ml_core.shipped``), which a fresh machine has without any training run."""
     path = Path(source).expanduser()
-    if not path.suffix == ".pt":
-        path = paths.cache_dir() / "runs" / source / "best.pt"
-    other, _ = load_checkpoint(path)
+    if path.suffix == ".onnx":
+        path = path if path.is_absolute() else paths.REPO_ROOT / path
+        other, _ = model_from_onnx(path)
+    else:
+        if not path.suffix == ".pt":
+            path = paths.cache_dir() / "runs" / source / "best.pt"
+        other, _ = load_checkpoint(path)
     try:  # the model decides what it can start from (PostpassModel.init_from)
         model.init_from(other)
     except ValueError as error:
@@ -245,17 +317,26 @@ def init_weights(model, source: str) -> Path:
 
 
 @torch.no_grad()
-def validate(model, dataset, criterion, batch_size: int) -> dict:
+def validate(model, dataset, criterion, batch_size: int, autocast=contextlib.nullcontext) -> dict:
+    """Mean loss and PSNR over the batches of ``dataset`` in order. Batch i is computed by process i mod the
+    world size and every process gets the means over all batches, so the figures (and the choice of ``best.pt``)
+    are the same on every process and at any world size."""
     model.eval()
-    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False)
-    losses, psnrs = [], []
+    device = next(model.parameters()).device
+    rank, world = ddp.rank(), ddp.world_size()
+    batches = [list(range(i, min(i + batch_size, len(dataset)))) for i in range(0, len(dataset), batch_size)]
+    loader = torch.utils.data.DataLoader(dataset, batch_sampler=batches[rank::world])
     measure = tonemapped_psnr if model.contract().outputs[0].hdr else display_psnr
+    mine = []
     for batch in loader:
+        batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
         inputs, exposure = model_inputs(model, batch)
-        pred = model(*inputs)
-        losses.append(float(criterion(pred, batch["target"], exposure)))
-        psnrs.append(measure(pred, batch["target"]))
-    return {"loss": float(np.mean(losses)), "psnr": float(np.mean(psnrs))}
+        with autocast():
+            pred = model(*inputs).float()
+        mine.append((float(criterion(pred, batch["target"], exposure)), measure(pred, batch["target"])))
+    parts = ddp.gather(mine)
+    values = [parts[i % world][i // world] for i in range(len(batches))]
+    return {"loss": float(np.mean([v[0] for v in values])), "psnr": float(np.mean([v[1] for v in values]))}
 
 
 def plot_curves(history: dict, path: Path, title: str) -> None:
@@ -291,15 +372,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", type=Path, required=True,
                    help="a JSON config file (ml_core/configs/TASK/NAME.json; experiments in TASK/experiments/)")
     p.add_argument("--data", default=None, help="dataset folder (overrides the config's data.root)")
-    p.add_argument("--run", type=Path, default=None, help="run folder (default: ~/.cache/postpass/runs/NAME)")
+    p.add_argument("--run", "--run-dir", dest="run", type=Path, default=None,
+                   help="run folder (default: ~/.cache/postpass/runs/NAME); under torchrun spell it --run-dir (its "
+                        "own parser takes --run for an abbreviation of --run-path)")
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--device", choices=ddp.DEVICES, default="auto",
+                   help="where to train (auto: CUDA when available; under torchrun each process takes the GPU of "
+                        "its LOCAL_RANK)")
+    p.add_argument("--precision", choices=list(PRECISIONS), default=None,
+                   help="mixed precision on CUDA (overrides the config's train.precision, default fp32); "
+                        "the CPU trains in fp32")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
     command = "python -m ml_core.train " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     try:
-        config = load_config(args.config, **{"data.root": args.data, "train.epochs": args.epochs, "seed": args.seed})
-        train(config, args.run, command, progress=not args.quiet and sys.stderr.isatty())
+        config = load_config(args.config, **{"data.root": args.data, "train.epochs": args.epochs, "seed": args.seed,
+                                             "train.precision": args.precision})
+        device = ddp.pick_device(args.device)
+        with ddp.process_group(device):
+            train(config, args.run, command, progress=not args.quiet and sys.stderr.isatty(), device=device)
     except (ValueError, OSError) as exc:
         print(f"postpass-train: error: {exc}", file=sys.stderr)
         return 2

@@ -3,6 +3,7 @@ that really covers each network's receptive field, and checkpoints that are plai
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from addon.runtime.contract import ModelContract, ModelError
 from ml_core.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ml_core.models import ARCHITECTURES, build
 
+REPO = Path(__file__).resolve().parents[2]
 TRAINING = {"command": "test", "seed": 0, "dataset_fingerprint": "none", "metrics": {"psnr": 1.0}}
 
 
@@ -177,6 +179,33 @@ def test_kpn_residual_grows_from_a_trained_kernel_predictor_and_can_leave_the_av
     assert torch.isfinite(out).all() and out.amin() >= 0
     with pytest.raises(ValueError, match="init checkpoint: it is denoise_kpn"):
         init_weights(build("denoise_kpn", widths=[8, 12, 20], residual=True), str(checkpoint))
+
+
+def test_kpn_for_fewer_guides_starts_from_the_shipped_model_file():
+    """Issue 25: the colour-only and colour + albedo denoisers are fine-tuned from the shipped colour + albedo +
+    normal one. ``train.init`` takes the shipped ONNX file itself (``ml_core.shipped``: its initializers, the
+    decoders' split convolutions joined again), so a fresh machine needs no checkpoint; the first convolution
+    keeps exactly the kept inputs' weights, and without albedo the demodulation choice channel goes."""
+    from ml_core.shipped import model_from_onnx
+    from ml_core.train import init_weights
+
+    shipped, meta = model_from_onnx(REPO / "addon" / "models" / "denoise_kpn.onnx")
+    assert meta["name"] == "denoise_kpn" and shipped.params["demodulate"]
+    first = "unet.encoders.0.0.weight"
+    for aux, channels in ((["albedo"], [0, 1, 2, 3, 4, 5]), ([], [0, 1, 2])):
+        params = {**shipped.params, "aux": aux, "demodulate": bool(aux)}
+        model = build("denoise_kpn", seed=0, **params).eval()
+        assert init_weights(model, "addon/models/denoise_kpn.onnx").name == "denoise_kpn.onnx"
+        torch.testing.assert_close(model.state_dict()[first], shipped.state_dict()[first][:, channels])
+        heads = shipped.state_dict()["heads.0.weight"]
+        torch.testing.assert_close(model.state_dict()["heads.0.weight"], heads if aux else heads[:-1])
+        out = model(*example_inputs(model, 32, 32))
+        assert out.shape == (1, 3, 32, 32) and torch.isfinite(out).all()
+    with pytest.raises(ValueError, match="it is denoise_kpn"):  # more guides than the source: refused
+        build("denoise_kpn", **{**shipped.params, "widths": [8, 12, 16, 20]}).init_from(shipped)
+    from ml_core.shipped import ShippedModelError
+    with pytest.raises(ShippedModelError, match="registry.json: not an ONNX model"):
+        model_from_onnx(REPO / "addon" / "models" / "registry.json")
 
 
 def test_colorize_classification_starts_grey_learns_bins_and_exports(tmp_path):
