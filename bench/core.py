@@ -156,8 +156,11 @@ def split_set(root: Path, split: str = "test", count: int | None = None) -> Scen
 
 def complete_folders(root: Path) -> list[Path]:
     """The complete scene folders under ``root`` (any depth: a folder holding :data:`MANIFEST`, not inside
-    another such folder, whose own subfolders, animation frames say, are its parts), sorted by path."""
-    found = sorted(p.parent for p in Path(root).rglob(MANIFEST))
+    another such folder, whose own subfolders, animation frames say, are its parts), sorted by path. Hidden
+    folders are skipped: a scene renders into ``.<name>.partial-<host>-<pid>`` and is renamed when complete
+    (``ml_core.render.scene_folder``), so one killed between its manifest and the rename is not a scene."""
+    found = sorted(p.parent for p in Path(root).rglob(MANIFEST)
+                   if not any(part.startswith(".") for part in p.parent.relative_to(root).parts))
     kept: list[Path] = []
     for folder in found:  # sorted: a folder comes before the folders inside it
         if not any(folder.is_relative_to(k) for k in kept):

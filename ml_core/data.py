@@ -23,13 +23,38 @@ stills with clean guides; ``--families`` overrides its weights (another config, 
     python -m ml_core.data build --preset v2 --split train --count 2000 --out ~/.cache/postpass/data_v2
     python -m ml_core.data sheet ~/.cache/postpass/data_v2 --split train --per-family
 
+On a Dask distributed cluster, one task per scene, each worker rendering with Cycles into the same dataset
+folder (shared storage, at the same path on every machine):
+
+    dask scheduler --scheduler-file /shared/sched.json              # once, on the head node
+    dask worker --scheduler-file /shared/sched.json --nworkers 1 --nthreads 1    # on each render machine
+    python -m ml_core.data build --preset v2 --split train --count 2000 --out /shared/data_v2 \
+        --scheduler /shared/sched.json --threads 0                  # or --scheduler tcp://head:8786
+
+``--threads`` is each scene's Cycles threads (0: every core of the worker's machine, right for one worker per
+machine; with several workers on one machine give each its share). The submitting process checks its arguments, connects, writes
+``dataset.json`` (with the Blender version a worker reports) and submits the scenes that are not complete yet;
+a scene that raises is retried ``--retries`` times (2), one whose worker dies is rescheduled by Dask. It
+exits 1 when scenes failed (the summary's ``failed`` names each seed and why; they are printed on stderr too),
+2 on a bad argument (an unreachable scheduler, a bad scheduler file) before anything renders. Without
+``--scheduler`` the same tasks run in this process, one after the other, with the same retries and report
+(``ml_core.cluster``): a failing scene no longer stops the build.
+
 Layout: ``OUT/dataset.json`` (render config, mesh library, Blender version), ``OUT/<split>/<seed>/`` one folder
-per scene (see ``ml_core.render``), ``OUT/contact_sheet_<split>.png``. A rerun skips complete scenes and
-renders only the missing files of an interrupted one, so a build can grow over several runs.
+per scene (see ``ml_core.render``), ``OUT/contact_sheet_<split>.png``. A scene folder appears whole or not at
+all: a scene renders into the hidden ``OUT/<split>/.<seed>.partial-<host>-<pid>/`` and is renamed into place
+with its manifest (``ml_core.render.scene_folder``). A rerun skips complete scenes, so a build can grow over
+several runs. An interrupted scene is resumed, not discarded, when the next render of that seed runs on the same
+host after its process died (a killed local build, a Dask worker lost and its task rescheduled on the same
+machine): its finished files are kept, because a v2 scene is one to several minutes of render and a partial
+folder is reused only when its ``scene.json`` equals the spec being rendered. Another host's partial folder is
+never taken over (whether its process lives cannot be seen from here); leftovers of complete scenes are deleted
+at the end of a build.
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import os
@@ -40,7 +65,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import paths, render, splits
+from . import cluster, paths, render, splits
 from .scenes import MeshLibrary, SceneError, make_spec
 
 DATASET_FILE = "dataset.json"
@@ -58,7 +83,8 @@ def complete_scenes(out: Path, split: str) -> list[Path]:
     folder = Path(out) / split
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if (p / render.MANIFEST).is_file())
+    # hidden: a partial folder (its manifest is written just before it is renamed into place)
+    return sorted(p for p in folder.iterdir() if not p.name.startswith(".") and (p / render.MANIFEST).is_file())
 
 
 def _check_writable(out: Path) -> None:
@@ -71,13 +97,11 @@ def _check_writable(out: Path) -> None:
         raise DataError(f"{out}: output folder is not writable ({exc.strerror or type(exc).__name__})") from None
 
 
-def _dataset_record(out: Path, config: render.RenderConfig, meshes: MeshLibrary) -> dict:
+def _dataset_record(out: Path, config: render.RenderConfig, meshes: MeshLibrary, mesh_fingerprint: str | None,
+                    blender: str) -> dict:
     """Create ``dataset.json``, or check an existing one was made with the same config and meshes."""
-    from . import blender
-
     record = {"render_config": asdict(config), "config_fingerprint": config.fingerprint(),
-              "meshes": meshes.names, "mesh_fingerprint": meshes.fingerprint() if meshes.names else None,
-              "blender": blender.import_bpy().app.version_string}
+              "meshes": meshes.names, "mesh_fingerprint": mesh_fingerprint, "blender": blender}
     path = out / DATASET_FILE
     if path.exists():
         old = json.loads(path.read_text())
@@ -91,36 +115,77 @@ def _dataset_record(out: Path, config: render.RenderConfig, meshes: MeshLibrary)
 
 
 def build(out: Path, split: str, count: int, start: int = 0, config: render.RenderConfig | None = None,
-          mesh_dir: Path | None = None, progress: bool = True, sheet: bool = True) -> dict:
-    """Render ``count`` scenes of ``split`` into ``out`` (skipping complete ones). Returns a summary."""
+          mesh_dir: Path | None = None, progress: bool = True, sheet: bool = True, scheduler: str | None = None,
+          retries: int = 2) -> dict:
+    """Render ``count`` scenes of ``split`` into ``out`` (skipping complete ones): in this process, or one Dask
+    task per scene on the cluster at ``scheduler`` (an address or a scheduler file). A scene that raises is
+    tried ``retries`` more times. Returns a summary; when scenes failed, raises ``cluster.TasksFailed`` (the
+    others are done) with the summary, whose ``failed`` lists the seeds that failed and why."""
     seeds = splits.split_seeds(split, count, start)  # validates split / count first: cheap errors first
     config = config or render.PRESETS.get("default")
-    out = Path(out).expanduser()
+    if retries < 0:
+        raise DataError(f"--retries must be >= 0, got {retries}")
+    out = Path(out).expanduser().absolute()  # workers get this path: the same one on every machine
     _check_writable(out)
     meshes = MeshLibrary(mesh_dir)
     meshes.validate()
-    _dataset_record(out, config, meshes)
+    mesh_folder = str(meshes.folder.absolute()) if meshes.folder else None
+    mesh_fingerprint = meshes.fingerprint() if meshes.names else None
 
-    from tqdm import tqdm
-
-    done = skipped = 0
-    start_time = time.perf_counter()
-    bar = tqdm(seeds, desc=f"render {split}", unit="scene", disable=not progress, dynamic_ncols=True)
-    for seed in bar:
-        folder = scene_dir(out, seed)
-        if (folder / render.MANIFEST).is_file():
-            skipped += 1
-            continue
-        spec = make_spec(seed, meshes.names, frames=config.frames, motion_scale=render.motion_scale(config),
-                         palette=config.palette, families=config.family_weights)
-        render.render_scene(spec, folder, config, meshes)
-        done += 1
-    wall = time.perf_counter() - start_time
-    summary = {"split": split, "requested": len(seeds), "rendered": done, "skipped": skipped,
-               "seconds": round(wall, 1), "scenes_per_hour": round(3600 * done / wall, 1) if done else None}
-    if sheet and seeds:
+    with cluster.runner(scheduler, name=f"scene-{split}") as run:
+        # written once, here, before any scene task: the Blender version is the renderers' (a worker's)
+        _dataset_record(out, config, meshes, mesh_fingerprint, run.call(blender_version))
+        pending = [seed for seed in seeds if not (scene_dir(out, seed) / render.MANIFEST).is_file()]
+        tasks = {seed: (str(out), seed, config, mesh_folder, mesh_fingerprint) for seed in pending}
+        start_time = time.perf_counter()
+        outcomes = list(run.map(render_seed, tasks, retries=retries, desc=f"render {split}", progress=progress))
+        wall = time.perf_counter() - start_time
+    render.remove_leftover_partials(out / split)
+    rendered = [o.result for o in outcomes if not o.failed and not o.result["skipped"]]
+    failed = sorted((o for o in outcomes if o.failed), key=lambda o: o.label)
+    done = len(rendered)
+    summary = {"split": split, "requested": len(seeds), "rendered": done,
+               "skipped": len(seeds) - len(pending) + sum(1 for o in outcomes if not o.failed and o.result["skipped"]),
+               "failed": [{"seed": o.label, "reason": o.reason} for o in failed],
+               "seconds": round(wall, 1), "scenes_per_hour": round(3600 * done / wall, 1) if done else None,
+               "scheduler": scheduler or None, "workers": sorted({r["worker"] for r in rendered})}
+    if sheet and complete_scenes(out, split):
         summary["contact_sheet"] = str(contact_sheet(out, split))
+    if failed:
+        raise cluster.TasksFailed(summary, [(f"seed {o.label}", o.reason) for o in failed], len(pending))
     return summary
+
+
+def blender_version() -> str:
+    """The version of the Blender this process renders with (a task: asked of a worker on a cluster)."""
+    from . import blender
+
+    return blender.import_bpy().app.version_string
+
+
+def render_seed(out: str, seed: int, config: render.RenderConfig, mesh_dir: str | None,
+                mesh_fingerprint: str | None) -> dict:
+    """Render the scene of ``seed`` into the dataset ``out``, whole (``render.scene_folder``): the task of one
+    seed, run in this process or on a Dask worker. Returns ``{seed, skipped, seconds, worker}``."""
+    folder = scene_dir(Path(out), seed)
+    if (folder / render.MANIFEST).is_file():  # another build (or a twin of this task) completed it meanwhile
+        return {"seed": seed, "skipped": True, "seconds": 0.0, "worker": cluster.worker_name()}
+    meshes = _mesh_library(mesh_dir, mesh_fingerprint)
+    spec = make_spec(seed, meshes.names, frames=config.frames, motion_scale=render.motion_scale(config),
+                     palette=config.palette, families=config.family_weights)
+    with render.scene_folder(folder, spec) as partial:
+        manifest = render.render_scene(spec, partial, config, meshes)
+    return {"seed": seed, "skipped": False, "seconds": manifest["wall_seconds"], "worker": cluster.worker_name()}
+
+
+@functools.lru_cache(maxsize=4)
+def _mesh_library(folder: str | None, fingerprint: str | None) -> MeshLibrary:
+    """The mesh library of ``folder``, loaded once per process, checked to be the submitting machine's."""
+    meshes = MeshLibrary(folder)
+    if meshes.names and meshes.fingerprint() != fingerprint:
+        raise SceneError(f"{folder}: holds other meshes here than where the build was started "
+                         f"({meshes.fingerprint()} != {fingerprint})")
+    return meshes
 
 
 def stats(out: Path) -> dict:
@@ -245,7 +310,15 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--families", default=None,
                    help="scene families and weights overriding the preset's, e.g. 'interior=2,glass=1' or 'hair' "
                         "(a family-only folder: another config, so another --out)")
-    b.add_argument("--threads", type=int, default=0, help="Cycles threads (0: all cores)")
+    b.add_argument("--threads", type=int, default=0,
+                   help="Cycles threads of each scene's render (0: all cores; with several Dask workers on one "
+                        "machine, give each its share)")
+    b.add_argument("--scheduler", metavar="ADDRESS|FILE",
+                   help="render on a Dask distributed cluster, one task per scene: the scheduler's address "
+                        "(tcp://head:8786) or its scheduler file (dask scheduler --scheduler-file); workers "
+                        "must see --out at the same path")
+    b.add_argument("--retries", type=int, default=2, metavar="N",
+                   help="run a scene that fails up to N more times (default: %(default)s)")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
     s = sub.add_parser("stats", help="scenes, disk and render time per split; writes stats.json")
     s.add_argument("out", type=Path)
@@ -289,13 +362,18 @@ def main(argv: list[str] | None = None) -> int:
             if args.families:
                 config = render.preset(args.preset, threads=args.threads, families=parse_families(args.families))
             summary = build(args.out, args.split, args.count, args.start, config, mesh_dir,
-                            progress=not args.quiet and sys.stderr.isatty())
+                            progress=not args.quiet and sys.stderr.isatty(), scheduler=args.scheduler,
+                            retries=args.retries)
             print(json.dumps(summary))
         elif args.command == "stats":
             print(json.dumps(stats(args.out), indent=1))
         elif args.command == "sheet":
             print(contact_sheet(args.out, args.split, 100 if args.per_family and args.count == 8 else args.count,
                                 path=args.out_png, cell=args.cell, per_family=args.per_family))
+    except cluster.TasksFailed as exc:  # the other scenes are done: the summary, then what failed and why
+        print(json.dumps(exc.summary))
+        print(exc.report("postpass-data"), file=sys.stderr)
+        return cluster.EXIT_FAILED
     except (DataError, SceneError, splits.SplitError, ValueError) as exc:
         print(f"postpass-data: error: {exc}", file=sys.stderr)
         return 2
@@ -303,4 +381,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # the main of the module imported by its name, so Dask sends its tasks (render_seed) to workers by name
+    # (ml_core.data.render_seed) rather than as copies of this __main__ module's functions
+    from ml_core.data import main as _main
+
+    sys.exit(_main())

@@ -24,6 +24,14 @@ guides (the manifest's ``clean_guides`` says so) beside each noisy file's own no
 rendered to a temporary name and renamed, so a killed build never leaves a
 half-written file, and a rerun renders only what is missing.
 
+A scene folder appears whole or not at all (:func:`scene_folder`): a scene renders into a hidden sibling
+``.<name>.partial-<host>-<pid>`` that is renamed into place once its manifest is written, so a reader (a torch
+dataset, a benchmark, a Dask worker on another machine sharing the folder) never sees half a scene. A partial
+folder whose process has died is taken over by the next render of that scene on the same host (its finished
+files are kept when they were made from the same spec), so a killed build resumes mid-scene; a host cannot
+tell whether another host's process is alive, so it never takes over another host's partial folder (it renders
+the scene afresh, and :func:`remove_leftover_partials` deletes such leftovers once the scene is complete).
+
 Why a mid-spp adaptive target rather than 1024+ spp: 256x256 costs ~140 s at 1024 spp here; with adaptive
 sampling the target's noise stays ~20 dB below a 4 spp input for a fraction of that, and scene variety matters
 more than the last dB of target cleanliness. The target is an independent render (its own seed), so what
@@ -31,13 +39,19 @@ noise it keeps is uncorrelated with the input's and averages out in training (th
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
+import shutil
+import socket
 import time
+import uuid
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from addon.runtime.files import atomic_output
+from addon.runtime.files import _fsync_folder, atomic_output  # one durable rename, the add-on's
 
 from . import blender
 from .registry import Registry, import_submodules
@@ -46,6 +60,8 @@ from .scenes import MeshLibrary, build_scene
 PASSES = ("Combined", "Denoising Albedo", "Denoising Normal", "Denoising Depth", "Depth", "Vector")
 MANIFEST = "manifest.json"
 SPEC = "scene.json"
+#: marks a scene's private render folder: ``.<scene>.partial-<host>-<pid>`` beside the scene's own folder
+PARTIAL = ".partial-"
 
 
 @dataclass(frozen=True)
@@ -247,6 +263,122 @@ def render_scene(spec: dict, folder: Path, config: RenderConfig, meshes: MeshLib
                                     "spp": config.target_spp, "adaptive_threshold": config.target_adaptive_threshold}
     write_json(manifest_path, manifest)
     return manifest
+
+
+# --------------------------------------------------------------------------------------------------
+# Whole scene folders: render in a private hidden folder, rename it into place when complete
+# --------------------------------------------------------------------------------------------------
+@contextmanager
+def scene_folder(final: Path, spec: dict):
+    """Yield the private folder to render the scene ``final`` in; when the block ends without an error, move
+    it into place whole (its manifest must be in it by then). On an error the private folder stays, so a
+    retry or a rerun in this process, or after this process died one on this host, resumes it.
+
+    ``spec`` is what the scene's ``scene.json`` holds: a partial folder made from another spec (other scene
+    code) is emptied first, so a scene never mixes files of two versions of itself."""
+    final = Path(final)
+    if final.exists() and not final.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "something that is not a scene folder is in the way", str(final))
+    partial = _claim_partial(final)
+    spec_path = partial / SPEC
+    if spec_path.is_file() and json.loads(spec_path.read_text()) != json.loads(json.dumps(spec)):
+        shutil.rmtree(partial)
+        partial.mkdir()
+    yield partial
+    _publish(partial, final)
+
+
+def _partial_name(final: Path) -> Path:
+    return final.parent / f".{final.name}{PARTIAL}{socket.gethostname()}-{os.getpid()}"
+
+
+def _claim_partial(final: Path) -> Path:
+    """This process's partial folder of ``final``: its own from an earlier try, else one it takes over (an
+    incomplete visible folder left by code older than partial folders, or a partial folder of a dead process
+    on this host, the fullest first), else a new empty one. Taking over is a rename, which only one of several
+    processes trying at once can win."""
+    own = _partial_name(final)
+    if own.is_dir():
+        return own
+    final.parent.mkdir(parents=True, exist_ok=True)
+    dead = [p for p in final.parent.glob(f".{final.name}{PARTIAL}*") if p.is_dir() and _owner_died(p, final)]
+    candidates = ([final] if final.is_dir() and not (final / MANIFEST).exists() else [])
+    candidates += sorted(dead, key=lambda p: -sum(1 for _ in p.iterdir()))
+    for candidate in candidates:
+        try:
+            os.rename(candidate, own)
+            return own
+        except OSError:  # another process took it first, or it is gone
+            continue
+    own.mkdir(exist_ok=True)
+    return own
+
+
+def _owner_died(partial: Path, final: Path) -> bool:
+    """Whether the process named in a partial folder's name is known to be dead: on this host only."""
+    host, _, pid = partial.name[len(f".{final.name}{PARTIAL}"):].rpartition("-")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    return not _alive(int(pid))
+
+
+def _alive(pid: int) -> bool:
+    if os.name != "posix":  # os.kill(pid, 0) would terminate it on Windows: never take over there
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    try:  # a killed worker not yet reaped by its parent (a Dask nanny) is a zombie: dead all the same
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return True
+
+
+def _publish(partial: Path, final: Path) -> None:
+    """Rename the complete ``partial`` to ``final``. When another process completed the scene first (a task
+    Dask ran twice), its folder stands and this one is discarded."""
+    if not (partial / MANIFEST).is_file():
+        raise FileNotFoundError(errno.ENOENT, f"no {MANIFEST} after rendering (not published)", str(partial))
+    try:
+        os.rename(partial, final)
+    except OSError as exc:
+        if (final / MANIFEST).is_file():
+            shutil.rmtree(partial, ignore_errors=True)
+            return
+        if not final.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, "something that is not a scene folder is in the way",
+                                     str(final)) from exc
+        # an incomplete folder appeared meanwhile (a process of older code): this complete one replaces it
+        _remove(final)
+        os.rename(partial, final)
+    _fsync_folder(final.parent)
+
+
+def remove_leftover_partials(folder: Path) -> int:
+    """Delete the partial folders in ``folder`` whose scene is complete (left by processes killed mid-scene
+    whose scene another process rendered, on any host); returns how many. Each is first renamed to a name
+    of this process, so one that another process is taking over at the same moment is never deleted."""
+    removed = 0
+    if not Path(folder).is_dir():
+        return 0
+    for partial in Path(folder).iterdir():
+        name, sep, _ = partial.name.partition(PARTIAL)
+        if sep and name.startswith(".") and (partial.parent / name[1:] / MANIFEST).is_file():
+            removed += _remove(partial)
+    return removed
+
+
+def _remove(folder: Path) -> bool:
+    doomed = folder.parent / f".discard-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        os.rename(folder, doomed)
+    except OSError:
+        return False
+    shutil.rmtree(doomed, ignore_errors=True)
+    return True
 
 
 def _job_summary(job: dict) -> dict:

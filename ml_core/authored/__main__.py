@@ -2,14 +2,17 @@
 
     python -m ml_core.authored list
     python -m ml_core.authored build --out ~/.cache/postpass/authored [--size 256] [--reference-spp 1024]
-                                     [--only NAME ...] [--threads N]
+                                     [--only NAME ...] [--threads N] [--scheduler ADDRESS|FILE] [--retries N]
     python -m ml_core.authored sheet --out docs/authored_set.png       # render previews (OIDN) and grid them
     python -m ml_core.authored preview --out /tmp/authored_preview --size 256 --spp 64 --no-denoise
     python -m ml_core.authored estimate /tmp/authored_preview            # the full build's time from a preview
 
 ``build`` is resumable: complete scenes are skipped and an interrupted one renders only its missing files.
 Stills render at ``--size`` (256), animated scenes (5 frames) at 5/8 of it (160) with 384-spp per-frame
-references; about 1.5 hours on 2 cores. See ``ml_core.authored.build``.
+references; about 1.5 hours on 2 cores. With ``--scheduler`` (a Dask scheduler's address or scheduler file)
+each scene is one task on the cluster, rendered into ``--out`` (a folder every worker sees at the same path);
+as with ``python -m ml_core.data build --scheduler``, scenes that fail are retried ``--retries`` times and named
+at the end (exit 1), a bad argument exits 2 before anything renders. See ``ml_core.authored.build``.
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .. import paths
+from .. import cluster, paths
 from ..registry import UnknownName
 from . import SCENES
 from .base import ordered
@@ -95,8 +98,15 @@ def _parser() -> argparse.ArgumentParser:
                    help="per-frame reference samples of animated scenes "
                         "(default: 3/8 of --reference-spp, 384 for 1024)")
     b.add_argument("--only", nargs="+", metavar="NAME", help="render only these scenes")
-    b.add_argument("--threads", type=int, default=0, help="Cycles threads (0: all cores)")
-    b.add_argument("--quiet", action="store_true", help="no line per rendered file on stderr")
+    b.add_argument("--threads", type=int, default=0,
+                   help="Cycles threads of each render (0: all cores; with several Dask workers on one machine, "
+                        "give each its share)")
+    b.add_argument("--scheduler", metavar="ADDRESS|FILE",
+                   help="render on a Dask distributed cluster, one task per scene: the scheduler's address "
+                        "(tcp://head:8786) or its scheduler file; workers must see --out at the same path")
+    b.add_argument("--retries", type=int, default=2, metavar="N",
+                   help="run a scene that fails up to N more times (default: %(default)s)")
+    b.add_argument("--quiet", action="store_true", help="no progress bar, no line per rendered file on stderr")
     v = sub.add_parser("preview", help="render each scene once (still frame, and an animation's last) for a look")
     v.add_argument("--out", type=Path, required=True)
     v.add_argument("--size", type=int, default=128)
@@ -129,7 +139,9 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "build":
             settings = Settings(size=args.size, anim_size=args.anim_size, reference_spp=args.reference_spp,
                                 frame_reference_spp=args.frame_reference_spp, threads=args.threads)
-            print(json.dumps(build(args.out, settings, args.only, log=None if args.quiet else log_stderr)))
+            print(json.dumps(build(args.out, settings, args.only, log=None if args.quiet else log_stderr,
+                                   scheduler=args.scheduler, retries=args.retries,
+                                   progress=not args.quiet and sys.stderr.isatty())))
         elif args.command == "preview":
             preview(args.out, args.size, args.spp, not args.no_denoise, args.only, args.threads)
             print(args.out / "preview.json")
@@ -146,7 +158,11 @@ def main(argv: list[str] | None = None) -> int:
             for name, seconds in result.items():
                 print(f"{name:24s} {seconds:8.0f} s")
             print(f"total: {hours(result['total'])} on {cores} cores with the machine to itself")
-    except (AuthoredError, UnknownName) as exc:
+    except cluster.TasksFailed as exc:  # the other scenes are done: the summary, then what failed and why
+        print(json.dumps(exc.summary))
+        print(exc.report("postpass-authored"), file=sys.stderr)
+        return cluster.EXIT_FAILED
+    except (AuthoredError, UnknownName, cluster.ClusterError) as exc:
         print(f"postpass-authored: error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -16,9 +16,16 @@ preview; see the README).
 ``scene.json``      name, family, description, frames, size, spp (written first)
 ``manifest.json``   written last: render seconds and settings per file, Blender version, integrator
 
-``OUT/authored.json`` records the settings; a rerun with other settings into the same folder is refused. A rerun
-skips scenes with a manifest and renders only the missing files of an interrupted one (files are rendered under
-temporary names and renamed, by ``ml_core.render.render_still``).
+``OUT/authored.json`` records the settings; a rerun with other settings into the same folder is refused. A scene
+folder appears whole or not at all: it renders into the hidden ``OUT/.<name>.partial-<host>-<pid>/`` and is
+renamed into place with its manifest (``ml_core.render.scene_folder``: the rules, and why an interrupted scene
+is resumed on the same host and not discarded, are there and in ``ml_core.data``). A rerun skips scenes with a
+manifest and renders only the missing files of an interrupted one, unless it was made by other scene code (its
+``scene.json`` differs): that one renders afresh.
+
+``build(..., scheduler=ADDRESS)`` renders one Dask task per scene on a cluster (``ml_core.cluster``); a scene
+that raises is retried ``retries`` times, and when scenes failed the build raises ``cluster.TasksFailed`` after
+the others are done.
 """
 from __future__ import annotations
 
@@ -30,7 +37,7 @@ import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from .. import blender, render
+from .. import blender, cluster, render
 from .base import SCENES, AuthoredScene, ordered
 
 SET_FILE = "authored.json"
@@ -154,21 +161,27 @@ def _write_set_record(out: Path, settings: Settings) -> None:
 
 
 def render_scene(entry: AuthoredScene, folder: Path, settings: Settings, log=None) -> dict:
-    """Render every missing file of ``entry`` into ``folder``, then its manifest. Returns a summary."""
-    manifest_path = folder / MANIFEST
-    if manifest_path.exists():
-        return {"name": entry.name, "rendered": 0, "skipped": True}
+    """Render every missing file of ``entry`` into ``folder`` (whole: ``render.scene_folder``), then its manifest.
+    Returns a summary: name, files rendered, skipped (already complete), seconds, worker."""
+    if (folder / MANIFEST).exists():
+        return {"name": entry.name, "rendered": 0, "skipped": True, "worker": cluster.worker_name()}
+    record = scene_record(entry, settings)
+    with render.scene_folder(folder, record) as partial:
+        if (partial / MANIFEST).exists():  # complete, but its process died before renaming it into place
+            manifest, rendered = json.loads((partial / MANIFEST).read_text()), 0
+        else:
+            manifest, rendered = _render_files(entry, partial, settings, record, log)
+    return {"name": entry.name, "rendered": rendered, "skipped": False, "seconds": manifest["render_seconds"],
+            "worker": cluster.worker_name()}
+
+
+def _render_files(entry: AuthoredScene, folder: Path, settings: Settings, record: dict, log=None) -> tuple[dict, int]:
+    """Render the files of ``entry`` missing from ``folder`` and write its manifest; (manifest, files rendered)."""
     bpy = blender.import_bpy()
     started = time.perf_counter()
-    folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.glob(".*.tmp.*"):  # left by a build killed mid-render
+    for stale in folder.glob(".*.tmp.*"):  # left by a render killed mid-file
         stale.unlink()
-    record = scene_record(entry, settings)
-    spec_path = folder / SCENE_FILE
-    if spec_path.exists() and json.loads(spec_path.read_text()) != json.loads(json.dumps(record)):
-        raise AuthoredError(f"{folder}: holds part of a render of {entry.name!r} made with other settings or "
-                            f"other scene code; delete the folder or use another --out")
-    render.write_json(spec_path, record)
+    render.write_json(folder / SCENE_FILE, record)
     scene = build_scene(entry)
     size = settings.scene_size(entry)
     config = setup(scene, entry, size, settings.threads)
@@ -190,9 +203,14 @@ def render_scene(entry: AuthoredScene, folder: Path, settings: Settings, log=Non
                 "integrator": {k: getattr(scene.cycles, k) for k in INTEGRATOR_KEYS},
                 "render_seconds": round(sum(f["seconds"] or 0.0 for f in files.values()), 3), "files": files,
                 "wall_seconds": round(time.perf_counter() - started, 3)}
-    render.write_json(manifest_path, manifest)
-    return {"name": entry.name, "rendered": rendered, "skipped": False,
-            "seconds": manifest["render_seconds"]}
+    render.write_json(folder / MANIFEST, manifest)
+    return manifest, rendered
+
+
+def render_named(out: str, name: str, settings: Settings, log=None) -> dict:
+    """The task of one scene: :func:`render_scene` of the scene ``name`` into ``out/name`` (in this process or
+    on a Dask worker, which looks the scene up in its own registry)."""
+    return render_scene(SCENES.get(name), Path(out) / name, settings, log)
 
 
 def select(only: list[str] | None) -> list[AuthoredScene]:
@@ -202,18 +220,37 @@ def select(only: list[str] | None) -> list[AuthoredScene]:
     return [SCENES.get(n) for n in dict.fromkeys(only)]
 
 
-def build(out: Path, settings: Settings | None = None, only: list[str] | None = None, log=None) -> dict:
-    """Render the set (or the ``only`` scenes) into ``out``; complete scenes are skipped. Returns a summary."""
+def build(out: Path, settings: Settings | None = None, only: list[str] | None = None, log=None,
+          scheduler: str | None = None, retries: int = 2, progress: bool = False) -> dict:
+    """Render the set (or the ``only`` scenes) into ``out``, complete scenes skipped: in this process, or one
+    Dask task per scene on the cluster at ``scheduler`` (an address or a scheduler file; ``log`` is this
+    process's only). A scene that raises is tried ``retries`` more times. Returns a summary; when scenes
+    failed, raises ``cluster.TasksFailed`` (the others are done) with the summary, whose ``failed`` names them."""
     settings = settings or Settings()
     entries = select(only)  # unknown names fail before anything is written
     if settings.size < 8 or settings.reference_spp < 1:
         raise AuthoredError("--size must be >= 8 and --reference-spp >= 1")
-    out = Path(out).expanduser()
-    _write_set_record(out, settings)
+    if retries < 0:
+        raise AuthoredError(f"--retries must be >= 0, got {retries}")
+    out = Path(out).expanduser().absolute()  # workers get this path: the same one on every machine
     started = time.perf_counter()
-    scenes = [render_scene(entry, out / entry.name, settings, log) for entry in entries]
-    return {"out": str(out), "scenes": len(scenes), "skipped": sum(s["skipped"] for s in scenes),
-            "rendered_files": sum(s["rendered"] for s in scenes), "seconds": round(time.perf_counter() - started, 1)}
+    with cluster.runner(scheduler, name="authored") as run:
+        _write_set_record(out, settings)
+        pending = [e.name for e in entries if not (out / e.name / MANIFEST).exists()]
+        tasks = {name: (str(out), name, settings, None if scheduler else log) for name in pending}
+        outcomes = list(run.map(render_named, tasks, retries=retries, desc="render authored", progress=progress))
+    render.remove_leftover_partials(out)
+    done = [o.result for o in outcomes if not o.failed]
+    failed = sorted((o for o in outcomes if o.failed), key=lambda o: o.label)
+    summary = {"out": str(out), "scenes": len(entries),
+               "skipped": len(entries) - len(pending) + sum(r["skipped"] for r in done),
+               "rendered_files": sum(r["rendered"] for r in done),
+               "failed": [{"name": o.label, "reason": o.reason} for o in failed],
+               "seconds": round(time.perf_counter() - started, 1), "scheduler": scheduler or None,
+               "workers": sorted({r["worker"] for r in done if not r["skipped"]})}
+    if failed:
+        raise cluster.TasksFailed(summary, [(o.label, o.reason) for o in failed], len(pending))
+    return summary
 
 
 def preview(out: Path, size: int = 128, spp: int = 64, denoise: bool = True, only: list[str] | None = None,
@@ -249,7 +286,9 @@ def preview(out: Path, size: int = 128, spp: int = 64, denoise: bool = True, onl
 
 
 def log_stderr(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    from tqdm import tqdm
+
+    tqdm.write(message, file=sys.stderr)  # above a progress bar, if one is shown
 
 
 def estimate(times: dict, spp: int, size: int, settings: Settings, cores: int = 1) -> dict:

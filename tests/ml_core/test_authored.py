@@ -191,13 +191,17 @@ def test_a_rerun_renders_nothing_and_an_interrupted_scene_only_its_missing_files
     assert resumed["rendered_files"] == 1
     files = json.loads((folder / "manifest.json").read_text())["files"]
     assert files["noisy_spp0004.exr"]["seconds"] > 0 and files["reference.exr"].get("resumed") is True
-    # a partial render made by other scene code does not resume
+    # a partial render made by other scene code does not resume: the scene renders afresh
     (folder / "manifest.json").unlink()
     record = json.loads((folder / "scene.json").read_text())
     (folder / "scene.json").write_text(json.dumps({**record, "source": "older code"}))
-    stale = _run("build", "--out", str(out), "--size", "32", "--reference-spp", "8", "--only", "studio_product",
-                 check=False)
-    assert stale.returncode == 2 and "other scene code" in stale.stderr
+    fresh = json.loads(_run("build", "--out", str(out), "--size", "32", "--reference-spp", "8", "--only",
+                            "studio_product", "--quiet").stdout.strip().splitlines()[-1])
+    assert fresh["rendered_files"] == len(products(SCENES.get("studio_product"), Settings(size=32, reference_spp=8)))
+    files = json.loads((folder / "manifest.json").read_text())["files"]
+    assert not any(f.get("resumed") for f in files.values())
+    assert json.loads((folder / "scene.json").read_text())["source"] == record["source"]
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")], "no partial folder may remain"
     # other settings into the same folder are refused before anything renders
     refused = _run("build", "--out", str(out), "--size", "40", "--only", "studio_product", check=False)
     assert refused.returncode == 2 and "other settings" in refused.stderr

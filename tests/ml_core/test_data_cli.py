@@ -40,6 +40,8 @@ def test_killed_build_resumes_without_rerendering(tmp_path):
     proc.wait()
     done_before = data.complete_scenes(out, "val")
     assert 1 <= len(done_before) < 4, "the build must be killed part-way"
+    visible = [p for p in (out / "val").iterdir() if not p.name.startswith(".")]
+    assert visible == [p for p in visible if (p / "manifest.json").is_file()], "a scene appears whole or not at all"
     before = _files(out)
 
     result = _cli("build", "--split", "val", "--count", "4", "--out", str(out), "--preset", "tiny",
@@ -52,11 +54,13 @@ def test_killed_build_resumes_without_rerendering(tmp_path):
         for name, mtime in before.items():
             if name.startswith(str(folder.relative_to(out))):
                 assert after[name] == mtime, name
-    for name, mtime in before.items():  # files of the interrupted scene that were finished are kept too
-        if name.endswith(".exr") and name in after:
-            assert after[name] == mtime, name
+    for name, mtime in before.items():  # the interrupted scene's finished files are kept: its folder is taken over
+        folder, _, file = name.rpartition("/")  # val/.1000002.partial-HOST-PID, noisy_spp0001.exr
+        if ".partial-" in folder and file.endswith(".exr"):
+            seed = folder.split("/")[-1][1:].partition(".partial-")[0]
+            assert after[f"val/{seed}/{file}"] == mtime, name
     assert len(data.complete_scenes(out, "val")) == 4
-    assert not [n for n in after if ".tmp" in n], "no temporary file may remain"
+    assert not [n for n in after if ".tmp" in n or ".partial-" in n], "no temporary file or partial folder may remain"
 
     again = _cli("build", "--split", "val", "--count", "4", "--out", str(out), "--preset", "tiny",
                  "--meshes", "none", "--quiet")
