@@ -6,6 +6,7 @@
     python -m bench inbetween --out out/bench                           # bench/inbetween.py (--anim: per t)
     python -m bench farm --frames 8 --out out/bench_farm                # bench/farm.py (frames/s, Dask)
     python -m bench throughput --baseline DIR                           # bench/throughput.py (vs OIDN, processes)
+    python -m bench scale --preset v2 --scenes 3                        # bench/scale.py (Dask renders, torchrun)
     python -m bench crops --task TASK                                   # tests/data/TASK regression crops
     python -m bench.demo --out out/demo                                 # the README's demo (bench/demo.py)
 
