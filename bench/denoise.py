@@ -480,6 +480,33 @@ def main(args) -> str:
                       core.hd_repeats(args), args.authored, args.regions, tuple(args.inputs)))
 
 
+def score_crops(folder: Path, models_dir: Path | None = None) -> dict[str, dict[str, float]]:
+    """Every denoise model's mean tone-mapped PSNR on the crops in ``folder``, each given only the passes it
+    takes (a colour-only model the colour alone), beside the noisy input's: the figures ``expected.json``
+    records and ``tests/tasks/test_shipped_models.py`` holds each shipped model to."""
+    from addon.runtime import api
+    from addon.runtime.exr import read_exr
+    from ml_core.metrics import render_metrics
+
+    crops = [read_exr(path) for path in sorted(Path(folder).glob("*.exr"))]
+    if not crops:
+        raise ValueError(f"{folder}: no crops")
+    scores = {}
+    for entry in core.models("denoise", models_dir):
+        takes = {i.name for i in entry.contract.image_inputs}
+        psnr, noisy = [], []
+        for exr in crops:
+            passes = {"color": exr.get("Combined")[..., :3], "albedo": exr.get("Denoising Albedo"),
+                      "normal": exr.get("Denoising Normal")}
+            reference = exr.get("Reference")[..., :3]
+            out = api.run("denoise", {k: v for k, v in passes.items() if k in takes}, model=entry.name,
+                          models_dir=models_dir).image
+            psnr.append(render_metrics(out, reference)["psnr"])
+            noisy.append(render_metrics(passes["color"], reference)["psnr"])
+        scores[entry.name] = {"psnr": round(float(np.mean(psnr)), 3), "noisy_psnr": round(float(np.mean(noisy)), 3)}
+    return scores
+
+
 BENCHMARKS.add("denoise", Benchmark("denoisers on the test split and the authored set at several spp", main,
                                     options, __doc__,
-                                    crops=regression_crops))
+                                    crops=regression_crops, score_crops=score_crops))

@@ -197,6 +197,19 @@ def train(config: dict, run_dir: Path | None = None, command: str = "", log=prin
     if start_epoch == 0:
         history["initial_val"] = validate(model, val_set, criterion, tc["batch_size"], autocast)
         log(f"before training: val loss {history['initial_val']['loss']:.4f}, PSNR {history['initial_val']['psnr']:.2f} dB")
+    if epochs == 0 and start_epoch == 0:
+        # a model derived from its ``init`` without training (e.g. a shipped denoiser's weights for fewer guide
+        # passes, DenoiseKPN.init_from): validated and written like a trained one, so export takes it
+        if rank == 0:
+            initial = history["initial_val"]
+            training = {"command": command, "config": config.get("config_path", ""), "seed": seed,
+                        "dataset_fingerprint": fingerprint,
+                        "metrics": {"val_loss": initial["loss"], "val_psnr": initial["psnr"], "epoch": 0}}
+            for name in ("last.pt", "best.pt"):
+                save_checkpoint(run_dir / name, model, name=config["name"], version=config.get("version", "0.1.0"),
+                                training=training)
+            (run_dir / "history.json").write_text(json.dumps(history, indent=1))
+        return history
 
     for epoch in range(start_epoch, epochs):
         net.train()

@@ -199,3 +199,21 @@ def test_every_config_names_a_known_loss_and_builds_its_model(path):
     assert config["train"].get("loss", "l1") in LOSSES, path.name
     model = build(config["model"]["architecture"], seed=config["seed"], **config["model"].get("params", {}))
     assert model.contract().task == config["task"], path.name
+
+
+def test_zero_epochs_derives_a_validated_model_from_its_init(tiny_dataset, tmp_path):
+    """``--epochs 0``: a model derived from ``train.init`` without training (issue 25's denoisers for fewer guide
+    passes, from the shipped colour + albedo + normal one's file) is validated and written as best.pt, its
+    metrics the validation before training, so export takes it like a trained one."""
+    config = json.loads((CONFIGS / "denoise" / "denoise_kpn_color.json").read_text())
+    config["data"] = {**config["data"], "root": str(tiny_dataset), "scenes": None, "crops_per_scene": 2,
+                      "val_crops_per_scene": 1, "crop": 32, "options": {}}
+    path = tmp_path / "derive.json"
+    path.write_text(json.dumps(config))
+    run = tmp_path / "run"
+    assert train.main(["--config", str(path), "--run", str(run), "--epochs", "0", "--quiet"]) == 0
+    history = json.loads((run / "history.json").read_text())
+    assert history["epochs"] == [] and history["init"].endswith("addon/models/denoise_kpn.onnx")
+    model, meta = load_checkpoint(run / "best.pt")
+    assert model.params["aux"] == [] and meta["training"]["metrics"]["epoch"] == 0
+    assert meta["training"]["metrics"]["val_psnr"] == history["initial_val"]["psnr"]
