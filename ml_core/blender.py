@@ -11,9 +11,20 @@ def import_bpy():
     """Import ``bpy`` with user resources in a private temporary folder, so renders never touch the user's config."""
     if "bpy" not in sys.modules:
         os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="postpass-blender-"))
+        # A process spawned by one that had imported bpy (a Dask worker of a LocalCluster, a multiprocessing
+        # child) inherits its sys.path, which bpy extended with Blender's script folders: there ``import bpy``
+        # would find scripts/modules/bpy, Blender's Python half, which needs the not-yet-loaded ``_bpy``.
+        sys.path[:] = [p for p in sys.path if not _blender_script_folder(p)]
     import bpy
 
     return bpy
+
+
+def _blender_script_folder(path: str) -> bool:
+    """Whether ``path`` is one of the folders importing bpy adds to sys.path (``bpy/<version>/scripts/...``,
+    the user's ``blender/<version>/scripts/...``); bpy adds them again when it loads."""
+    parts = os.path.normpath(path).split(os.sep)
+    return "scripts" in parts and any(p in ("bpy", "blender") for p in parts[:parts.index("scripts")])
 
 
 def reset_scene():

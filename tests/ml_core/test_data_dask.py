@@ -195,3 +195,27 @@ def test_what_a_worker_imports_to_run_a_scene_task_loads_neither_torch_nor_opene
              "print(sorted(m for m in ('torch', 'OpenEXR', 'Imath', 'cv2', 'bpy') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and result.stdout.strip() == "[]", result.stdout + result.stderr
+
+
+WORKER_OF_A_BPY_PROCESS = """
+import sys
+from ml_core import blender
+if __name__ == "__main__":
+    blender.import_bpy()  # this process has Blender's script folders on sys.path now; its workers inherit them
+    from dask.distributed import Client, LocalCluster
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        print("worker bpy", client.submit(lambda: blender.import_bpy().app.version_string).result())
+"""
+
+
+def test_a_worker_spawned_by_a_process_that_imported_bpy_still_imports_it(tmp_path):
+    """A LocalCluster's workers inherit the starting process's sys.path; where that process had imported bpy
+    (as the test suite's own process has, by the time this file runs in CI) the path held Blender's
+    scripts/modules, whose ``bpy`` is Blender's Python half: ``import bpy`` failed on ``_bpy`` in every worker.
+    ``ml_core.blender.import_bpy`` drops those folders before importing."""
+    script = tmp_path / "start_cluster.py"
+    script.write_text(WORKER_OF_A_BPY_PROCESS)
+    done = subprocess.run([sys.executable, str(script)], cwd=REPO, capture_output=True, text=True, timeout=240,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0 and "worker bpy 5.0" in done.stdout, done.stderr[-2000:]
