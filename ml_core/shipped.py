@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -90,20 +89,18 @@ def model_from_onnx(source: str | os.PathLike | bytes) -> tuple[PostpassModel, d
     """(torch model in eval mode, the ONNX metadata) from a model file's path or bytes."""
     import onnx
 
+    where = "model bytes" if isinstance(source, bytes) else str(source)
     try:
         proto = onnx.load_from_string(source) if isinstance(source, bytes) else onnx.load(str(source))
     except Exception as exc:  # protobuf decode errors come in several types; all mean "not an ONNX model"
-        raise ShippedModelError(f"{source if not isinstance(source, bytes) else 'model bytes'}: not an ONNX "
-                                f"model ({type(exc).__name__})") from None
+        raise ShippedModelError(f"{where}: not an ONNX model ({type(exc).__name__})") from None
     meta = {p.key: p.value for p in proto.metadata_props}
     if "architecture" not in meta:
-        raise ShippedModelError(f"{source if not isinstance(source, bytes) else 'model bytes'}: no architecture "
-                                "in its metadata (not exported by Postpass)")
+        raise ShippedModelError(f"{where}: no architecture in its metadata (not exported by Postpass)")
     architecture = json.loads(meta["architecture"])
     model = build(architecture["name"], **architecture["params"]).eval()
     try:
         load_weights(model, proto)
     except ShippedModelError as error:
-        where = Path(source).name if not isinstance(source, bytes) else "model bytes"
         raise ShippedModelError(f"{where}: {error}") from None
     return model, meta

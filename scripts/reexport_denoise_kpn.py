@@ -40,8 +40,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import numpy as np  # noqa: E402
-
 TOLERANCE = 1e-4
 NOTE = ("re-exported by scripts/reexport_denoise_kpn.py from the {version} ONNX's own weights: the kernel "
         "taps applied by one convolution, one multiply and one sum instead of a slice, multiply and add per tap "

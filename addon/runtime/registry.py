@@ -6,7 +6,7 @@ refused before onnxruntime parses a byte of it. The folder is ``addon/models/`` 
 
 :meth:`Registry.choice` picks a task's model by the inputs present and the source's range (an 8/16-bit sRGB
 image prefers a model whose main input is sRGB, a render or float file a linear one) and says why in one line
-(:class:`Choice`); :meth:`Registry.choose` is its entry alone.
+(:class:`Choice`).
 """
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ class RegistryEntry:
 
 
 class Registry:
-    """The models of one folder, in the order they were published (earlier wins ties in :meth:`choose`)."""
+    """The models of one folder, in the order they were published (earlier wins ties in :meth:`choice`)."""
 
     def __init__(self, folder: str | os.PathLike | None = None, create: bool = False):
         self.folder = models_dir(folder)
@@ -122,11 +122,6 @@ class Registry:
                           "refusing a modified model file")
         return data, None
 
-    def choose(self, task: str, given: set[str], scale: int | None = None, precision: str = "fp32",
-               exact: bool = True, source_range: str | None = None) -> RegistryEntry:
-        """The model of ``task`` for the inputs ``given`` (:meth:`choice`'s entry)."""
-        return self.choice(task, given, scale, precision, exact, source_range).entry
-
     def choice(self, task: str, given: set[str], scale: int | None = None, precision: str = "fp32",
                exact: bool = True, source_range: str | None = None, files: bool = False) -> Choice:
         """The model of ``task`` for the inputs ``given``, and why: it must need no input missing from them and,
@@ -140,8 +135,7 @@ class Registry:
         texture gets an sRGB model and an EXR a linear one where both fit the inputs, and a source of the other
         range still gets the model that fits its inputs (the reason says so).
         """
-        if source_range is not None and source_range not in SOURCE_RANGES:
-            raise ModelError(f"source_range must be one of {', '.join(SOURCE_RANGES)} or None, not {source_range!r}")
+        _check_range(source_range)
 
         def accepts(e: RegistryEntry) -> set[str]:
             return {i.name for i in e.contract.inputs}
@@ -164,8 +158,7 @@ class Registry:
     def named(self, name: str, given: set[str] = frozenset(), source_range: str | None = None,
               files: bool = False) -> Choice:
         """Model ``name`` as a caller named it, with the reason (its range note, if any)."""
-        if source_range is not None and source_range not in SOURCE_RANGES:
-            raise ModelError(f"source_range must be one of {', '.join(SOURCE_RANGES)} or None, not {source_range!r}")
+        _check_range(source_range)
         return _explain(self.get(name), [], given, source_range, files, named=True)
 
     def publish(self, name: str, file: str, data_sha256: str, metadata: dict[str, str]) -> None:
@@ -208,6 +201,11 @@ class Choice:
     def line(self) -> str:
         """``denoise: denoise_kpn_color (the input has no albedo/normal passes; ...)``"""
         return f"{self.entry.contract.task}: {self.entry.name} ({self.reason})"
+
+
+def _check_range(source_range: str | None) -> None:
+    if source_range is not None and source_range not in SOURCE_RANGES:
+        raise ModelError(f"source_range must be one of {', '.join(SOURCE_RANGES)} or None, not {source_range!r}")
 
 
 def main_input(contract: ModelContract) -> ImageInput:

@@ -114,9 +114,9 @@ def test_the_source_range_picks_an_srgb_model_for_8bit_and_a_linear_one_for_rend
     passthrough_model(folder, "denoise_linear", "linear")
     passthrough_model(folder, "denoise_srgb", "srgb")
     registry = Registry(folder)
-    assert registry.choose("denoise", {"color"}, source_range="ldr").name == "denoise_srgb"
-    assert registry.choose("denoise", {"color"}, source_range="hdr").name == "denoise_linear"
-    assert registry.choose("denoise", {"color"}).name == "denoise_linear"  # no range: the earliest, as before
+    assert registry.choice("denoise", {"color"}, source_range="ldr").entry.name == "denoise_srgb"
+    assert registry.choice("denoise", {"color"}, source_range="hdr").entry.name == "denoise_linear"
+    assert registry.choice("denoise", {"color"}).entry.name == "denoise_linear"  # no range: the earliest, as before
     assert registry.choice("denoise", {"color"}, source_range="ldr").reason == "color only"
 
     rgba = np.random.default_rng(2).random((H, W, 4)).astype(np.float32)
