@@ -94,6 +94,17 @@ def gather(values: list) -> list[list]:
     return out
 
 
+def agree_stop(stop: bool) -> bool:
+    """True on every rank when any rank says stop (a time budget read from each process's own clock must end
+    the same step everywhere, or the ranks' collective calls would no longer pair up)."""
+    if world_size() == 1:
+        return stop
+    device = "cuda" if dist.get_backend() == "nccl" else "cpu"  # nccl reduces only CUDA tensors
+    flag = torch.tensor([1 if stop else 0], dtype=torch.int32, device=device)
+    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+    return bool(flag.item())
+
+
 class GlobalBatchSampler(DistributedSampler):
     """This rank's share of each global batch of ``batch_size`` items.
 

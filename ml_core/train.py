@@ -211,7 +211,14 @@ def train(config: dict, run_dir: Path | None = None, command: str = "", log=prin
             (run_dir / "history.json").write_text(json.dumps(history, indent=1))
         return history
 
+    # ``train.seconds``: a wall-clock budget (postpass finetune's): the learning-rate schedule follows the elapsed
+    # share of it when that is ahead of the steps' share, and the epoch in which it runs out ends early, is
+    # validated and saved like any other, and is the last. Time already spent by an interrupted run counts.
+    budget = tc.get("seconds")
+    spent = history.get("train_seconds", 0.0)
     for epoch in range(start_epoch, epochs):
+        if budget is not None and spent >= budget:
+            break
         net.train()
         train_set.set_epoch(epoch)
         sampler.set_epoch(epoch)
@@ -220,10 +227,17 @@ def train(config: dict, run_dir: Path | None = None, command: str = "", log=prin
                                              drop_last=True, num_workers=tc.get("workers", 0),
                                              pin_memory=device.type == "cuda")
         losses, norms, started = [], [], time.perf_counter()
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{epochs}", disable=not progress, dynamic_ncols=True, leave=False)
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}" + ("" if budget is not None else f"/{epochs}"),
+                   disable=not progress, dynamic_ncols=True, leave=False)
         for step, batch in enumerate(bar):
+            progress_share = (epoch * steps_per_epoch + step) / (epochs * steps_per_epoch)
+            if budget is not None:
+                used = spent + time.perf_counter() - started
+                if ddp.agree_stop(used >= budget):  # every process stops at the same step
+                    break
+                progress_share = max(progress_share, used / budget)
             for group in opt.param_groups:
-                group["lr"] = learning_rate(tc["lr"], (epoch * steps_per_epoch + step) / (epochs * steps_per_epoch))
+                group["lr"] = learning_rate(tc["lr"], progress_share)
             batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
             batch = augment_exposure(model, batch, rng, (rank, world))
             inputs, exposure = model_inputs(model, batch)
@@ -253,8 +267,10 @@ def train(config: dict, run_dir: Path | None = None, command: str = "", log=prin
         if ema is not None:
             record["val_psnr_raw"] = validate(model, val_set, criterion, tc["batch_size"], autocast)["psnr"]
         history["epochs"].append(record)
+        spent += time.perf_counter() - started
+        history["train_seconds"] = round(spent, 3)
         raw = f", raw weights {record['val_psnr_raw']:.2f} dB" if ema is not None else ""
-        log(f"epoch {epoch + 1}/{epochs}: train {record['train_loss']:.4f}  val {val['loss']:.4f}  "
+        log(f"epoch {epoch + 1}{'' if budget is not None else f'/{epochs}'}: train {record['train_loss']:.4f}  val {val['loss']:.4f}  "
             f"PSNR {val['psnr']:.2f} dB{raw}  ({record['seconds']} s)")
         if rank != 0:
             continue

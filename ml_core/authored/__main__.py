@@ -6,6 +6,7 @@
     python -m ml_core.authored sheet --out docs/authored_set.png       # render previews (OIDN) and grid them
     python -m ml_core.authored preview --out /tmp/authored_preview --size 256 --spp 64 --no-denoise
     python -m ml_core.authored estimate /tmp/authored_preview            # the full build's time from a preview
+    python -m ml_core.authored shots --out DIR [--only NAME ...] [--spp 4] [--size 256]   # scenes as .blend shots
 
 ``build`` is resumable: complete scenes are skipped and an interrupted one renders only its missing files.
 Stills render at ``--size`` (256), animated scenes (5 frames) at 5/8 of it (160) with 384-spp per-frame
@@ -13,6 +14,10 @@ references; about 1.5 hours on 2 cores. With ``--scheduler`` (a Dask scheduler's
 each scene is one task on the cluster, rendered into ``--out`` (a folder every worker sees at the same path);
 as with ``python -m ml_core.data build --scheduler``, scenes that fail are retried ``--retries`` times and named
 at the end (exit 1), a bad argument exits 2 before anything renders. See ``ml_core.authored.build``.
+
+``shots`` saves each scene as the ``.blend`` an artist would hand over (``DIR/<name>.blend``: Cycles, the
+scene's camera, lights, materials, animation and frame range at the set's size and integrator, ``--spp``
+samples, no denoising), what ``python -m export.finetune`` takes; see ``ml_core.authored.shots``.
 """
 from __future__ import annotations
 
@@ -128,6 +133,15 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--reference-spp", type=int, default=1024)
     e.add_argument("--frame-reference-spp", type=int, default=0)
     e.add_argument("--cores", type=int, default=0, help="cores the build will use (default: the preview's)")
+    h = sub.add_parser("shots", help="save each scene as a .blend shot (what an artist hands over)")
+    h.add_argument("--out", type=Path, required=True, help="folder for <name>.blend")
+    h.add_argument("--only", nargs="+", metavar="NAME", help="only these scenes")
+    h.add_argument("--spp", type=int, default=4, help="the shot's Cycles samples (default: %(default)s)")
+    h.add_argument("--size", type=int, default=256, help="stills' render size, square (default: %(default)s)")
+    h.add_argument("--anim-size", type=int, default=0,
+                   help="animated scenes' size (default: 5/8 of --size, as the set renders them)")
+    h.add_argument("--overwrite", action="store_true", help="save shots already there again")
+    h.add_argument("--quiet", action="store_true", help="no line per saved shot on stderr")
     return p
 
 
@@ -158,6 +172,11 @@ def main(argv: list[str] | None = None) -> int:
             for name, seconds in result.items():
                 print(f"{name:24s} {seconds:8.0f} s")
             print(f"total: {hours(result['total'])} on {cores} cores with the machine to itself")
+        elif args.command == "shots":
+            from .shots import save_shots
+
+            print(json.dumps(save_shots(args.out, args.only, args.spp, args.size, args.anim_size, args.overwrite,
+                                        log=None if args.quiet else log_stderr)))
     except cluster.TasksFailed as exc:  # the other scenes are done: the summary, then what failed and why
         print(json.dumps(exc.summary))
         print(exc.report("postpass-authored"), file=sys.stderr)

@@ -1,0 +1,387 @@
+"""Fine-tune the shipped denoiser on an artist's own shot, within a time budget (issue 27).
+
+    python -m export.finetune SHOT.blend -o MODELS_DIR [--minutes 15] [--work DIR] [--general DIR|none]
+                               [--target denoised|raw] [--seed 0] [--threads 0] [--json] [--quiet]
+    postpass finetune ...      (the add-on's command and Blender's button: they run this in the training Python)
+
+Within ``--minutes`` of wall time, start-up, rendering, training, export and evaluation all counted:
+
+1. **Open and check** SHOT.blend with bpy: it must open, have a camera, render with Cycles and be at least
+   64x64 px. Nothing of the artist's file changes: renders use an in-memory copy and it is never saved.
+2. **Render views of the shot** (about half the budget). A view is a frame drawn from the shot's frame range,
+   the camera nudged (up to half a degree, up to 2% lens shift) and a crop of at most 256x256 px at the
+   shot's own resolution, rendered with the shot's own lights, materials, integrator and motion blur, twice
+   at its sample count (its own adaptive-sampling settings, two other Cycles seeds) and once as a reference
+   at ``reference_spp`` samples, all with the Denoising passes. The plan picks ``reference_spp`` from a
+   probe's timing so that about a dozen views fit (a power of two, at least 4x the shot's samples, at most
+   1024), then renders views until the render share of the budget is spent. Views 0 and 1 are the shot's
+   own framing (no nudge) at a quarter and three quarters of its frame range: they are **held out**, never
+   trained on, and decide whether the result is kept.
+3. **Fine-tune** ``denoise_kpn`` from the shipped weights on crops of the other views, a quarter of each batch
+   drawn from the general v2 dataset when it is on this machine (``--general``; so the model keeps what it
+   knew), for the time the budget leaves after a reserve for the last two steps (``train.seconds``: the
+   learning rate follows the elapsed share), and export the last weight-averaged checkpoint as a
+   parity-checked ONNX model.
+4. **Evaluate honestly**: the shipped and the fine-tuned model on the held-out views' whole images, tone-mapped
+   PSNR against their references. The fine-tuned model is kept only when it gains; otherwise the report says
+   so and the shipped model stays.
+5. **Write MODELS_DIR whole** (built beside it, renamed into place): a complete models folder
+   (``registry.json``) that ``postpass denoise --models-dir MODELS_DIR`` and the add-on read: the fine-tuned
+   ``denoise_kpn_shot`` (its metadata names the shot file, its sha256, the base model, the minutes, the pairs
+   and the held-out gain) and copies of every other shipped model, or every shipped model when the fine-tune
+   did not help; and ``finetune.json``, the report. A MODELS_DIR that holds something other than an earlier
+   fine-tune is refused, never overwritten.
+
+Interrupted (Ctrl-C, SIGTERM: exit 130), the same command resumes: renders are written atomically into the
+work folder (``--work``, default ``~/.cache/postpass/finetune/<shot sha256>-m<minutes>-s<seed>``), training
+resumes from its last epoch, and the time already spent counts against the budget. ``--json`` prints one JSON
+object per line on stdout (``{"event": "progress", "stage", "fraction", "elapsed_s", "remaining_s",
+"message"}``, then ``{"event": "done", "report"}`` or ``{"event": "error", "message", "exit_code"}``) for the
+add-on's progress bar; otherwise a progress bar shows the time left.
+
+Exit codes: 0 finished (a model kept either way), 1 failed, 2 bad input before any work, 130 interrupted.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from addon.runtime.files import _fsync_folder, atomic_output
+from addon.runtime.registry import DEFAULT_MODELS_DIR, REGISTRY_FILE, Registry
+from ml_core import paths
+from ml_core.shot import (DEFAULT_GENERAL, EXIT_INTERRUPTED, EXIT_OK, HELD_OUT_VIEWS, NOISY_PER_VIEW, REPORT,
+                          TARGETS, VIEW_SIZE, Clock, FinetuneError, Shot, ShotRenderer, check_arguments,
+                          dataset_from_views, file_sha256, general_mix, noisy_name, open_shot, render_views,
+                          stop_handler, training_config, usage_error, write_json)
+
+BASE_MODEL = "denoise_kpn"
+SHOT_MODEL = "denoise_kpn_shot"
+#: seconds kept back for export, evaluation and writing the folder (plus a share of the budget)
+RESERVE_SECONDS, RESERVE_SHARE = 10.0, 0.03
+GENERAL_SHARE_CROPS = 16 * 180 // 4  # the general dataset's crops per epoch (a quarter of training_config's)
+
+
+class Progress:
+    """Progress lines for people (a tqdm bar over the budget's seconds) or for the add-on (``--json``)."""
+
+    def __init__(self, clock: Clock, as_json: bool, quiet: bool):
+        self.clock, self.as_json, self.quiet = clock, as_json, quiet
+        self.bar = None
+        if not as_json and not quiet:
+            from tqdm import tqdm
+
+            # disable=None: no bar where stderr is not a terminal (a farm's log, the add-on's pipe)
+            self.bar = tqdm(total=round(clock.budget), unit="s", desc="finetune", dynamic_ncols=True, disable=None,
+                            bar_format="{desc:8} {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s  {postfix}")
+
+    def __call__(self, message: str) -> None:
+        elapsed, budget = self.clock.elapsed(), self.clock.budget
+        if self.as_json:
+            emit({"event": "progress", "stage": self.clock.stage, "fraction": round(min(1.0, elapsed / budget), 4),
+                  "elapsed_s": round(elapsed, 1), "remaining_s": round(max(0.0, budget - elapsed), 1),
+                  "message": message})
+        elif self.bar is not None:
+            self.bar.n = min(elapsed, budget)
+            self.bar.set_description_str(self.clock.stage or "finetune", refresh=False)
+            self.bar.set_postfix_str(f"{max(0.0, budget - elapsed) / 60:.1f} min left: {message[:60]}",
+                                     refresh=False)
+            self.bar.refresh()
+
+    def say(self, line: str) -> None:
+        """A line of the human report (stderr beside the bar; nothing in JSON mode)."""
+        if self.as_json or self.quiet:
+            return
+        if self.bar is not None:
+            self.bar.write(line, file=sys.stderr)
+        else:
+            print(line, file=sys.stderr)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.n = min(self.clock.elapsed(), self.clock.budget)
+            self.bar.close()
+
+
+#: where ``--json`` lines go: the process's stdout, which :func:`json_stdout` keeps for them alone
+_json_out = sys.stdout
+
+
+def json_stdout() -> None:
+    """Reserve stdout for the JSON lines: whatever else writes to file descriptor 1 (Blender's and Cycles'
+    messages, libraries) goes to stderr from now on."""
+    global _json_out
+    sys.stdout.flush()
+    _json_out = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+
+
+def emit(obj: dict) -> None:
+    _json_out.write(json.dumps(obj) + "\n")
+    _json_out.flush()
+
+
+# --------------------------------------------------------------------------------------------------
+# Evaluation, export and the models folder
+# --------------------------------------------------------------------------------------------------
+def held_out_scores(work: Path, shot: Shot, models: dict[str, Path]) -> dict:
+    """Tone-mapped PSNR of each model (name -> models folder) and of the noisy input on every held-out image."""
+    from addon.runtime import api
+    from addon.runtime.exr import read_exr
+
+    from ml_core.metrics import render_metrics
+
+    scores = {name: [] for name in ["noisy", *models]}
+    for index in range(HELD_OUT_VIEWS):
+        folder = work / "views" / f"{index:04d}"
+        passes = read_exr(folder / "reference.exr").passes
+        # a denoised reference keeps its raw render as "Noisy Image": the unbiased one to score against
+        reference = passes.get("Noisy Image", passes["Combined"])[..., :3]
+        for k in range(NOISY_PER_VIEW):
+            passes = read_exr(folder / noisy_name(shot.spp, k)).passes
+            color = passes["Combined"][..., :3]
+            scores["noisy"].append(render_metrics(color, reference)["psnr"])
+            for name, folder_of in models.items():
+                out = api.denoise(color, albedo=passes["Denoising Albedo"], normal=passes["Denoising Normal"],
+                                  model=name, models_dir=folder_of)
+                scores[name].append(render_metrics(out, reference)["psnr"])
+    return {name: float(np.mean(values)) for name, values in scores.items()}
+
+
+def stamp_metadata(folder: Path, name: str, record: dict) -> None:
+    """Add the fine-tune's record to model ``name``'s ONNX metadata (``finetune``, and ``metrics.benchmark``)
+    and republish it in ``folder``'s registry with its new sha256."""
+    import onnx
+
+    registry = Registry(folder)
+    entry = registry.get(name)
+    proto = onnx.load(str(entry.path))
+    meta = {p.key: p.value for p in proto.metadata_props}
+    metrics = json.loads(meta.get("metrics") or "{}")
+    metrics["benchmark"] = {**metrics.get("benchmark", {}), "finetune_held_out": record["held_out"]}
+    meta["metrics"] = json.dumps(metrics)
+    meta["finetune"] = json.dumps(record, sort_keys=True)
+    del proto.metadata_props[:]
+    for key, value in meta.items():
+        proto.metadata_props.add(key=key, value=value)
+    data = proto.SerializeToString()
+    with atomic_output(entry.path) as tmp:
+        Path(tmp).write_bytes(data)
+    registry.publish(name, entry.path.name, hashlib.sha256(data).hexdigest(), meta)
+
+
+def add_shipped_models(folder: Path, skip: set[str]) -> list[str]:
+    """Copy every shipped model except ``skip`` into ``folder`` and list it in the folder's registry."""
+    shipped = json.loads((DEFAULT_MODELS_DIR / REGISTRY_FILE).read_text())["models"]
+    path = folder / REGISTRY_FILE
+    raw = json.loads(path.read_text()) if path.is_file() else {"format": 1, "models": {}}
+    copied = []
+    for name, entry in shipped.items():
+        if name in skip:
+            continue
+        shutil.copyfile(DEFAULT_MODELS_DIR / entry["file"], folder / entry["file"])
+        raw["models"][name] = entry
+        copied.append(name)
+    with atomic_output(path) as tmp:
+        Path(tmp).write_text(json.dumps(raw, indent=1) + "\n")
+    registry = Registry(folder)
+    for name in registry.entries:
+        problem = registry.verify(name)
+        if problem:
+            raise FinetuneError(f"{folder}: model {name}: {problem}")
+    return copied
+
+
+def publish_folder(staging: Path, out: Path) -> None:
+    """Put the complete ``staging`` folder at ``out``; an earlier fine-tune's folder there is replaced."""
+    for path in staging.iterdir():
+        with open(path, "rb") as f:
+            os.fsync(f.fileno())
+    _fsync_folder(staging)
+    old = None
+    if out.exists():
+        old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+        os.rename(out, old)
+    os.rename(staging, out)
+    _fsync_folder(out.parent)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# The command
+# --------------------------------------------------------------------------------------------------
+def finetune(shot_path: Path, out: Path, minutes: float, work: Path | None = None, general: str | None = DEFAULT_GENERAL,
+             seed: int = 0, threads: int = 0, target: str = "denoised", as_json: bool = False,
+             quiet: bool = False) -> dict:
+    """Run the whole fine-tune; returns the report (also written to ``out/finetune.json``)."""
+    started = time.monotonic()
+    shot_path, out = Path(shot_path).expanduser(), Path(out).expanduser().absolute()
+    check_arguments(shot_path, out, minutes)
+    sha = file_sha256(shot_path)
+    if target not in TARGETS:
+        raise usage_error("--target", f"must be one of {', '.join(TARGETS)}, got {target!r}")
+    work = Path(work).expanduser() if work else \
+        paths.cache_dir() / "finetune" / f"{sha[:16]}-m{minutes:g}-s{seed}-{target}"
+    work.mkdir(parents=True, exist_ok=True)
+    budget = minutes * 60.0
+    clock = Clock(budget, work / "state.json")
+    if not clock.state["spent"]:
+        clock.start = started  # the check and the hash count too
+    clock.enter("render")
+    bpy, scene, shot = open_shot(shot_path, sha)  # a shot that fails its checks exits 2 before any output
+    progress = Progress(clock, as_json, quiet)
+    try:
+        progress(f"opened {shot.path.name}: {shot.width}x{shot.height} px, {shot.spp} spp, frames "
+                 f"{shot.frame_start}-{shot.frame_end}")
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
+        renderer = ShotRenderer(bpy, scene, shot, threads, target)
+        plan = render_views(renderer, shot, work, seed, clock, progress)
+        progress.say(f"rendered {plan['views']} views of {shot.path.name} ({shot.width}x{shot.height}, "
+                     f"{shot.spp} spp; references at {plan['reference_spp']} spp) in "
+                     f"{clock.state['stages'].get('render', 0) + time.monotonic() - clock.stage_start:.0f} s")
+        root = dataset_from_views(work, shot, plan)
+
+        clock.enter("train")
+        from ml_core.shipped import model_from_onnx
+        from ml_core.train import train
+
+        base = Registry(DEFAULT_MODELS_DIR).get(BASE_MODEL).path
+        _, base_meta = model_from_onnx(base)
+        train_scenes = (plan["views"] - HELD_OUT_VIEWS) * NOISY_PER_VIEW
+        crop = min(64, (min(VIEW_SIZE, shot.width, shot.height) // 16) * 16)
+        mix = general_mix(general, shot.spp, GENERAL_SHARE_CROPS, progress.say)
+        run_dir = work / "run"
+        trained = json.loads((run_dir / "history.json").read_text()).get("train_seconds", 0.0) \
+            if (run_dir / "history.json").is_file() else 0.0  # an interrupted run's training so far
+        seconds = trained + clock.remaining() - RESERVE_SECONDS - RESERVE_SHARE * budget
+        config = training_config(shot, SHOT_MODEL, root, base, base_meta, seed, max(seconds, 1.0), train_scenes, mix, crop)
+        history = train(config, run_dir=run_dir, command=" ".join(sys.argv), log=lambda line: progress(line),
+                        progress=False)
+        clock.enter("export")
+        progress("exporting the fine-tuned model")
+        from . import export_checkpoint
+
+        staging = out.parent / f".{out.name}.partial-{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        sample = work / "views" / "0000" / noisy_name(shot.spp, 0)
+        export_checkpoint(run_dir / "last.pt", staging, name=SHOT_MODEL, samples=[str(sample)],
+                          note=f"fine-tuned on the shot {shot.path.name} (sha256 {shot.sha256[:12]})")
+
+        clock.enter("evaluate")
+        progress("evaluating on the held-out views")
+        scores = held_out_scores(work, shot, {BASE_MODEL: DEFAULT_MODELS_DIR, SHOT_MODEL: staging})
+        gain = scores[SHOT_MODEL] - scores[BASE_MODEL]
+        kept = "finetuned" if gain > 0 else "shipped"
+        record = {
+            "shot": str(shot.path), "shot_sha256": shot.sha256, "base_model": BASE_MODEL,
+            "base_version": base_meta.get("version", ""), "minutes": minutes, "seed": seed,
+            "spp": shot.spp, "reference_spp": plan["reference_spp"], "target": target,
+            "size": [shot.width, shot.height],
+            "pairs": {"train": train_scenes, "held_out": HELD_OUT_VIEWS * NOISY_PER_VIEW},
+            "views": plan["views"], "general_mix": bool(mix),
+            "epochs": len(history.get("epochs", [])),
+            "held_out": {"noisy_psnr": round(scores["noisy"], 3), "base_psnr": round(scores[BASE_MODEL], 3),
+                         "finetuned_psnr": round(scores[SHOT_MODEL], 3), "gain_db": round(gain, 3)},
+        }
+        if kept == "finetuned":
+            stamp_metadata(staging, SHOT_MODEL, record)
+            add_shipped_models(staging, skip={BASE_MODEL})
+        else:
+            registry_path = staging / REGISTRY_FILE
+            raw = json.loads(registry_path.read_text())
+            (staging / raw["models"].pop(SHOT_MODEL)["file"]).unlink()
+            with atomic_output(registry_path) as tmp:
+                Path(tmp).write_text(json.dumps(raw, indent=1) + "\n")
+            add_shipped_models(staging, skip=set())
+        clock.leave()
+        report = {**record, "kept": kept, "model": SHOT_MODEL if kept == "finetuned" else BASE_MODEL,
+                  "models_dir": str(out),
+                  "seconds": {**{k: round(v, 1) for k, v in clock.state["stages"].items()},
+                              "total": round(clock.elapsed(), 1)}}
+        write_json(staging / REPORT, report)
+        publish_folder(staging, out)
+        clock.save()
+        progress("done")
+    except KeyboardInterrupt:
+        clock.leave()
+        raise
+    finally:
+        progress.close()
+    return report
+
+
+def summary(report: dict) -> str:
+    h, s = report["held_out"], report["seconds"]
+    verdict = (f"kept {SHOT_MODEL}: {h['gain_db']:+.2f} dB over {BASE_MODEL} on held-out frames"
+               if report["kept"] == "finetuned" else
+               f"the fine-tune did not help on held-out frames ({h['gain_db']:+.2f} dB): kept the shipped {BASE_MODEL}")
+    return (f"postpass finetune: {verdict} ({h['finetuned_psnr']:.2f} vs {h['base_psnr']:.2f} dB, noisy "
+            f"{h['noisy_psnr']:.2f}); {report['pairs']['train']} training pairs from {report['views']} views, "
+            f"references at {report['reference_spp']} spp; {s['total'] / 60:.1f} of {report['minutes']:g} minutes "
+            f"(render {s.get('render', 0):.0f} s, train {s.get('train', 0):.0f} s, export {s.get('export', 0):.0f} s, "
+            f"evaluate {s.get('evaluate', 0):.0f} s) -> {report['models_dir']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="postpass finetune", description=__doc__.split("\n\n")[0],
+                                epilog="Resume an interrupted run with the same command. Exit codes: 0 done, "
+                                       "1 failed, 2 bad input, 130 interrupted.")
+    p.add_argument("shot", type=Path, help="the shot's .blend file (Cycles, with a camera)")
+    p.add_argument("-o", "--out", type=Path, required=True,
+                   help="models folder to write (registry.json, the models, finetune.json)")
+    p.add_argument("--minutes", type=float, default=15.0, help="wall-clock budget, everything included "
+                   "(default: %(default)s)")
+    p.add_argument("--work", type=Path, default=None, help="renders and training run (default: "
+                   "~/.cache/postpass/finetune/<shot sha256>-m<minutes>-s<seed>)")
+    p.add_argument("--general", default=DEFAULT_GENERAL, help="general dataset mixed into training, or 'none' "
+                   "(default: %(default)s, when it exists)")
+    p.add_argument("--target", choices=TARGETS, default="denoised", help="training targets: the references "
+                   "denoised by Blender's OIDN (Accurate, High) or raw (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0, help="CPU threads for rendering and training (0: all)")
+    p.add_argument("--json", action="store_true", help="one JSON object per line on stdout (for the add-on)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar; only the summary line")
+    args = p.parse_args(argv)
+    if args.json:
+        json_stdout()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, stop_handler)
+    try:
+        report = finetune(args.shot, args.out, args.minutes, work=args.work, general=args.general,
+                          seed=args.seed, threads=args.threads, target=args.target, as_json=args.json,
+                          quiet=args.quiet)
+    except FinetuneError as exc:
+        return _fail(str(exc), exc.exit_code, args.json)
+    except KeyboardInterrupt:
+        return _fail("interrupted; run the same command again to resume", EXIT_INTERRUPTED, args.json)
+    if args.json:
+        emit({"event": "done", "report": report})
+    else:
+        print(summary(report))
+    return EXIT_OK
+
+
+def _fail(message: str, code: int, as_json: bool) -> int:
+    if as_json:
+        emit({"event": "error", "message": message, "exit_code": code})
+    print(f"postpass finetune: error: {message}", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

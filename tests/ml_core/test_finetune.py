@@ -1,0 +1,166 @@
+"""``python -m export.finetune``: the shot fine-tune end to end on a tiny real shot (Cycles renders, training,
+export, onnxruntime evaluation), its resume after SIGTERM, its JSON progress, and its bad-input errors."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from addon.runtime.registry import DEFAULT_MODELS_DIR, Registry
+
+REPO = Path(__file__).resolve().parents[2]
+
+#: writes a small Cycles shot: argv = out.blend size engine camera(0/1)
+MAKE_SHOT = r"""
+import sys
+from ml_core import blender
+bpy = blender.import_bpy()
+out, size, engine, camera = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4] == "1"
+bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
+sc = bpy.context.scene
+sc.render.engine = engine
+sc.cycles.samples, sc.cycles.use_denoising, sc.cycles.device = 4, False, "CPU"
+sc.cycles.max_bounces = 3
+sc.render.resolution_x = sc.render.resolution_y = size
+sc.render.resolution_percentage = 100
+sc.frame_start, sc.frame_end = 1, 5
+bpy.ops.mesh.primitive_plane_add(size=10)
+bpy.ops.mesh.primitive_uv_sphere_add(radius=1, location=(-1, 0, 1))
+ball = bpy.context.object
+ball.keyframe_insert("location", frame=1)
+ball.location.x = 1
+ball.keyframe_insert("location", frame=5)
+bpy.ops.object.light_add(type="POINT", location=(2, -2, 4))
+bpy.context.object.data.energy = 500
+if camera:
+    bpy.ops.object.camera_add(location=(0, -6, 3), rotation=(1.2, 0, 0))
+    sc.camera = bpy.context.object
+bpy.ops.wm.save_as_mainfile(filepath=out)
+"""
+
+
+def make_shot(path: Path, size: int = 64, engine: str = "CYCLES", camera: bool = True) -> Path:
+    subprocess.run([sys.executable, "-c", MAKE_SHOT, str(path), str(size), engine, "1" if camera else "0"],
+                   check=True, capture_output=True, cwd=REPO)
+    return path
+
+
+def finetune(*args, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "export.finetune", *map(str, args)], capture_output=True,
+                          text=True, cwd=REPO, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("shots")
+    return {"good": make_shot(folder / "good.blend"),
+            "eevee": make_shot(folder / "eevee.blend", engine="BLENDER_EEVEE"),
+            "nocamera": make_shot(folder / "nocamera.blend", camera=False),
+            "small": make_shot(folder / "small.blend", size=32)}
+
+
+def one_error_line(result: subprocess.CompletedProcess, *words: str) -> str:
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2, result.stderr
+    assert len(lines) == 1 and lines[0].startswith("postpass finetune: error: "), result.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+    return lines[0]
+
+
+def test_bad_shots_and_arguments_exit_2_with_one_line_and_write_nothing(shots, tmp_path):
+    out = tmp_path / "models"
+    work = ["--work", tmp_path / "work"]
+    cases = [
+        ((tmp_path / "missing.blend", "-o", out), ("missing.blend", "does not exist")),
+        ((REPO / "README.md", "-o", out), ("README.md", "not a .blend")),
+        ((shots["eevee"], "-o", out), ("eevee.blend", "not Cycles")),
+        ((shots["nocamera"], "-o", out), ("nocamera.blend", "no camera")),
+        ((shots["small"], "-o", out), ("small.blend", "32x32")),
+        ((shots["good"], "-o", out, "--minutes", "0"), ("--minutes", "positive")),
+    ]
+    fake = tmp_path / "fake.blend"
+    fake.write_bytes(b"not a blender file at all")
+    cases.append(((fake, "-o", out), ("fake.blend", "not a Blender file")))
+    broken = tmp_path / "broken.blend"
+    broken.write_bytes(shots["good"].read_bytes()[:2000])  # a truncated real file: the header is right
+    cases.append(((broken, "-o", out), ("broken.blend", "does not open")))
+    for args, words in cases:
+        one_error_line(finetune(*args, *work), *words)
+    assert not out.exists()
+    foreign = tmp_path / "studio_models"
+    foreign.mkdir()
+    (foreign / "keep.txt").write_text("a studio's file")
+    one_error_line(finetune(shots["good"], "-o", foreign, *work), "studio_models", "not a fine-tune")
+    assert [p.name for p in foreign.iterdir()] == ["keep.txt"]
+
+
+def test_finetune_resumes_after_sigterm_and_writes_a_complete_models_folder(shots, tmp_path):
+    out, work = tmp_path / "shot_models", tmp_path / "work"
+    command = [sys.executable, "-m", "export.finetune", str(shots["good"]), "-o", str(out), "--minutes", "0.75",
+               "--work", str(work), "--general", "none", "--json"]
+    first = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    plan = work / "plan.json"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and first.poll() is None:  # stop it once a few views are rendered
+        if plan.is_file() and json.loads(plan.read_text())["views"] >= 3:
+            break
+        time.sleep(0.2)
+    first.send_signal(signal.SIGTERM)
+    stdout, stderr = first.communicate(timeout=120)
+    assert first.returncode == 130, stderr
+    events = [json.loads(line) for line in stdout.splitlines()]  # every stdout line is JSON
+    assert events[-1]["event"] == "error" and events[-1]["exit_code"] == 130
+    assert not out.exists()
+    first_views = json.loads(plan.read_text())["views"]
+    view0 = work / "views" / "0000" / "reference.exr"
+    stamp = view0.stat().st_mtime_ns
+    spent = json.loads((work / "state.json").read_text())["spent"]
+    assert spent > 0
+
+    second = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr
+    events = [json.loads(line) for line in second.stdout.splitlines()]
+    progress = [e for e in events if e["event"] == "progress"]
+    assert {e["stage"] for e in progress} >= {"render", "train", "export", "evaluate"}
+    assert all(0 <= e["fraction"] <= 1 and e["remaining_s"] >= 0 for e in progress)
+    assert events[-1]["event"] == "done"
+    report = events[-1]["report"]
+    assert view0.stat().st_mtime_ns == stamp  # the interrupted run's renders were kept
+    assert report["views"] >= first_views >= 3
+    assert report["pairs"] == {"train": (report["views"] - 2) * 2, "held_out": 4}
+    assert report["seconds"]["total"] >= spent  # the first run's time counts against the budget
+    assert report["seconds"]["total"] <= 0.75 * 60 * 1.5  # tiny budgets overshoot by start-up; big ones by <10%
+    assert json.loads((out / "finetune.json").read_text()) == report
+
+    # a complete models folder: every shipped model of the other tasks, the denoiser the report names
+    registry = Registry(out)
+    shipped = set(Registry(DEFAULT_MODELS_DIR).entries)
+    assert all(registry.verify(name) is None for name in registry.entries)
+    held = work / "views" / "0000" / "noisy0_spp0004.exr"
+    choice = registry.choice("denoise", {"color", "albedo", "normal"})
+    assert choice.entry.name == report["model"]
+    if report["kept"] == "finetuned":
+        assert report["held_out"]["gain_db"] > 0 and report["model"] == "denoise_kpn_shot"
+        assert set(registry.entries) == shipped - {"denoise_kpn"} | {"denoise_kpn_shot"}
+        import onnx
+
+        meta = {p.key: p.value for p in onnx.load(str(registry.get("denoise_kpn_shot").path)).metadata_props}
+        record = json.loads(meta["finetune"])
+        assert record["shot_sha256"] == report["shot_sha256"] and record["base_model"] == "denoise_kpn"
+        assert record["held_out"] == report["held_out"] and record["minutes"] == 0.75
+    else:
+        assert report["held_out"]["gain_db"] <= 0 and report["model"] == "denoise_kpn"
+        assert set(registry.entries) == shipped
+
+    # the farm command picks it from the folder
+    result = subprocess.run([sys.executable, "-m", "addon.cli", "denoise", str(held), "-o", str(tmp_path / "d.exr"),
+                             "--models-dir", str(out)], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert f"denoise: {report['model']}" in result.stdout + result.stderr
