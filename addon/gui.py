@@ -2,15 +2,18 @@
 
 Both panels draw one section per task the add-on's settings were generated for (``properties.specs()``, in
 registry order): the Render panel one per task with an on-render role, the Image Editor panel a box per task.
+The Render panel's sub-panel "Fine-tune on this Shot" runs and follows a fine-tune of the denoiser on the open
+.blend; the Render panel says when the file has its own models (``//postpass_models``) and what they gained.
 """
 from __future__ import annotations
 
 import itertools
+import os
 
 import bpy
 
 from . import images, jobs, operators, preferences, properties
-from .runtime import ModelError
+from .runtime import ModelError, trainer
 
 
 def _draw_render_task(layout, scene, settings, spec) -> None:
@@ -62,6 +65,9 @@ class RENDER_PT_postpass(bpy.types.Panel):
         layout.use_property_decorate = False
         scene = context.scene
         settings = scene.postpass
+        line = shot_model_line()
+        if line:
+            layout.label(text=line, icon="CHECKMARK")
 
         for spec in properties.on_render_specs():
             _draw_render_task(layout, scene, settings, spec)
@@ -71,6 +77,50 @@ class RENDER_PT_postpass(bpy.types.Panel):
         column.prop(settings, "output_mode")
         column.label(text=f"Originals kept in '{jobs.ORIGINALS_FOLDER}/'" if settings.output_mode == "REPLACE"
                      else f"Results in '{jobs.RESULTS_FOLDER}/'", icon="FILE_FOLDER")
+
+
+def shot_model_line() -> str | None:
+    """``Shot model: denoise_kpn_shot (+0.84 dB on held-out frames)`` when the open .blend has its own models
+    folder (``//postpass_models``, which then runs first), from its fine-tune report; else None."""
+    folder = preferences.shot_folder()
+    if folder is None:
+        return None
+    return f"Shot model: {trainer.report_line(trainer.read_report(folder))}"
+
+
+class RENDER_PT_postpass_finetune(bpy.types.Panel):
+    bl_label = "Fine-tune on this Shot"
+    bl_space_type = "PROPERTIES"
+    bl_region_type = "WINDOW"
+    bl_context = "render"
+    bl_parent_id = "RENDER_PT_postpass"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        layout = self.layout
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+        shot, run = bpy.data.filepath, operators.finetune_run()
+        if run is not None and not run.done:  # running (or stopping): its progress and Cancel
+            if os.path.abspath(run.shot) != os.path.abspath(shot):
+                layout.label(text=f"Fine-tuning on {os.path.basename(run.shot)}", icon="INFO")
+            layout.progress(factor=run.fraction, type="BAR", text=run.status())
+            row = layout.row()
+            row.enabled = not run.cancelled
+            row.operator("postpass.finetune_cancel", text="Cancel", icon="CANCEL")
+            return
+        column = layout.column()
+        column.prop(context.scene.postpass, "finetune_minutes")
+        column.operator("postpass.finetune", text="Fine-tune on this Shot", icon="EXPERIMENTAL")
+        if not shot:
+            column.label(text="Save the .blend first: the fine-tune renders the saved file", icon="ERROR")
+        elif bpy.data.is_dirty and not bpy.app.background:
+            column.label(text="Unsaved changes: save first, the fine-tune renders the saved file", icon="ERROR")
+        level, line = operators.FINETUNE_OUTCOME.get(shot, (None, None))
+        if line:
+            column.label(text=line, icon={"ERROR": "ERROR", "WARNING": "INFO"}.get(level, "CHECKMARK"))
+        column.label(text=f"Models go to //{trainer.SHOT_MODELS_FOLDER}/ (denoising in this file uses them)",
+                     icon="FILE_FOLDER")
 
 
 def _draw_image_task(layout, settings, image, spec, in_place: bool) -> None:
@@ -123,6 +173,9 @@ class IMAGE_PT_postpass(bpy.types.Panel):
             layout.label(text="Open an image or the Render Result", icon="INFO")
             return
         layout.label(text=image.name, icon="RENDER_RESULT" if image.type == images.RENDER_RESULT else "IMAGE_DATA")
+        line = shot_model_line()
+        if line:
+            layout.label(text=line, icon="CHECKMARK")
         advice = operators.ADVICE.get(image.name)
         if advice:  # processed without passes a better-guided model reads: offer to render them next time
             line, passes = advice
@@ -141,4 +194,4 @@ class IMAGE_PT_postpass(bpy.types.Panel):
             _draw_image_task(layout, settings, image, spec, in_place)
 
 
-classes = (RENDER_PT_postpass, IMAGE_PT_postpass)
+classes = (RENDER_PT_postpass, RENDER_PT_postpass_finetune, IMAGE_PT_postpass)

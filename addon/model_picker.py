@@ -1,7 +1,8 @@
-"""Which models the add-on offers: the user's folder (models they trained) first, then the shipped ones.
+"""Which models the add-on offers: the open shot's own folder (``//postpass_models``, written by a fine-tune on
+that shot) first, then the user's folder (models they trained), then the shipped ones.
 
-The runtime reads one registry folder per call; the add-on knows two, so this module says which folder a
-model name (or "Auto") resolves to and lists both for menus and the preferences. bpy-free.
+The runtime reads one registry folder per call; the add-on knows up to three, so this module says which
+folder a model name (or "Auto") resolves to and lists them for menus and the preferences. bpy-free.
 """
 from __future__ import annotations
 
@@ -23,11 +24,17 @@ class ModelChoice:
     models_dir: Path
 
 
-def model_folders(user_folder: str | Path | None) -> list[Path]:
-    """The user's folder (when set and different) before the shipped one (``$POSTPASS_MODELS`` or addon/models)."""
+def model_folders(user_folder: str | Path | None, shot_folder: str | Path | None = None) -> list[Path]:
+    """The shot's folder and the user's (each when set, and not a folder listed before it) before the shipped
+    one (``$POSTPASS_MODELS`` or addon/models). A shot's folder is complete (a fine-tune writes every model
+    there), so for "Auto" it decides alone."""
     shipped = models_dir(None)
-    folders = [Path(user_folder)] if user_folder else []
-    return [f for f in folders if f.resolve() != shipped.resolve()] + [shipped]
+    folders, seen = [], {shipped.resolve()}
+    for folder in (shot_folder, user_folder):
+        if folder and Path(folder).resolve() not in seen:
+            seen.add(Path(folder).resolve())
+            folders.append(Path(folder))
+    return folders + [shipped]
 
 
 def registries(folders: list[Path]) -> list[Registry]:

@@ -11,6 +11,7 @@ Scripting (every property below can be passed; ``image`` defaults to the Image E
     bpy.ops.postpass.upres(image="wall.png", scale=4, in_place=True)
     bpy.ops.postpass.colorize(image="old photo", hints="old photo hints")
     bpy.ops.postpass.inbetween(image="shot.0001.exr", factor=2)  # writes shot_x2/ beside the sequence
+    bpy.ops.postpass.finetune(minutes=15)  # fine-tunes the denoiser on the saved .blend -> //postpass_models/
 
 Called from a script (or ``blender -b``) an operator runs to completion and returns; an error is raised as
 RuntimeError carrying the report. Clicked in the UI it runs in the worker thread: the UI stays live, the
@@ -20,17 +21,19 @@ image datablock on the main thread.
 """
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Callable
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, StringProperty
 
 from . import images, jobs, model_picker, preferences, properties
-from .runtime import ImageError, tasks
+from .runtime import ImageError, tasks, trainer
 from .runtime.registry import PASS_SETTINGS
 from .runtime.sequence import FramePattern
 from .worker import EXPECTED_ERRORS, Job, Worker
@@ -408,8 +411,165 @@ class POSTPASS_OT_show_report(bpy.types.Operator):
         return {"FINISHED"}
 
 
+# ----------------------------------------------------------------------------------------------------------
+# Fine-tune on this shot: a child process in the training Python, polled by a timer
+# ----------------------------------------------------------------------------------------------------------
+#: The fine-tune running in this Blender session (one at a time): ``run``, a trainer.FinetuneRun or None.
+FINETUNE: dict = {"run": None}
+#: The latest finished fine-tune of each shot this session: .blend path -> (report level, one line).
+FINETUNE_OUTCOME: dict[str, tuple[str, str]] = {}
+_FINETUNE_POLL_SECONDS = 0.5
+
+
+def finetune_run() -> trainer.FinetuneRun | None:
+    """The fine-tune of this session that has not been collected yet (running, or just ended), or None."""
+    return FINETUNE["run"]
+
+
+def start_finetune(context, minutes: float | None = None, **options) -> trainer.FinetuneRun:
+    """Start fine-tuning on the open .blend as saved: ``export.finetune SHOT -o //postpass_models --json`` in
+    the training Python (the preference, else found). ``minutes``: None for the scene's setting; ``options``:
+    more of its options (``work``, ``general``, ``seed``, ``threads``). Raises TrainerError (one line) for an
+    unsaved file, one with unsaved changes (in the UI; background Blender cannot tell), a fine-tune already
+    running, no training Python; nothing starts then."""
+    running = FINETUNE["run"]
+    if running is not None and not running.done:
+        raise trainer.TrainerError(f"a fine-tune of {running.shot} is already running; cancel it first")
+    shot = bpy.data.filepath
+    if not shot:
+        raise trainer.TrainerError("Save the .blend first (File > Save): the fine-tune renders the shot from the "
+                                   "saved file")
+    if bpy.data.is_dirty and not bpy.app.background:  # (background Blender counts every file as modified)
+        raise trainer.TrainerError(f"{os.path.basename(shot)} has unsaved changes: save it first (File > Save), the "
+                                   "fine-tune renders the shot from the saved file")
+    models_dir = trainer.shot_models_path(shot)
+    trainer.check_shot(shot)
+    trainer.check_models_dir(models_dir)
+    training = preferences.get(context).training()
+    trainer.check_training_python(training)
+    minutes = context.scene.postpass.finetune_minutes if minutes is None else minutes
+    command = trainer.finetune_command(training.python, shot, models_dir, minutes=float(minutes), as_json=True,
+                                       **options)
+    print(f"Postpass: fine-tuning on {shot} for {minutes:g} min with {training.python} ({training.source})",
+          flush=True)
+    run = trainer.FinetuneRun(command, training.env(), shot=shot, models_dir=str(models_dir))
+    FINETUNE["run"] = run
+    return run
+
+
+def finish_finetune(run: trainer.FinetuneRun) -> tuple[str, str]:
+    """Collect an ended fine-tune: its (report level, line), kept per shot for the panel and printed."""
+    level, line = trainer.outcome(run)
+    FINETUNE_OUTCOME[run.shot] = (level, line)
+    if FINETUNE["run"] is run:
+        FINETUNE["run"] = None
+    print(f"Postpass: {run.shot}: {line}", file=sys.stderr if level == "ERROR" else sys.stdout, flush=True)
+    return level, line
+
+
+def _redraw_properties() -> None:
+    for window in getattr(bpy.context.window_manager, "windows", ()):
+        for area in window.screen.areas:
+            if area.type == "PROPERTIES":
+                area.tag_redraw()
+
+
+def _poll_finetune() -> float | None:
+    """Main-thread timer while a fine-tune runs: redraw its progress; once it ends, report how."""
+    run = FINETUNE["run"]
+    if run is None:
+        return None
+    if not run.done:
+        _redraw_properties()
+        return _FINETUNE_POLL_SECONDS
+    level, line = finish_finetune(run)
+    _redraw_properties()
+    window = next(iter(bpy.context.window_manager.windows), None)
+    if window is not None:
+        with bpy.context.temp_override(window=window):
+            bpy.ops.postpass.show_report(level=level, message=line)
+    return None
+
+
+@atexit.register
+def _stop_finetune(timeout: float = 15.0) -> None:
+    """Blender quits (or the add-on goes): the child stops cleanly (within ``timeout`` seconds, still read, so
+    its last lines have somewhere to go), and the same button resumes it next time."""
+    run = FINETUNE["run"]
+    if run is not None and not run.done:
+        run.cancel()
+        run.wait(timeout)
+
+
+class POSTPASS_OT_finetune(bpy.types.Operator):
+    """Fine-tune the denoiser on this shot: render training frames from the saved .blend, train for the set
+    minutes in Postpass's training Python, and keep the result in //postpass_models/ when it does better on
+    held-out frames; denoising in this file then uses it"""
+
+    bl_idname = "postpass.finetune"
+    bl_label = "Fine-tune on this Shot"
+
+    minutes: FloatProperty(name="Minutes", default=0.0, min=0.0,
+                           description="Time budget; 0 uses the scene's setting (Render > Postpass)")
+
+    def _start(self, context):
+        try:
+            return start_finetune(context, self.minutes or None)
+        except (trainer.TrainerError, OSError) as exc:
+            self.report({"ERROR"}, str(exc).splitlines()[0])
+            return None
+
+    def execute(self, context):
+        """From a script or ``blender -b``: run to the end, printing progress now and then."""
+        run = self._start(context)
+        if run is None:
+            return {"CANCELLED"}
+        shown = None
+        try:
+            while not run.wait(1.0):
+                step = run.progress and (run.progress.get("stage"), int(run.fraction * 10))
+                if step and step != shown:  # a new stage, or 10% more
+                    print(f"Postpass: fine-tune: {run.status()}", flush=True)
+                    shown = step
+        except KeyboardInterrupt:
+            run.cancel()
+            run.wait()
+        level, line = finish_finetune(run)
+        self.report({level}, line)
+        return {"CANCELLED"} if level == "ERROR" else {"FINISHED"}
+
+    def invoke(self, context, event):
+        """The button: start the child and return; a timer shows its progress in the panel."""
+        if context.window is None or bpy.app.background:  # no event loop to run the timer: run to the end
+            return self.execute(context)
+        run = self._start(context)
+        if run is None:
+            return {"CANCELLED"}
+        if not bpy.app.timers.is_registered(_poll_finetune):
+            bpy.app.timers.register(_poll_finetune, first_interval=_FINETUNE_POLL_SECONDS, persistent=True)
+        self.report({"INFO"}, f"Fine-tuning on {os.path.basename(run.shot)} in the background; progress in Render "
+                              "> Postpass")
+        return {"FINISHED"}
+
+
+class POSTPASS_OT_finetune_cancel(bpy.types.Operator):
+    """Stop the running fine-tune: what it rendered and trained is kept, and Fine-tune on this Shot resumes it"""
+
+    bl_idname = "postpass.finetune_cancel"
+    bl_label = "Cancel Fine-tune"
+
+    def execute(self, context):
+        run = FINETUNE["run"]
+        if run is None or run.done:
+            self.report({"ERROR"}, "no fine-tune is running")
+            return {"CANCELLED"}
+        run.cancel()
+        self.report({"INFO"}, "Stopping the fine-tune; Fine-tune on this Shot resumes it")
+        return {"FINISHED"}
+
+
 classes = (POSTPASS_OT_new_hint_image, POSTPASS_OT_setup_render_output, POSTPASS_OT_enable_passes,
-           POSTPASS_OT_show_report)
+           POSTPASS_OT_show_report, POSTPASS_OT_finetune, POSTPASS_OT_finetune_cancel)
 
 
 def build() -> tuple[type, ...]:
@@ -419,3 +579,6 @@ def build() -> tuple[type, ...]:
 
 def unregister():
     WORKER.stop()
+    _stop_finetune()
+    if bpy.app.timers.is_registered(_poll_finetune):
+        bpy.app.timers.unregister(_poll_finetune)

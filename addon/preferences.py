@@ -1,4 +1,5 @@
-"""Preferences > Add-ons > Postpass: where inference runs, how big its tiles are, and which models exist."""
+"""Preferences > Add-ons > Postpass: where inference runs, how big its tiles are, which models exist, and which
+Python trains when fine-tuning on a shot."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,7 +8,7 @@ import bpy
 from bpy.props import EnumProperty, IntProperty, StringProperty
 
 from . import jobs, model_picker
-from .runtime import DEFAULT_TILE, ModelError
+from .runtime import DEFAULT_TILE, ModelError, trainer
 
 #: The extension's module (``bl_ext.<repo>.postpass``): this package's parent, the repository root.
 ADDON_ID = __package__.rpartition(".")[0]
@@ -37,6 +38,10 @@ class PostpassPreferences(bpy.types.AddonPreferences):
     models_folder: StringProperty(name="User Models", subtype="DIR_PATH", default=user_models_default(),
                                   description="Folder with your own exported models (its registry.json lists "
                                               "them); searched before the models shipped with Postpass")
+    training_python: StringProperty(name="Training Python", subtype="FILE_PATH", default="",
+                                    description="The python of Postpass's training environment (torch and ml_core: "
+                                                "a clone's .venv), which Fine-tune on this Shot runs. Empty: "
+                                                f"${trainer.TRAINING_PYTHON_ENV}, else found automatically")
 
     def draw(self, context):
         layout = self.layout
@@ -47,10 +52,19 @@ class PostpassPreferences(bpy.types.AddonPreferences):
         column.prop(self, "tile_size")
         column.prop(self, "threads")
         column.prop(self, "models_folder")
+        column.prop(self, "training_python")
+        column.label(text=training_python_in_use(self), icon="INFO")
         draw_models(layout.box(), self.folders())
 
     def folders(self) -> list[Path]:
-        return model_picker.model_folders(bpy.path.abspath(self.models_folder) if self.models_folder else None)
+        """The models folders, first first: the open .blend's ``//postpass_models`` (when it has a registry), the
+        User Models folder, the shipped models."""
+        return model_picker.model_folders(bpy.path.abspath(self.models_folder) if self.models_folder else None,
+                                          shot_folder())
+
+    def training(self) -> trainer.TrainingPython:
+        """The Python that fine-tunes (raises TrainerError when there is none)."""
+        return trainer.find_training_python(bpy.path.abspath(self.training_python) if self.training_python else None)
 
     def run_options(self, task: str, model: str, precision: str = "fp32") -> jobs.RunOptions:
         """Runtime options for ``task`` with the menu choice ``model`` (AUTO or a name); raises ModelError."""
@@ -61,6 +75,19 @@ class PostpassPreferences(bpy.types.AddonPreferences):
 
 def get(context) -> PostpassPreferences:
     return context.preferences.addons[ADDON_ID].preferences
+
+
+def shot_folder() -> Path | None:
+    """``//postpass_models`` of the open .blend when a fine-tune wrote one there (its registry.json), else None."""
+    return trainer.shot_models_dir(bpy.data.filepath)
+
+
+def training_python_in_use(prefs) -> str:
+    try:
+        training = prefs.training()
+    except trainer.TrainerError:
+        return "No training Python found: Fine-tune on this Shot needs one (torch and ml_core)"
+    return f"Fine-tunes with {training.python} ({training.source})"
 
 
 def provider_in_use() -> str:

@@ -5,7 +5,7 @@ Every task has ``<task>_model``. A task with an on-render role has ``<task>_on_r
 Render", "Inbetween Skipped Frames"), or, for a task with a ``render_scale`` option, a choice of Off ("1") or
 one of that option's choices ("Up-res on Render": "1", "2", "4"). The Image Editor keeps each task's ui
 options that are not one button per choice (``int`` and ``image`` options) as ``<setting>`` (``hint_image``,
-``hint_mask``, ``inbetween_factor``).
+``hint_mask``, ``inbetween_factor``). ``finetune_minutes`` is the budget of Fine-tune on this Shot.
 
 The render options change the scene where Blender must do something differently: turning an on-render task
 on (or changing its model) enables the passes its models read; a ``render_scale`` setting lowers the render
@@ -16,10 +16,10 @@ not two.
 from __future__ import annotations
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty, IntProperty, PointerProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 
 from . import jobs, model_picker, preferences
-from .runtime import ModelError, tasks
+from .runtime import ModelError, tasks, trainer
 
 #: View layer switches that make Cycles write a pass, by the pass name a model contract asks for.
 PASS_SWITCHES = {
@@ -208,6 +208,10 @@ def _annotations(all_specs: tuple[tasks.TaskSpec, ...]) -> dict:
     for spec in all_specs:
         annotations[model_setting(spec)] = _model_property(spec.name, _update_passes if spec.on_render else None)
     annotations["precision"] = EnumProperty(name="Quality", items=PRECISIONS, default="fp32")
+    # Fine-tune on this shot (Render panel)
+    annotations["finetune_minutes"] = FloatProperty(
+        name="Minutes", default=trainer.DEFAULT_MINUTES, min=0.1, soft_min=1.0, soft_max=120.0, step=100,
+        precision=1, description="Time budget of the fine-tune, rendering the shot's training frames included")
     # Image Editor
     annotations["in_place"] = BoolProperty(
         name="Replace in Place",

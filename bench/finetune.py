@@ -113,7 +113,7 @@ def make_shot(name: str, folder: Path, shots: Path, spp: int, log=print) -> Path
     return path
 
 
-def run_finetune(shot: Path, out: Path, minutes: float, log=print) -> dict:
+def run_finetune(shot: Path, out: Path, minutes: float, log=print, target: str = "denoised") -> dict:
     """One fine-tune of ``shot`` for ``minutes`` into ``out/<shot>_<M>m`` (:func:`run_name`), or the one already
     there. Returns {"models_dir", "model", "wall_seconds", "report", "resumed"} or, when it failed,
     {"failed": why, "log": its stderr log}. Exit 130 (interrupted) raises KeyboardInterrupt."""
@@ -132,7 +132,8 @@ def run_finetune(shot: Path, out: Path, minutes: float, log=print) -> dict:
         if stale.exists():
             shutil.rmtree(stale)
     runs.mkdir(parents=True, exist_ok=True)
-    command = [*FINETUNE, str(shot), "-o", str(models), "--minutes", f"{minutes:g}", "--work", str(work), "--json"]
+    command = [*FINETUNE, str(shot), "-o", str(models), "--minutes", f"{minutes:g}", "--work", str(work), "--json",
+               "--target", target]
     log(f"fine-tune {name}: running for {minutes:g} min (log: {log_path})")
     with open(log_path, "w") as stderr:
         start = time.perf_counter()
@@ -276,7 +277,7 @@ def _num(value, fmt: str = ".2f", signed: bool = False) -> str:
 # ----------------------------------------------------------------------------------------------------------
 def run(shots: list[str] | None = None, minutes: tuple[float, ...] = (15, 5), authored: Path | None = None,
         out: Path | None = None, spp: int = 4, score_spp: tuple[int, ...] = (1, 4, 16), plot: Path | None = None,
-        score_only: bool = False, log=print) -> dict:
+        score_only: bool = False, log=print, target: str = "denoised") -> dict:
     """The benchmark (see the module's text): shots, then every fine-tune one at a time, then the scores.
     Returns the result; writes ``out``/finetune.json, finetune.md and the ``plot``."""
     from ml_core.authored import SCENES
@@ -302,7 +303,7 @@ def run(shots: list[str] | None = None, minutes: tuple[float, ...] = (15, 5), au
         if missing:
             raise ValueError(f"{authored / name}: no {', '.join(missing)} (render it: python -m ml_core.authored "
                              f"build --out {authored} --only {name})")
-    _check_settings(out, {"spp": spp, "authored": str(authored.absolute())})
+    _check_settings(out, {"spp": spp, "authored": str(authored.absolute()), "target": target})
 
     finetunes: dict[str, dict[str, dict]] = {name: {} for name in names}
     for name in names:  # one at a time; nothing else runs here meanwhile
@@ -310,11 +311,11 @@ def run(shots: list[str] | None = None, minutes: tuple[float, ...] = (15, 5), au
             for m in minutes:
                 models = out / run_name(name, m)
                 if (models / "finetune.json").is_file():
-                    finetunes[name][f"{m:g}"] = run_finetune(out / "shots" / f"{name}.blend", out, m, log)
+                    finetunes[name][f"{m:g}"] = run_finetune(out / "shots" / f"{name}.blend", out, m, log, target)
             continue
         shot = make_shot(name, authored / name, out / "shots", spp, log)
         for m in minutes:
-            finetunes[name][f"{m:g}"] = run_finetune(shot, out, m, log)
+            finetunes[name][f"{m:g}"] = run_finetune(shot, out, m, log, target)
 
     base = base_methods()
     metrics = {}
@@ -490,13 +491,15 @@ def options(p) -> None:
                    help="the authored still's noisy levels scored (default: 1 4 16)")
     p.add_argument("--plot", type=Path, default=paths.REPO_ROOT / "docs" / "finetune_gain.png",
                    help="the gain-against-minutes plot (default: %(default)s)")
+    p.add_argument("--target", choices=("denoised", "raw"), default="denoised",
+                   help="the fine-tune's training targets (export.finetune --target; default: %(default)s)")
     p.add_argument("--score-only", action="store_true",
                    help="run no fine-tune: score those already in --out")
 
 
 def main(args) -> str:
     return markdown(run(args.shots, tuple(args.minutes), args.authored, args.out, args.spp, tuple(args.score_spp),
-                        args.plot, args.score_only))
+                        args.plot, args.score_only, target=args.target))
 
 
 BENCHMARKS.add("finetune", Benchmark("the denoiser fine-tuned on a shot (issue 27) vs Blender OIDN and the "

@@ -44,7 +44,10 @@ CHECKPOINT}`` starts a fresh run from a checkpoint's weights (a ``.pt`` path, or
 architecture and parameters must match the config's model. A resumed run ignores ``init`` (its own weights
 come from ``resume.pt``). ``"train": {"ema": 0.999}`` keeps an exponential moving average of the weights
 (decay per step): validation, ``best.pt`` and ``last.pt`` use the averaged weights, and each epoch also logs the
-raw weights' validation PSNR, so the average's worth is measured in every such run.
+raw weights' validation PSNR, so the average's worth is measured in every such run. ``"train": {"seconds": S}``
+trains for S seconds of wall time (``postpass finetune``'s budget; an interrupted run's time counts): the
+learning rate follows the elapsed share of S when it is ahead of the steps' share, and the epoch in which the
+time runs out ends early and is the last (``epochs`` is then an upper bound).
 """
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 """``postpass``: denoise, up-res, colorize and inbetween frame sequences from the command line.
 
 One subcommand per registered task (``addon.runtime.tasks``: its summary, options and examples), plus
-``models`` and ``info``. The same :func:`main` runs as the ``postpass`` console command, as
-``python -m addon.cli`` and inside Blender as ``blender -b -c postpass ...``; it returns the exit code and
-never calls ``sys.exit`` or imports bpy.
+``models``, ``info`` and ``finetune`` (:mod:`.finetune`, which runs the training Python). The same :func:`main`
+runs as the ``postpass`` console command, as ``python -m addon.cli`` and inside Blender as
+``blender -b -c postpass ...``; it returns the exit code and never calls ``sys.exit`` or imports bpy.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from ..runtime.engine import DEFAULT_TILE
 from ..runtime.exr import ImageError
 from ..runtime.sequence import SequenceError
 from ..runtime.session import DEVICES
-from . import info
+from . import finetune, info
 from .report import Report
 
 DESCRIPTION = """\
@@ -141,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     describe.add_argument("file", metavar="FILE", help="an image file, or a pattern (beauty.####.exr)")
     _add_output_options(describe, progress=False)
     describe.set_defaults(run=info.info_command)
+    finetune.add_parser(commands, whole_number)
     return parser
 
 
