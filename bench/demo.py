@@ -7,7 +7,10 @@ Writes to the output folder: ``noisy.exr`` (few samples, with albedo/normal/dept
 the peer every Blender user already has), ``postpass_<model>.exr`` per shipped Postpass denoiser, guided up-res
 and inbetween model, ``frame_0001.exr`` ... ``frame_0003.exr`` (the scene's animation, for inbetweening frame 2
 from frames 1 and 3), ``comparison.png`` (one row per task, tone-mapped, with PSNR against the reference; the
-colorize row colours the reference's grey from 10 hints sampled from it) and ``summary.json``.
+colorize row colours the reference's grey from 10 hints sampled from it) and ``summary.json``; and
+``shot.blend`` (the demo scene saved as an artist's shot), ``shot_models/`` (``postpass finetune`` on it: the
+shipped denoiser fine-tuned on the shot for a minute, its models folder and report) and ``postpass_shot.exr``
+(that model on the noisy render, shown in the denoise row).
 """
 from __future__ import annotations
 
@@ -28,8 +31,9 @@ DEMO_SEED = 2_000_012
 
 
 def run(out: Path, size: int = 256, spp: int = 4, reference_spp: int = 512, models_dir: Path | None = None,
-        log=print) -> dict:
-    """Render, run Blender's OIDN and every shipped Postpass denoise model (``models_dir``: another registry)."""
+        finetune_minutes: float = 1.0, log=print) -> dict:
+    """Render, run Blender's OIDN and every shipped Postpass denoise model (``models_dir``: another registry),
+    and the shipped denoiser fine-tuned on the demo scene saved as a shot for ``finetune_minutes`` (0: not)."""
     from addon.runtime import api
     from addon.runtime.color import exposure_scale, tonemap
     from addon.runtime.exr import read_exr
@@ -55,6 +59,8 @@ def run(out: Path, size: int = 256, spp: int = 4, reference_spp: int = 512, mode
         what += f" (frame {job['frame']})" if job.get("frame") else ""
         log(f"  {name}.exr: {what} in {timings[name]:.1f} s")
 
+    shot_model = _finetune(bpy, scene, out, size, spp, finetune_minutes, log) if finetune_minutes else None
+
     # Blender's OIDN time is the render with denoising minus the same render without it.
     timings["blender_oidn"] = max(timings["blender_oidn"] - timings["noisy"], 0.0)
     labels = {"noisy": f"noisy {spp} spp", "blender_oidn": "Blender OIDN", "reference": f"reference {reference_spp} spp"}
@@ -64,6 +70,12 @@ def run(out: Path, size: int = 256, spp: int = 4, reference_spp: int = 512, mode
         result = api.denoise_file(out / "noisy.exr", out / f"{name}.exr", model=entry.name, models_dir=models_dir)
         timings[name], labels[name] = result.seconds, f"Postpass {entry.name}"
         log(f"  {name}.exr: {entry.name} v{entry.version} on {result.provider} in {result.seconds:.1f} s")
+    if shot_model:  # the fine-tune's model, from its own models folder, on the same noisy render
+        model, folder, minutes = shot_model
+        result = api.denoise_file(out / "noisy.exr", out / "postpass_shot.exr", model=model, models_dir=folder)
+        timings["postpass_shot"] = result.seconds
+        labels["postpass_shot"] = f"Postpass {model} ({minutes:g} min on this shot)"
+        log(f"  postpass_shot.exr: {model} from {folder} in {result.seconds:.1f} s")
 
     reference = read_exr(out / "reference.exr").get("Combined")
     results = {name: read_exr(out / f"{name}.exr").get("Combined") for name in labels if name != "reference"}
@@ -101,6 +113,28 @@ def run(out: Path, size: int = 256, spp: int = 4, reference_spp: int = 512, mode
                "comparison": str(grid)}
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary
+
+
+def _finetune(bpy, scene, out: Path, size: int, spp: int, minutes: float, log) -> tuple[str, Path, float]:
+    """Save the demo scene as an artist's shot (``shot.blend``: Cycles at ``spp`` samples, no denoising) and run
+    ``postpass finetune`` on it (``python -m export.finetune``, a child process: it opens the .blend itself)
+    for ``minutes``; returns (the model it kept, its models folder, minutes)."""
+    import subprocess
+
+    scene.cycles.samples, scene.cycles.use_denoising, scene.cycles.use_adaptive_sampling = spp, False, False
+    scene.render.resolution_x = scene.render.resolution_y = size
+    shot, models = out / "shot.blend", out / "shot_models"
+    bpy.ops.wm.save_as_mainfile(filepath=str(shot), copy=True)
+    log(f"fine-tuning the shipped denoiser on the demo scene saved as a shot ({minutes:g} min): postpass finetune "
+        f"{shot.name} -o {models.name}")
+    command = [sys.executable, "-m", "export.finetune", str(shot), "-o", str(models), "--minutes", f"{minutes:g}",
+               "--work", str(out / "shot_work"), "--general", "none", "--quiet"]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"postpass finetune failed (exit {done.returncode}): {done.stderr.strip()[-500:]}")
+    log(f"  {done.stdout.strip()}")
+    report = json.loads((models / "finetune.json").read_text())
+    return report["model"], models, minutes
 
 
 def _upres_row(out: Path, reference, models_dir, timings: dict, log) -> dict:
@@ -185,9 +219,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--spp", type=int, default=4, help="samples per pixel of the noisy render")
     p.add_argument("--reference-spp", type=int, default=512, help="samples per pixel of the reference")
     p.add_argument("--models", type=Path, default=None, help="model registry folder (default: the shipped models)")
+    p.add_argument("--finetune-minutes", type=float, default=1.0, help="budget of the fine-tune on the demo "
+                   "scene saved as a shot (postpass finetune; 0: skip it; default: %(default)s)")
     args = p.parse_args(argv)
     start = time.perf_counter()
-    summary = run(args.out, args.size, args.spp, args.reference_spp, args.models)
+    summary = run(args.out, args.size, args.spp, args.reference_spp, args.models, args.finetune_minutes)
     print("\nresult (PSNR / SSIM against the reference: tone-mapped renders, sRGB for colorize):")
     for name, m in summary["metrics"].items():
         print(f"  {name:<34} {m['psnr']:6.2f} dB  " + (f"{m['ssim']:.4f}" if "ssim" in m else ""))

@@ -68,6 +68,8 @@ BASE_MODEL = "denoise_kpn"
 SHOT_MODEL = "denoise_kpn_shot"
 #: seconds kept back for export, evaluation and writing the folder (plus a share of the budget)
 RESERVE_SECONDS, RESERVE_SHARE = 10.0, 0.03
+#: the held-out gain a fine-tuned model must show to be kept: less is within the noise of four images
+MIN_GAIN_DB = 0.05
 GENERAL_SHARE_CROPS = 16 * 180 // 4  # the general dataset's crops per epoch (a quarter of training_config's)
 
 
@@ -126,8 +128,11 @@ def json_stdout() -> None:
 
 
 def emit(obj: dict) -> None:
-    _json_out.write(json.dumps(obj) + "\n")
-    _json_out.flush()
+    try:
+        _json_out.write(json.dumps(obj) + "\n")
+        _json_out.flush()
+    except (BrokenPipeError, ValueError):  # the reader (Blender) is gone: the run goes on, its folder is the result
+        pass
 
 
 # --------------------------------------------------------------------------------------------------
@@ -285,7 +290,7 @@ def finetune(shot_path: Path, out: Path, minutes: float, work: Path | None = Non
         progress("evaluating on the held-out views")
         scores = held_out_scores(work, shot, {BASE_MODEL: DEFAULT_MODELS_DIR, SHOT_MODEL: staging})
         gain = scores[SHOT_MODEL] - scores[BASE_MODEL]
-        kept = "finetuned" if gain > 0 else "shipped"
+        kept = "finetuned" if gain >= MIN_GAIN_DB else "shipped"
         record = {
             "shot": str(shot.path), "shot_sha256": shot.sha256, "base_model": BASE_MODEL,
             "base_version": base_meta.get("version", ""), "minutes": minutes, "seed": seed,
@@ -359,8 +364,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         json_stdout()
 
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, stop_handler)
+    for name in ("SIGINT", "SIGTERM", "SIGBREAK"):  # SIGBREAK: Windows' CTRL_BREAK_EVENT, which the add-on sends
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), stop_handler)
     try:
         report = finetune(args.shot, args.out, args.minutes, work=args.work, general=args.general,
                           seed=args.seed, threads=args.threads, target=args.target, as_json=args.json,

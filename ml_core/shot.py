@@ -37,6 +37,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 MIN_SIZE, VIEW_SIZE = 64, 256
 HELD_OUT_VIEWS = 2
 NOISY_PER_VIEW = 2
+#: samples of the probe render that times a sample
+PROBE_SPP = 32
 #: views the plan aims to fit in the render share of the budget
 PLANNED_VIEWS = 12
 MAX_VIEWS = 96
@@ -257,6 +259,9 @@ class ShotRenderer:
         r.use_compositing = r.use_sequencer = False
         r.use_file_extension = False
         r.use_border = r.use_crop_to_border = True
+        # keep Cycles' synced scene (BVH, textures, hair) between renders: only the camera, frame and samples
+        # change, and a sync costs about a second per render on a modest scene (more than its samples at 4 spp)
+        r.use_persistent_data = True
         if threads:
             r.threads_mode, r.threads = "FIXED", threads
         for vl in scene.view_layers:
@@ -303,24 +308,21 @@ def noisy_name(spp: int, k: int) -> str:
     return f"noisy{k}_spp{spp:04d}.exr"
 
 
-def plan_reference_spp(shot: Shot, per_sample: float, fixed: float, render_seconds: float) -> int:
+def plan_reference_spp(shot: Shot, plan: dict, render_seconds: float) -> int:
     """The largest power of two of references (4x the shot's samples at least, 1024 at most, or 4x the shot's
     when that is more) that lets about :data:`PLANNED_VIEWS` views fit in ``render_seconds``."""
     low = max(4 * shot.spp, 16)
-    high = max(1024, low)
-    noisy = NOISY_PER_VIEW * (fixed + per_sample * shot.spp)
-    best = low
-    spp = low
-    while spp <= high:
-        if PLANNED_VIEWS * (noisy + fixed + per_sample * spp) <= render_seconds:
+    best = spp = low
+    while spp <= max(1024, low):
+        if PLANNED_VIEWS * view_cost({**plan, "reference_spp": spp}) <= render_seconds:
             best = spp
         spp *= 2
-    return 1 << (best.bit_length() - 1) if best & (best - 1) else best
+    return best
 
 
-def view_cost(plan: dict, spp: int) -> float:
-    return NOISY_PER_VIEW * (plan["fixed"] + plan["per_sample"] * spp) + plan["fixed"] + \
-        plan["per_sample"] * plan["reference_spp"]
+def view_cost(plan: dict) -> float:
+    """Predicted seconds of one view: its noisy images and its reference."""
+    return NOISY_PER_VIEW * plan["noisy_seconds"] + plan["fixed"] + plan["per_sample"] * plan["reference_spp"]
 
 
 def render_views(renderer: ShotRenderer, shot: Shot, work: Path, seed: int, clock: Clock,
@@ -331,22 +333,27 @@ def render_views(renderer: ShotRenderer, shot: Shot, work: Path, seed: int, cloc
     plan = json.loads(plan_path.read_text()) if plan_path.is_file() else None
     render_until = clock.budget * RENDER_SHARE
     if plan is None:
-        # the probe: view 0 at the shot's samples (its first noisy image, kept) and at 1 sample
+        # the probe: view 0 at the shot's samples (its first noisy image, kept; it also pays Cycles' first sync of
+        # the scene), then rendered as a reference at 1 and at PROBE_SPP samples: the cost per sample from
+        # many samples, as a few are too quick to time against a render's fixed cost
         view = draw_view(shot, 0, seed)
         folder = views_dir / "0000"
         folder.mkdir(parents=True, exist_ok=True)
-        progress("timing a render of the shot")
+        progress("timing renders of the shot")
         t_spp = renderer.render(view, folder / noisy_name(shot.spp, 0), spp=shot.spp,
                                 seed=render_seed(shot, 0, "noisy0"), reference=False)
-        t_one = renderer.render(view, work / "probe_spp0001.exr", spp=1, seed=render_seed(shot, 0, "probe"),
-                                reference=True)
-        per_sample = max((t_spp - t_one) / (shot.spp - 1), 1e-4) if shot.spp > 1 else t_one / 2
+        probe = work / "probe.exr"
+        t_one = renderer.render(view, probe, spp=1, seed=render_seed(shot, 0, "probe1"), reference=True)
+        t_many = renderer.render(view, probe, spp=PROBE_SPP, seed=render_seed(shot, 0, "probe"), reference=True)
+        probe.unlink()
+        per_sample = max((t_many - t_one) / (PROBE_SPP - 1), 1e-4)
         fixed = max(t_one - per_sample, 0.0)
+        plan = {"per_sample": per_sample, "fixed": fixed, "spp": shot.spp, "views": 0,
+                "noisy_seconds": min(t_spp, t_one + per_sample * (shot.spp - 1)),
+                "probe_seconds": {"spp": round(t_spp, 3), "one": round(t_one, 3), "many": round(t_many, 3)}}
         left = render_until - clock.elapsed()
-        reference_spp = plan_reference_spp(shot, per_sample, fixed, left)
-        plan = {"reference_spp": reference_spp, "per_sample": per_sample, "fixed": fixed, "spp": shot.spp,
-                "views": 0, "probe_seconds": {"spp": round(t_spp, 3), "one": round(t_one, 3)}}
-        cost = view_cost(plan, shot.spp)
+        plan["reference_spp"] = reference_spp = plan_reference_spp(shot, plan, left)
+        cost = view_cost(plan)
         if (HELD_OUT_VIEWS + 1) * cost > left + 0.5 * cost:  # not even the held-out views and one more fit
             needed = (clock.elapsed() + (HELD_OUT_VIEWS + 1) * cost) / RENDER_SHARE / 60
             raise FinetuneError(f"{shot.path}: --minutes {clock.budget / 60:g} is too short for this shot: a view "
@@ -356,7 +363,7 @@ def render_views(renderer: ShotRenderer, shot: Shot, work: Path, seed: int, cloc
         write_json(plan_path, plan)
     index = plan["views"]
     while index < MAX_VIEWS:
-        cost = view_cost(plan, shot.spp)
+        cost = view_cost(plan)
         if index >= HELD_OUT_VIEWS + 1 and clock.elapsed() + 0.5 * cost > render_until:
             break
         view = draw_view(shot, index, seed)

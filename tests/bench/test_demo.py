@@ -11,13 +11,19 @@ from bench import demo
 def test_demo_writes_results_and_comparison(tmp_path, models_dir):
     """With a registry of (untrained) models the demo runs each denoiser through the file API beside Blender's,
     and each x2 up-res model on the half-size render beside bicubic."""
-    summary = demo.run(tmp_path, size=64, spp=2, reference_spp=32, models_dir=models_dir, log=lambda *_: None)
+    summary = demo.run(tmp_path, size=64, spp=2, reference_spp=32, models_dir=models_dir, finetune_minutes=0.5,
+                       log=lambda *_: None)
     for name in ("noisy.exr", "blender_oidn.exr", "reference.exr", "lowres_x2.exr", "comparison.png", "summary.json"):
         assert (tmp_path / name).is_file(), name
     assert json.loads((tmp_path / "summary.json").read_text())["scene_seed"] == demo.DEMO_SEED
     metrics = summary["metrics"]
     assert metrics["Blender OIDN"]["psnr"] > metrics["noisy 2 spp"]["psnr"] + 3
-    denoisers = [k for k in metrics if k.startswith("Postpass denoise")]
+    # the shipped denoiser fine-tuned on the demo scene saved as a shot, from its own models folder
+    shot = [k for k in metrics if k.endswith("min on this shot)")]
+    assert len(shot) == 1 and (tmp_path / "postpass_shot.exr").is_file()
+    assert json.loads((tmp_path / "shot_models" / "finetune.json").read_text())["spp"] == 2
+    assert metrics[shot[0]]["psnr"] > metrics["noisy 2 spp"]["psnr"] + 3
+    denoisers = [k for k in metrics if k.startswith("Postpass denoise") and k not in shot]
     upressers = [k for k in metrics if k.startswith("Postpass upres")]
     assert denoisers, "every denoiser in the registry shows in the demo"
     assert {"Postpass upres_x2", "Postpass upres_x2_guided"} <= set(upressers), "every x2 up-res model shows"
@@ -30,4 +36,4 @@ def test_demo_writes_results_and_comparison(tmp_path, models_dir):
     assert all((tmp_path / f"frame_{f:04d}.exr").is_file() for f in (1, 2, 3))
     assert (tmp_path / "postpass_inbetween_vectors.exr").is_file()
     grid = cv2.imread(str(tmp_path / "comparison.png"))
-    assert grid.shape[1] == 64 * max(3 + len(denoisers), 2 + len(upressers)) and grid.std() > 5
+    assert grid.shape[1] == 64 * max(4 + len(denoisers), 2 + len(upressers)) and grid.std() > 5

@@ -147,7 +147,7 @@ def test_finetune_resumes_after_sigterm_and_writes_a_complete_models_folder(shot
     choice = registry.choice("denoise", {"color", "albedo", "normal"})
     assert choice.entry.name == report["model"]
     if report["kept"] == "finetuned":
-        assert report["held_out"]["gain_db"] > 0 and report["model"] == "denoise_kpn_shot"
+        assert report["held_out"]["gain_db"] >= 0.05 and report["model"] == "denoise_kpn_shot"
         assert set(registry.entries) == shipped - {"denoise_kpn"} | {"denoise_kpn_shot"}
         import onnx
 
@@ -156,7 +156,7 @@ def test_finetune_resumes_after_sigterm_and_writes_a_complete_models_folder(shot
         assert record["shot_sha256"] == report["shot_sha256"] and record["base_model"] == "denoise_kpn"
         assert record["held_out"] == report["held_out"] and record["minutes"] == 0.75
     else:
-        assert report["held_out"]["gain_db"] <= 0 and report["model"] == "denoise_kpn"
+        assert report["held_out"]["gain_db"] < 0.05 and report["model"] == "denoise_kpn"
         assert set(registry.entries) == shipped
 
     # the farm command picks it from the folder
