@@ -8,23 +8,20 @@ Within ``--minutes`` of wall time, start-up, rendering, training, export and eva
 
 1. **Open and check** SHOT.blend with bpy: it must open, have a camera, render with Cycles and be at least
    64x64 px. Nothing of the artist's file changes: renders use an in-memory copy and it is never saved.
-2. **Render views of the shot** (about half the budget). A view is a frame drawn from the shot's frame range,
-   the camera nudged (up to half a degree, up to 2% lens shift) and a crop of at most 256x256 px at the
-   shot's own resolution, rendered with the shot's own lights, materials, integrator and motion blur, twice
-   at its sample count (its own adaptive-sampling settings, two other Cycles seeds) and once as a reference
-   at ``reference_spp`` samples, all with the Denoising passes. The plan picks ``reference_spp`` from a
-   probe's timing so that about a dozen views fit (a power of two, at least 4x the shot's samples, at most
-   1024), then renders views until the render share of the budget is spent. Views 0 and 1 are the shot's
-   own framing (no nudge) at a quarter and three quarters of its frame range: they are **held out**, never
-   trained on, and decide whether the result is kept.
+2. **Render views of the shot** (about half the budget; :mod:`ml_core.shot`): frames across its range, the
+   camera nudged, crops of at most 256 px at its own resolution, each twice at the shot's samples (other
+   Cycles seeds) and once as a reference at ``reference_spp`` samples (picked from a probe's timing so about a
+   dozen views fit), denoised by Blender's OIDN (``--target denoised``, the default: a cleaner target than the
+   raw pixels of a few dozen samples, +0.13 dB measured) or raw. Views 0 and 1, the shot's own framing, are
+   **held out**: never trained on, they decide whether the result is kept.
 3. **Fine-tune** ``denoise_kpn`` from the shipped weights on crops of the other views, a quarter of each batch
    drawn from the general v2 dataset when it is on this machine (``--general``; so the model keeps what it
    knew), for the time the budget leaves after a reserve for the last two steps (``train.seconds``: the
    learning rate follows the elapsed share), and export the last weight-averaged checkpoint as a
    parity-checked ONNX model.
 4. **Evaluate honestly**: the shipped and the fine-tuned model on the held-out views' whole images, tone-mapped
-   PSNR against their references. The fine-tuned model is kept only when it gains; otherwise the report says
-   so and the shipped model stays.
+   PSNR against their raw references. The fine-tuned model is kept only when it gains at least
+   :data:`MIN_GAIN_DB`; otherwise the report says so and the shipped model stays.
 5. **Write MODELS_DIR whole** (built beside it, renamed into place): a complete models folder
    (``registry.json``) that ``postpass denoise --models-dir MODELS_DIR`` and the add-on read: the fine-tuned
    ``denoise_kpn_shot`` (its metadata names the shot file, its sha256, the base model, the minutes, the pairs
@@ -33,7 +30,7 @@ Within ``--minutes`` of wall time, start-up, rendering, training, export and eva
    fine-tune is refused, never overwritten.
 
 Interrupted (Ctrl-C, SIGTERM: exit 130), the same command resumes: renders are written atomically into the
-work folder (``--work``, default ``~/.cache/postpass/finetune/<shot sha256>-m<minutes>-s<seed>``), training
+work folder (``--work``, default ``~/.cache/postpass/finetune/<shot sha256>-m<minutes>-s<seed>-<target>``), training
 resumes from its last epoch, and the time already spent counts against the budget. ``--json`` prints one JSON
 object per line on stdout (``{"event": "progress", "stage", "fraction", "elapsed_s", "remaining_s",
 "message"}``, then ``{"event": "done", "report"}`` or ``{"event": "error", "message", "exit_code"}``) for the
@@ -351,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--minutes", type=float, default=15.0, help="wall-clock budget, everything included "
                    "(default: %(default)s)")
     p.add_argument("--work", type=Path, default=None, help="renders and training run (default: "
-                   "~/.cache/postpass/finetune/<shot sha256>-m<minutes>-s<seed>)")
+                   "~/.cache/postpass/finetune/<shot sha256>-m<minutes>-s<seed>-<target>)")
     p.add_argument("--general", default=DEFAULT_GENERAL, help="general dataset mixed into training, or 'none' "
                    "(default: %(default)s, when it exists)")
     p.add_argument("--target", choices=TARGETS, default="denoised", help="training targets: the references "

@@ -27,12 +27,14 @@ from typing import Callable
 
 import numpy as np
 
+from addon.runtime import trainer
 from addon.runtime.files import atomic_output
 
 from . import blender
 
-REPORT = "finetune.json"  # the report a fine-tune's models folder holds
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+REPORT = trainer.REPORT_FILE  # the report a fine-tune's models folder holds
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = (trainer.EXIT_DONE, trainer.EXIT_FAILED, trainer.EXIT_USAGE,
+                                                      trainer.EXIT_INTERRUPTED)
 #: the smallest render a shot may have (width and height), and the largest crop a view renders
 MIN_SIZE, VIEW_SIZE = 64, 256
 HELD_OUT_VIEWS = 2
@@ -47,7 +49,6 @@ GENERAL_SHARE = 0.25
 #: ``--target``: what the network learns to output for a view's noisy images
 TARGETS = ("denoised", "raw")
 DEFAULT_GENERAL = "~/.cache/postpass/data_v2"
-BLEND_MAGICS = (b"BLENDER", b"\x28\xb5\x2f\xfd", b"\x1f\x8b")  # plain, zstd- and gzip-compressed .blend files
 
 
 class FinetuneError(Exception):
@@ -89,31 +90,15 @@ def file_sha256(path: Path) -> str:
 
 
 def check_arguments(shot: Path, out: Path, minutes: float) -> None:
-    """Everything that can be checked without Blender: exit 2 before any work."""
+    """Everything that can be checked without Blender (the add-on's checks, which ``postpass finetune`` runs
+    before it starts the training Python): exit 2 before any work."""
     if not math.isfinite(minutes) or minutes <= 0:
         raise usage_error("--minutes", f"must be a positive number of minutes, got {minutes:g}")
-    if not shot.exists():
-        raise usage_error(shot, "file does not exist")
-    if not shot.is_file():
-        raise usage_error(shot, "not a file")
-    if shot.suffix.lower() != ".blend":
-        raise usage_error(shot, "not a .blend file (give the shot's Blender file)")
-    with open(shot, "rb") as f:
-        head = f.read(8)
-    if not head:
-        raise usage_error(shot, "empty file (0 bytes)")
-    if not head.startswith(BLEND_MAGICS):
-        raise usage_error(shot, "not a Blender file (no BLENDER header)")
-    if out.exists() and not out.is_dir():
-        raise usage_error(out, "exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not (out / REPORT).is_file():
-        raise usage_error(out, f"holds files and is not a fine-tune's models folder (no {REPORT}); choose an "
-                               "empty or new folder")
-    parent = out.parent if not out.exists() else out
-    while not parent.exists():
-        parent = parent.parent
-    if not os.access(parent, os.W_OK):
-        raise usage_error(out, "cannot be written (no write permission)")
+    try:
+        trainer.check_shot(shot)
+        trainer.check_models_dir(out)
+    except trainer.TrainerError as exc:
+        raise FinetuneError(str(exc), EXIT_USAGE) from None
 
 
 def open_shot(path: Path, sha256: str):

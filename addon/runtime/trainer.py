@@ -96,7 +96,7 @@ def _importable(name: str) -> Path | None:
 
 def find_training_python(configured: str | None = None, environ: dict | None = None) -> TrainingPython:
     """The Python that trains, in this order: ``configured`` (the add-on preference), ``$POSTPASS_TRAINING_PYTHON``,
-    this interpreter when it can import torch and ``ml_core``, a clone's ``.venv`` in the folder above the
+    this interpreter when torch and ``ml_core`` are importable, a clone's ``.venv`` in the folder above the
     ``addon`` package. A named interpreter that does not exist, or none found: :class:`TrainerError`."""
     environ = os.environ if environ is None else environ
     for value, source in ((configured, f"the preference {PREFERENCE}"),
@@ -123,7 +123,7 @@ _PROBE = ("import importlib.util, sys\n"
 
 
 def check_training_python(training: TrainingPython, timeout: float = 60.0) -> None:
-    """Refuse (:class:`TrainerError`) an interpreter that does not start or cannot import torch and ``ml_core``,
+    """Refuse (:class:`TrainerError`) an interpreter that does not start or lacks torch or ``ml_core``,
     before any training starts (a fraction of a second: nothing is imported)."""
     if training.source == "this Python":
         return  # checked in this process already

@@ -78,7 +78,7 @@ def test_bad_shots_and_arguments_exit_2_with_one_line_and_write_nothing(shots, t
     out = tmp_path / "models"
     work = ["--work", tmp_path / "work"]
     cases = [
-        ((tmp_path / "missing.blend", "-o", out), ("missing.blend", "does not exist")),
+        ((tmp_path / "missing.blend", "-o", out), ("missing.blend", "no such file")),
         ((REPO / "README.md", "-o", out), ("README.md", "not a .blend")),
         ((shots["eevee"], "-o", out), ("eevee.blend", "not Cycles")),
         ((shots["nocamera"], "-o", out), ("nocamera.blend", "no camera")),
