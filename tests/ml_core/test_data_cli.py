@@ -56,7 +56,8 @@ def test_killed_build_resumes_without_rerendering(tmp_path):
                 assert after[name] == mtime, name
     for name, mtime in before.items():  # the interrupted scene's finished files are kept: its folder is taken over
         folder, _, file = name.rpartition("/")  # val/.1000002.partial-HOST-PID, noisy_spp0001.exr
-        if ".partial-" in folder and file.endswith(".exr"):
+        # (not a render's hidden temporary file, which the kill may have caught mid-write: the resume removes it)
+        if ".partial-" in folder and file.endswith(".exr") and not file.startswith("."):
             seed = folder.split("/")[-1][1:].partition(".partial-")[0]
             assert after[f"val/{seed}/{file}"] == mtime, name
     assert len(data.complete_scenes(out, "val")) == 4
