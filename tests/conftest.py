@@ -3,7 +3,10 @@ the suite passes from a plain clone with no ../shared folder."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import tempfile
+from pathlib import Path
 
 # Blender must not read or write the user's config: set before anything imports bpy.
 os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="postpass-test-blender-"))
@@ -190,3 +193,45 @@ def cycles_sequence(tmp_path_factory):
     subprocess.run([sys.executable, "-c", script, str(folder), str(SEQUENCE_FRAMES[0]), str(SEQUENCE_FRAMES[-1])],
                    check=True, capture_output=True, timeout=300)
     return folder
+
+
+#: an artist's shot for the fine-tune tests (issue 27): argv = out.blend size engine camera(0/1); a plane,
+#: a sphere moving over frames 1-5, a point light, 4 spp
+MAKE_SHOT = r"""
+import sys
+from ml_core import blender
+bpy = blender.import_bpy()
+out, size, engine, camera = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4] == "1"
+bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
+sc = bpy.context.scene
+sc.render.engine = engine
+sc.cycles.samples, sc.cycles.use_denoising, sc.cycles.device = 4, False, "CPU"
+sc.cycles.max_bounces = 3
+sc.render.resolution_x = sc.render.resolution_y = size
+sc.render.resolution_percentage = 100
+sc.frame_start, sc.frame_end = 1, 5
+bpy.ops.mesh.primitive_plane_add(size=10)
+bpy.ops.mesh.primitive_uv_sphere_add(radius=1, location=(-1, 0, 1))
+ball = bpy.context.object
+ball.keyframe_insert("location", frame=1)
+ball.location.x = 1
+ball.keyframe_insert("location", frame=5)
+bpy.ops.object.light_add(type="POINT", location=(2, -2, 4))
+bpy.context.object.data.energy = 500
+if camera:
+    bpy.ops.object.camera_add(location=(0, -6, 3), rotation=(1.2, 0, 0))
+    sc.camera = bpy.context.object
+bpy.ops.wm.save_as_mainfile(filepath=out)
+"""
+
+
+
+@pytest.fixture(scope="session")
+def make_shot():
+    """make_shot(path, size=64, engine="CYCLES", camera=True) -> path: a small shot .blend saved by bpy in a
+    child process (the test process's bpy keeps its own scene)."""
+    def make(path: Path, size: int = 64, engine: str = "CYCLES", camera: bool = True) -> Path:
+        subprocess.run([sys.executable, "-c", MAKE_SHOT, str(path), str(size), engine, "1" if camera else "0"],
+                       check=True, capture_output=True, cwd=Path(__file__).resolve().parents[1], timeout=120)
+        return Path(path)
+    return make

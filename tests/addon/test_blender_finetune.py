@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import subprocess
 import sys
 import time
 import types
@@ -19,22 +18,6 @@ from ml_core.blender import import_bpy
 
 REPO = Path(__file__).resolve().parents[2]
 MODULE = "bl_ext.user_default.postpass"
-
-MAKE_SHOT = """\
-import sys
-from ml_core.blender import import_bpy
-bpy = import_bpy()
-bpy.ops.wm.read_factory_settings(use_empty=False)   # a camera, a cube and a light
-scene = bpy.context.scene
-scene.render.engine = "CYCLES"
-scene.render.resolution_x = scene.render.resolution_y = 64
-scene.render.resolution_percentage = 100
-scene.cycles.samples = 4
-scene.cycles.device = "CPU"
-scene.frame_start, scene.frame_end = 1, 3
-bpy.ops.wm.save_as_mainfile(filepath=sys.argv[1])
-"""
-
 
 @pytest.fixture(scope="module")
 def bpy():
@@ -60,13 +43,11 @@ def extension(bpy, tmp_path_factory):
 
 
 @pytest.fixture
-def shot(tmp_path) -> Path:
-    """shot/shot.blend: Cycles, 64x64, 4 spp, frames 1-3 (Blender's default cube), saved by a child process."""
+def shot(tmp_path, make_shot) -> Path:
+    """shot/shot.blend: Cycles, 64x64, 4 spp, frames 1-5, saved by a child process (conftest's make_shot)."""
     path = tmp_path / "shot" / "shot.blend"
     path.parent.mkdir()
-    subprocess.run([sys.executable, "-c", MAKE_SHOT, str(path)], check=True, cwd=REPO, capture_output=True,
-                   timeout=120)
-    return path
+    return make_shot(path)
 
 
 class Layout:

@@ -20,31 +20,13 @@ from addon.runtime import trainer
 
 REPO = Path(__file__).resolve().parents[2]
 
-MAKE_SHOT = """\
-import sys
-from ml_core.blender import import_bpy
-bpy = import_bpy()
-bpy.ops.wm.read_factory_settings(use_empty=False)   # a camera, a cube and a light
-scene = bpy.context.scene
-if sys.argv[2] != "default":
-    scene.render.engine = sys.argv[2]
-scene.render.resolution_x = scene.render.resolution_y = 64
-scene.render.resolution_percentage = 100
-scene.cycles.samples = 4
-scene.cycles.device = "CPU"
-scene.frame_start, scene.frame_end = 1, 3
-bpy.ops.wm.save_as_mainfile(filepath=sys.argv[1])
-"""
-
-
 @pytest.fixture(scope="module")
-def shots(tmp_path_factory) -> Path:
-    """shot.blend (Cycles, 64x64, 4 spp, 3 frames) and eevee.blend (the same with Blender's default engine),
-    saved by bpy in a child process."""
+def shots(tmp_path_factory, make_shot) -> Path:
+    """shot.blend (Cycles, 64x64, 4 spp, 5 frames) and eevee.blend (the same rendered with EEVEE), saved by bpy
+    in a child process (conftest's make_shot)."""
     folder = tmp_path_factory.mktemp("shots")
-    for name, engine in (("shot.blend", "CYCLES"), ("eevee.blend", "default")):
-        subprocess.run([sys.executable, "-c", MAKE_SHOT, str(folder / name), engine], check=True, cwd=REPO,
-                       capture_output=True, timeout=120)
+    make_shot(folder / "shot.blend")
+    make_shot(folder / "eevee.blend", engine="BLENDER_EEVEE")
     return folder
 
 

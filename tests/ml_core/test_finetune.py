@@ -3,7 +3,6 @@ export, onnxruntime evaluation), its resume after SIGTERM, its JSON progress, an
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -16,48 +15,13 @@ from addon.runtime.registry import DEFAULT_MODELS_DIR, Registry
 
 REPO = Path(__file__).resolve().parents[2]
 
-#: writes a small Cycles shot: argv = out.blend size engine camera(0/1)
-MAKE_SHOT = r"""
-import sys
-from ml_core import blender
-bpy = blender.import_bpy()
-out, size, engine, camera = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4] == "1"
-bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
-sc = bpy.context.scene
-sc.render.engine = engine
-sc.cycles.samples, sc.cycles.use_denoising, sc.cycles.device = 4, False, "CPU"
-sc.cycles.max_bounces = 3
-sc.render.resolution_x = sc.render.resolution_y = size
-sc.render.resolution_percentage = 100
-sc.frame_start, sc.frame_end = 1, 5
-bpy.ops.mesh.primitive_plane_add(size=10)
-bpy.ops.mesh.primitive_uv_sphere_add(radius=1, location=(-1, 0, 1))
-ball = bpy.context.object
-ball.keyframe_insert("location", frame=1)
-ball.location.x = 1
-ball.keyframe_insert("location", frame=5)
-bpy.ops.object.light_add(type="POINT", location=(2, -2, 4))
-bpy.context.object.data.energy = 500
-if camera:
-    bpy.ops.object.camera_add(location=(0, -6, 3), rotation=(1.2, 0, 0))
-    sc.camera = bpy.context.object
-bpy.ops.wm.save_as_mainfile(filepath=out)
-"""
-
-
-def make_shot(path: Path, size: int = 64, engine: str = "CYCLES", camera: bool = True) -> Path:
-    subprocess.run([sys.executable, "-c", MAKE_SHOT, str(path), str(size), engine, "1" if camera else "0"],
-                   check=True, capture_output=True, cwd=REPO)
-    return path
-
-
 def finetune(*args, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "export.finetune", *map(str, args)], capture_output=True,
                           text=True, cwd=REPO, **kwargs)
 
 
 @pytest.fixture(scope="module")
-def shots(tmp_path_factory) -> dict[str, Path]:
+def shots(tmp_path_factory, make_shot) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("shots")
     return {"good": make_shot(folder / "good.blend"),
             "eevee": make_shot(folder / "eevee.blend", engine="BLENDER_EEVEE"),
