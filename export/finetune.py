@@ -67,7 +67,6 @@ SHOT_MODEL = "denoise_kpn_shot"
 RESERVE_SECONDS, RESERVE_SHARE = 10.0, 0.03
 #: the held-out gain a fine-tuned model must show to be kept: less is within the noise of four images
 MIN_GAIN_DB = 0.05
-GENERAL_SHARE_CROPS = 16 * 180 // 4  # the general dataset's crops per epoch (a quarter of training_config's)
 
 
 class Progress:
@@ -253,7 +252,7 @@ def finetune(shot_path: Path, out: Path, minutes: float, work: Path | None = Non
         plan = render_views(renderer, shot, work, seed, clock, progress)
         progress.say(f"rendered {plan['views']} views of {shot.path.name} ({shot.width}x{shot.height}, "
                      f"{shot.spp} spp; references at {plan['reference_spp']} spp) in "
-                     f"{clock.state['stages'].get('render', 0) + time.monotonic() - clock.stage_start:.0f} s")
+                     f"{clock.stage_seconds('render'):.0f} s")
         root = dataset_from_views(work, shot, plan)
 
         clock.enter("train")
@@ -264,7 +263,7 @@ def finetune(shot_path: Path, out: Path, minutes: float, work: Path | None = Non
         _, base_meta = model_from_onnx(base)
         train_scenes = (plan["views"] - HELD_OUT_VIEWS) * NOISY_PER_VIEW
         crop = min(64, (min(VIEW_SIZE, shot.width, shot.height) // 16) * 16)
-        mix = general_mix(general, shot.spp, GENERAL_SHARE_CROPS, progress.say)
+        mix = general_mix(general, shot.spp, progress.say)
         run_dir = work / "run"
         trained = json.loads((run_dir / "history.json").read_text()).get("train_seconds", 0.0) \
             if (run_dir / "history.json").is_file() else 0.0  # an interrupted run's training so far

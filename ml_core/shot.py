@@ -46,6 +46,9 @@ PLANNED_VIEWS = 12
 MAX_VIEWS = 96
 RENDER_SHARE = 0.5
 GENERAL_SHARE = 0.25
+#: crops per training epoch: ~30 s at ~6 steps/s of 16 crops (2-core CPU), so checkpoints and validation come that
+#: often
+EPOCH_CROPS = 16 * 180
 #: ``--target``: what the network learns to output for a view's noisy images
 TARGETS = ("denoised", "raw")
 DEFAULT_GENERAL = "~/.cache/postpass/data_v2"
@@ -148,6 +151,11 @@ class Clock:
     def enter(self, stage: str) -> None:
         self.leave()
         self.stage, self.stage_start = stage, time.monotonic()
+
+    def stage_seconds(self, stage: str) -> float:
+        """Seconds spent in ``stage`` so far, the running stage's current stint included."""
+        running = time.monotonic() - self.stage_start if stage == self.stage else 0.0
+        return self.state["stages"].get(stage, 0.0) + running
 
     def leave(self) -> None:
         if self.stage is not None:
@@ -406,8 +414,9 @@ def _link(src: Path, dst: Path) -> None:
 # --------------------------------------------------------------------------------------------------
 # Training
 # --------------------------------------------------------------------------------------------------
-def general_mix(general: str | None, spp: int, crops: int, say: Callable[[str], None]) -> list[dict]:
-    """The general dataset's share of each epoch, when its folder is here and has the shot's sample count."""
+def general_mix(general: str | None, spp: int, say: Callable[[str], None]) -> list[dict]:
+    """The general dataset's share of each epoch (:data:`GENERAL_SHARE` of :data:`EPOCH_CROPS`), when its folder
+    is here and has the shot's sample count."""
     from . import data
 
     if not general or general == "none":
@@ -416,21 +425,19 @@ def general_mix(general: str | None, spp: int, crops: int, say: Callable[[str], 
     scenes = data.complete_scenes(root, "train")
     if not scenes:
         say(f"no general dataset at {root} (build it with `python -m ml_core.data build --preset v2 "
-                     f"--split train --count N --out {general}`): training on the shot alone")
+            f"--split train --count N --out {general}`): training on the shot alone")
         return []
     if not (scenes[0] / f"noisy_spp{spp:04d}.exr").is_file():
         say(f"the general dataset at {root} has no {spp}-spp renders: training on the shot alone")
         return []
     return [{"root": str(root), "split": "train", "scenes": len(scenes),
-             "crops_per_scene": max(1, round(crops / len(scenes)))}]
+             "crops_per_scene": max(1, round(EPOCH_CROPS * GENERAL_SHARE / len(scenes)))}]
 
 
 def training_config(shot: Shot, name: str, root: Path, base: Path, base_meta: dict, seed: int,
                     seconds: float, train_scenes: int, mix: list[dict], crop: int) -> dict:
     architecture = json.loads(base_meta["architecture"])
-    # an epoch of ~30 s at ~6 steps/s of 16 crops (2-core CPU): checkpoints and validation that often
-    crops = 16 * 180
-    shot_crops = round(crops * (1 - GENERAL_SHARE)) if mix else crops
+    shot_crops = round(EPOCH_CROPS * (1 - GENERAL_SHARE)) if mix else EPOCH_CROPS
     return {
         "task": "denoise", "name": name, "run": "finetune", "seed": seed,
         "version": f"{base_meta.get('version', '0')}+shot.{shot.sha256[:8]}",

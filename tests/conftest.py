@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import types
 from pathlib import Path
 
 # Blender must not read or write the user's config: set before anything imports bpy.
@@ -235,3 +236,53 @@ def make_shot():
                        check=True, capture_output=True, cwd=Path(__file__).resolve().parents[1], timeout=120)
         return Path(path)
     return make
+
+
+# A stand-in for a Blender panel's layout, for the add-on's panel tests: a background Blender draws no panels.
+class Layout:
+    """Stands in for a panel's ``UILayout``: records ("prop", name), ("label", text), ("operator", idname, text,
+    {property: value}) and ("progress", factor, text) in drawing order."""
+
+    def __init__(self, drawn: list):
+        self.__dict__["drawn"] = drawn
+
+    def __setattr__(self, name, value):  # active, enabled, use_property_split
+        pass
+
+    def column(self, **_):
+        return self
+
+    row = box = column
+
+    def prop(self, data, name, **_):
+        self.drawn.append(("prop", name))
+
+    def label(self, text="", **_):
+        self.drawn.append(("label", text))
+
+    def operator(self, idname, text=None, **_):
+        properties = {}
+        self.drawn.append(("operator", idname, text, properties))
+        return _Recorded(properties)
+
+    def progress(self, factor=0.0, text="", **_):
+        self.drawn.append(("progress", factor, text))
+
+
+class _Recorded:
+    def __init__(self, properties):
+        self.__dict__["properties"] = properties
+
+    def __setattr__(self, name, value):
+        self.properties[name] = value
+
+
+@pytest.fixture(scope="session")
+def draw_panel():
+    """draw_panel(panel, scene, image=None) -> what ``panel.draw`` drew (:class:`Layout`'s records)."""
+    def draw(panel, scene, image=None) -> list:
+        drawn = []
+        panel.draw(types.SimpleNamespace(layout=Layout(drawn)),
+                   types.SimpleNamespace(scene=scene, space_data=types.SimpleNamespace(image=image)))
+        return drawn
+    return draw

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-import types
 import zipfile
 from pathlib import Path
 
 import numpy as np
-import onnx
 import pytest
 from conftest import copy_models
 from onnx import TensorProto, helper, numpy_helper
@@ -265,7 +263,7 @@ def test_inbetween_writes_a_retimed_sequence(bpy, extension, models_dir, tmp_pat
 
 
 def test_a_render_without_denoising_data_gets_the_colour_model_advice_and_a_button(bpy, extension, denoise_models,
-                                                                                     tmp_path, capfd):
+                                                                                     tmp_path, capfd, draw_panel):
     """Issue 25: the Render Result of a render without Denoising Data is denoised by the colour-only model; the
     report says once that Denoising Data would do better, and the panel's button turns it on for the next render."""
     operators, gui = extension.addon.operators, extension.addon.gui
@@ -284,7 +282,7 @@ def test_a_render_without_denoising_data_gets_the_colour_model_advice_and_a_butt
         assert line in capfd.readouterr().out  # the WARNING report (background Blender prints reports)
         passes = ("Denoising Albedo", "Denoising Normal")
         assert operators.ADVICE["Render Result"] == operators.ADVICE["Render Result denoised"] == (line, passes)
-        drawn = draw(gui.IMAGE_PT_postpass, scene, bpy.data.images["Render Result"])
+        drawn = draw_panel(gui.IMAGE_PT_postpass, scene, bpy.data.images["Render Result"])
         assert ("operator", "postpass.enable_passes", "Enable Denoising Data",
                 {"passes": "Denoising Albedo, Denoising Normal"}) in drawn
         assert bpy.ops.postpass.denoise(image="Render Result") == {"FINISHED"}
@@ -293,7 +291,7 @@ def test_a_render_without_denoising_data_gets_the_colour_model_advice_and_a_butt
         assert bpy.ops.postpass.enable_passes(passes="Denoising Albedo, Denoising Normal") == {"FINISHED"}
         assert layer.cycles.denoising_store_passes and not operators.ADVICE
         assert not any(d[0] == "operator" and d[1] == "postpass.enable_passes"
-                       for d in draw(gui.IMAGE_PT_postpass, scene, bpy.data.images["Render Result"]))
+                       for d in draw_panel(gui.IMAGE_PT_postpass, scene, bpy.data.images["Render Result"]))
     finally:
         prefs.models_folder = models
 
@@ -347,54 +345,12 @@ def test_problems_are_reports_not_crashes(bpy, extension, models_dir, tmp_path, 
 # ----------------------------------------------------------------------------------------------------------
 # Generated from the task registry: panels, and a task registered at run time
 # ----------------------------------------------------------------------------------------------------------
-class Layout:
-    """Stands in for a panel's ``UILayout``: records ("prop", name), ("label", text) and ("operator", idname,
-    text, {property: value}) in drawing order (a background Blender draws no panels)."""
-
-    def __init__(self, drawn: list):
-        self.__dict__["drawn"] = drawn
-
-    def __setattr__(self, name, value):  # active, enabled, use_property_split
-        pass
-
-    def column(self, **_):
-        return self
-
-    row = box = column
-
-    def prop(self, data, name, **_):
-        self.drawn.append(("prop", name))
-
-    def label(self, text="", **_):
-        self.drawn.append(("label", text))
-
-    def operator(self, idname, text=None, **_):
-        properties = {}
-        self.drawn.append(("operator", idname, text, properties))
-        return _Recorded(properties)
-
-
-class _Recorded:
-    def __init__(self, properties):
-        self.__dict__["properties"] = properties
-
-    def __setattr__(self, name, value):
-        self.properties[name] = value
-
-
-def draw(panel, scene, image=None) -> list:
-    drawn = []
-    panel.draw(types.SimpleNamespace(layout=Layout(drawn)),
-               types.SimpleNamespace(scene=scene, space_data=types.SimpleNamespace(image=image)))
-    return drawn
-
-
-def test_panels_draw_a_section_per_registered_task(bpy, extension):
+def test_panels_draw_a_section_per_registered_task(bpy, extension, draw_panel):
     gui, scene = extension.addon.gui, bpy.data.scenes.new("panels")
     image = bpy.data.images.new("panel image", 8, 8)
     assert bpy.ops.postpass.new_hint_image(image="panel image") == {"FINISHED"}  # the + beside Hints
     scene.postpass.hint_image = bpy.data.images["panel image hints"]
-    drawn = draw(gui.IMAGE_PT_postpass, scene, image)
+    drawn = draw_panel(gui.IMAGE_PT_postpass, scene, image)
     props = [d[1] for d in drawn if d[0] == "prop"]
     assert props == ["in_place", "precision", "denoise_model", "upres_model", "colorize_model", "hint_image",
                      "hint_mask", "inbetween_model", "inbetween_factor"]
@@ -411,7 +367,7 @@ def test_panels_draw_a_section_per_registered_task(bpy, extension):
     settings = scene.postpass
     settings.upres_on_render, scene.frame_step = "2", 1
     settings.inbetween_on_render = True
-    drawn = draw(gui.RENDER_PT_postpass, scene)
+    drawn = draw_panel(gui.RENDER_PT_postpass, scene)
     assert [d[1] for d in drawn if d[0] == "prop"] == [
         "denoise_on_render", "denoise_model", "upres_on_render", "upres_model", "frame_step", "inbetween_on_render",
         "inbetween_model", "precision", "output_mode"]
@@ -456,7 +412,8 @@ def brighten_models(runtime, folder: Path) -> Path:
     return folder
 
 
-def test_a_task_registered_before_the_addon_gets_its_operator_settings_and_panels(bpy, extension, tmp_path):
+def test_a_task_registered_before_the_addon_gets_its_operator_settings_and_panels(bpy, extension, tmp_path,
+                                                                                  draw_panel):
     """The add-on's operators, settings and panels come from the task registry: a task registered at run time
     (a studio plug-in's) before the add-on registers gets them all, with no edit to the Blender layer."""
     addon = extension.addon
@@ -484,11 +441,11 @@ def test_a_task_registered_before_the_addon_gets_its_operator_settings_and_panel
                 assert (settings.brighten_model, settings.brighten_on_render, settings.brighten_gain) == (
                     "AUTO", False, 2)
 
-                drawn = draw(addon.gui.IMAGE_PT_postpass, scene, bpy.data.images.new("brighten panel", 8, 8))
+                drawn = draw_panel(addon.gui.IMAGE_PT_postpass, scene, bpy.data.images.new("brighten panel", 8, 8))
                 assert ("prop", "brighten_model") in drawn and ("prop", "brighten_gain") in drawn
                 assert ("operator", "postpass.brighten", "Brighten", {"gain": 2, "model": "AUTO", "precision": "fp32",
                                                                       "in_place": False}) in drawn
-                assert ("prop", "brighten_on_render") in draw(addon.gui.RENDER_PT_postpass, scene)
+                assert ("prop", "brighten_on_render") in draw_panel(addon.gui.RENDER_PT_postpass, scene)
 
                 prefs().models_folder = str(models)
                 pixels = pattern_image(seed=7)

@@ -9,7 +9,6 @@ import importlib.util
 import json
 import sys
 import time
-import types
 from pathlib import Path
 
 import pytest
@@ -50,53 +49,19 @@ def shot(tmp_path, make_shot) -> Path:
     return make_shot(path)
 
 
-class Layout:
-    """Stands in for a panel's ``UILayout`` (a background Blender draws no panels): records ("prop", name),
-    ("label", text), ("operator", idname, text) and ("progress", factor, text) in drawing order."""
-
-    def __init__(self, drawn: list):
-        self.__dict__["drawn"] = drawn
-
-    def __setattr__(self, name, value):  # active, enabled, use_property_split
-        pass
-
-    def column(self, **_):
-        return self
-
-    row = box = column
-
-    def prop(self, data, name, **_):
-        self.drawn.append(("prop", name))
-
-    def label(self, text="", **_):
-        self.drawn.append(("label", text))
-
-    def operator(self, idname, text=None, **_):
-        self.drawn.append(("operator", idname, text))
-        return types.SimpleNamespace()
-
-    def progress(self, factor=0.0, text="", **_):
-        self.drawn.append(("progress", factor, text))
-
-
-def draw(panel, scene) -> list:
-    drawn = []
-    panel.draw(types.SimpleNamespace(layout=Layout(drawn)), types.SimpleNamespace(scene=scene))
-    return drawn
-
-
 def labels(drawn) -> list[str]:
     return [d[1] for d in drawn if d[0] == "label"]
 
 
-def test_an_unsaved_file_or_no_training_python_is_a_report_and_nothing_starts(bpy, extension, shot, tmp_path):
+def test_an_unsaved_file_or_no_training_python_is_a_report_and_nothing_starts(bpy, extension, shot, tmp_path,
+                                                                             draw_panel):
     addon = extension.addon
     bpy.ops.wm.read_homefile(use_empty=True)  # File > New: never saved
     with pytest.raises(RuntimeError, match=r"Save the \.blend first \(File > Save\)"):
         bpy.ops.postpass.finetune()
-    drawn = draw(addon.gui.RENDER_PT_postpass_finetune, bpy.context.scene)
+    drawn = draw_panel(addon.gui.RENDER_PT_postpass_finetune, bpy.context.scene)
     assert ("prop", "finetune_minutes") in drawn
-    assert ("operator", "postpass.finetune", "Fine-tune on this Shot") in drawn
+    assert ("operator", "postpass.finetune", "Fine-tune on this Shot", {}) in drawn
     assert "Save the .blend first: the fine-tune renders the saved file" in labels(drawn)
 
     bpy.ops.wm.open_mainfile(filepath=str(shot))
@@ -114,7 +79,8 @@ def test_an_unsaved_file_or_no_training_python_is_a_report_and_nothing_starts(bp
     assert addon.run_cli_command(["finetune", str(tmp_path / "missing.blend"), "-o", str(tmp_path / "m")]) == 2
 
 
-def test_finetune_writes_the_shot_models_beside_the_blend_and_denoise_then_uses_them(bpy, extension, shot, tmp_path):
+def test_finetune_writes_the_shot_models_beside_the_blend_and_denoise_then_uses_them(bpy, extension, shot, tmp_path,
+                                                                                     draw_panel):
     addon = extension.addon
     operators, gui, preferences = addon.operators, addon.gui, addon.preferences
     bpy.ops.wm.open_mainfile(filepath=str(shot))
@@ -129,10 +95,10 @@ def test_finetune_writes_the_shot_models_beside_the_blend_and_denoise_then_uses_
     while (run.progress or {}).get("stage") != "train" and not run.done and time.monotonic() < deadline:
         time.sleep(0.2)
     assert (run.progress or {}).get("stage") == "train", (run.returncode, run.error)
-    drawn = draw(gui.RENDER_PT_postpass_finetune, bpy.context.scene)
+    drawn = draw_panel(gui.RENDER_PT_postpass_finetune, bpy.context.scene)
     (progress,) = [d for d in drawn if d[0] == "progress"]
     assert 0 < progress[1] < 1 and progress[2].startswith("Training: ") and progress[2].endswith(" left")
-    assert ("operator", "postpass.finetune_cancel", "Cancel") in drawn
+    assert ("operator", "postpass.finetune_cancel", "Cancel", {}) in drawn
     assert bpy.ops.postpass.finetune_cancel() == {"FINISHED"}
     assert run.wait(120)
     assert run.returncode == 130 and operators.finish_finetune(run)[1].startswith("Fine-tune stopped; run it again")
@@ -156,8 +122,8 @@ def test_finetune_writes_the_shot_models_beside_the_blend_and_denoise_then_uses_
         expected_model = report["base_model"]
         expected_line = f"Shot model: none, the fine-tune did not help ({gain}); the shipped models run"
     assert gui.shot_model_line() == expected_line
-    assert expected_line in labels(draw(gui.RENDER_PT_postpass, bpy.context.scene))
-    assert line in labels(draw(gui.RENDER_PT_postpass_finetune, bpy.context.scene))
+    assert expected_line in labels(draw_panel(gui.RENDER_PT_postpass, bpy.context.scene))
+    assert line in labels(draw_panel(gui.RENDER_PT_postpass_finetune, bpy.context.scene))
 
     scene = bpy.context.scene
     scene.view_layers[0].cycles.denoising_store_passes = True  # colour, albedo and normal: the full denoiser
