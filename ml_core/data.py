@@ -263,6 +263,11 @@ def contact_sheet(out: Path, split: str, count: int = 8, path: Path | None = Non
     rows, labels = [], []
     for folder in folders:
         frames = sorted(folder.glob("frame_*.exr"))
+        if not frames:  # a temporal sequence: its noisy frames at the level shown (4 spp), then the references
+            sequence = sorted(folder.glob("seq_*_spp*.exr"))
+            level = next((f.stem[-7:] for f in sequence if int(f.stem[-4:]) >= 4), sequence[-1].stem[-7:]) \
+                if sequence else ""
+            frames = [f for f in sequence if f.stem.endswith(level)] + sorted(folder.glob("seq_*_target.exr"))
         if not (folder / "target.exr").is_file():  # an animation-only dataset: its frames
             shown = [read_exr(f).get("Combined") for f in frames]
             scale = exposure_scale(shown[0])

@@ -76,3 +76,23 @@ def hdr_l1_display_psnr(pred, target, exposure):
     equals :func:`hdr_l1_display_rmse`'s display half; cleaner crops weigh more than there, noisier ones less.
     The 1e-5 floor (50 dB) stops near-perfect flat crops from taking all the weight."""
     return 0.5 * hdr_l1(pred, target, exposure) + 0.0075 * torch.log(_display_mse(pred, target, exposure) + 1e-5).mean()
+
+
+def temporal_change(pred, earlier_pred, target, earlier_target, vector, exposure):
+    """The temporal loss (issue 26): mean absolute difference between how the output changes from frame t - 1
+    to frame t along the motion and how the reference does, in the displayed image (exposure, clip, sRGB: the
+    domain of the benchmark's temporal error). Frame t - 1 is warped onto frame t along frame t's Vector pass,
+    so what moves with the geometry cancels; what is left is flicker, and changes the reference has too
+    (shading, disocclusions the warp gets wrong) cancel between the two. ``exposure``: frame t's, for both
+    frames (one scale per shot). A per-frame loss alone lets each frame's residual error be independent."""
+    from .models.blocks import warp
+    from .models.denoise_temporal import neighbour_flows
+
+    e = exposure.view(-1, 1, 1, 1)
+    flow = neighbour_flows(vector)["prev"]
+
+    def change(now, before):
+        shown_now, shown_before = (srgb_encode_torch((x * e).clamp(0, 1)) for x in (now, before))
+        return shown_now - warp(shown_before, flow)
+
+    return (change(pred, earlier_pred) - change(target, earlier_target)).abs().mean()

@@ -99,6 +99,10 @@ class RenderConfig:
     #: keep Cycles' synced scene (BVH, hair) between a scene's renders: same pixels, ~3 s less per render on
     #: heavy scenes (hair)
     persistent_data: bool = False
+    #: animated sequences for the temporal denoiser: every frame 1..``frames`` at each of these spp (its own
+    #: sampling seed per frame and level, as an animation render has) and a reference at ``target_spp``
+    #: (``seq_0001_spp0004.exr``, ``seq_0001_target.exr``) instead of the inbetween frames; empty: none
+    sequence_spp: tuple[int, ...] = ()
 
     @property
     def family_weights(self) -> dict[str, float] | None:
@@ -110,7 +114,8 @@ class RenderConfig:
         data = {k: v for k, v in asdict(self).items() if k not in ("threads", "persistent_data")}
         # added later: the older datasets keep their fingerprints
         for key, default in (("stills", True), ("motion_span", 0), ("target_oidn", False), ("palette", "random"),
-                             ("families", ()), ("volume_bounces", 0), ("transparent_bounces", 0)):
+                             ("families", ()), ("volume_bounces", 0), ("transparent_bounces", 0),
+                         ("sequence_spp", ())):
             if data[key] == default:
                 del data[key]
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
@@ -140,9 +145,17 @@ def products(config: RenderConfig) -> list[str]:
     if config.stills:
         names += [f"noisy_spp{spp:04d}.exr" for spp in config.noisy_spp] + ["target.exr"]
         names += [f"lowres_x{s}.exr" for s in config.lowres_scales]
-    if config.frames > 1:
+    if config.frames > 1 and config.sequence_spp:
+        names += [sequence_name(f, spp) for f in range(1, config.frames + 1) for spp in config.sequence_spp]
+        names += [sequence_name(f) for f in range(1, config.frames + 1)]
+    elif config.frames > 1:
         names += [f"frame_{f:04d}.exr" for f in range(1, config.frames + 1)]
     return names
+
+
+def sequence_name(frame: int, spp: int | None = None) -> str:
+    """A temporal sequence's file: frame ``frame`` at ``spp`` samples, or its reference (``spp`` None)."""
+    return f"seq_{frame:04d}_spp{spp:04d}.exr" if spp else f"seq_{frame:04d}_target.exr"
 
 
 def _sampling_seed(scene_seed: int, product: str) -> int:
@@ -232,7 +245,12 @@ def render_scene(spec: dict, folder: Path, config: RenderConfig, meshes: MeshLib
                                         adaptive=config.target_adaptive_threshold, denoise=config.target_oidn)))
         jobs += [(f"lowres_x{s}.exr", dict(spp=config.target_spp, frame=still, scale=s,
                                            adaptive=config.target_adaptive_threshold)) for s in config.lowres_scales]
-    if config.frames > 1:
+    if config.frames > 1 and config.sequence_spp:
+        for f in range(1, config.frames + 1):
+            jobs += [(sequence_name(f, spp), dict(spp=spp, frame=f)) for spp in config.sequence_spp]
+            jobs.append((sequence_name(f), dict(spp=config.target_spp, frame=f,
+                                                adaptive=config.target_adaptive_threshold)))
+    elif config.frames > 1:
         jobs += [(f"frame_{f:04d}.exr", dict(spp=config.anim_spp, frame=f, denoise=True))
                  for f in range(1, config.frames + 1)]
     files = {}

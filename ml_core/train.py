@@ -47,7 +47,9 @@ come from ``resume.pt``). ``"train": {"ema": 0.999}`` keeps an exponential movin
 raw weights' validation PSNR, so the average's worth is measured in every such run. ``"train": {"seconds": S}``
 trains for S seconds of wall time (``postpass finetune``'s budget; an interrupted run's time counts): the
 learning rate follows the elapsed share of S when it is ahead of the steps' share, and the epoch in which the
-time runs out ends early and is the last (``epochs`` is then an upper bound).
+time runs out ends early and is the last (``epochs`` is then an upper bound). ``"train": {"temporal_loss": W}``
+(the temporal denoiser's; its dataset's items also hold the frame before, ``earlier/...``): the model also
+runs on the frame before, whose per-frame loss is added, plus W times ``ml_core.losses.temporal_change``.
 """
 from __future__ import annotations
 
@@ -69,7 +71,7 @@ from addon.runtime.files import atomic_output
 from . import ddp, paths
 from .checkpoint import load_checkpoint, save_checkpoint
 from .datasets import MixedDataset, make_dataset
-from .losses import LOSSES
+from .losses import LOSSES, temporal_change
 from .metrics import display_psnr, exposure_of, tonemapped_psnr
 from .models import build
 from .shipped import model_from_onnx
@@ -106,6 +108,22 @@ def model_inputs(model, batch: dict) -> tuple[list[torch.Tensor], torch.Tensor]:
     return [values[i.name] for i in contract.inputs], exposure
 
 
+#: a sample's keys for the frame before its own (a temporal dataset's: ``ml_core.datasets.denoise_temporal``)
+EARLIER = "earlier/"
+
+
+def temporal_pair_loss(net, model, batch: dict, pred, exposure, criterion, weight: float):
+    """``train.temporal_loss``: the model run also on the frame before (the batch's ``earlier/`` keys), its
+    per-frame loss added, and ``weight`` times the temporal loss between the two outputs
+    (``ml_core.losses.temporal_change``, at the current frame's exposure)."""
+    earlier = {k[len(EARLIER):]: v for k, v in batch.items() if k.startswith(EARLIER)}
+    inputs, earlier_exposure = model_inputs(model, earlier)
+    earlier_pred = net(*inputs)
+    return (criterion(earlier_pred, earlier["target"], earlier_exposure)
+            + weight * temporal_change(pred, earlier_pred, batch["target"], earlier["target"], batch["vector"],
+                                       exposure))
+
+
 def augment_exposure(model, batch: dict, rng: np.random.Generator, shard: tuple[int, int] = (0, 1)) -> dict:
     """Scale HDR inputs and the target by one random factor per sample (2^-3 .. 2^3). ``rng`` draws the factors
     of the whole global batch, of which ``batch`` is slice ``rank`` of ``world`` (``shard``: this process's rank
@@ -117,7 +135,8 @@ def augment_exposure(model, batch: dict, rng: np.random.Generator, shard: tuple[
     (rank, world), n = shard, len(batch["target"])
     exponent = rng.uniform(-3, 3, n * world)[rank * n:(rank + 1) * n].astype(np.float32)
     factor = torch.from_numpy(2.0 ** exponent).view(-1, 1, 1, 1).to(batch["target"].device)
-    return {k: (v * factor if k in hdr else v) for k, v in batch.items()}
+    # a temporal item's frame before (``earlier/color``...) is scaled with its own frame
+    return {k: (v * factor if k.rpartition("/")[2] in hdr else v) for k, v in batch.items()}
 
 
 def load_config(path: Path, **overrides) -> dict:
@@ -219,6 +238,10 @@ def train(config: dict, run_dir: Path | None = None, command: str = "", log=prin
     # validated and saved like any other, and is the last. Time already spent by an interrupted run counts.
     budget = tc.get("seconds")
     spent = history.get("train_seconds", 0.0)
+    temporal_weight = tc.get("temporal_loss", 0.0)
+    if temporal_weight and not any(k.startswith(EARLIER) for k in train_set[0]):
+        raise ValueError(f"train.temporal_loss needs a dataset whose items hold the frame before ({EARLIER}...), "
+                         f"e.g. the denoise_temporal task's; {config['task']!r} has none")
     for epoch in range(start_epoch, epochs):
         if budget is not None and spent >= budget:
             break
@@ -245,7 +268,10 @@ def train(config: dict, run_dir: Path | None = None, command: str = "", log=prin
             batch = augment_exposure(model, batch, rng, (rank, world))
             inputs, exposure = model_inputs(model, batch)
             with autocast():
-                value = criterion(net(*inputs), batch["target"], exposure)
+                pred = net(*inputs)
+                value = criterion(pred, batch["target"], exposure)
+                if temporal_weight:
+                    value = value + temporal_pair_loss(net, model, batch, pred, exposure, criterion, temporal_weight)
                 auxiliary = model.auxiliary_loss(batch["target"])
                 if auxiliary is not None:
                     value = value + auxiliary

@@ -1,0 +1,78 @@
+"""The temporal denoiser's data (issue 26): windows of an animated sequence (``temporal`` preset folders).
+
+One item is frame t of a sequence with its neighbours t - 1 and t + 1 (noisy colour, albedo, normal at one spp
+level, each frame its own sampling seed, as an animation render has), frame t's Vector pass and reference, and
+the same for frame t - 1 under the ``earlier/`` prefix (its own neighbours t - 2 and t): the training loop runs
+the model on both and adds a temporal loss on how the output changes from t - 1 to t along the motion
+(``ml_core.losses.temporal_change``), so the network is taught not to flicker, not only to be right per frame.
+
+``absent``: the share of items in which a neighbour is left out (zeros, as the runtime gives the first and last
+frame of a sequence and a still), drawn per neighbour and shared by both frames of the pair, so the model
+keeps the per-frame model's quality where it has no neighbour.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..render import sequence_name
+from ..transforms import NORMAL, VECTOR
+from .base import DATASETS, SceneDataset
+
+PARTS = ("color", "albedo", "normal")
+EARLIER = "earlier/"
+
+
+def _kinds() -> dict[str, str]:
+    kinds = {}
+    for prefix in ("", EARLIER):
+        kinds[f"{prefix}vector"] = VECTOR
+        for n in ("", "prev_", "next_"):
+            kinds[f"{prefix}{n}normal"] = NORMAL
+    return kinds
+
+
+@DATASETS.register("denoise_temporal")
+class DenoiseSequenceDataset(SceneDataset):
+    kinds = _kinds()
+
+    def __init__(self, root, split: str, spp: tuple[int, ...] | None = None, absent: float = 0.1, **options):
+        super().__init__(root, split, **options)
+        first = self.scenes[0]
+        self.frames = len(list(first.glob("seq_*_target.exr")))
+        if self.frames < 3:
+            raise ValueError(f"{self.root}: {first.name} holds no temporal sequence of 3 or more frames "
+                             "(build one with `python -m ml_core.data build --preset temporal`)")
+        available = sorted({int(p.stem[-4:]) for p in first.glob("seq_0001_spp*.exr")})
+        self.spp = tuple(spp) if spp else tuple(available)
+        missing = set(self.spp) - set(available)
+        if missing:
+            raise ValueError(f"{self.root}: no sequence frames at {sorted(missing)} spp (have {available})")
+        self.absent = absent
+
+    def _frame(self, scene, frame: int, spp: int, prefix: str, out: dict) -> None:
+        noisy = self.passes(scene, sequence_name(frame, spp))
+        out[f"{prefix}color"] = noisy["Combined"][..., :3]
+        out[f"{prefix}albedo"] = np.clip(noisy["Denoising Albedo"], 0.0, 1.0)
+        out[f"{prefix}normal"] = noisy["Denoising Normal"]
+
+    def _window(self, scene, t: int, spp: int, drop: tuple[bool, bool], prefix: str, out: dict) -> None:
+        self._frame(scene, t, spp, prefix, out)
+        out[f"{prefix}vector"] = self.passes(scene, sequence_name(t, spp))["Vector"]
+        out[f"{prefix}target"] = self.passes(scene, sequence_name(t))["Combined"][..., :3]
+        for (name, frame), dropped in zip((("prev_", t - 1), ("next_", t + 1)), drop):
+            if dropped or not 1 <= frame <= self.frames:
+                zeros = np.zeros_like(out[f"{prefix}color"])
+                for part in PARTS:
+                    out[f"{prefix}{name}{part}"] = zeros
+            else:
+                self._frame(scene, frame, spp, f"{prefix}{name}", out)
+
+    def load(self, scene, rng):
+        spp = int(rng.choice(self.spp))
+        # t and t - 1 both with both neighbours on disk: t in 3 .. frames - 1
+        t = int(rng.integers(3, self.frames)) if self.frames >= 4 else 2
+        drop = (bool(rng.random() < self.absent), bool(rng.random() < self.absent))
+        sample: dict[str, np.ndarray] = {}
+        self._window(scene, t, spp, drop, "", sample)
+        self._window(scene, t - 1, spp, drop, EARLIER, sample)
+        return sample, {"spp": float(spp)}

@@ -1,0 +1,147 @@
+"""The temporal denoiser's ml_core side (issue 26): sequence renders, their dataset, the model grown from the
+per-frame one, the temporal loss, training on pairs of frames and the export."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from ml_core import data, render
+from ml_core.datasets import make_dataset
+from ml_core.losses import temporal_change
+from ml_core.models import build
+from ml_core.models.blocks import warp
+from ml_core.models.denoise_temporal import neighbour_flows
+
+PARAMS = {"aux": ["albedo", "normal"], "widths": [8, 12, 16], "kernel": 5, "demodulate": True, "finest_kernel": 3,
+          "outlier_limit": 50.0}
+
+
+@pytest.fixture(scope="module")
+def sequences(tmp_path_factory, mesh_dir):
+    """Two train and one validation sequence of the ``temporal_tiny`` preset (3 frames, 32 px, 4 spp)."""
+    out = tmp_path_factory.mktemp("temporal")
+    config = render.preset("temporal_tiny")
+    data.build(out, "train", 2, config=config, mesh_dir=mesh_dir, progress=False, sheet=False)
+    data.build(out, "val", 1, config=config, mesh_dir=mesh_dir, progress=False, sheet=True)
+    return out
+
+
+def _inputs(rng, n=2, h=32, w=32):
+    normal = torch.nn.functional.normalize(torch.randn(n, 3, h, w, generator=rng), dim=1)
+    return {"color": torch.rand(n, 3, h, w, generator=rng) * 2, "albedo": torch.rand(n, 3, h, w, generator=rng),
+            "normal": normal, "vector": torch.randn(n, 4, h, w, generator=rng) * 2,
+            "exposure": torch.ones(n, 1)}
+
+
+def _run(model, x):
+    with torch.no_grad():
+        return model(*[x[name] for name in model.input_names])
+
+
+def test_sequence_folders_hold_every_frame_at_every_level_with_vectors(sequences):
+    scene = data.complete_scenes(sequences, "train")[0]
+    names = sorted(p.name for p in scene.glob("seq_*.exr"))
+    assert names == [render.sequence_name(f, spp) for f in (1, 2, 3) for spp in (4, None)]
+    manifest = json.loads((scene / render.MANIFEST).read_text())
+    assert manifest["family"] and set(manifest["files"]) == set(names)
+    from addon.runtime.exr import read_exr
+    first, last = (read_exr(scene / render.sequence_name(f, 4)) for f in (1, 3))
+    assert first.get("Vector").shape[-1] == 4
+    # each frame has its own sampling seed and its own content: never the same pixels twice
+    assert not np.array_equal(first.get("Combined"), last.get("Combined"))
+    assert (sequences / "contact_sheet_val.png").is_file()
+
+
+def test_dataset_items_hold_the_window_and_the_frame_before(sequences):
+    ds = make_dataset("denoise_temporal", sequences, "train", crop=32, crops_per_scene=2, absent=0.0)
+    item = ds[1]
+    for prefix in ("", "earlier/"):
+        for key, channels in (("color", 3), ("albedo", 3), ("normal", 3), ("vector", 4), ("target", 3),
+                              ("prev_color", 3), ("next_normal", 3)):
+            assert item[prefix + key].shape == (channels, 32, 32), prefix + key
+    # 3 frames: t = 2, so the frame before is frame 1, whose own previous frame does not exist (zeros), and
+    # frame 1's next frame is this item's frame
+    assert not item["earlier/prev_color"].any() and item["prev_color"].any()
+    assert torch.equal(item["earlier/next_color"], item["color"])
+    assert torch.equal(item["earlier/color"], item["prev_color"])
+    dropped = make_dataset("denoise_temporal", sequences, "train", crop=32, crops_per_scene=8, absent=1.0)[3]
+    assert not dropped["prev_color"].any() and not dropped["next_normal"].any()
+
+
+def test_grown_from_the_per_frame_model_it_starts_as_that_model_without_neighbours():
+    base = build("denoise_kpn", seed=3, **PARAMS)
+    temporal = build("denoise_kpn_temporal", seed=4, **PARAMS)
+    temporal.init_from(base)
+    x = _inputs(torch.Generator().manual_seed(0))
+    alone = _run(temporal, {**x, **{f"{n}_{p}": torch.zeros_like(x["color"]) for n in ("prev", "next")
+                                    for p in ("color", "albedo", "normal")}})
+    expected = _run(base, x)
+    assert torch.allclose(alone, expected, rtol=1e-5, atol=1e-6)
+    # with neighbours it already uses them (a small start weight, which training moves)
+    with_neighbours = _run(temporal, {**x, **{f"{n}_{p}": x[p] for n in ("prev", "next")
+                                              for p in ("color", "albedo", "normal")}})
+    assert not torch.allclose(with_neighbours, expected, atol=1e-4)
+    with pytest.raises(ValueError, match="it is denoise_kpn"):
+        build("denoise_kpn_temporal", **{**PARAMS, "kernel": 3}).init_from(base)
+
+
+def test_a_neighbour_is_warped_along_the_vector_pass():
+    """The previous frame is the current one moved 3 px right: with the Vector pass saying so, it lines up."""
+    rng = torch.Generator().manual_seed(1)
+    image = torch.rand(1, 3, 16, 20, generator=rng)
+    moved = torch.roll(image, 3, dims=3)  # frame f-1 held each pixel 3 px further right
+    vector = torch.zeros(1, 4, 16, 20)
+    vector[:, 0] = 3.0  # XY: position in the previous frame minus the current one, pixels, y up
+    aligned = warp(moved, neighbour_flows(vector)["prev"])
+    assert torch.allclose(aligned[..., :16], image[..., :16], atol=1e-6)
+    vector[:, 1] = 2.0  # 2 px up in Blender's y is 2 rows up in ours
+    assert torch.allclose(neighbour_flows(vector)["prev"][:, 1], torch.full((1, 16, 20), -2.0))
+
+
+def test_temporal_loss_sees_flicker_not_motion():
+    rng = torch.Generator().manual_seed(2)
+    target = torch.rand(2, 3, 24, 24, generator=rng) * 0.3
+    earlier_target = torch.roll(target, 2, dims=3)
+    vector = torch.zeros(2, 4, 24, 24)
+    vector[:, 0] = 2.0
+    exposure = torch.ones(2, 1)
+    exact = temporal_change(target, earlier_target, target, earlier_target, vector, exposure)
+    assert float(exact) == 0.0
+    # the same error in both frames (it moves with the image) is no flicker; a changing one is
+    error = torch.rand(2, 3, 24, 24, generator=rng) * 0.05
+    steady = temporal_change(target + error, earlier_target + torch.roll(error, 2, dims=3), target, earlier_target,
+                             vector, exposure)
+    flicker = temporal_change(target + error, earlier_target - torch.roll(error, 2, dims=3), target,
+                              earlier_target, vector, exposure)
+    assert float(flicker) > 10 * float(steady)
+
+
+def test_training_on_frame_pairs_and_export(sequences, tmp_path):
+    from export import export_checkpoint
+    from ml_core.train import load_config, train
+
+    config = load_config("ml_core/configs/denoise/denoise_kpn_temporal_tiny.json", **{"data.root": str(sequences)})
+    config["model"]["params"] = PARAMS
+    config["train"].pop("init")
+    history = train(config, run_dir=tmp_path / "run", progress=False, log=lambda *_: None)
+    record = history["epochs"][-1]
+    assert np.isfinite(record["train_loss"]) and np.isfinite(record["val_psnr"])
+    models = tmp_path / "models"
+    (report,) = export_checkpoint(tmp_path / "run" / "best.pt", models)
+    assert report.parity_error <= report.tolerance
+    from addon.runtime.registry import Registry
+    contract = Registry(models).get("denoise_kpn_temporal_tiny").contract
+    sources = {spec.name: spec.source for spec in contract.image_inputs}
+    assert sources["prev_color"] == 0 and sources["color"] == sources["vector"] == 1 and sources["next_albedo"] == 2
+
+
+def test_temporal_loss_needs_the_frame_before(tiny_dataset, tmp_path):
+    from ml_core.train import load_config, train
+
+    config = load_config("ml_core/configs/denoise/denoise_kpn_tiny.json", **{"data.root": str(tiny_dataset)})
+    config["train"]["temporal_loss"] = 1.0
+    with pytest.raises(ValueError, match="temporal_loss needs a dataset"):
+        train(config, run_dir=tmp_path / "run", progress=False, log=lambda *_: None)
