@@ -112,14 +112,16 @@ def model_inputs(model, batch: dict) -> tuple[list[torch.Tensor], torch.Tensor]:
 EARLIER = "earlier/"
 
 
-def temporal_pair_loss(net, model, batch: dict, pred, exposure, criterion, weight: float):
-    """``train.temporal_loss``: the model run also on the frame before (the batch's ``earlier/`` keys), its
-    per-frame loss added, and ``weight`` times the temporal loss between the two outputs
+def temporal_pair_loss(net, model, batch: dict, criterion, weight: float):
+    """The loss of a batch whose items also hold the frame before (``earlier/`` keys; ``train.temporal_loss``):
+    the model runs on both frames in one batch (one forward, as DistributedDataParallel wants), each frame's
+    per-frame loss is added, and ``weight`` times the temporal loss between the two outputs
     (``ml_core.losses.temporal_change``, at the current frame's exposure)."""
     earlier = {k[len(EARLIER):]: v for k, v in batch.items() if k.startswith(EARLIER)}
-    inputs, earlier_exposure = model_inputs(model, earlier)
-    earlier_pred = net(*inputs)
-    return (criterion(earlier_pred, earlier["target"], earlier_exposure)
+    inputs, exposure = model_inputs(model, batch)
+    earlier_inputs, earlier_exposure = model_inputs(model, earlier)
+    pred, earlier_pred = net(*[torch.cat(pair) for pair in zip(inputs, earlier_inputs)]).chunk(2)
+    return (criterion(pred, batch["target"], exposure) + criterion(earlier_pred, earlier["target"], earlier_exposure)
             + weight * temporal_change(pred, earlier_pred, batch["target"], earlier["target"], batch["vector"],
                                        exposure))
 
@@ -266,12 +268,12 @@ def train(config: dict, run_dir: Path | None = None, command: str = "", log=prin
                 group["lr"] = learning_rate(tc["lr"], progress_share)
             batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
             batch = augment_exposure(model, batch, rng, (rank, world))
-            inputs, exposure = model_inputs(model, batch)
             with autocast():
-                pred = net(*inputs)
-                value = criterion(pred, batch["target"], exposure)
                 if temporal_weight:
-                    value = value + temporal_pair_loss(net, model, batch, pred, exposure, criterion, temporal_weight)
+                    value = temporal_pair_loss(net, model, batch, criterion, temporal_weight)
+                else:
+                    inputs, exposure = model_inputs(model, batch)
+                    value = criterion(net(*inputs), batch["target"], exposure)
                 auxiliary = model.auxiliary_loss(batch["target"])
                 if auxiliary is not None:
                     value = value + auxiliary

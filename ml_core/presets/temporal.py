@@ -3,12 +3,13 @@ noisy at 1, 4 and 16 spp with its own sampling seed (as an animation render is: 
 and a reference per frame, with the Vector pass. No stills: a sequence folder holds ``seq_0001_spp0004.exr`` ...
 ``seq_0005_target.exr`` (``ml_core.render.sequence_name``).
 
-``temporal``: 5 frames, 128x128 (context enough for a 64-96 px crop around motion; a 256 px sequence would be
-four times the CPU for one scene's variety), the motion from frame 1 to 5 that of two of the inbetween data's
-steps (``motion_span``), references at 256 spp with adaptive threshold 0.01 (a frame costs ~5-20 s on one core;
-their leftover noise is independent of the inputs', Noise2Noise). v2's bounce limits. ``temporal_tiny``: 3 frames
-at 32 px for tests. Build: ``python -m ml_core.data build --preset temporal --split train --count N --out
-~/.cache/postpass/data_temporal``.
+``temporal``: 5 frames, 128x128 (context enough for a 64 px crop around motion; a 256 px sequence would be four
+times the CPU for one scene's variety), the motion from frame 1 to 5 that of two of the inbetween data's steps
+(``motion_span``), references at 128 spp with adaptive threshold 0.01: a 5-frame scene costs ~1-4 minutes on one
+core (256 spp took 48 s on a grazing scene, 218 s on a motion one: variety was worth more than the last 3 dB of
+reference noise, which is independent of the inputs' and averages out in training, Noise2Noise). v2's bounce
+limits. ``temporal_tiny``: 3 frames at 32 px for tests. Build: ``python -m ml_core.data build --preset temporal
+--split train --count N --out ~/.cache/postpass/data_temporal``.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from ..render import PRESETS, RenderConfig
 from .v2 import V2_FAMILIES
 
 PRESETS.add("temporal", RenderConfig(
-    width=128, height=128, noisy_spp=(), target_spp=256, target_adaptive_threshold=0.01, lowres_scales=(),
+    width=128, height=128, noisy_spp=(), target_spp=128, target_adaptive_threshold=0.01, lowres_scales=(),
     frames=5, stills=False, motion_span=2, sequence_spp=(1, 4, 16), families=V2_FAMILIES,
     max_bounces=12, diffuse_bounces=4, glossy_bounces=4, transmission_bounces=12, volume_bounces=2,
     transparent_bounces=16, persistent_data=True))
