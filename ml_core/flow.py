@@ -8,26 +8,22 @@ from __future__ import annotations
 
 import numpy as np
 
+from addon.runtime import motion
+
 
 def forward_flow(vector: np.ndarray) -> np.ndarray:
     """H x W x 2 flow (dx, dy) in image coordinates from each pixel of this frame to the next frame."""
-    return np.stack([-vector[..., 2], vector[..., 3]], axis=-1).astype(np.float32)
+    return motion.flow_to(vector, "next")
 
 
 def backward_flow(vector: np.ndarray) -> np.ndarray:
     """H x W x 2 flow (dx, dy) in image coordinates from each pixel of this frame to the previous frame."""
-    return np.stack([vector[..., 0], -vector[..., 1]], axis=-1).astype(np.float32)
+    return motion.flow_to(vector, "prev")
 
 
 def sample(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     """``out(p) = image(p + flow(p))``, bilinear, edges clamped."""
-    import cv2
-
-    h, w = flow.shape[:2]
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    out = cv2.remap(np.ascontiguousarray(image, dtype=np.float32), gx + flow[..., 0], gy + flow[..., 1],
-                    interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return out.reshape(image.shape)
+    return motion.sample(image, flow, outside="edge")
 
 
 def warp_along(image: np.ndarray, flow: np.ndarray, t: float = 1.0) -> np.ndarray:

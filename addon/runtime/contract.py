@@ -33,8 +33,8 @@ PROVENANCE_KEYS = ("name", "version", "precision", "architecture", "config", "tr
 
 
 def _fields(item) -> dict:
-    # an empty ``estimate`` is left out, so models exported before it existed keep byte-identical metadata
-    return {k: v for k, v in asdict(item).items() if not (k == "estimate" and not v)}
+    # an empty ``estimate`` or ``warp`` is left out, so models exported before them keep byte-identical metadata
+    return {k: v for k, v in asdict(item).items() if not (k in ("estimate", "warp") and not v)}
 
 
 class ModelError(ValueError):
@@ -58,6 +58,10 @@ class ImageInput:
     displacement_gain: float = 0.0
     #: (estimator, input, ...): computed by the runtime from those inputs when absent (see ``estimate.py``)
     estimate: tuple[str, ...] = ()
+    #: (vector input, "prev" | "next"): a neighbouring frame's pass that the runtime moves onto this frame's
+    #: pixels along that Blender Vector pass before the network, over the whole image before tiling (see
+    #: ``motion.py``; outside the neighbour's frame: zeros)
+    warp: tuple[str, ...] = ()
 
     kind = "image"
 
@@ -155,7 +159,8 @@ class ModelContract:
                 kind = entry.pop("kind")
                 if kind == "image":
                     inputs.append(ImageInput(**{**entry, "channels": tuple(entry["channels"]),
-                                                "estimate": tuple(entry.get("estimate", ()))}))
+                                                "estimate": tuple(entry.get("estimate", ())),
+                                                "warp": tuple(entry.get("warp", ()))}))
                 elif kind == "scalar":
                     inputs.append(ScalarInput(**{**entry, "exposure_of": tuple(entry["exposure_of"])}))
                 else:
@@ -189,6 +194,8 @@ class ModelContract:
                 problems.append(f"{i.name}: grid {i.grid!r} not in {GRIDS}")
             if i.estimate and (len(i.estimate) < 2 or any(src not in self._by_name for src in i.estimate[1:])):
                 problems.append(f"{i.name}: estimate {i.estimate} needs an estimator and known inputs")
+            if i.warp and (len(i.warp) != 2 or i.warp[0] not in self._by_name or i.warp[1] not in ("prev", "next")):
+                problems.append(f"{i.name}: warp {i.warp} needs a known vector input and 'prev' or 'next'")
         if not any(i.grid == "input" and not i.optional for i in self.image_inputs):
             problems.append("no required input on the input grid (it sets the image size)")
         for s in self.scalar_inputs:

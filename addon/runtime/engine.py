@@ -25,6 +25,7 @@ import numpy as np
 from . import color
 from .contract import ImageInput, ModelContract, ModelError
 from .estimate import estimate_missing
+from .motion import warp_inputs
 from .exr import ImageError
 from .registry import Registry, RegistryEntry
 from .session import Session, open_session
@@ -170,6 +171,7 @@ class Model:
                             "for HDR renders use a linear model (e.g. a guided one with albedo/normal)",
                             label(spec.name), self.name)
         estimate_missing(c, images, self.name)
+        warp_inputs(c, images, self.name)
         scalars = resolve_scalars(c, given, images, self.name)
         motion = max((math.ceil(spec.displacement_gain * _max_abs(images[spec.name]))
                       for spec in c.image_inputs if spec.displacement_gain and spec.name in images), default=0)

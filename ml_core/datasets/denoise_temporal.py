@@ -1,7 +1,8 @@
 """The temporal denoiser's data (issue 26): windows of an animated sequence (``temporal`` preset folders).
 
 One item is frame t of a sequence with its neighbours t - 1 and t + 1 (noisy colour, albedo, normal at one spp
-level, each frame its own sampling seed, as an animation render has), frame t's Vector pass and reference, and
+level, each frame its own sampling seed, as an animation render has; moved onto frame t's pixels along its Vector
+pass by the runtime's own warp, ``addon.runtime.motion``), frame t's Vector pass and reference, and
 the same for frame t - 1 under the ``earlier/`` prefix (its own neighbours t - 2 and t): the training loop runs
 the model on both and adds a temporal loss on how the output changes from t - 1 to t along the motion
 (``ml_core.losses.temporal_change``), so the network is taught not to flicker, not only to be right per frame.
@@ -13,6 +14,8 @@ keeps the per-frame model's quality where it has no neighbour.
 from __future__ import annotations
 
 import numpy as np
+
+from addon.runtime.motion import warp_neighbour
 
 from ..render import sequence_name
 from ..transforms import NORMAL, VECTOR
@@ -64,8 +67,11 @@ class DenoiseSequenceDataset(SceneDataset):
                 zeros = np.zeros_like(out[f"{prefix}color"])
                 for part in PARTS:
                     out[f"{prefix}{name}{part}"] = zeros
-            else:
+            else:  # moved onto frame t's pixels as the runtime does (the contract's ``warp``)
                 self._frame(scene, frame, spp, f"{prefix}{name}", out)
+                for part in PARTS:
+                    key = f"{prefix}{name}{part}"
+                    out[key] = warp_neighbour(out[key], out[f"{prefix}vector"], name[:-1])
 
     def load(self, scene, rng):
         spp = int(rng.choice(self.spp))

@@ -1,42 +1,48 @@
-"""Temporal render denoiser: the kernel predictor of :mod:`.denoise_kpn` over three frames (issue 26).
+"""Temporal render denoiser: the kernel predictor of :mod:`.denoise_kpn` on three frames (issue 26).
 
 An animation's neighbouring frames hold independent samples of mostly the same surfaces. Blender's Vector pass
 says exactly where each pixel was one frame before and will be one frame after, so the previous and the next
-noisy frames (colour, albedo, normal) are warped onto the current frame's pixels and the network predicts, at
-every level of the pyramid, one kernel over the taps of all three frames with one joint normalisation (the
-temporal kernels of Vogels et al. 2018). Where a neighbour shows the same surface it adds its samples (up to
-three times the samples of one frame); where the vectors do not hold (disocclusions, moving shadows and
-reflections, shading that changes) the network sees the warped albedo / normal / colour disagree and gives it
-no weight. Consecutive outputs share two thirds of their samples, which is what keeps their residual error from
-changing from frame to frame (flicker).
+noisy frames (colour, albedo, normal) are warped onto the current frame's pixels (by the runtime, over the whole
+image before tiling: ``addon.runtime.motion``, the contract's ``warp``; onnxruntime's GridSample cost 0.6 s per
+1080p neighbour, OpenCV's remap a few hundredths). The U-Net sees all three and how far each pixel moved; at
+full resolution it predicts, per pixel, how much of each frame's (warped) sample to take, and the blend goes
+through the per-frame model's kernel pyramid. Where a neighbour shows the same surface it adds its samples (up
+to three times the samples of one frame); where the vectors do not hold (disocclusions, moving shadows and
+reflections, shading that changes) the network sees the warped albedo / normal / colour disagree with the
+current frame's and gives it no weight. Consecutive outputs share two thirds of their samples, which is what
+keeps their residual error from changing from frame to frame (flicker).
+
+Why a per-pixel blend and not kernels over every frame's taps (Vogels et al. 2018): the kernels' filtering is
+memory-bound and was already most of the per-frame model's time; filtering three frames took 2.2x the
+per-frame model's time at 1080p (the issue's budget is 1.5x), the blend a few percent more.
 
 A window, not a recurrence: the output of frame f depends on frames f - 1, f, f + 1 only, so a farm chunk that
 reads one frame on either side of its range gives exactly the frames of an unchunked run, and frames can be
 denoised in any order and in parallel. A neighbour that is missing (the ends of a sequence, a still) is given
 as absent (zeros): its warped normal is zero there, and a pixel whose warped normal is zero (absent, or the
-world background, which has no normal) is masked out of the kernels exactly, so the output falls back to the
-current frame's own taps.
+world background, which has no normal) gets no weight, exactly, so the output is the current frame's own.
 
-``init_from`` grows it from the per-frame ``denoise_kpn`` (the shipped 0.9.0): the current frame's path keeps
-every weight, the neighbours' first-layer inputs start at zero and their kernel taps at a small weight, so
-training starts near the per-frame model and learns how far to trust the neighbours.
+``init_from`` grows it from the per-frame ``denoise_kpn`` (the shipped 0.9.0): every weight is kept, the
+neighbours' first-layer inputs start at zero and their blend weight small, so training starts near the
+per-frame model and learns how far to trust the neighbours.
 """
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from addon.runtime.contract import AlphaRule, ImageInput, ImageOutput, ModelContract, ScalarInput
 
 from . import PostpassModel, register
-from .blocks import RGB, warp
-from .denoise_kpn import DEMODULATION_FLOOR, RESIDUAL_BOUND, DenoiseKPN, clamp_outliers, weighted_taps
+from .blocks import RGB
+from .denoise_kpn import DEMODULATION_FLOOR, RESIDUAL_BOUND, DenoiseKPN, clamp_outliers
 from .denoise_unet import AUX
 
 #: the neighbours in the order of the window layout's sources (frame f - 1, f, f + 1)
 NEIGHBOURS = ("prev", "next")
-#: the starting logit of a neighbour's taps relative to the current frame's (e^-3: ~5 % of the weight each)
+#: the U-Net's input channels: 3 frames x (log colour, albedo, normal), per neighbour its motion and its mask, 1
+FEATURES = 9 * (1 + len(NEIGHBOURS)) + 2 * len(NEIGHBOURS) + 1
+#: the starting blend logit of a neighbour relative to the current frame's (e^-3: ~5 % of the weight each)
 NEIGHBOUR_START_LOGIT = -3.0
 
 
@@ -59,21 +65,18 @@ class DenoiseKPNTemporal(DenoiseKPN):
                              "vectors hold")
         super().__init__(aux, widths, kernel, scales, demodulate, finest_kernel, outlier_limit, residual)
         frames = 1 + len(NEIGHBOURS)
-        # the U-Net reads the current frame's 9 channels and, per neighbour, its warped log colour, albedo, normal
+        # the U-Net reads the current frame's 9 channels, per neighbour its warped log colour, albedo, normal,
+        # how far its pixel moved (fast motion: motion blur and changing shading are likelier) and whether it has a
+        # surface there, and a constant: 32 channels, which onnxruntime's blocked (NCHWc) convolution takes;
+        # with 31 the first layer ran unblocked at twice the time
         first = self.unet.encoders[0][0]
-        self.unet.encoders[0][0] = nn.Conv2d(9 * frames, first.out_channels, first.kernel_size,
-                                             padding=first.padding)
-        extra = [h.out_channels - self.sizes[s] ** 2 for s, h in enumerate(self.heads)]
-        self.heads = nn.ModuleList(nn.Conv2d(h.in_channels, frames * self.sizes[s] ** 2 + extra[s], 1)
-                                   for s, h in enumerate(self.heads))
+        self.unet.encoders[0][0] = nn.Conv2d(FEATURES, first.out_channels, first.kernel_size, padding=first.padding)
+        # per pixel, the blend logits of the current frame and each neighbour, from the finest decoder level
+        self.blend = nn.Conv2d(self.heads[0].in_channels, frames, 1)
         with torch.no_grad():
-            for s, head in enumerate(self.heads):
-                head.weight.mul_(0.1)
-                head.bias.zero_()
-                k2 = self.sizes[s] ** 2
-                head.bias[k2:frames * k2] = NEIGHBOUR_START_LOGIT
-            if residual:
-                self.heads[0].weight[-3:].zero_()
+            self.blend.weight.zero_()
+            self.blend.bias.fill_(NEIGHBOUR_START_LOGIT)
+            self.blend.bias[0] = 0.0
 
     def init_from(self, other: PostpassModel) -> None:
         """From a trained per-frame ``denoise_kpn`` with the same parameters (see the module docstring), or
@@ -86,22 +89,8 @@ class DenoiseKPNTemporal(DenoiseKPN):
         grown = torch.zeros_like(mine[first])
         grown[:, :state[first].shape[1]] = state[first]
         state[first] = grown
-        for s in range(self.scales):
-            k2 = self.sizes[s] ** 2
-            for part in ("weight", "bias"):
-                name = f"heads.{s}.{part}"
-                theirs, grown = state[name], mine[name].clone()
-                grown[:k2] = theirs[:k2]
-                grown[k2 * (1 + len(NEIGHBOURS)):] = theirs[k2:]
-                grown[k2:k2 * (1 + len(NEIGHBOURS))] = 0.0 if part == "weight" else NEIGHBOUR_START_LOGIT
-                state[name] = grown
+        state.update({k: v for k, v in mine.items() if k.startswith("blend.")})
         self.load_state_dict(state)
-
-    @property
-    def tile_overlap(self) -> int:
-        # the warp's bilinear neighbour beyond the per-frame reach; the vectors' own reach the runtime adds
-        # (the ``vector`` input's displacement gain)
-        return super().tile_overlap + 1
 
     def contract(self) -> ModelContract:
         current = [ImageInput("color", RGB, "linear", "noisy beauty render of frame f", hdr=True,
@@ -112,13 +101,15 @@ class DenoiseKPNTemporal(DenoiseKPN):
                               pass_name="Denoising Normal", source=1),
                    ImageInput("vector", ("X", "Y", "Z", "W"), "data",
                               "Blender Vector pass of frame f (pixels, y up; towards frame f - 1 and from f + 1)",
-                              pass_name="Vector", source=1, displacement_gain=1.0)]
+                              pass_name="Vector", source=1)]
         neighbours = []
         for source, (n, which) in ((0, ("prev", "f - 1")), (2, ("next", "f + 1"))):
             for name, spec in (("color", current[0]), ("albedo", AUX["albedo"]), ("normal", AUX["normal"])):
                 neighbours.append(ImageInput(f"{n}_{name}", spec.channels, spec.color_space,
-                                             f"{spec.pass_name} of frame {which} (absent: zeros)", hdr=spec.hdr,
-                                             pass_name=spec.pass_name, source=source, optional=True, fill=0.0))
+                                             f"{spec.pass_name} of frame {which}, moved onto frame f along its "
+                                             "Vector pass by the runtime (absent: zeros)", hdr=spec.hdr,
+                                             pass_name=spec.pass_name, source=source, optional=True, fill=0.0,
+                                             warp=("vector", n)))
         exposure = ScalarInput("exposure", "scale mapping the image's log-average luminance to 0.18",
                                exposure_of=("color",))
         output = ImageOutput("denoised", RGB, "linear", "denoised beauty of frame f", hdr=True, pass_name="Combined")
@@ -131,27 +122,33 @@ class DenoiseKPNTemporal(DenoiseKPN):
         exposure = x["exposure"].reshape(-1, 1, 1, 1)
         flows = neighbour_flows(x["vector"])
         frames = [(torch.clamp(x["color"] * exposure, min=0.0), x["albedo"], x["normal"], None)]
-        for n in NEIGHBOURS:
-            stack = warp(torch.cat([x[f"{n}_color"], x[f"{n}_albedo"], x[f"{n}_normal"]], 1), flows[n])
-            normal = stack[:, 6:9]
-            # absent (zeros) or the world background: no surface to match, no weight
-            valid = (normal.square().sum(1, keepdim=True) > 0.25).to(stack.dtype)
-            frames.append((torch.clamp(stack[:, :3] * exposure, min=0.0), stack[:, 3:6], normal, valid))
+        for n in NEIGHBOURS:  # already on frame f's pixels (the contract's ``warp``: the runtime moved them)
+            normal = x[f"{n}_normal"]
+            # absent (zeros), outside the neighbour's frame, or the world background: no surface, no weight
+            valid = (normal.square().sum(1, keepdim=True) > 0.25).to(normal.dtype)
+            frames.append((torch.clamp(x[f"{n}_color"] * exposure, min=0.0), x[f"{n}_albedo"], normal, valid))
         if self.outlier_limit:
             frames = [(clamp_outliers(c, self.outlier_limit), a, n, v) for c, a, n, v in frames]
         features = [t for c, a, n, _ in frames for t in (torch.log1p(c), a.clamp(0.0, 1.0), n)]
-        heads = [head(f) for head, f in zip(self.heads, self.unet.decoder_features(torch.cat(features, 1)))]
+        features += [torch.log1p(flows[n].square().sum(1, keepdim=True).sqrt()) for n in NEIGHBOURS]
+        features += [v for *_, v in frames[1:]] + [torch.ones_like(features[-1])]
+        decoded = self.unet.decoder_features(torch.cat(features, 1))
+        heads = [head(f) for head, f in zip(self.heads, decoded)]
+        logits = self.blend(decoded[0])
+        weights = torch.exp(logits - logits.amax(dim=1, keepdim=True))
+        blended, total = None, None
+        for i, (color, albedo, _, valid) in enumerate(frames):
+            image = color
+            if self.demodulate:  # each frame's texture taken out by its own albedo
+                image = torch.cat([color, color / (albedo.clamp(0.0, 1.0) + DEMODULATION_FLOOR)], 1)
+            weight = weights[:, i:i + 1] if valid is None else weights[:, i:i + 1] * valid
+            blended = image * weight if blended is None else blended + image * weight
+            total = weight if total is None else total + weight
+        blended = blended / total  # the current frame's weight is never 0
         correction = None
         if self.residual:
             heads[0], correction = heads[0][:, :-3], heads[0][:, -3:]
-        images, masks = [], []
-        for color, albedo, _, valid in frames:
-            image = color
-            if self.demodulate:
-                image = torch.cat([color, color / (albedo.clamp(0.0, 1.0) + DEMODULATION_FLOOR)], 1)
-            images.append(image if valid is None else image * valid)
-            masks.append(torch.ones_like(color[:, :1]) if valid is None else valid)
-        both = self.reconstruct_frames(images, masks, heads)
+        both = self.reconstruct(blended, heads)
         if not self.demodulate:
             filtered = both
         else:
@@ -162,34 +159,3 @@ class DenoiseKPNTemporal(DenoiseKPN):
             gain = torch.exp(torch.clamp(correction, -RESIDUAL_BOUND, RESIDUAL_BOUND))
             filtered = torch.clamp((1.0 + filtered) * gain - 1.0, min=0.0)
         return filtered / exposure
-
-    def reconstruct_frames(self, images: list[torch.Tensor], masks: list[torch.Tensor],
-                           heads: list[torch.Tensor]) -> torch.Tensor:
-        """:meth:`DenoiseKPN.reconstruct` over several frames: at each level one kernel over every frame's
-        taps, normalised by the weights of the valid taps only (a normalised convolution: each frame's image
-        comes premultiplied by its mask, and the mask is filtered beside it)."""
-        channels = images[0].shape[1]
-        stacks = [torch.cat([image, mask], 1) for image, mask in zip(images, masks)]
-        pyramids = [[stack] for stack in stacks]
-        for _ in range(self.scales - 1):
-            for pyramid in pyramids:
-                pyramid.append(F.avg_pool2d(pyramid[-1], 2))
-        frames = len(images)
-        result = None
-        for s in reversed(range(self.scales)):
-            size, k2 = self.sizes[s], self.sizes[s] ** 2
-            logits = heads[s][:, :frames * k2]
-            weights = torch.exp(logits - logits.amax(dim=1, keepdim=True))
-            total = None
-            for i, pyramid in enumerate(pyramids):
-                taps = weighted_taps(pyramid[s], weights[:, i * k2:(i + 1) * k2], size, channels + 1)
-                total = taps if total is None else total + taps
-            filtered = total[:, :channels] / torch.clamp(total[:, channels:], min=1e-12)
-            if result is None:
-                result = filtered
-                continue
-            alpha = torch.sigmoid(heads[s][:, frames * k2:frames * k2 + 1])
-            up = F.interpolate(result, scale_factor=2.0, mode="nearest")
-            low = F.interpolate(F.avg_pool2d(filtered, 2), scale_factor=2.0, mode="nearest")
-            result = filtered + alpha * (up - low)
-        return result

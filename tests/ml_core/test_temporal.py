@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from addon.runtime.motion import warp_neighbour
 from ml_core import data, render
 from ml_core.datasets import make_dataset
 from ml_core.losses import temporal_change
@@ -62,11 +63,16 @@ def test_dataset_items_hold_the_window_and_the_frame_before(sequences):
         for key, channels in (("color", 3), ("albedo", 3), ("normal", 3), ("vector", 4), ("target", 3),
                               ("prev_color", 3), ("next_normal", 3)):
             assert item[prefix + key].shape == (channels, 32, 32), prefix + key
-    # 3 frames: t = 2, so the frame before is frame 1, whose own previous frame does not exist (zeros), and
-    # frame 1's next frame is this item's frame
+    # 3 frames: t = 2, so the frame before is frame 1, whose own previous frame does not exist (zeros); the
+    # neighbours come moved onto the frame's pixels by the runtime's warp
     assert not item["earlier/prev_color"].any() and item["prev_color"].any()
-    assert torch.equal(item["earlier/next_color"], item["color"])
-    assert torch.equal(item["earlier/color"], item["prev_color"])
+    plain = make_dataset("denoise_temporal", sequences, "train", crop=32, crops_per_scene=2, absent=0.0,
+                         augment=False)[1]
+    hwc = {k: v.permute(1, 2, 0).numpy() for k, v in plain.items() if v.ndim == 3}
+    np.testing.assert_allclose(hwc["prev_color"], warp_neighbour(hwc["earlier/color"], hwc["vector"], "prev"),
+                               rtol=1e-6)
+    np.testing.assert_allclose(hwc["earlier/next_albedo"],
+                               warp_neighbour(hwc["albedo"], hwc["earlier/vector"], "next"), rtol=1e-6)
     dropped = make_dataset("denoise_temporal", sequences, "train", crop=32, crops_per_scene=8, absent=1.0)[3]
     assert not dropped["prev_color"].any() and not dropped["next_normal"].any()
 
@@ -80,10 +86,13 @@ def test_grown_from_the_per_frame_model_it_starts_as_that_model_without_neighbou
                                     for p in ("color", "albedo", "normal")}})
     expected = _run(base, x)
     assert torch.allclose(alone, expected, rtol=1e-5, atol=1e-6)
-    # with neighbours it already uses them (a small start weight, which training moves)
-    with_neighbours = _run(temporal, {**x, **{f"{n}_{p}": x[p] for n in ("prev", "next")
-                                              for p in ("color", "albedo", "normal")}})
-    assert not torch.allclose(with_neighbours, expected, atol=1e-4)
+    # the same samples again change nothing; other samples of the same surfaces count (a small start weight,
+    # which training moves)
+    same = _run(temporal, {**x, **{f"{n}_{p}": x[p] for n in ("prev", "next") for p in ("color", "albedo", "normal")}})
+    assert torch.allclose(same, expected, rtol=1e-5, atol=1e-6)
+    other = {**x, **{f"{n}_{p}": x[p] for n in ("prev", "next") for p in ("albedo", "normal")}}
+    other.update(prev_color=x["color"] * 0.5, next_color=x["color"] * 0.5)
+    assert not torch.allclose(_run(temporal, other), expected, atol=1e-4)
     with pytest.raises(ValueError, match="it is denoise_kpn"):
         build("denoise_kpn_temporal", **{**PARAMS, "kernel": 3}).init_from(base)
 
@@ -99,6 +108,21 @@ def test_a_neighbour_is_warped_along_the_vector_pass():
     assert torch.allclose(aligned[..., :16], image[..., :16], atol=1e-6)
     vector[:, 1] = 2.0  # 2 px up in Blender's y is 2 rows up in ours
     assert torch.allclose(neighbour_flows(vector)["prev"][:, 1], torch.full((1, 16, 20), -2.0))
+
+
+def test_the_runtime_moves_a_neighbour_onto_the_frame_along_the_vector_pass():
+    rng = np.random.default_rng(3)
+    image = rng.random((16, 20, 3), dtype=np.float32)
+    before = np.roll(image, 3, axis=1)  # frame f-1 held each pixel 3 px further right
+    vector = np.zeros((16, 20, 4), np.float32)
+    vector[..., 0] = 3.0
+    moved = warp_neighbour(before, vector, "prev")
+    np.testing.assert_allclose(moved[:, :17], image[:, :17], atol=1e-6)
+    assert not moved[:, 17:].any()  # where the point was outside the previous frame: nothing (zeros)
+    after = np.roll(image, -2, axis=0)  # frame f+1 holds each pixel 2 rows higher: 2 px up in Blender's y
+    vector[...] = 0.0
+    vector[..., 3] = -2.0  # ZW = pos(f) - pos(f+1), y up
+    np.testing.assert_allclose(warp_neighbour(after, vector, "next")[2:], image[2:], atol=1e-6)
 
 
 def test_temporal_loss_sees_flicker_not_motion():
@@ -136,6 +160,7 @@ def test_training_on_frame_pairs_and_export(sequences, tmp_path):
     contract = Registry(models).get("denoise_kpn_temporal_tiny").contract
     sources = {spec.name: spec.source for spec in contract.image_inputs}
     assert sources["prev_color"] == 0 and sources["color"] == sources["vector"] == 1 and sources["next_albedo"] == 2
+    assert contract.input("next_normal").warp == ("vector", "next")
 
 
 def test_temporal_loss_needs_the_frame_before(tiny_dataset, tmp_path):
