@@ -35,11 +35,8 @@ def sample(image: np.ndarray, flow: np.ndarray, outside: str = "zero") -> np.nda
     h, w = flow.shape[:2]
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     border = {"zero": cv2.BORDER_CONSTANT, "edge": cv2.BORDER_REPLICATE}[outside]
-    src = np.ascontiguousarray(image, dtype=np.float32)
-    if src.ndim == 3 and src.shape[2] > 4:  # remap takes at most 4 channels at a time
-        return np.concatenate([sample(src[..., i:i + 4], flow, outside) for i in range(0, src.shape[2], 4)], -1)
-    out = cv2.remap(src, gx + flow[..., 0], gy + flow[..., 1], interpolation=cv2.INTER_LINEAR,
-                    borderMode=border, borderValue=0.0)
+    out = cv2.remap(np.ascontiguousarray(image, dtype=np.float32), gx + flow[..., 0], gy + flow[..., 1],
+                    interpolation=cv2.INTER_LINEAR, borderMode=border, borderValue=0.0)
     return out.reshape(image.shape)
 
 
@@ -50,17 +47,23 @@ def warp_neighbour(image: np.ndarray, vector: np.ndarray, which: str) -> np.ndar
 
 
 def warp_inputs(contract: ModelContract, images: dict[str, np.ndarray], model: str) -> None:
-    """Replace each given input whose contract names a ``warp`` by its warped copy (in place)."""
+    """Replace each given input whose contract names a ``warp`` by its warped copy (in place); the inputs moved
+    the same way (a neighbour's colour, albedo, normal) in one remap of all their channels."""
+    groups: dict[tuple[str, ...], list[str]] = {}
     for spec in contract.image_inputs:
-        if not spec.warp or spec.name not in images:
-            continue
-        vector_name, which = spec.warp
+        if spec.warp and spec.name in images:
+            groups.setdefault(spec.warp, []).append(spec.name)
+    for (vector_name, which), names in groups.items():
         vector = images.get(vector_name)
         if vector is None:
-            raise ModelError(f"model {model!r}: input {spec.name!r} is moved along {vector_name!r}, "
+            raise ModelError(f"model {model!r}: input {names[0]!r} is moved along {vector_name!r}, "
                              f"which was not given")
-        if vector.shape[:2] != images[spec.name].shape[:2]:
-            raise ModelError(f"model {model!r}: {spec.name!r} is {images[spec.name].shape[1]}x"
-                             f"{images[spec.name].shape[0]}, its frame's {vector_name!r} "
-                             f"{vector.shape[1]}x{vector.shape[0]}")
-        images[spec.name] = warp_neighbour(images[spec.name], vector, which)
+        for name in names:
+            if vector.shape[:2] != images[name].shape[:2]:
+                raise ModelError(f"model {model!r}: {name!r} is {images[name].shape[1]}x{images[name].shape[0]}, "
+                                 f"its frame's {vector_name!r} {vector.shape[1]}x{vector.shape[0]}")
+        moved = warp_neighbour(np.concatenate([images[name] for name in names], -1), vector, which)
+        start = 0
+        for name in names:
+            channels = images[name].shape[2]
+            images[name], start = moved[..., start:start + channels], start + channels
