@@ -493,6 +493,8 @@ def score_crops(folder: Path, models_dir: Path | None = None) -> dict[str, dict[
         raise ValueError(f"{folder}: no crops")
     scores = {}
     for entry in core.models("denoise", models_dir):
+        if not set(entry.contract.required) <= {"color", "albedo", "normal"}:
+            continue  # a temporal model (frames of a sequence): bench.temporal.score_crops
         takes = {i.name for i in entry.contract.image_inputs}
         psnr, noisy = [], []
         for exr in crops:
