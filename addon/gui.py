@@ -40,6 +40,8 @@ def _draw_render_task(layout, scene, settings, spec) -> None:
         sub.prop(settings, model)
         if skipped and values is not None and scene.frame_step == 1:
             sub.label(text="Set a frame step above 1 to skip frames", icon="INFO")
+        if values is not None and properties.temporal_layout(spec) is not None:
+            _draw_temporal(column, scene, settings, spec)
     if values is not None and scene.render.image_settings.media_type != "MULTI_LAYER_IMAGE":
         try:
             passes = properties.passes_needed(spec.name, getattr(settings, model),
@@ -50,6 +52,60 @@ def _draw_render_task(layout, scene, settings, spec) -> None:
             box = layout.box()
             box.label(text=f"{spec.label}: its models' passes are written only to OpenEXR MultiLayer", icon="ERROR")
             box.operator("postpass.setup_render_output")
+
+
+def temporal_status(scene, settings, spec) -> tuple[str, str, str | None]:
+    """What the "Temporal (animations)" switch of an on-render task will do in the next render: (level, one
+    line, the passes a button should turn on or None). Level INFO: it runs (or is off); WARNING: it is on but an
+    animation's frames will be processed alone (the render says so too)."""
+    layout = properties.temporal_values(settings, spec)
+    if layout is None:
+        return "INFO", "Frames are denoised one by one", None
+    chosen = getattr(settings, properties.model_setting(spec))
+    prefs = preferences.get(bpy.context)
+    try:
+        model = properties.run_model(spec.name, chosen, prefs.folders(), layout.frame_source)
+    except ModelError as exc:  # a model name no folder has
+        return "WARNING", str(exc).splitlines()[0], None
+    if model is None:
+        return "WARNING", f"{chosen} reads one frame: choose AUTO or a temporal model", None
+    try:
+        prefs.run_options(spec.name, model, settings.precision, layout.frame_source)
+        passes = properties.passes_needed(spec.name, model, prefs.folders(), layout.frame_source)
+    except ModelError:
+        return "WARNING", "No temporal model installed: frames are denoised one by one", None
+    if scene.frame_step != 1:
+        return "WARNING", "Needs Frame Step 1: frames are denoised one by one", None
+    if scene.render.use_motion_blur:
+        return "WARNING", "Motion blur is on: Cycles writes no Vector pass", "Vector"
+    missing = [p for p in sorted(passes) if not _pass_enabled(scene, p)]
+    if missing:
+        return "WARNING", f"Needs {operators.pass_settings(missing)}", ", ".join(missing)
+    return "INFO", "Animations: each frame with its neighbours, written one frame later; stills alone", None
+
+
+def _pass_enabled(scene, name: str) -> bool:
+    """Whether every rendered view layer writes pass ``name`` (a pass without a known switch counts as on)."""
+    if name not in properties.PASS_SWITCHES:
+        return True
+    owner, switch = properties.PASS_SWITCHES[name]
+    return all(getattr(getattr(layer, owner) if owner else layer, switch) for layer in scene.view_layers if layer.use)
+
+
+def _draw_temporal(layout, scene, settings, spec) -> None:
+    """The temporal switch of a task that processes frames, and what it will do (with a button to turn on what
+    it lacks: the passes, or motion blur off)."""
+    layout.prop(settings, properties.temporal_setting(spec), text="Temporal (animations)")
+    level, line, passes = temporal_status(scene, settings, spec)
+    if level == "INFO":
+        layout.label(text=line, icon="INFO")
+        return
+    box = layout.box()
+    box.label(text=line, icon="ERROR")
+    if passes:
+        text = "Turn Off Motion Blur" if line.startswith("Motion blur") else \
+            f"Enable {operators.pass_settings(passes.split(', '))}"
+        box.operator("postpass.enable_passes", text=text, icon="RENDERLAYERS").passes = passes
 
 
 class RENDER_PT_postpass(bpy.types.Panel):

@@ -9,13 +9,14 @@ result's name comes from :func:`result_name`.
 """
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import os
 import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -114,12 +115,15 @@ class Step:
     """One task's part in processing a rendered frame: the task, its runtime options and its option values
     (upres on render: ``{"scale": 2}``). ``between``: for a task that makes the frames a frame step skipped
     (``on_render="skipped_frames"``), those frames, as (previous rendered frame's output, t, where to write);
-    empty for a task that processes the frame itself (``on_render="frame"``)."""
+    empty for a task that processes the frame itself (``on_render="frame"``). ``window``: see below."""
 
     task: str
     options: RunOptions
     values: dict = field(default_factory=dict)
     between: tuple[tuple[str, float, str], ...] = ()
+    #: r > 0: the task reads a window of frames f - r .. f + r (temporal denoising): the renders of
+    #: ``FramePlan.before`` and ``after`` beside the frame's own. Only the first step (which reads the render).
+    window: int = 0
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,17 @@ class FramePlan:
     layer: str = "ViewLayer"
     steps: tuple[Step, ...] = ()
     key_steps: int = 2  # frame steps between the previous rendered frame and this one
+    #: For a step with a ``window`` r: the untouched renders of the r frames before this one and the r after it,
+    #: nearest last / first (None: not rendered in this job, an absent neighbour).
+    before: tuple[str | None, ...] = ()
+    after: tuple[str | None, ...] = ()
+    frame: int | None = None  # the frame number (for messages)
+
+    def render(self, processed: bool) -> str:
+        """Where the untouched render is: once the frame is ``processed`` in replace mode, the copy in
+        ``original`` (when it was made), else the written file (an ``original`` from an earlier render of the
+        shot is not this render's)."""
+        return self.original if processed and self.original and os.path.isfile(self.original) else self.written
 
 
 def process_frame(plan: FramePlan) -> list[str]:
@@ -151,7 +166,13 @@ def process_frame(plan: FramePlan) -> list[str]:
     frame_steps = [step for step in plan.steps if not step.between]
     for step in frame_steps:
         inputs, keywords = option_inputs(step.task, step.values)
-        run_file(step.task, [source], plan.output, step.options, layer=plan.layer, inputs=inputs, **keywords)
+        sources = [source]
+        if step.window:  # frames f - r .. f + r, frame f the middle one
+            r = step.window
+            before = ((None,) * r + tuple(plan.before))[-r:]
+            after = (tuple(plan.after) + (None,) * r)[:r]
+            sources, keywords = [*before, source, *after], {**keywords, "frame_source": r}
+        run_file(step.task, sources, plan.output, step.options, layer=plan.layer, inputs=inputs, **keywords)
         source = plan.output
     if frame_steps:
         written.append(plan.output)
@@ -162,6 +183,61 @@ def process_frame(plan: FramePlan) -> list[str]:
                      key_steps=plan.key_steps, **keywords)
             written.append(dst)
     return written
+
+
+class FrameWindows:
+    """The frames of one animation render whose processing reads their neighbours (temporal denoising):
+    frame f is processed once the frames up to f + r * step are rendered, so when frame f + r * step is
+    written (or the render ends or is cancelled: :meth:`flush`), with the untouched renders of frames
+    f - r * step .. f + r * step that this job rendered (a frame it did not render, before the start, past the
+    end, or skipped as existing, is absent).
+
+    Frames are added in render order, each with its plan (a step with a ``window``) and its plan for a frame
+    alone (``alone``), which a frame with no neighbour rendered in this job (a one-frame render) gets instead.
+    The untouched renders stay where the render left them: the written file until the frame is processed,
+    then ``original/`` (replace mode) or the written file itself (beside mode), never overwritten while a
+    neighbour may still read it (frames are processed in order). Nothing is copied for the windows.
+    """
+
+    def __init__(self, window: int = 1, step: int = 1):
+        self.window, self.step = window, step
+        self.rendered: dict[int, FramePlan] = {}  # frames this job rendered (recent ones), by number
+        self.pending: list[tuple[int, FramePlan, FramePlan]] = []  # rendered, not processed yet, in order
+        self.processed: set[int] = set()  # frames whose plans were taken (recent ones)
+
+    def add(self, frame: int, plan: FramePlan, alone: FramePlan) -> Iterator[FramePlan]:
+        """Frame ``frame`` was written: the plans of the frames now ready, neighbours filled in, in order. Process
+        each one before taking the next: a neighbour's render is looked up when its plan is taken."""
+        self.rendered[frame] = plan
+        self.pending.append((frame, plan, alone))
+        return self._ready(lambda pending: pending + self.window * self.step <= frame)
+
+    def flush(self) -> Iterator[FramePlan]:
+        """The render ended (or was cancelled): the frames left, their neighbours not rendered absent (as
+        :meth:`add`, one at a time)."""
+        return self._ready(lambda pending: True)
+
+    def _ready(self, due: Callable[[int], bool]) -> Iterator[FramePlan]:
+        while self.pending and due(self.pending[0][0]):
+            frame, plan, alone = self.pending.pop(0)
+            ready = self._complete(frame, plan, alone)
+            self.processed.add(frame)
+            yield ready
+
+    def _complete(self, frame: int, plan: FramePlan, alone: FramePlan) -> FramePlan:
+        def render(at: int) -> str | None:
+            neighbour = self.rendered.get(at)
+            return neighbour.render(at in self.processed) if neighbour is not None else None
+
+        offsets = range(1, self.window + 1)
+        before = tuple(render(frame - k * self.step) for k in reversed(offsets))
+        after = tuple(render(frame + k * self.step) for k in offsets)
+        for old in [f for f in self.rendered if f < frame - self.window * self.step]:
+            del self.rendered[old]  # no frame still to process reads it
+            self.processed.discard(old)
+        if not any(before) and not any(after):
+            return dataclasses.replace(alone, frame=frame)
+        return dataclasses.replace(plan, before=before, after=after, frame=frame)
 
 
 def frame_output(written: str, replace: bool) -> tuple[str, str | None]:

@@ -9,6 +9,7 @@ from bpy.props import EnumProperty, IntProperty, StringProperty
 
 from . import jobs, model_picker
 from .runtime import DEFAULT_TILE, ModelError, trainer
+from .runtime.registry import frames_read, reads_frame, window_text
 
 #: The extension's module (``bl_ext.<repo>.postpass``): this package's parent, the repository root.
 ADDON_ID = __package__.rpartition(".")[0]
@@ -66,9 +67,29 @@ class PostpassPreferences(bpy.types.AddonPreferences):
         """The Python that fine-tunes (raises TrainerError when there is none)."""
         return trainer.find_training_python(bpy.path.abspath(self.training_python) if self.training_python else None)
 
-    def run_options(self, task: str, model: str, precision: str = "fp32") -> jobs.RunOptions:
-        """Runtime options for ``task`` with the menu choice ``model`` (AUTO or a name); raises ModelError."""
-        choice = model_picker.choose(task, model, self.folders())
+    def run_options(self, task: str, model: str, precision: str = "fp32",
+                    frame_source: int = 0) -> jobs.RunOptions:
+        """Runtime options for ``task`` with the menu choice ``model`` (AUTO or a name); raises ModelError.
+
+        ``frame_source`` r > 0: for runs on windows of frames f - r .. f + r (temporal denoising), whose models
+        only some folders have: AUTO is the first folder with such a model of ``task`` in ``precision`` (where
+        the runtime picks among them); a name must be such a model."""
+        folders = self.folders()
+        if frame_source and model == model_picker.AUTO:
+            found = next((r for r in model_picker.registries(folders)
+                          if any(e.contract.task == task and e.precision == precision
+                                 and reads_frame(e.contract, frame_source) for e in r.entries.values())), None)
+            if found is None:
+                raise ModelError(f"no {task} model that reads {window_text(frame_source)} ({precision}) installed "
+                                 f"(looked in {', '.join(str(f) for f in folders)})")
+            choice = model_picker.ModelChoice(None, found.folder)
+        else:
+            choice = model_picker.choose(task, model, folders)
+            if frame_source:
+                entry = model_picker.registries([choice.models_dir])[0].get(model)
+                if not reads_frame(entry.contract, frame_source):
+                    raise ModelError(f"model {model!r} reads {frames_read(entry.contract)}, not "
+                                     f"{window_text(frame_source)}: choose AUTO or a temporal model")
         return jobs.RunOptions(choice.model, choice.models_dir, self.device.lower(), self.threads or None,
                                self.tile_size or None, precision)
 

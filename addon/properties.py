@@ -2,16 +2,20 @@
 generated from the task registry (``addon.runtime.tasks``) when the add-on registers.
 
 Every task has ``<task>_model``. A task with an on-render role has ``<task>_on_render``: a switch ("Denoise on
-Render", "Inbetween Skipped Frames"), or, for a task with a ``render_scale`` option, a choice of Off ("1") or
-one of that option's choices ("Up-res on Render": "1", "2", "4"). The Image Editor keeps each task's ui
-options that are not one button per choice (``int`` and ``image`` options) as ``<setting>`` (``hint_image``,
-``hint_mask``, ``inbetween_factor``). ``finetune_minutes`` is the budget of Fine-tune on this Shot.
+Render", "Inbetween Skipped Frames"), or, for a task with a ``render_scale`` option, a choice of Off ("1") or one
+of that option's choices ("Up-res on Render": "1", "2", "4"). A task that runs on windows of frames when asked (its
+run layout for the plan option ``temporal``: denoise's temporal models) also has ``<task>_temporal`` ("Temporal
+(animations)", on by default): an animation's frames are processed with their neighbours (see ``handlers``). The
+Image Editor keeps each task's ui options that are not one button per choice (``int`` and ``image`` options) as
+``<setting>`` (``hint_image``, ``hint_mask``, ``inbetween_factor``). ``finetune_minutes`` is the budget of
+Fine-tune on this Shot.
 
-The render options change the scene where Blender must do something differently: turning an on-render task
-on (or changing its model) enables the passes its models read; a ``render_scale`` setting lowers the render
-resolution percentage by the factor (and gives it back when turned off), so frames render at 1/2 or 1/4 and
-come out at full size. "Render every Nth frame" is Blender's own frame step, so there is one setting for it,
-not two.
+The render options change the scene where Blender must do something differently: turning an on-render task on (or
+changing its model, or its temporal switch) enables the passes its models read (a temporal model's Vector pass
+without touching motion blur: the panel says when motion blur keeps Cycles from writing it); a ``render_scale``
+setting lowers the render resolution percentage by the factor (and gives it back when turned off), so frames render
+at 1/2 or 1/4 and come out at full size. "Render every Nth frame" is Blender's own frame step, so there is one
+setting for it, not two.
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, Po
 
 from . import jobs, model_picker, preferences
 from .runtime import ModelError, tasks, trainer
+from .runtime.registry import reads_frame
 
 #: View layer switches that make Cycles write a pass, by the pass name a model contract asks for.
 PASS_SWITCHES = {
@@ -60,6 +65,23 @@ def render_setting(spec: tasks.TaskSpec) -> str:
     return f"{spec.name}_on_render"
 
 
+def temporal_setting(spec: tasks.TaskSpec) -> str:
+    return f"{spec.name}_temporal"
+
+
+#: The plan option that asks a task for its run on windows of frames (``TaskSpec.layout_of``: denoise).
+TEMPORAL_OPTION = "temporal"
+
+
+def temporal_layout(spec: tasks.TaskSpec) -> tasks.Layout | None:
+    """The window of frames an on-render task that processes frames reads when asked for a temporal run
+    (denoise: frames f - 1, f, f + 1, a neighbour not rendered absent); None for a task without one."""
+    if spec.on_render != "frame" or spec.render_scale or spec.layout_of is None:
+        return None
+    layout = spec.run_layout({TEMPORAL_OPTION: True})
+    return layout if layout.name == "window" and layout.ends == "absent" else None
+
+
 def option_setting(spec: tasks.TaskSpec, option: tasks.UiOption) -> str:
     """The scene setting the Image Editor panel keeps an ``int`` or ``image`` ui option in."""
     return option.setting or f"{spec.name}_{option.name}"
@@ -79,13 +101,41 @@ def render_values(settings, spec: tasks.TaskSpec) -> dict | None:
     return {} if value else None
 
 
+def temporal_values(settings, spec: tasks.TaskSpec) -> tasks.Layout | None:
+    """The window of frames an animation's frames are processed with: the task's temporal layout when it is on
+    for the render and its temporal switch is on; else None (each frame alone)."""
+    layout = temporal_layout(spec)
+    if layout is None or render_values(settings, spec) is None or not getattr(settings, temporal_setting(spec)):
+        return None
+    return layout
+
+
 # ----------------------------------------------------------------------------------------------------------
 # Passes and resolution
 # ----------------------------------------------------------------------------------------------------------
-def passes_needed(task: str, model: str, folders) -> set[str]:
-    """Blender passes the chosen model reads (for Auto: any model of the task), besides Combined."""
+def run_model(task: str, model: str, folders, frame_source: int = 0) -> str | None:
+    """The Model field's choice ``model`` (AUTO or a name) for runs whose frame is source ``frame_source`` (0: a
+    frame alone; r: windows of frames): a named model of that kind itself; a named temporal model leaves the
+    runs of a frame alone (stills) to AUTO; a named per-frame model means no temporal runs (None). Raises
+    ModelError for a name no folder has."""
     if model == model_picker.AUTO:
-        entries = model_picker.models_of(task, folders)
+        return model
+    choice = model_picker.choose(task, model, folders)
+    entry = next(e for e in model_picker.models_of(task, [choice.models_dir]) if e.name == model)
+    if reads_frame(entry.contract, frame_source):
+        return model
+    return model_picker.AUTO if frame_source == 0 else None
+
+
+def passes_needed(task: str, model: str, folders, frame_source: int = 0) -> set[str]:
+    """Blender passes the chosen model reads (for Auto: any model of the task that reads its frame from
+    ``frame_source``: 0, a frame alone; r, the middle of a window of frames f - r .. f + r), besides Combined.
+    A named model of the other kind of run is not the one these runs use (:func:`run_model`)."""
+    model = run_model(task, model, folders, frame_source)
+    if model is None:
+        return set()
+    if model == model_picker.AUTO:
+        entries = [e for e in model_picker.models_of(task, folders) if reads_frame(e.contract, frame_source)]
     else:
         choice = model_picker.choose(task, model, folders)
         entries = [e for e in model_picker.models_of(task, [choice.models_dir]) if e.name == model]
@@ -95,8 +145,10 @@ def passes_needed(task: str, model: str, folders) -> set[str]:
             if i.pass_name and i.pass_name != "Combined" and i.grid == "input"}
 
 
-def enable_passes(scene: bpy.types.Scene, passes: set[str]) -> list[str]:
-    """Turn on the switches of ``passes`` in every rendered view layer; returns passes Blender cannot make."""
+def enable_passes(scene: bpy.types.Scene, passes: set[str], motion_blur_off: bool = True) -> list[str]:
+    """Turn on the switches of ``passes`` in every rendered view layer; returns passes Blender cannot make.
+    Cycles writes no Vector pass with motion blur on (the pass is there, all zeros), so with ``Vector`` motion
+    blur goes off, unless ``motion_blur_off`` is False (the panel then says so)."""
     unknown = sorted(p for p in passes if p not in PASS_SWITCHES)
     for layer in scene.view_layers:
         if not layer.use:
@@ -104,21 +156,26 @@ def enable_passes(scene: bpy.types.Scene, passes: set[str]) -> list[str]:
         for name in passes - set(unknown):
             owner, switch = PASS_SWITCHES[name]
             setattr(getattr(layer, owner) if owner else layer, switch, True)
-    if "Vector" in passes:
+    if "Vector" in passes and motion_blur_off:
         scene.render.use_motion_blur = False  # Cycles writes no Vector pass with motion blur on
     return unknown
 
 
 def _update_passes(self, context):
     prefs = preferences.get(context)
-    needed = set()
+    needed, temporal = set(), set()
     try:
         for spec in on_render_specs():
             if render_values(self, spec) is not None:
                 needed |= passes_needed(spec.name, getattr(self, model_setting(spec)), prefs.folders())
+            layout = temporal_values(self, spec)
+            if layout is not None:  # a temporal model's passes: the look (motion blur) is the artist's to change
+                temporal |= passes_needed(spec.name, getattr(self, model_setting(spec)), prefs.folders(),
+                                          layout.frame_source)
     except ModelError:
         return  # the panel shows the problem; the render reports it too
     enable_passes(self.id_data, needed)
+    enable_passes(self.id_data, temporal - needed, motion_blur_off=False)
 
 
 def _update_render_scale(spec: tasks.TaskSpec):
@@ -174,9 +231,19 @@ def _render_properties(spec: tasks.TaskSpec) -> dict:
         return {render_setting(spec): BoolProperty(
             name=f"{spec.label} Skipped Frames", update=_update_passes,
             description="With a frame step above 1, make the skipped frames from the rendered ones")}
-    return {render_setting(spec): BoolProperty(
+    settings = {render_setting(spec): BoolProperty(
         name=f"{spec.label} on Render", update=_update_passes,
         description=f"{spec.label} every frame the render writes, and turn on the passes the model reads")}
+    layout = temporal_layout(spec)
+    if layout is not None:
+        frames = "frame" if layout.window == 1 else f"{layout.window} frames"
+        settings[temporal_setting(spec)] = BoolProperty(
+            name="Temporal (animations)", default=True, update=_update_passes,
+            description=f"Animations: {verb} each frame with the {frames} before and after it (less flicker), "
+                        f"one frame behind the render. Needs a temporal model, the Vector pass and Denoising "
+                        f"Data, motion blur off and frame step 1 (turning this on turns the passes on); "
+                        f"otherwise, and for stills, each frame alone")
+    return settings
 
 
 def option_property(option: tasks.UiOption, *, in_scene: bool):

@@ -6,7 +6,8 @@ Writes to the output folder: ``noisy.exr`` (few samples, with albedo/normal/dept
 ``reference.exr`` (many samples), ``lowres_x2.exr`` (the same at half size, for up-res), ``blender_oidn.exr`` (Blender's built-in denoiser on the same noisy render:
 the peer every Blender user already has), ``postpass_<model>.exr`` per shipped Postpass denoiser, guided up-res
 and inbetween model, ``frame_0001.exr`` ... ``frame_0003.exr`` (the scene's animation, for inbetweening frame 2
-from frames 1 and 3), ``comparison.png`` (one row per task, tone-mapped, with PSNR against the reference; the
+from frames 1 and 3), ``noisy_frame_0001.exr`` and ``noisy_frame_0003.exr`` (the still's neighbouring frames at
+its samples, which the temporal denoiser reads beside it), ``comparison.png`` (one row per task, tone-mapped, with PSNR against the reference; the
 colorize row colours the reference's grey from 10 hints sampled from it) and ``summary.json``; and
 ``shot.blend`` (the demo scene saved as an artist's shot), ``shot_models/`` (``postpass finetune`` on it: the
 shipped denoiser fine-tuned on the shot for a minute, its models folder and report) and ``postpass_shot.exr``
@@ -52,7 +53,9 @@ def run(out: Path, size: int = 256, spp: int = 4, reference_spp: int = 512, mode
     jobs = {"noisy": dict(spp=spp, seed=1), "blender_oidn": dict(spp=spp, seed=1, denoise=True),
             "reference": dict(spp=reference_spp, seed=2, adaptive=config.target_adaptive_threshold),
             "lowres_x2": dict(spp=reference_spp, seed=3, scale=2, adaptive=config.target_adaptive_threshold),
-            **{f"frame_{f:04d}": dict(spp=config.anim_spp, seed=4, frame=f, denoise=True) for f in (1, 2, 3)}}
+            **{f"frame_{f:04d}": dict(spp=config.anim_spp, seed=4, frame=f, denoise=True) for f in (1, 2, 3)},
+            # the still's neighbouring frames at its samples, each with its own seed, for the temporal denoiser
+            **{f"noisy_frame_{f:04d}": dict(spp=spp, seed=10 + f, frame=f) for f in (1, 3)}}
     for name, job in jobs.items():
         timings[name] = render.render_still(bpy, scene, out / f"{name}.exr", config=config, **job)
         what = f"{job['spp']} spp" + (" + OIDN" if job.get("denoise") else "") + (" at 1/2 size" if job.get("scale") else "")
@@ -65,11 +68,18 @@ def run(out: Path, size: int = 256, spp: int = 4, reference_spp: int = 512, mode
     timings["blender_oidn"] = max(timings["blender_oidn"] - timings["noisy"], 0.0)
     labels = {"noisy": f"noisy {spp} spp", "blender_oidn": "Blender OIDN", "reference": f"reference {reference_spp} spp"}
     # Every shipped denoiser runs through the same file path a farm uses (passes found by name, header kept).
+    # A temporal model (issue 26) denoises the still (frame 2) with its neighbouring frames 1 and 3.
     for entry in core.models("denoise", models_dir):
         name = f"postpass_{entry.name}"
-        result = api.denoise_file(out / "noisy.exr", out / f"{name}.exr", model=entry.name, models_dir=models_dir)
-        timings[name], labels[name] = result.seconds, f"Postpass {entry.name}"
-        log(f"  {name}.exr: {entry.name} v{entry.version} on {result.provider} in {result.seconds:.1f} s")
+        temporal = "vector" in entry.contract.required
+        neighbours = dict(temporal=True, prev=out / "noisy_frame_0001.exr", next=out / "noisy_frame_0003.exr") \
+            if temporal else {}
+        result = api.denoise_file(out / "noisy.exr", out / f"{name}.exr", model=entry.name, models_dir=models_dir,
+                                  **neighbours)
+        timings[name] = result.seconds
+        labels[name] = f"Postpass {entry.name}" + (" (frames 1-3)" if temporal else "")
+        log(f"  {name}.exr: {entry.name} v{entry.version} on {result.provider} in {result.seconds:.1f} s"
+            + (" with frames 1 and 3" if temporal else ""))
     if shot_model:  # the fine-tune's model, from its own models folder, on the same noisy render
         model, folder, minutes = shot_model
         result = api.denoise_file(out / "noisy.exr", out / "postpass_shot.exr", model=model, models_dir=folder)

@@ -50,6 +50,8 @@ learning rate follows the elapsed share of S when it is ahead of the steps' shar
 time runs out ends early and is the last (``epochs`` is then an upper bound). ``"train": {"temporal_loss": W}``
 (the temporal denoiser's; its dataset's items also hold the frame before, ``earlier/...``): the model also
 runs on the frame before, whose per-frame loss is added, plus W times ``ml_core.losses.temporal_change``.
+``"train": {"trainable": ["blend", ...]}``: only the parameters whose names start with these train, the others keep
+their weights (a model grown from a trained one on little data: its new parts and what must adapt to them).
 """
 from __future__ import annotations
 
@@ -213,6 +215,13 @@ def train(config: dict, run_dir: Path | None = None, command: str = "", log=prin
     elif tc.get("init") and rank == 0:  # the other processes take rank 0's weights in ddp.wrap
         history["init"] = str(init_weights(model, tc["init"]))
         log(f"starting from the weights of {history['init']}")
+    trainable = tc.get("trainable")
+    if trainable:  # the rest keeps its (init) weights: a grown model's new parts and what adapts to them
+        frozen = [name for name, p in model.named_parameters() if not name.startswith(tuple(trainable))]
+        if len(frozen) == len(list(model.parameters())):
+            raise ValueError(f"train.trainable {trainable}: no parameter of the model starts with these names")
+        for name, p in model.named_parameters():
+            p.requires_grad_(name not in frozen)
     net = ddp.wrap(model, device)  # what trains; `model` is its plain module, which checkpoints hold
     ema = WeightAverage(model, tc["ema"]) if tc.get("ema") else None
     if ema is not None and state is not None and "ema" in state:  # a run that had no average starts it here

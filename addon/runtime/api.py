@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import Callable
 
@@ -44,7 +45,7 @@ from .contract import ModelError
 from .engine import DEFAULT_TILE, InferenceResult, check_run_options, load_model
 from .exr import ImageError, set_io_threads, update_exr, write_exr  # noqa: F401  (ImageError: re-exported, as before)
 from .imageio import check_output, output_bit_depth, read_image, source_range_of, write_image
-from .registry import Choice, Registry, RegistryEntry
+from .registry import PASS_SETTINGS, Choice, Registry, RegistryEntry, frames_read, main_input, reads_frame
 
 PathLike = str | os.PathLike
 log = logging.getLogger("postpass.runtime")
@@ -54,18 +55,27 @@ def run(task: str, inputs: dict, *, model: str | None = None, scale: int | None 
         models_dir: PathLike | None = None, device: str = "auto", threads: int | None = None,
         tile_size: int | None = DEFAULT_TILE, nonfinite: str = "zero", labels: dict[str, str] | None = None,
         progress: Callable[[int, int], None] | None = None, key_steps: float | None = None,
-        source_range: str | None = None) -> InferenceResult:
+        source_range: str | None = None, frame_source: int | None = None) -> InferenceResult:
     """Run ``task`` on ``inputs`` ({contract input name: array or number}; None means absent);
     ``key_steps``: frame steps between the frames whose Vector passes are given (see ``Model.run``);
-    ``source_range``: ``"ldr"``, ``"hdr"`` or None (unknown: no preference, nothing clipped)."""
+    ``source_range``: ``"ldr"``, ``"hdr"`` or None (unknown: no preference, nothing clipped);
+    ``frame_source``: the inputs are a window of frames f - r .. f + r whose frame f is source r = this (a
+    model input's ``source``): only models of such windows run, and a neighbour frame's inputs left out are an
+    absent frame (a note in the result says so), not missing passes (None: any model that fits the inputs)."""
     check_run_options(threads=threads, tile_size=tile_size)
     registry = Registry(models_dir)
     given = {k for k, v in inputs.items() if v is not None}
-    choice = _pick(registry, task, given, model, scale, precision, exact=True, source_range=source_range)
+    absent = set()
+    if frame_source is not None:
+        absent = _absent_neighbours(registry, task, given, frame_source, model)
+    choice = _pick(registry, task, given | absent, model, scale, precision, exact=True, source_range=source_range,
+                   frame_source=frame_source)
     runner = load_model(choice.entry.name, registry.folder, device, threads)
     result = runner.run(inputs, tile_size=tile_size, nonfinite=nonfinite, labels=labels, progress=progress,
                         key_steps=key_steps)
     _finish(task, runner, result, inputs)
+    if frame_source is not None:
+        _note_absent(result, choice.entry, given)
     return _chosen(result, choice)
 
 
@@ -75,7 +85,7 @@ def run_files(task: str, sources: list[PathLike | None], dst: PathLike, *, input
               models_dir: PathLike | None = None, device: str = "auto", threads: int | None = None,
               tile_size: int | None = DEFAULT_TILE, nonfinite: str = "zero",
               progress: Callable[[int, int], None] | None = None, key_steps: float | None = None,
-              source_range: str | None = None) -> InferenceResult:
+              source_range: str | None = None, frame_source: int | None = None) -> InferenceResult:
     """Run ``task`` on image files and write ``dst`` (``key_steps``: see :func:`run`).
 
     Each model input names a pass and which of ``sources`` holds it (its metadata), so a multilayer EXR
@@ -86,31 +96,55 @@ def run_files(task: str, sources: list[PathLike | None], dst: PathLike, *, input
     keeps that file's other parts and header; otherwise the result is written alone. ``bit_depth`` (PNG/TIFF):
     default the first source's when its format has it (16-bit in, 16-bit out), else the format's default.
     ``dst``'s type and ``bit_depth`` are checked before anything is read.
+
+    ``frame_source``: the sources are a window of frames f - r .. f + r (None where that frame is absent: an
+    end of the sequence, a gap, a still) whose frame f, the one written, is source r = this. Only models of
+    such windows run (:meth:`Registry.choice`); each file must hold the passes such a model needs of a frame
+    (else an :class:`ImageError` naming it, before the model runs); an absent neighbour is absent (the
+    result's ``notes`` say which), never another frame repeated; an EXR result goes back into frame f's file's
+    other passes and header. Consecutive calls in one thread decode each file once: a window's files stay
+    decoded (the model's passes only) for the next frame's window (:func:`forget_frames` drops them). Default:
+    the only source, when there is one, is the frame (a per-frame run: never a model of windows).
     """
     check_run_options(threads=threads, tile_size=tile_size)
     check_output(dst, bit_depth)
     set_io_threads(threads)
-    # An EXR result from one EXR source goes back into that file's parts: keep them decoded (one decode a frame)
     single = sum(p is not None for p in sources) == 1
-    keep = single and Path(dst).suffix.lower() == ".exr"
-    files = [read_image(p, layer, keep_parts=keep and i == 0) if p is not None else None
-             for i, p in enumerate(sources)]
+    window = frame_source is not None
+    # The frame written: its file's other passes and header go into an EXR result (one source, or a window's)
+    own = frame_source if window else (0 if single else None)
+    keep = own is not None and Path(dst).suffix.lower() == ".exr"  # keep its parts decoded: one decode a frame
     registry = Registry(models_dir)
+    if window:
+        files, all_passes = _window_files(sources, layer, keep, registry, task, frame_source, model, scale,
+                                          precision)
+    else:
+        files = [read_image(p, layer, keep_parts=keep and i == own) if p is not None else None
+                 for i, p in enumerate(sources)]
+        all_passes = [set(f.passes) if f is not None else set() for f in files]
     inputs = {k: v for k, v in (inputs or {}).items() if v is not None}
     available = set(inputs)
     for entry in registry.entries.values():
         if entry.contract.task == task:
-            available |= {spec.name for spec in entry.contract.image_inputs if _holds(files, spec)}
-    primary = files[0]
+            available |= {spec.name for spec in entry.contract.image_inputs if _holds(all_passes, spec)}
+    absent = set()
+    if window:
+        absent_sources = {i for i, p in enumerate(sources) if p is None and i != frame_source}
+        absent = _absent_neighbours(registry, task, available, frame_source, model, absent_sources)
+    primary = files[own] if own is not None else files[0]
     if source_range is None and primary is not None:
         source_range = source_range_of(primary)
-    choice = _pick(registry, task, available, model, scale, precision, exact=False, source_range=source_range,
-                   files=True)
+    choice = _pick(registry, task, available | absent, model, scale, precision, exact=False,
+                   source_range=source_range, files=True,
+                   frame_source=frame_source if window else (0 if len(sources) == 1 else None))
     entry = choice.entry
 
+    needed = {spec.pass_name for spec in entry.contract.image_inputs if spec.pass_name}
+    if window:
+        _refresh_trimmed(files, all_passes, needed, layer, keep)
     arrays, labels = dict(inputs), dict(labels or {})
     for spec in entry.contract.image_inputs:
-        if spec.name in arrays or spec.pass_name is None or (spec.optional and not _holds(files, spec)):
+        if spec.name in arrays or spec.pass_name is None or (spec.optional and not _holds(all_passes, spec)):
             continue
         source = files[spec.source] if spec.source < len(files) else None
         if source is None:
@@ -120,17 +154,162 @@ def run_files(task: str, sources: list[PathLike | None], dst: PathLike, *, input
         labels.setdefault(spec.name, f"{source.path} [{spec.pass_name}]")
     for file in files:  # an 8K multilayer EXR holds GBs of passes: keep only those the model reads
         if file is not None:
-            file.passes.clear()
-    if entry.contract.scale != 1:
+            for name in [n for n in file.passes if not window or n not in needed]:
+                del file.passes[name]
+    if entry.contract.scale != 1 and primary is not None:
         primary.parts = None  # the result does not go back into this file (another size)
     runner = load_model(entry.name, registry.folder, device, threads)
     result = runner.run(arrays, tile_size=tile_size, nonfinite=nonfinite, labels=labels, progress=progress,
                         key_steps=key_steps)
     _finish(task, runner, result, arrays)
+    if window:
+        _note_absent(result, entry, set(arrays))
     del files, arrays
     result = _chosen(result, choice)
-    _write_result(dst, result, entry, primary, single, layer, bit_depth)
+    for note in result.notes if window else ():
+        log.info("%s: %s", primary.path, note)
+    _write_result(dst, result, entry, primary, own is not None, layer, bit_depth)
     return result
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Windows of frames (temporal models): checks, absent neighbours, frames decoded once
+# ----------------------------------------------------------------------------------------------------------
+_FRAMES = threading.local()  # .entries: {file key: (ExrImage, its passes as read)}, per thread
+
+
+def forget_frames() -> None:
+    """Drop the frames this thread keeps decoded between window runs (see :func:`run_files`)."""
+    _FRAMES.entries = {}
+
+
+def _frame_key(path: str, layer: str | None) -> tuple | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None  # read_image names the problem
+    return os.path.realpath(path), layer, st.st_mtime_ns, st.st_size, st.st_ino
+
+
+def _window_files(sources: list, layer: str | None, keep: bool, registry: Registry, task: str, frame_source: int,
+                  model: str | None, scale: int | None, precision: str) -> tuple[list, list[set[str]]]:
+    """The window's files (decoded, or as this thread kept them from the window before) and each one's passes,
+    each checked for the passes a model of such windows needs of a frame (an ImageError naming it)."""
+    cache: dict = getattr(_FRAMES, "entries", {})
+    models = window_models(registry, task, frame_source, model, scale, precision)
+    files, passes, seen, kept = [], [], {}, {}
+    for i, path in enumerate(sources):
+        if path is None:
+            files.append(None)
+            passes.append(set())
+            continue
+        key = _frame_key(str(path), layer)
+        hit = (seen.get(key) or cache.get(key)) if key is not None else None
+        if hit is None:
+            # every file of a window is some frame's own file in a run: keep its parts for then (EXR results)
+            image = read_image(path, layer, keep_parts=keep)
+            hit = (image, frozenset(image.passes))
+        check_window_passes(models, str(path), hit[1], layer)
+        if key is not None:
+            seen[key] = hit
+            if i >= frame_source:  # frames f .. f + r serve the next frame's window again
+                kept[key] = hit
+        files.append(hit[0])
+        passes.append(set(hit[1]))
+    _FRAMES.entries = kept
+    return files, passes
+
+
+def _refresh_trimmed(files: list, all_passes: list[set[str]], needed: set[str], layer: str | None,
+                     keep: bool) -> None:
+    """Read again a kept frame that lost a pass this model reads (another model's window kept fewer)."""
+    for i, file in enumerate(files):
+        if file is not None and (needed & all_passes[i]) - set(file.passes):
+            fresh = read_image(file.path, layer, keep_parts=keep)
+            file.passes.update(fresh.passes)
+            file.parts = file.parts if file.parts is not None else fresh.parts
+
+
+def window_models(registry: Registry, task: str, frame_source: int, model: str | None = None,
+                  scale: int | None = None, precision: str = "fp32") -> list[RegistryEntry]:
+    """The models a run on windows of frames (frame f: source ``frame_source``) may use: the one named, or the
+    task's of that scale and precision that read such windows; a one-line ModelError when there is none."""
+    if model is not None:
+        entry = registry.get(model)
+        if entry.contract.task != task:
+            raise ModelError(f"model {model!r} is a {entry.contract.task} model, not {task}")
+        registry.named(model, frame_source=frame_source)  # refuses a model of other frames
+        return [entry]
+    registry.check_frames(task, frame_source)
+    of_kind = [e for e in registry.entries.values() if e.contract.task == task and e.precision == precision
+               and (scale is None or e.contract.scale == scale)]
+    return [e for e in of_kind if reads_frame(e.contract, frame_source)]
+
+
+def frame_passes(entry: RegistryEntry) -> list[str]:
+    """The passes a model of windows of frames needs of its frame (its required inputs from that source)."""
+    main = main_input(entry.contract)
+    return list(dict.fromkeys(i.pass_name for i in entry.contract.image_inputs
+                              if i.pass_name and not i.optional and i.source == main.source))
+
+
+def check_window_passes(models: list[RegistryEntry], path: str, passes: set[str] | frozenset[str],
+                        layer: str | None) -> None:
+    """Refuse (an ImageError naming ``path``) a file of a window of frames that lacks a pass every one of
+    ``models`` needs of a frame: any file of the window is some frame's own, or the neighbour of one."""
+    if not models:
+        return
+    lacking = [[p for p in frame_passes(e) if p not in passes] for e in models]
+    if any(not missing for missing in lacking):
+        return
+    entry, missing = min(zip(models, lacking), key=lambda pair: len(pair[1]))
+    needs = frame_passes(entry)
+    settings = list(dict.fromkeys(PASS_SETTINGS[p] for p in needs if p in PASS_SETTINGS))
+    where = f" in view layer {layer!r}" if layer else ""
+    noun = "pass" if len(missing) == 1 else "passes"
+    advice = f"; render with {' and '.join(settings)}" if settings else ""
+    raise ImageError(path, f"no {_and(missing)} {noun}{where}: {entry.name} reads {frames_read(entry.contract)} "
+                           f"and needs {_and(needs)} in every frame{advice}")
+
+
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _absent_neighbours(registry: Registry, task: str, given: set[str], frame_source: int, model: str | None,
+                       sources: set[int] | None = None) -> set[str]:
+    """The inputs of window models (frame f: source ``frame_source``) that read a neighbour frame absent from
+    this window (of ``sources``; None: any not given) whose pass frame f gives: an end of the sequence or a
+    still, not a missing pass, so they count as given when the model is chosen and explained."""
+    found = set()
+    for entry in registry.entries.values():
+        if entry.contract.task != task or not reads_frame(entry.contract, frame_source) \
+                or (model is not None and entry.name != model):
+            continue
+        own = {i.pass_name for i in entry.contract.image_inputs
+               if i.source == frame_source and i.name in given and i.pass_name}
+        found |= {i.name for i in entry.contract.image_inputs
+                  if i.source != frame_source and i.name not in given and i.pass_name in own
+                  and (sources is None or i.source in sources)}
+    return found
+
+
+def _note_absent(result: InferenceResult, entry: RegistryEntry, given: set[str]) -> None:
+    """A note on ``result`` naming the neighbour frames of its window of which no input was ``given``."""
+    main = main_input(entry.contract).source
+    sources = sorted({i.source for i in entry.contract.image_inputs})
+    missing = [s for s in sources if s != main
+               and not any(i.name in given for i in entry.contract.image_inputs if i.source == s)]
+    if not missing:
+        return
+    name = lambda s: "f" if s == main else f"f{s - main:+d}"  # noqa: E731
+    present = [name(s) for s in sources if s not in missing]
+    frames = "frame" if len(missing) == 1 else "frames"
+    if len(present) > 1:
+        why = f"an end of the sequence or a gap: made from frames {', '.join(present)}"
+    else:
+        why = "a still, or a gap on each side: made from frame f alone"
+    result.notes.append(f"no {frames} {' and '.join(name(s) for s in missing)} to read ({why})")
 
 
 def __getattr__(name: str):
@@ -139,21 +318,22 @@ def __getattr__(name: str):
     return api_function(name)
 
 
-def _holds(files: list, spec) -> bool:
-    return (spec.pass_name is not None and spec.source < len(files) and files[spec.source] is not None
-            and spec.pass_name in files[spec.source].passes)
+def _holds(passes: list[set[str]], spec) -> bool:
+    """Whether the source ``spec`` reads holds its pass (``passes``: each source's pass names)."""
+    return spec.pass_name is not None and spec.source < len(passes) and spec.pass_name in passes[spec.source]
 
 
 def _pick(registry: Registry, task: str, given: set[str], model: str | None, scale: int | None, precision: str,
-          exact: bool, source_range: str | None = None, files: bool = False) -> Choice:
+          exact: bool, source_range: str | None = None, files: bool = False,
+          frame_source: int | None = None) -> Choice:
     if model is None:
-        return registry.choice(task, given, scale, precision, exact, source_range, files)
+        return registry.choice(task, given, scale, precision, exact, source_range, files, frame_source)
     entry = registry.get(model)
     if entry.contract.task != task:
         raise ModelError(f"model {model!r} is a {entry.contract.task} model, not {task}")
     if scale is not None and entry.contract.scale != scale:
         raise ModelError(f"model {model!r} up-reses x{entry.contract.scale}, not x{scale}")
-    return registry.named(model, given, source_range, files)
+    return registry.named(model, given, source_range, files, frame_source)
 
 
 def _finish(task: str, model, result: InferenceResult, inputs: dict) -> None:

@@ -12,7 +12,8 @@ Farm rules every job follows (see ``docs/farm.md``):
 * a frame that fails (corrupt, missing pass, wrong size) yields a failed :class:`FrameResult` naming the file
   and the reason; the other frames still run;
 * tasks that read neighbour frames (inbetween's key frames, a window's frames) read them wherever they lie,
-  also outside the chunk, so chunks are independent;
+  also outside the chunk, so chunks are independent; a window run (denoise ``--temporal``) checks every file
+  it reads for the passes its model needs before any frame runs, and in one process decodes each file once;
 * unless a model is named, the first frame that runs picks it by its passes and every later frame uses that
   same model, so a frame missing a pass fails instead of silently going through another network.
 
@@ -38,11 +39,11 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from . import tasks
-from .api import run_files
+from .api import check_window_passes, forget_frames, run_files, window_models
 from .contract import ModelError
 from .engine import DEFAULT_TILE
 from .exr import ImageError
-from .imageio import check_output, file_problem
+from .imageio import check_output, file_problem, pass_names
 from .registry import Registry
 from .registry import models_dir as resolve_models_dir
 from .sequence import FramePattern, SequenceError, format_frames, frame_number, parse_pattern
@@ -72,6 +73,9 @@ class FrameJob:
     side: tuple[tuple[str, Any], ...] = ()
     key_steps: int | None = None  # frame steps between the frames whose Vector passes are read (key pairs)
     problem: str | None = None  # known while planning (no key frame after it): the frame fails with this
+    #: which of ``sources`` is this output frame's own file in a window of frames (r; None where a source may
+    #: be missing from it: see ``run_files``' ``frame_source``); 0 for a frame's file alone
+    frame_source: int | None = None
 
     @property
     def label(self) -> str:
@@ -217,10 +221,12 @@ def plan(task: str, inputs: list[str], output: str, frames: list[int] | None = N
     if unknown:
         raise BatchError(f"{task} takes no option {', '.join(unknown)} (its options: {', '.join(options) or 'none'})")
     try:
-        jobs = LAYOUT_PLANNERS[spec.layout](spec, inputs, output, frames, options)
+        layout = spec.run_layout(dict(options))
+        jobs = LAYOUT_PLANNERS[layout.name](spec, layout, inputs, output, frames, options)
         if spec.plan_jobs is not None:
             jobs = spec.plan_jobs(jobs, options)
-        elif any(value is not None for value in options.values()):  # a spec whose option nothing reads
+        elif spec.layout_of is None and any(value is not None for value in options.values()):
+            # a spec whose option nothing reads
             raise BatchError(f"{task}: no planner reads its option(s) {', '.join(options)} (it has no plan_jobs)")
     except SequenceError as exc:
         raise BatchError(str(exc)) from None
@@ -229,27 +235,28 @@ def plan(task: str, inputs: list[str], output: str, frames: list[int] | None = N
     return jobs
 
 
-def _plan_frames(spec: tasks.TaskSpec, inputs: list[str], output: str, frames: list[int] | None,
-                 options: dict) -> list[FrameJob]:
+def _plan_frames(spec: tasks.TaskSpec, layout: tasks.Layout, inputs: list[str], output: str,
+                 frames: list[int] | None, options: dict) -> list[FrameJob]:
     """Layout "frame": each frame from its own file."""
     sources = _sources(inputs, frames)
     several = len(sources) > 1
-    return [FrameJob(frame, (_abs(source),), _output_path(output, frame, source, several))
+    return [FrameJob(frame, (_abs(source),), _output_path(output, frame, source, several), frame_source=0)
             for frame, source in sources]
 
 
-def _plan_frames_with_guides(spec: tasks.TaskSpec, inputs: list[str], output: str, frames: list[int] | None,
-                             options: dict) -> list[FrameJob]:
+def _plan_frames_with_guides(spec: tasks.TaskSpec, layout: tasks.Layout, inputs: list[str], output: str,
+                             frames: list[int] | None, options: dict) -> list[FrameJob]:
     """Layout "frame+guides": each frame's file, then its guide file (option ``guide``) when given."""
     guide = options.pop("guide")
-    jobs = _plan_frames(spec, inputs, output, frames, options)
+    jobs = _plan_frames(spec, layout, inputs, output, frames, options)
     if not guide:
         return jobs
-    return [dataclasses.replace(job, sources=job.sources + (frame_file(guide, job.frame),)) for job in jobs]
+    return [dataclasses.replace(job, sources=job.sources + (frame_file(guide, job.frame),), frame_source=None)
+            for job in jobs]
 
 
-def _plan_key_pairs(spec: tasks.TaskSpec, inputs: list[str], output: str, frames: list[int] | None,
-                    options: dict) -> list[FrameJob]:
+def _plan_key_pairs(spec: tasks.TaskSpec, layout: tasks.Layout, inputs: list[str], output: str,
+                    frames: list[int] | None, options: dict) -> list[FrameJob]:
     """Layout "key_pair": each frame not rendered from the key frames (option ``keys``, default those on disk)
     on either side of it, wherever they lie; ``t`` (its place between them) and ``key_steps`` (their
     distance) go with it. Without ``frames``: every frame between the first and last key that is not one."""
@@ -279,30 +286,44 @@ def _plan_key_pairs(spec: tasks.TaskSpec, inputs: list[str], output: str, frames
     return jobs
 
 
-def _plan_windows(spec: tasks.TaskSpec, inputs: list[str], output: str, frames: list[int] | None,
-                  options: dict) -> list[FrameJob]:
-    """Layout "window": each frame from the files of frames f - r .. f + r (r = ``spec.window``), in order,
-    wherever they lie. A neighbour beyond the sequence's first or last frame on disk is that end frame, so
-    every frame gets a full window; the frame itself is never replaced (missing, it fails naming its file)."""
+def _plan_windows(spec: tasks.TaskSpec, layout: tasks.Layout, inputs: list[str], output: str,
+                  frames: list[int] | None, options: dict) -> list[FrameJob]:
+    """Layout "window": each frame from the files of frames f - r .. f + r (r = ``layout.window``), in order,
+    wherever they lie, also outside ``frames`` (a chunk reads the frames beside it). A neighbour that is not on
+    disk is, by ``layout.ends``: "repeat", beyond the sequence's first or last frame on disk, that end frame
+    (every frame gets a full window); "absent", None (an end, a gap; with listed files, a frame not listed).
+    The frame itself is never replaced (missing, it fails naming its file)."""
+    r = layout.window
+    if layout.ends == "absent" and not (len(inputs) == 1 and parse_pattern(inputs[0]) is not None):
+        listed = _sources(inputs, frames)  # listed files: each one's neighbours are the listed frames beside it
+        by_frame = {frame: _abs(path) for frame, path in listed if frame is not None}
+        return [FrameJob(frame, tuple(_abs(path) if k == 0 else by_frame.get(frame + k) if frame is not None else None
+                                      for k in range(-r, r + 1)),
+                         _output_path(output, frame, path, len(listed) > 1), frame_source=layout.frame_source)
+                for frame, path in listed]
     pattern = _sequence_pattern(spec, inputs)
     on_disk = pattern.frames_on_disk()
     frames = on_disk if frames is None else frames
     if not frames:
         raise BatchError(f"{pattern}: no frames on disk match this pattern")
     first, last = (on_disk[0], on_disk[-1]) if on_disk else (None, None)
+    present = set(on_disk)
 
-    def neighbour(frame: int, offset: int) -> str:
+    def neighbour(frame: int, offset: int) -> str | None:
         at = frame + offset
+        if offset and layout.ends == "absent":
+            return _abs(pattern.path(at)) if at in present else None
         if offset and first is not None:
             at = min(max(at, first), last)
         return _abs(pattern.path(at))
 
-    return [FrameJob(frame, tuple(neighbour(frame, k) for k in range(-spec.window, spec.window + 1)),
-                     _output_path(output, frame, str(pattern.path(frame)), True)) for frame in frames]
+    return [FrameJob(frame, tuple(neighbour(frame, k) for k in range(-r, r + 1)),
+                     _output_path(output, frame, str(pattern.path(frame)), True), frame_source=layout.frame_source)
+            for frame in frames]
 
 
-#: Layout name (``TaskSpec.layout``) -> its planner: (spec, inputs, output, frames, options) -> jobs. A planner
-#: pops the plan options it uses; the rest go to the task's ``plan_jobs`` hook.
+#: Layout name (``Layout.name``) -> its planner: (spec, layout, inputs, output, frames, options) -> jobs. A
+#: planner pops the plan options it uses; the rest go to the task's ``plan_jobs`` hook.
 LAYOUT_PLANNERS = {
     "frame": _plan_frames,
     "frame+guides": _plan_frames_with_guides,
@@ -421,10 +442,12 @@ def run_frame(job: FrameJob, options: BatchOptions) -> FrameResult:
         if spec.side_inputs is not None:
             side, labels = spec.side_inputs(job, options.layer)
             inputs.update(side)
+        window = {"frame_source": job.frame_source} if job.frame_source else {}  # frame 0: run_files' default
         result = run_files(options.task, list(job.sources), job.output, inputs=inputs, labels=labels,
                            layer=options.layer, bit_depth=options.bit_depth, model=options.model,
                            scale=options.scale, models_dir=options.models_dir, device=options.device,
-                           threads=options.threads, tile_size=options.tile_size, key_steps=job.key_steps)
+                           threads=options.threads, tile_size=options.tile_size, key_steps=job.key_steps,
+                           **window)
     except Exception as exc:  # any problem of this frame fails only this frame; the batch goes on
         return finish("failed", _reason(exc, job))
     return finish("done", model=result.model, provider=result.provider, nonfinite=sum(result.nonfinite.values()),
@@ -449,7 +472,7 @@ def run_batch(jobs: list[FrameJob], options: BatchOptions, *, scheduler: str | N
     stop after the first failed frame (jobs not yet finished are not run).
     """
     options = dataclasses.replace(options, models_dir=str(resolve_models_dir(options.models_dir).resolve()))
-    check_models(options)
+    check_models(options, jobs)
     return _results(jobs, options, scheduler, fail_fast)
 
 
@@ -471,24 +494,43 @@ def _results(jobs: list[FrameJob], options: BatchOptions, scheduler: str | None,
                 return
 
 
-def check_models(options: BatchOptions) -> None:
-    """Refuse a batch no frame could run: no registry, or no model of its task (and scale) in it."""
+def check_models(options: BatchOptions, jobs: list[FrameJob] = ()) -> None:
+    """Refuse a batch no frame could run: no registry, no model of its task (and scale) in it, none that reads
+    the jobs' frames (a window of frames, or a frame alone: ``FrameJob.frame_source``), or, for windows of
+    frames, a file read that lacks a pass such a model needs of a frame (ImageError naming it; headers only)."""
     registry = Registry(options.models_dir)
+    frame_sources = sorted({j.frame_source for j in jobs if j.frame_source is not None and not j.problem})
     if options.model is not None:
         entry = registry.get(options.model)
         if entry.contract.task != options.task:
             raise ModelError(f"model {options.model!r} is a {entry.contract.task} model, not {options.task}")
-        return
-    scale = f" x{options.scale}" if options.scale else ""
-    if not any(e.contract.task == options.task and options.scale in (None, e.contract.scale)
-               for e in registry.entries.values()):
-        known = ", ".join(registry.entries) or "none"
-        raise ModelError(f"no {options.task}{scale} model in {registry.path} (models there: {known})")
+        for frame_source in frame_sources:
+            registry.named(options.model, frame_source=frame_source)
+    else:
+        scale = f" x{options.scale}" if options.scale else ""
+        if not any(e.contract.task == options.task and options.scale in (None, e.contract.scale)
+                   for e in registry.entries.values()):
+            known = ", ".join(registry.entries) or "none"
+            raise ModelError(f"no {options.task}{scale} model in {registry.path} (models there: {known})")
+        for frame_source in frame_sources:
+            registry.check_frames(options.task, frame_source)
+    windows = [j for j in jobs if j.frame_source and not j.problem]
+    if windows:
+        models = window_models(registry, options.task, windows[0].frame_source, options.model, options.scale)
+        for path in dict.fromkeys(p for j in windows for p in j.sources if p):
+            try:
+                passes = pass_names(path, options.layer)
+            except ImageError:  # missing or damaged: that frame fails on its own, naming the file
+                continue
+            check_window_passes(models, path, passes, options.layer)
 
 
 @contextmanager
 def _in_process():
-    yield lambda jobs, options: (run_frame(job, options) for job in jobs)
+    try:
+        yield lambda jobs, options: (run_frame(job, options) for job in jobs)
+    finally:
+        forget_frames()  # the frames a window run kept decoded
 
 
 @contextmanager

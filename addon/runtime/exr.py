@@ -422,6 +422,28 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
+def _channel_name(full: str) -> tuple[str | None, str, str]:
+    """(view layer or None, pass, component) of a channel name: ``ViewLayer.Vector.X``, ``Depth.Z``, ``R``."""
+    pieces = full.split(".")
+    if len(pieces) == 1:  # single-layer: R, G, B, A
+        return None, PLAIN_PASS, pieces[0]
+    if len(pieces) >= 3:
+        return pieces[0], ".".join(pieces[1:-1]), pieces[-1]
+    return None, pieces[0], pieces[-1]
+
+
+def exr_pass_names(path: str | os.PathLike, layer: str | None = "ViewLayer") -> set[str]:
+    """The passes of ``layer`` an EXR holds (as :func:`read_exr` reads them), from its headers alone: no pixel
+    is read. An ImageError for a missing, empty, foreign or damaged file."""
+    names = set()
+    for part in read_exr_headers(path):
+        for channel in part.header.get("channels", ()):
+            chan_layer, pass_name, _ = _channel_name(channel.name)
+            if chan_layer is None or layer is None or chan_layer == layer:
+                names.add(pass_name)
+    return names
+
+
 def read_exr(path: str | os.PathLike, layer: str | None = "ViewLayer", keep_parts: bool = False) -> ExrImage:
     """Read every pass of ``layer`` (or the plain channels of a single-layer EXR) as float32 HxWxC arrays.
 
@@ -437,13 +459,7 @@ def read_exr(path: str | os.PathLike, layer: str | None = "ViewLayer", keep_part
         except Exception as exc:
             raise ImageError(path, f"unreadable EXR part ({str(exc).splitlines()[0]})") from None
         for full, chan in channels.items():
-            pieces = full.split(".")
-            if len(pieces) == 1:  # single-layer: R, G, B, A
-                pass_name, suffix, chan_layer = PLAIN_PASS, pieces[0], None
-            else:
-                chan_layer = pieces[0] if len(pieces) >= 3 else None
-                pass_name = ".".join(pieces[1:-1]) if len(pieces) >= 3 else pieces[0]
-                suffix = pieces[-1]
+            chan_layer, pass_name, suffix = _channel_name(full)
             if chan_layer is not None and layer is not None and chan_layer != layer:
                 continue
             multilayer = multilayer or chan_layer is not None

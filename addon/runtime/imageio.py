@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from .color import srgb_decode, srgb_encode
-from .exr import PLAIN_PASS, ExrImage, ImageError, exr_problem, image_output, library_output_swallowed, read_exr, \
-    write_exr
+from .exr import PLAIN_PASS, ExrImage, ImageError, exr_pass_names, exr_problem, image_output, \
+    library_output_swallowed, read_exr, write_exr
 from .files import write_failure
 
 OPENCV_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
@@ -93,6 +93,17 @@ def read_image(path: str | os.PathLike, layer: str | None = "ViewLayer", keep_pa
     else:
         arr = raw.astype(np.float32)
     return ExrImage(path, None, {PLAIN_PASS: arr}, {}, bit_depth=raw.dtype.itemsize * 8)
+
+
+def pass_names(path: str | os.PathLike, layer: str | None = "ViewLayer") -> set[str]:
+    """The passes :func:`read_image` would give of ``path``, without reading pixels: an EXR's from its headers
+    (of ``layer``), another image's ``Combined``. An ImageError when the file is missing or is no EXR."""
+    path = str(path)
+    if Path(path).suffix.lower() == ".exr":
+        return exr_pass_names(path, layer)
+    if not os.path.isfile(path):
+        raise ImageError(path, "file does not exist")
+    return {PLAIN_PASS}
 
 
 def write_image(path: str | os.PathLike, image: np.ndarray, bit_depth: int | None = None) -> None:

@@ -123,11 +123,14 @@ class Registry:
         return data, None
 
     def choice(self, task: str, given: set[str], scale: int | None = None, precision: str = "fp32",
-               exact: bool = True, source_range: str | None = None, files: bool = False) -> Choice:
+               exact: bool = True, source_range: str | None = None, files: bool = False,
+               frame_source: int | None = None) -> Choice:
         """The model of ``task`` for the inputs ``given``, and why: it must need no input missing from them and,
         when ``exact`` (arrays passed by a caller), take every one of them; files offer more passes than any
         model uses, so for them ``exact`` is off (``files``: the inputs are a file's passes, which the reason
-        says).
+        says). ``frame_source``: only models whose frame (main input) is that source of a run's sources are
+        candidates (0: a frame's own file, so a per-frame run never gets a model of windows of frames; r: the
+        middle of a window of frames f - r .. f + r); None: any.
 
         Among several, the one that uses the most of what was given, then the one whose main input's colour
         space fits ``source_range`` (``"ldr"``: sRGB, ``"hdr"``: linear; None: no preference), then the one
@@ -143,6 +146,9 @@ class Registry:
         of_kind = [e for e in self.entries.values()
                    if e.contract.task == task and e.precision == precision
                    and (scale is None or e.contract.scale == scale)]
+        if frame_source is not None:
+            self.check_frames(task, frame_source, of_kind)
+            of_kind = [e for e in of_kind if reads_frame(e.contract, frame_source)]
         fitting = [e for e in of_kind if set(e.contract.required) <= given and (not exact or given <= accepts(e))]
         if not fitting:
             of_task = [e for e in self.entries.values() if e.contract.task == task]
@@ -153,13 +159,27 @@ class Registry:
                              f"(its {task} models: {have})")
         entry = max(fitting, key=lambda e: (len(accepts(e) & given), range_fits(e.contract, source_range),
                                             len(e.contract.required)))
-        return _explain(entry, of_kind, given, source_range, files)
+        return _explain(entry, of_kind, given, source_range, files, frame_source=frame_source)
 
     def named(self, name: str, given: set[str] = frozenset(), source_range: str | None = None,
-              files: bool = False) -> Choice:
-        """Model ``name`` as a caller named it, with the reason (its range note, if any)."""
+              files: bool = False, frame_source: int | None = None) -> Choice:
+        """Model ``name`` as a caller named it, with the reason (its range note, if any); ``frame_source``: as in
+        :meth:`choice` (a model that reads its frame from another source is refused)."""
         _check_range(source_range)
-        return _explain(self.get(name), [], given, source_range, files, named=True)
+        entry = self.get(name)
+        if frame_source is not None and not reads_frame(entry.contract, frame_source):
+            raise ModelError(f"model {name!r} reads {frames_read(entry.contract)}, not {window_text(frame_source)}")
+        return _explain(entry, [], given, source_range, files, named=True, frame_source=frame_source)
+
+    def check_frames(self, task: str, frame_source: int, entries: list[RegistryEntry] | None = None) -> None:
+        """Refuse, in one line, a run of ``task`` on ``frame_source``'s frames (see :meth:`choice`) when no model
+        of ``entries`` (default: the task's) reads its frame from there, e.g. windows of frames and only
+        per-frame models."""
+        entries = [e for e in self.entries.values() if e.contract.task == task] if entries is None else entries
+        if entries and not any(reads_frame(e.contract, frame_source) for e in entries):
+            have = ", ".join(f"{e.name} ({frames_read(e.contract)})" for e in entries)
+            raise ModelError(f"no {task} model in {self.path} reads {window_text(frame_source)} "
+                             f"(its {task} models: {have})")
 
     def publish(self, name: str, file: str, data_sha256: str, metadata: dict[str, str]) -> None:
         """Add or replace one model's entry and rewrite registry.json atomically."""
@@ -209,8 +229,42 @@ def _check_range(source_range: str | None) -> None:
 
 
 def main_input(contract: ModelContract) -> ImageInput:
-    """The input that sets a model's image: its first required image input on the input grid."""
+    """The input that sets a model's image: its task's main input (``TaskSpec.main_input``: denoise ``color``)
+    where the model has it, else its first required image input on the input grid. Its ``source`` is the
+    model's frame among a run's sources (a window model's frame f is the middle one)."""
+    from . import tasks  # the task modules import this one: look it up when asked
+
+    name = tasks.get(contract.task).main_input if contract.task in tasks.names() else None
+    for i in contract.image_inputs:
+        if i.name == name and i.grid == "input":
+            return i
     return next(i for i in contract.image_inputs if i.grid == "input" and not i.optional)
+
+
+def reads_frame(contract: ModelContract, frame_source: int) -> bool:
+    """Whether the model's frame (its main input) is source ``frame_source`` of a run's sources."""
+    return main_input(contract).source == frame_source
+
+
+def window_text(frame_source: int) -> str:
+    """What a run whose frame is source ``frame_source`` gives: ``frame f alone``, ``frames f-1, f, f+1``."""
+    if frame_source == 0:
+        return "frame f alone"
+    return "frames " + ", ".join(_offset(k) for k in range(-frame_source, frame_source + 1))
+
+
+def frames_read(contract: ModelContract) -> str:
+    """The frames a model reads, relative to its frame f: ``frame f alone``, ``frames f-1, f, f+1``; a model
+    of several sources that are not a window of frames around its frame (inbetween's key pair) by source."""
+    main = main_input(contract).source
+    if main == 0:
+        sources = sorted({i.source for i in contract.image_inputs})
+        return "frame f alone" if sources == [0] else f"sources {', '.join(f'#{s}' for s in sources)}"
+    return "frames " + ", ".join(_offset(s - main) for s in sorted({i.source for i in contract.image_inputs}))
+
+
+def _offset(k: int) -> str:
+    return "f" if k == 0 else f"f{k:+d}"
 
 
 def range_fits(contract: ModelContract, source_range: str | None) -> bool:
@@ -227,12 +281,17 @@ def _names(inputs: list[ImageInput]) -> str:
 
 
 def _explain(entry: RegistryEntry, of_kind: list[RegistryEntry], given: set[str], source_range: str | None,
-             files: bool, named: bool = False) -> Choice:
+             files: bool, named: bool = False, frame_source: int | None = None) -> Choice:
     """The :class:`Choice` of ``entry`` among ``of_kind`` (the task's models of that scale and precision) for
     the inputs ``given``: what it uses, which inputs its task's models read that were not given (and the
-    Blender setting that writes them), and whether the source's range fits the model."""
+    Blender setting that writes them), and whether the source's range fits the model. Only models that read
+    their frame from the same source as ``entry`` count (a per-frame choice never advises a temporal model's
+    passes). A run on windows of frames (``frame_source`` > 0) says so."""
     contract, main = entry.contract, main_input(entry.contract)
+    of_kind = [e for e in of_kind if reads_frame(e.contract, main.source)]
     parts, better = [], []
+    if frame_source:
+        parts.append(f"reads {frames_read(contract)}")
     if named:
         parts.append("chosen by name")
     else:

@@ -46,7 +46,7 @@ def test_frames_select_the_work_and_may_name_frames_not_on_disk(shot, tmp_path):
     ("denoise", ["beauty.1001.exr", "beauty.####.exr"], "out/", {}, "give one input pattern or a list of files"),
     ("denoise", ["beauty.1001.exr"], "out/", {"frames": [1001]}, "--frames selects frames of an input pattern"),
     ("denoise", ["missing.####.exr"], "out/", {}, "missing.####.exr: no frames on disk match this pattern"),
-    ("denoise", ["beauty.####.exr"], "out/", {"hints": "h.png"}, r"denoise takes no option hints \(its options: none"),
+    ("denoise", ["beauty.####.exr"], "out/", {"hints": "h.png"}, r"denoise takes no option hints \(its options: temporal"),
     ("sharpen", ["beauty.####.exr"], "out/", {}, "unknown task 'sharpen'; choose one of denoise, upres, colorize, inb"),
 ])
 def test_plans_that_would_overwrite_inputs_or_make_no_sense_are_refused(shot, monkeypatch, task, inputs, output,

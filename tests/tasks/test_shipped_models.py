@@ -19,17 +19,21 @@ DATA_V2 = Path(__file__).parents[1] / "data" / "denoise_v2"
 UPRES_DATA = Path(__file__).parents[1] / "data" / "upres"
 COLORIZE_DATA = Path(__file__).parents[1] / "data" / "colorize"
 INBETWEEN_DATA = Path(__file__).parents[1] / "data" / "inbetween"
+TEMPORAL_DATA = Path(__file__).parents[1] / "data" / "temporal"
 #: The models this release ships, by task: the list the tests hold the registry to. A model missing from
 #: addon/models fails here (it is not skipped); a model added to the registry must be listed here, which
 #: brings it under the quality guards below.
 RELEASE = {
-    "denoise": ("denoise_kpn", "denoise_kpn_color", "denoise_kpn_albedo"),
+    "denoise": ("denoise_kpn", "denoise_kpn_color", "denoise_kpn_albedo", "denoise_kpn_temporal"),
     "upres": ("upres_x2", "upres_x4", "upres_guided_x2", "upres_guided_x4"),
     "colorize": ("colorize_unet",),
     "inbetween": ("inbetween_vectors", "inbetween_image"),
 }
 SHIPPED = [name for names in RELEASE.values() for name in names]
-DENOISERS, UPRESSERS = list(RELEASE["denoise"]), list(RELEASE["upres"])
+#: denoisers of animations (frames f-1, f, f+1; issue 26): guarded on the temporal crops
+TEMPORAL_DENOISERS = ("denoise_kpn_temporal",)
+DENOISERS = [name for name in RELEASE["denoise"] if name not in TEMPORAL_DENOISERS]
+UPRESSERS = list(RELEASE["upres"])
 COLORIZERS, INBETWEENERS = list(RELEASE["colorize"]), list(RELEASE["inbetween"])
 MARGIN_DB = 0.3
 
@@ -95,6 +99,23 @@ def test_shipped_denoiser_keeps_its_quality(name, crops):
     scores = _denoise_crop_scores(crops)[name]
     assert scores["psnr"] >= expected[name]["psnr"] - MARGIN_DB
     assert scores["psnr"] >= scores["noisy_psnr"] + 3.0
+
+
+@pytest.mark.parametrize("name", TEMPORAL_DENOISERS)
+def test_shipped_temporal_denoiser_keeps_its_quality(name):
+    """On fixed validation sequences, each run as a farm runs it (``bench.temporal.score_crops``, which
+    measured expected.json): its PSNR over every frame, and its temporal error (flicker along the motion), which
+    sharing two thirds of its samples with the next frame keeps below the per-frame model's."""
+    from bench.temporal import score_crops
+
+    expected = json.loads((TEMPORAL_DATA / "expected.json").read_text())
+    assert name in expected, f"record {name}'s figures in {TEMPORAL_DATA / 'expected.json'} when shipping it"
+    assert len(list(TEMPORAL_DATA.glob("*_f*_spp*.exr"))) >= 12
+    scores = score_crops(TEMPORAL_DATA)
+    assert scores[name]["psnr"] >= expected[name]["psnr"] - MARGIN_DB
+    assert scores[name]["temporal_x1000"] <= 1.1 * expected[name]["temporal_x1000"]
+    assert scores[name]["temporal_x1000"] < scores["denoise_kpn"]["temporal_x1000"]
+    assert scores[name]["psnr"] >= scores["noisy"]["psnr"] + 3.0
 
 
 @pytest.mark.parametrize("name", UPRESSERS)

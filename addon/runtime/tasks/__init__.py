@@ -30,6 +30,8 @@ LAYOUTS = {
     "key_pair": "all on disk, between the first and last key",
     "window": "all on disk",
 }
+#: What the "window" layout reads for a neighbour beyond the sequence (see :class:`Layout`).
+WINDOW_ENDS = ("repeat", "absent")
 ON_RENDER = (None, "frame", "skipped_frames")
 ACTS_ON = ("image", "sequence")
 UI_KINDS = ("int", "choice", "image")
@@ -69,6 +71,44 @@ class CliOption:
             return self.kwargs["dest"]
         flag = next((f for f in self.flags if f.startswith("--")), self.flags[0])
         return flag.lstrip("-").replace("-", "_")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How one run finds each output frame's source files: ``name``, one of :data:`LAYOUTS` (see
+    :class:`TaskSpec`), and for ``"window"`` its ``window`` (r, the frames read on each side: the sources are
+    frames f - r .. f + r, frame f itself source r) and ``ends``, what stands for a neighbour that is not there:
+
+    * ``"repeat"``: beyond the sequence's first or last frame on disk, that end frame (every frame gets a full
+      window; a model made for whole windows);
+    * ``"absent"``: None wherever that frame's file is not there (the ends of the sequence, a gap, a still), for
+      models whose neighbour inputs are optional: the same samples twice would count as two frames' worth. With
+      this, the inputs may also be listed files (neighbours: the listed files numbered f - 1, f + 1, ...).
+
+    A task's runs use ``Layout(spec.layout, spec.window)`` unless its ``layout_of`` hook picks another from the
+    run's options (denoise ``--temporal``).
+    """
+
+    name: str
+    window: int = 0
+    ends: str = "repeat"
+
+    def __post_init__(self):
+        problems = []
+        if self.name not in LAYOUTS:
+            problems.append(f"layout {self.name!r} is not one of {', '.join(LAYOUTS)}")
+        if (self.name == "window") != (self.window > 0):
+            problems.append("a window (frames on each side, >= 1) goes with the 'window' layout, and only with it")
+        if self.ends not in WINDOW_ENDS:
+            problems.append(f"ends {self.ends!r} is not one of {', '.join(WINDOW_ENDS)}")
+        if problems:
+            raise TaskError("; ".join(problems))
+
+    @property
+    def frame_source(self) -> int | None:
+        """Which of a job's sources is the output frame's own file: r for a window, else None (the layout's
+        jobs say: 0 for one frame's file)."""
+        return self.window if self.name == "window" else None
 
 
 @dataclass(frozen=True)
@@ -130,8 +170,13 @@ class TaskSpec:
         the frame lies between them (0..1), and ``key_steps`` their distance in frames;
       - ``"window"``: the files of frames f - r .. f + r in order (r = ``window``), read also outside the
         chunk; at the ends of the sequence (its first and last frame on disk when planned) a neighbour is
-        clamped to the end frame, so the end frames repeat and every frame has a full window.
+        clamped to the end frame, so the end frames repeat and every frame has a full window (a run's
+        :class:`Layout` may say ``ends="absent"`` instead: None for a neighbour not on disk).
     * ``window``: r, the frames read on each side, for the ``"window"`` layout (0 for the others).
+    * ``layout_of(options) -> Layout | None``: a hook that picks one run's :class:`Layout` from the task's plan
+      options (None: ``Layout(layout, window)``), so one task runs per frame or on windows of frames by an
+      option. It only reads the options; ``plan_jobs`` gets them too. Denoise: ``--temporal``, windows of
+      frames f - 1, f, f + 1 with absent ends, for its temporal models.
 
     Command line: ``cli_options``, the subcommand's own options (:class:`CliOption`), shown after the frame
     options and before the run options.
@@ -189,6 +234,7 @@ class TaskSpec:
     order: int = 100
     window: int = 0
     cli_options: tuple[CliOption, ...] = ()
+    layout_of: Callable | None = None
     plan_jobs: Callable | None = None
     side_inputs: Callable | None = None
     finish: Callable | None = None
@@ -209,6 +255,12 @@ class TaskSpec:
             if option.name == name:
                 return option
         raise KeyError(name)
+
+    def run_layout(self, options: dict | None = None) -> Layout:
+        """The layout of a run with these plan options (name -> value): the ``layout_of`` hook's, else the
+        task's own."""
+        chosen = self.layout_of(options or {}) if self.layout_of is not None else None
+        return chosen if chosen is not None else Layout(self.layout, self.window)
 
     def cli_options_to(self, target: str) -> tuple[CliOption, ...]:
         """The command-line options whose values go to ``target`` ("plan" or "run")."""

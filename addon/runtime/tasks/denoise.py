@@ -4,34 +4,98 @@ The model is picked by what the input has (``Registry.choice``): colour + albedo
 Denoising Data), colour + albedo, or colour alone; an 8- or 16-bit image (PNG, JPEG, TIFF, a byte image in
 Blender) gets an sRGB model where one is published, else the colour-only model on its linear values, the result
 clipped to [0, 1] and written back in its bit depth with its alpha. The result's ``choice`` says which and why.
+
+Temporal denoising (animations, issue 26) is the same task on windows of frames: frame f with frames f - 1 and
+f + 1, warped along f's Vector pass by a model whose inputs include the neighbours (``prev_*``, ``next_*``, all
+optional: an absent neighbour is zeros, which the model masks out, never the end frame repeated). It runs only
+when asked (``--temporal``, ``temporal=True``, or the neighbour arrays given): a per-frame run never gets such
+a model, whatever passes a file holds. The output of frame f depends on frames f - 1 .. f + 1 alone (a window,
+no recurrent state), so farm chunks need no warm-up: a chunk reads the frame on each side of its range.
 """
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 
 from ..api import PathLike, run, run_files
+from ..contract import ModelError
 from ..engine import InferenceResult
-from . import TaskSpec, register
+from ..exr import ExrImage
+from . import CliOption, Layout, TaskSpec, register
+
+#: Temporal runs: windows of frames f - 1, f, f + 1 (sources 0, 1, 2), a neighbour not on disk absent.
+TEMPORAL = Layout("window", window=1, ends="absent")
+#: A neighbour frame's arrays (``prev``, ``next``) by input name, and the passes of a file they come from.
+NEIGHBOUR_PASSES = {"color": "Combined", "albedo": "Denoising Albedo", "normal": "Denoising Normal"}
 
 
 def denoise(color: np.ndarray, albedo: np.ndarray | None = None, normal: np.ndarray | None = None, *,
-            exposure: float | None = None, **options) -> np.ndarray:
+            vector: np.ndarray | None = None, prev: Mapping | ExrImage | None = None,
+            next: Mapping | ExrImage | None = None, exposure: float | None = None, **options) -> np.ndarray:
     """Denoise a linear render (RGB or RGBA), optionally guided by Denoising Albedo and camera-space Normal: the
     model is the one for the inputs given (colour only, + albedo, + albedo and normal).
 
-    ``exposure``: the scale the model normalises by; give one per shot for sequences (default: this image's).
-    ``source_range="ldr"`` for an 8-bit image's decoded values (an sRGB model where published; the result
-    clipped to [0, 1]).
+    Temporal, a frame of an animation: give ``vector``, this frame's Vector pass (H x W x 4, Blender's), and
+    its neighbours ``prev`` (frame f - 1) and ``next`` (frame f + 1), each a dict of arrays
+    ``{"color": ..., "albedo": ..., "normal": ...}`` (Combined, Denoising Albedo, Denoising Normal) or a
+    :func:`read_image` result of that frame's file, or None where the frame does not exist (the ends of a
+    sequence; both None: a still). A model of windows of frames runs (``denoise_kpn_temporal``; it needs
+    ``albedo`` and ``normal`` too). Without ``vector``, ``prev`` and ``next`` a per-frame model runs.
+
+    ``exposure``: the scale the model normalises by (default: this frame's own, from ``color``; a temporal
+    model scales the neighbours by it too); ``source_range="ldr"`` for an 8-bit image's decoded values (an
+    sRGB model where published; the result clipped to [0, 1]).
     """
-    return run("denoise", {"color": color, "albedo": albedo, "normal": normal, "exposure": exposure},
-               **options).image
+    inputs = {"color": color, "albedo": albedo, "normal": normal, "exposure": exposure}
+    if vector is None and prev is None and next is None:
+        return run("denoise", inputs, **options).image
+    if vector is None:
+        raise ModelError("denoise: prev/next (the neighbour frames) need this frame's Vector pass: give vector=")
+    inputs["vector"] = vector
+    for name, frame in (("prev", prev), ("next", next)):
+        inputs.update({f"{name}_{key}": value for key, value in _neighbour(name, frame).items()})
+    result = run("denoise", inputs, frame_source=TEMPORAL.window, **options)
+    return result.image
 
 
-def denoise_file(src: PathLike, dst: PathLike, **options) -> InferenceResult:
+def denoise_file(src: PathLike, dst: PathLike, *, temporal: bool = False, prev: PathLike | None = None,
+                 next: PathLike | None = None, **options) -> InferenceResult:
     """Denoise a render or image file; from a multilayer EXR the albedo and normal passes are used when present
     (the model for the passes there), an 8/16-bit PNG, JPEG or TIFF comes back in its bit depth with its alpha.
-    The result's ``choice`` says which model ran and why (e.g. no Denoising Data)."""
-    return run_files("denoise", [src], dst, **options)
+    The result's ``choice`` says which model ran and why (e.g. no Denoising Data).
+
+    ``temporal=True``: ``src`` is frame f of an animation, ``prev`` and ``next`` the files of frames f - 1 and
+    f + 1 (None where there is none: the ends of the sequence; both None: a still, which the result's
+    ``notes`` say), all rendered with the Vector pass and Denoising Data (else an ImageError naming the file,
+    before the model runs). Consecutive calls in one thread decode each file once (``postpass denoise
+    --temporal`` runs the same). Without it a per-frame model runs, even on a file with a Vector pass.
+    """
+    if not temporal:
+        if prev is not None or next is not None:
+            raise ModelError("denoise_file: prev/next are the neighbour frames of a temporal run: add temporal=True")
+        return run_files("denoise", [src], dst, **options)
+    return run_files("denoise", [prev, src, next], dst, frame_source=TEMPORAL.window, **options)
+
+
+def _neighbour(name: str, frame: Mapping | ExrImage | None) -> dict[str, np.ndarray]:
+    """A neighbour frame's arrays by input name (``color``, ``albedo``, ``normal``); {} for None."""
+    if frame is None:
+        return {}
+    if isinstance(frame, ExrImage):
+        return {key: frame.get(pass_name) for key, pass_name in NEIGHBOUR_PASSES.items()}
+    if not isinstance(frame, Mapping):
+        raise ModelError(f"denoise: {name} is a neighbour frame: a dict of {', '.join(NEIGHBOUR_PASSES)} arrays, "
+                         f"a read_image result or None, not {type(frame).__name__}")
+    unknown = sorted(set(frame) - set(NEIGHBOUR_PASSES))
+    if unknown:
+        raise ModelError(f"denoise: {name} takes {', '.join(NEIGHBOUR_PASSES)}, not {', '.join(unknown)}")
+    return {key: value for key, value in frame.items() if value is not None}
+
+
+def layout_of(options: dict) -> Layout | None:
+    """``--temporal``: windows of frames (:data:`TEMPORAL`); otherwise each frame alone."""
+    return TEMPORAL if options.get("temporal") else None
 
 
 SPEC = register(TaskSpec(
@@ -41,11 +105,19 @@ SPEC = register(TaskSpec(
     icon="SHADERFX",
     main_input="color",
     layout="frame",
+    layout_of=layout_of,
+    cli_options=(
+        CliOption(("--temporal",), {"action": "store_true",
+                                    "help": "denoise an animation with a temporal model: each frame with frames f-1 "
+                                            "and f+1 along its Vector pass (less flicker); needs the Vector pass "
+                                            "and Denoising Data; a chunk reads the frame on each side of it"}),
+    ),
     order=10,
     examples="""
 examples:
   postpass denoise render/beauty.####.exr -o render/clean.####.exr
   postpass denoise beauty.%04d.exr -o clean/ --frames 1001-1100 --skip-existing    (one farm chunk)
+  postpass denoise beauty.####.exr -o clean.####.exr --temporal --frames 1001-1050  (animation; reads 1000, 1051)
   postpass denoise beauty.####.exr -o preview/beauty.####.png --frames 1001-1100x10
   postpass denoise beauty.####.exr -o clean.####.exr --layer Characters             (another view layer)
   postpass denoise a.exr b.exr c.exr -o clean/
