@@ -40,6 +40,8 @@ from .denoise_unet import AUX
 
 #: the neighbours in the order of the window layout's sources (frame f - 1, f, f + 1)
 NEIGHBOURS = ("prev", "next")
+#: the starting gains of the neighbours' albedo and normal mismatch (weight x exp(-gain x mean |difference|))
+MISMATCH_GAINS = (10.0, 5.0)
 #: the U-Net's input channels: 3 frames x (log colour, albedo, normal), per neighbour its motion and its mask, 1
 FEATURES = 9 * (1 + len(NEIGHBOURS)) + 2 * len(NEIGHBOURS) + 1
 #: the starting blend logit of a neighbour relative to the current frame's (e^-3: ~5 % of the weight each)
@@ -73,6 +75,10 @@ class DenoiseKPNTemporal(DenoiseKPN):
         self.unet.encoders[0][0] = nn.Conv2d(FEATURES, first.out_channels, first.kernel_size, padding=first.padding)
         # per pixel, the blend logits of the current frame and each neighbour, from the finest decoder level
         self.blend = nn.Conv2d(self.heads[0].in_channels, frames, 1)
+        # and a prior it cannot learn away on little data: a neighbour's weight falls with how far its warped
+        # albedo and normal are from this frame's (log gains per guide, learned): where the vectors do not hold,
+        # or a texture finer than the warp's interpolation moves, the guides disagree
+        self.mismatch_gain = nn.Parameter(torch.log(torch.tensor(MISMATCH_GAINS)))
         with torch.no_grad():
             self.blend.weight.zero_()
             self.blend.bias.fill_(NEIGHBOUR_START_LOGIT)
@@ -89,7 +95,7 @@ class DenoiseKPNTemporal(DenoiseKPN):
         grown = torch.zeros_like(mine[first])
         grown[:, :state[first].shape[1]] = state[first]
         state[first] = grown
-        state.update({k: v for k, v in mine.items() if k.startswith("blend.")})
+        state.update({k: v for k, v in mine.items() if k.startswith(("blend.", "mismatch_gain"))})
         self.load_state_dict(state)
 
     def contract(self) -> ModelContract:
@@ -137,11 +143,17 @@ class DenoiseKPNTemporal(DenoiseKPN):
         logits = self.blend(decoded[0])
         weights = torch.exp(logits - logits.amax(dim=1, keepdim=True))
         blended, total = None, None
-        for i, (color, albedo, _, valid) in enumerate(frames):
+        gain = torch.exp(self.mismatch_gain)
+        albedo_now, normal_now = x["albedo"].clamp(0.0, 1.0), x["normal"]
+        for i, (color, albedo, normal, valid) in enumerate(frames):
             image = color
             if self.demodulate:  # each frame's texture taken out by its own albedo
                 image = torch.cat([color, color / (albedo.clamp(0.0, 1.0) + DEMODULATION_FLOOR)], 1)
-            weight = weights[:, i:i + 1] if valid is None else weights[:, i:i + 1] * valid
+            weight = weights[:, i:i + 1]
+            if valid is not None:
+                agree = torch.exp(-gain[0] * (albedo.clamp(0.0, 1.0) - albedo_now).abs().mean(1, keepdim=True)
+                                  - gain[1] * (normal - normal_now).abs().mean(1, keepdim=True))
+                weight = weight * valid * agree
             blended = image * weight if blended is None else blended + image * weight
             total = weight if total is None else total + weight
         blended = blended / total  # the current frame's weight is never 0

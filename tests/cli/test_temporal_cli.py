@@ -17,8 +17,8 @@ import pytest
 from conftest import SEQUENCE_FRAMES, copy_models
 
 from addon.cli import main
-from addon.runtime import Registry, api, denoise_file, read_exr, read_image, write_exr
-from addon.runtime.registry import models_dir, reads_frame
+from addon.runtime import api, denoise_file, read_exr, read_image, write_exr
+from addon.runtime.registry import models_dir
 
 REPO = Path(__file__).resolve().parents[2]
 FRAMES = list(SEQUENCE_FRAMES)
@@ -26,17 +26,6 @@ ENDS = [{"note": "no frame f-1 to read (an end of the sequence or a gap: made fr
          "frames": [FRAMES[0]]},
         {"note": "no frame f+1 to read (an end of the sequence or a gap: made from frames f-1, f)",
          "frames": [FRAMES[-1]]}]
-
-
-@pytest.fixture(scope="module")
-def temporal_name() -> str:
-    """The default models folder's temporal denoiser (one that reads frames f-1, f, f+1)."""
-    folder = models_dir()
-    found = [e.name for e in Registry(folder).entries.values() if e.contract.task == "denoise"
-             and reads_frame(e.contract, 1)]
-    assert found, (f"{folder}: no temporal denoise model (denoise_kpn_temporal); until one ships in addon/models, "
-                   "run with POSTPASS_MODELS=<a models folder with one>")
-    return found[0]
 
 
 def postpass(*args) -> subprocess.CompletedProcess:

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 from conftest import SEQUENCE_FRAMES, copy_models
 
-from addon.runtime import (ImageError, ModelError, Registry, api, denoise, denoise_file, load_model, read_exr,
+from addon.runtime import (ImageError, ModelError, api, denoise, denoise_file, load_model, read_exr,
                            read_image, run, tasks, write_exr)
 from addon.runtime.batch import plan
-from addon.runtime.registry import models_dir, reads_frame
+from addon.runtime.registry import models_dir
 
 FRAMES = list(SEQUENCE_FRAMES)
 #: contract input -> (source: 0 frame f - 1, 1 frame f, 2 frame f + 1; Blender pass)
@@ -30,20 +30,9 @@ CHOICE = "reads frames f-1, f, f+1; uses albedo/normal/vector"
 
 
 @pytest.fixture(scope="module")
-def temporal_models() -> Path:
-    """The default models folder; it must hold a temporal denoiser (one that reads frames f-1, f, f+1)."""
-    folder = models_dir()
-    found = [e.name for e in Registry(folder).entries.values() if e.contract.task == "denoise"
-             and reads_frame(e.contract, 1)]
-    assert found, (f"{folder}: no temporal denoise model (denoise_kpn_temporal); until one ships in addon/models, "
-                   "run with POSTPASS_MODELS=<a models folder with one>")
-    return folder
-
-
-@pytest.fixture(scope="module")
-def temporal_name(temporal_models) -> str:
-    return next(e.name for e in Registry(temporal_models).entries.values() if e.contract.task == "denoise"
-                and reads_frame(e.contract, 1))
+def temporal_models(temporal_name) -> Path:
+    """The default models folder, which holds the temporal denoiser ``temporal_name``."""
+    return models_dir()
 
 
 def beauty(folder: Path, frame: int) -> Path:
