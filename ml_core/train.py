@@ -34,7 +34,9 @@ measured but not shipped in ``<task>/experiments/``. A checkpoint records the co
 are ``ml_core.losses.LOSSES`` by name (``"train": {"loss": NAME}``); validation PSNR is ``ml_core.metrics``'.
 
 Config keys beyond the basics: ``"run"`` names the run folder when it should differ from ``"name"`` (a new
-version of a shipped model trained beside the old run); ``"data": {"mix": [...], "val_mix": [...]}`` adds
+version of a shipped model trained beside the old run); ``"data": {"dataset": NAME}`` reads another of the
+task's datasets than the one named like the task (``ml_core.datasets``: the temporal denoiser's
+``denoise_temporal`` windows of sequences); ``"data": {"mix": [...], "val_mix": [...]}`` adds
 scenes from other dataset folders or splits to the training / validation set, each entry
 ``{"root": DIR, "split": NAME, "scenes": N, "crops_per_scene": K}`` (root, scenes and crops default to the
 main ones; the dataset fingerprint covers every part; ``scenes`` is N, the first N complete scenes, or inclusive
@@ -191,9 +193,10 @@ def train(config: dict, run_dir: Path | None = None, command: str = "", log=prin
     scaler = torch.amp.GradScaler(device.type, enabled=amp is torch.float16)
     criterion = LOSSES.get(tc.get("loss", "l1"))
     options = dict(crop=dc["crop"], crops_per_scene=dc.get("crops_per_scene", 4), **dc.get("options", {}))
-    train_set = _datasets(config["task"], root, {"split": dc.get("train_split", "train"), "scenes": dc.get("scenes")},
+    dataset = dc.get("dataset", config["task"])
+    train_set = _datasets(dataset, root, {"split": dc.get("train_split", "train"), "scenes": dc.get("scenes")},
                           dc.get("mix", []), options, seed=seed)
-    val_set = _datasets(config["task"], root, {"split": dc.get("val_split", "val")}, dc.get("val_mix", []),
+    val_set = _datasets(dataset, root, {"split": dc.get("val_split", "val")}, dc.get("val_mix", []),
                         {**options, "crops_per_scene": dc.get("val_crops_per_scene", 2)}, seed=seed + 1,
                         augment=False)
     fingerprint = train_set.fingerprint()
@@ -252,7 +255,7 @@ def train(config: dict, run_dir: Path | None = None, command: str = "", log=prin
     temporal_weight = tc.get("temporal_loss", 0.0)
     if temporal_weight and not any(k.startswith(EARLIER) for k in train_set[0]):
         raise ValueError(f"train.temporal_loss needs a dataset whose items hold the frame before ({EARLIER}...), "
-                         f"e.g. the denoise_temporal task's; {config['task']!r} has none")
+                         f"e.g. the denoise_temporal dataset's; {dataset!r} has none")
     for epoch in range(start_epoch, epochs):
         if budget is not None and spent >= budget:
             break

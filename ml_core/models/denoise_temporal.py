@@ -29,6 +29,7 @@ per-frame model and learns how far to trust the neighbours.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from addon.runtime.contract import AlphaRule, ImageInput, ImageOutput, ModelContract, ScalarInput
@@ -61,11 +62,15 @@ class DenoiseKPNTemporal(DenoiseKPN):
 
     def __init__(self, aux: list[str] = ("albedo", "normal"), widths: list[int] = (16, 32, 48, 64),
                  kernel: int = 5, scales: int | None = None, demodulate: bool = False,
-                 finest_kernel: int | None = None, outlier_limit: float | None = None, residual: bool = False):
+                 finest_kernel: int | None = None, outlier_limit: float | None = None, residual: bool = False,
+                 clip_sigmas: float | None = None):
         if list(aux) != ["albedo", "normal"]:
             raise ValueError("the temporal denoiser needs both guides (albedo, normal): they tell it where the "
                              "vectors hold")
         super().__init__(aux, widths, kernel, scales, demodulate, finest_kernel, outlier_limit, residual)
+        if clip_sigmas:  # only recorded when set, so the models trained without it keep their params
+            self.params["clip_sigmas"] = clip_sigmas
+        self.clip_sigmas = clip_sigmas
         frames = 1 + len(NEIGHBOURS)
         # the U-Net reads the current frame's 9 channels, per neighbour its warped log colour, albedo, normal,
         # how far its pixel moved (fast motion: motion blur and changing shading are likelier) and whether it has a
@@ -87,8 +92,12 @@ class DenoiseKPNTemporal(DenoiseKPN):
     def init_from(self, other: PostpassModel) -> None:
         """From a trained per-frame ``denoise_kpn`` with the same parameters (see the module docstring), or
         from this architecture with the same parameters."""
+        mine_params = {k: v for k, v in self.params.items() if k != "clip_sigmas"}
+        if other.architecture == self.architecture and {**other.params, **self.params} == self.params \
+                and mine_params == {k: v for k, v in other.params.items() if k != "clip_sigmas"}:
+            return self.load_state_dict(other.state_dict())  # the same weights; the clipping is no weight
         if other.architecture == self.architecture or other.architecture != "denoise_kpn" \
-                or other.params != self.params:
+                or other.params != mine_params:
             return PostpassModel.init_from(self, other)
         state, mine = other.state_dict(), self.state_dict()
         first = "unet.encoders.0.0.weight"
@@ -123,6 +132,19 @@ class DenoiseKPNTemporal(DenoiseKPN):
                              pad_multiple=self.unet.pad_multiple, tile_overlap=self.tile_overlap,
                              alpha=AlphaRule(("color",), "denoised"))
 
+    def clip_to_frame(self, color: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
+        """A neighbour's colour clamped, per channel and in the log domain, to this frame's 3 x 3 mean +-
+        ``clip_sigmas`` standard deviations (variance clipping, Salvi 2016): what the vectors do not carry
+        (reflections and highlights that move over a surface, shading that changes) is pulled to what this frame
+        shows there, while noise, whose spread the window measures, passes. Wide at few samples, where the
+        frame's own noise is large; narrow at many, where a neighbour's disagreement is not noise."""
+        now, other = torch.log1p(current), torch.log1p(color)
+        mean = F.avg_pool2d(now, 3, stride=1, padding=1, count_include_pad=False)
+        spread = torch.sqrt(torch.clamp(F.avg_pool2d(now * now, 3, stride=1, padding=1, count_include_pad=False)
+                                        - mean * mean, min=0.0))
+        low, high = mean - self.clip_sigmas * spread, mean + self.clip_sigmas * spread
+        return torch.exp(torch.minimum(torch.maximum(other, low), high)) - 1.0  # expm1: no ONNX operator
+
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
         x = self.named_inputs(inputs)
         exposure = x["exposure"].reshape(-1, 1, 1, 1)
@@ -150,6 +172,11 @@ class DenoiseKPNTemporal(DenoiseKPN):
             if self.demodulate:  # each frame's texture taken out by its own albedo
                 image = torch.cat([color, color / (albedo.clamp(0.0, 1.0) + DEMODULATION_FLOOR)], 1)
             weight = weights[:, i:i + 1]
+            if valid is not None and self.clip_sigmas:
+                color = self.clip_to_frame(color, frames[0][0])
+                image = color
+                if self.demodulate:
+                    image = torch.cat([color, color / (albedo.clamp(0.0, 1.0) + DEMODULATION_FLOOR)], 1)
             if valid is not None:
                 agree = torch.exp(-gain[0] * (albedo.clamp(0.0, 1.0) - albedo_now).abs().mean(1, keepdim=True)
                                   - gain[1] * (normal - normal_now).abs().mean(1, keepdim=True))

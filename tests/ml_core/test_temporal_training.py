@@ -170,3 +170,18 @@ def test_temporal_loss_needs_the_frame_before(tiny_dataset, tmp_path):
     config["train"]["temporal_loss"] = 1.0
     with pytest.raises(ValueError, match="temporal_loss needs a dataset"):
         train(config, run_dir=tmp_path / "run", progress=False, log=lambda *_: None)
+
+
+def test_variance_clipping_pulls_what_the_vectors_do_not_carry_to_the_frame_and_keeps_the_weights():
+    base = build("denoise_kpn_temporal", seed=5, **PARAMS)
+    clipped = build("denoise_kpn_temporal", **PARAMS, clip_sigmas=3.0)
+    clipped.init_from(base)  # the same weights: clipping is no weight
+    assert all(torch.equal(a, b) for a, b in zip(base.state_dict().values(), clipped.state_dict().values()))
+    rng = torch.Generator().manual_seed(6)
+    current = 0.5 + 0.1 * torch.rand(1, 3, 16, 16, generator=rng)
+    # the frame itself passes: no one of 9 values lies more than sqrt(8) standard deviations from their mean
+    assert torch.allclose(clipped.clip_to_frame(current, current), current, atol=1e-5)
+    highlight = current.clone()
+    highlight[..., 8, 8] = 20.0  # a reflection the vectors did not carry
+    out = clipped.clip_to_frame(highlight, current)
+    assert float(out[..., 8, 8].max()) < 1.0 and torch.allclose(out[..., :4, :4], current[..., :4, :4], atol=1e-6)
