@@ -195,14 +195,19 @@ class DenoiseKPN(PostpassModel):
         correction = None
         if self.residual:
             heads[0], correction = heads[0][:, :-3], heads[0][:, -3:]
-        if not self.demodulate:
-            filtered = self.reconstruct(color, heads)
-        else:
+        if self.demodulate:  # both images through one pass of the same kernels: half the (memory-bound) ops
+            color = torch.cat([color, color / (x["albedo"].clamp(0.0, 1.0) + DEMODULATION_FLOOR)], 1)
+        return self.finish(self.reconstruct(color, heads), x, heads, correction, exposure)
+
+    def finish(self, filtered: torch.Tensor, x: dict[str, torch.Tensor], heads: list[torch.Tensor],
+               correction: torch.Tensor | None, exposure: torch.Tensor) -> torch.Tensor:
+        """The reconstruction ``filtered`` as the output: with ``demodulate`` the per-pixel choice between its
+        plain and its demodulated half (multiplied back by the albedo), then the residual correction, then the
+        exposure undone."""
+        if self.demodulate:
             albedo = x["albedo"].clamp(0.0, 1.0) + DEMODULATION_FLOOR
-            # both images through one pass of the same kernels: half the (memory-bound) filtering ops
-            both = self.reconstruct(torch.cat([color, color / albedo], 1), heads)
             choice = torch.sigmoid(heads[0][:, -1:])
-            filtered = choice * both[:, 3:] * albedo + (1.0 - choice) * both[:, :3]
+            filtered = choice * filtered[:, 3:] * albedo + (1.0 - choice) * filtered[:, :3]
         if correction is not None:
             # log1p(out) = log1p(filtered) + correction, written without the log: (1 + filtered) e^c - 1. The
             # kernels can only average noisy samples; this lets the network move the result where the average

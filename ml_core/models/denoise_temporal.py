@@ -36,7 +36,7 @@ from addon.runtime.contract import AlphaRule, ImageInput, ImageOutput, ModelCont
 
 from . import PostpassModel, register
 from .blocks import RGB
-from .denoise_kpn import DEMODULATION_FLOOR, RESIDUAL_BOUND, DenoiseKPN, clamp_outliers
+from .denoise_kpn import DEMODULATION_FLOOR, DenoiseKPN, clamp_outliers
 from .denoise_unet import AUX
 
 #: the neighbours in the order of the window layout's sources (frame f - 1, f, f + 1)
@@ -187,14 +187,4 @@ class DenoiseKPNTemporal(DenoiseKPN):
         correction = None
         if self.residual:
             heads[0], correction = heads[0][:, :-3], heads[0][:, -3:]
-        both = self.reconstruct(blended, heads)
-        if not self.demodulate:
-            filtered = both
-        else:
-            albedo = x["albedo"].clamp(0.0, 1.0) + DEMODULATION_FLOOR
-            choice = torch.sigmoid(heads[0][:, -1:])
-            filtered = choice * both[:, 3:] * albedo + (1.0 - choice) * both[:, :3]
-        if correction is not None:
-            gain = torch.exp(torch.clamp(correction, -RESIDUAL_BOUND, RESIDUAL_BOUND))
-            filtered = torch.clamp((1.0 + filtered) * gain - 1.0, min=0.0)
-        return filtered / exposure
+        return self.finish(self.reconstruct(blended, heads), x, heads, correction, exposure)

@@ -73,6 +73,16 @@ class CliOption:
         return flag.lstrip("-").replace("-", "_")
 
 
+def layout_problems(name: str, window: int) -> list[str]:
+    """What is wrong with a layout ``name`` and its ``window`` (a :class:`Layout`'s, a :class:`TaskSpec`'s)."""
+    problems = []
+    if name not in LAYOUTS:
+        problems.append(f"layout {name!r} is not one of {', '.join(LAYOUTS)}")
+    if (name == "window") != (window > 0):
+        problems.append("a window (frames on each side, >= 1) goes with the 'window' layout, and only with it")
+    return problems
+
+
 @dataclass(frozen=True)
 class Layout:
     """How one run finds each output frame's source files: ``name``, one of :data:`LAYOUTS` (see
@@ -94,11 +104,7 @@ class Layout:
     ends: str = "repeat"
 
     def __post_init__(self):
-        problems = []
-        if self.name not in LAYOUTS:
-            problems.append(f"layout {self.name!r} is not one of {', '.join(LAYOUTS)}")
-        if (self.name == "window") != (self.window > 0):
-            problems.append("a window (frames on each side, >= 1) goes with the 'window' layout, and only with it")
+        problems = layout_problems(self.name, self.window)
         if self.ends not in WINDOW_ENDS:
             problems.append(f"ends {self.ends!r} is not one of {', '.join(WINDOW_ENDS)}")
         if problems:
@@ -272,11 +278,7 @@ _TASKS: dict[str, TaskSpec] = {}
 
 def register(spec: TaskSpec) -> TaskSpec:
     """Add ``spec`` to the registry (re-registering a name replaces it: a reloaded module); returns it."""
-    problems = []
-    if spec.layout not in LAYOUTS:
-        problems.append(f"layout {spec.layout!r} is not one of {', '.join(LAYOUTS)}")
-    if (spec.layout == "window") != (spec.window > 0):
-        problems.append("a window (frames on each side, >= 1) goes with the 'window' layout, and only with it")
+    problems = layout_problems(spec.layout, spec.window)
     if spec.on_render not in ON_RENDER:
         problems.append(f"on_render {spec.on_render!r} is not one of {ON_RENDER}")
     if spec.acts_on not in ACTS_ON:
