@@ -66,7 +66,7 @@ def extension(bpy, tmp_path_factory, default_models):
 def animation(bpy, folder: Path, frames: int = 4):
     """A moving test-split scene, 32 px, 4 spp, a new Cycles seed each frame (as artists render animations),
     multilayer EXR with every pass, frames 1..``frames`` written to folder/beauty.####.exr; Postpass denoise on
-    render on (which turns on the passes its models read), with its default temporal switch."""
+    render on (which turns on the passes its models read) and its temporal switch, off by default, on."""
     from ml_core import render, scenes, splits
 
     scene = scenes.build_scene(scenes.make_spec(splits.split_seeds("test", 1)[0], meshes=[], frames=frames))
@@ -77,6 +77,8 @@ def animation(bpy, folder: Path, frames: int = 4):
     scene.render.filepath = str(folder / "beauty.####")
     scene.frame_start, scene.frame_end, scene.frame_step = 1, frames, 1
     scene.postpass.denoise_on_render = True
+    assert not scene.postpass.denoise_temporal  # an opt-in
+    scene.postpass.denoise_temporal = True
     return scene
 
 
@@ -103,7 +105,7 @@ def expected_temporal(renders: Path, frames: list[int], out: Path) -> dict[int, 
 def test_an_animation_is_denoised_with_each_frames_neighbours(bpy, extension, tmp_path, tmp_path_factory, capfd):
     scene = animation(bpy, tmp_path, frames=4)
     settings, layer = scene.postpass, scene.view_layers[0]
-    assert settings.denoise_temporal  # on by default
+    assert settings.denoise_temporal
     assert layer.use_pass_vector and layer.cycles.denoising_store_passes and not scene.render.use_motion_blur
     capfd.readouterr()
     bpy.ops.render.render(animation=True, scene=scene.name)
