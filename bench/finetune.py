@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from ml_core import paths
+from ml_core.figures import save_figure
 
 from . import core, peers
 from .core import BENCHMARKS, Benchmark
@@ -465,12 +466,7 @@ def plot_gain(result: dict, path: Path) -> Path | None:
         ax.grid(alpha=0.3)
     axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
     fig.suptitle("Fine-tuning denoise_kpn on the shot: authored stills, frames the fine-tune never saw")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 # ----------------------------------------------------------------------------------------------------------

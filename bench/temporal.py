@@ -53,6 +53,7 @@ import numpy as np
 
 from ml_core import paths, render
 from ml_core.flow import backward_flow, forward_flow, sample
+from ml_core.figures import save_figure
 from ml_core.metrics import render_metrics
 
 from . import core, peers
@@ -633,12 +634,7 @@ def plot_frames(result: dict, path: Path) -> Path | None:
     axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
     count = _count(result["sets"][where]["scenes"], "sequence")
     fig.suptitle(f"Temporal denoise, {where} set ({count}; mean per frame, noisy left out)")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Labelled image grids (contact sheets, comparison crops) written as PNG."""
+"""Labelled image grids (contact sheets, comparison crops) and matplotlib figures written as PNG."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -54,3 +54,15 @@ def _text(canvas: np.ndarray, text: str, x: int, y: int, color=(0, 0, 0), width:
     if color != (0, 0, 0):  # a dark outline keeps light captions readable on any picture
         cv2.putText(canvas, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 3, cv2.LINE_AA)
     cv2.putText(canvas, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, color, 1, cv2.LINE_AA)
+
+
+def save_figure(fig, path: Path, dpi: int = 110) -> Path:
+    """Write a matplotlib figure (laid out tight) to ``path`` as PNG, making its folder, and close it."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path

@@ -300,3 +300,33 @@ def temporal_name() -> str:
     assert found, (f"{folder}: no temporal denoise model (denoise_kpn_temporal); until one ships in addon/models, "
                    "run with POSTPASS_MODELS=<a models folder with one>")
     return found[0]
+
+
+#: the module an extension installed in Blender's user_default repository runs as
+EXTENSION_MODULE = "bl_ext.user_default.postpass"
+
+
+def install_extension(bpy, dist: Path, **preferences):
+    """Build the extension zip with Blender's tool (scripts/build_extension.py) into ``dist``, install and
+    enable it as a user does, set its ``preferences`` (e.g. ``device="CPU"``); returns its module."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("build_extension",
+                                                  Path(__file__).parents[1] / "scripts" / "build_extension.py")
+    build_extension = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build_extension)
+    (archive,) = build_extension.build(dist, None)
+    assert bpy.ops.extensions.package_install_files(filepath=str(archive), repo="user_default",
+                                                    enable_on_install=True) == {"FINISHED"}
+    prefs = bpy.context.preferences.addons[EXTENSION_MODULE].preferences
+    for name, value in preferences.items():
+        setattr(prefs, name, value)
+    return sys.modules[EXTENSION_MODULE]
+
+
+def uninstall_extension(bpy) -> None:
+    """Uninstall the extension :func:`install_extension` installed, if it is still enabled."""
+    if EXTENSION_MODULE in bpy.context.preferences.addons:
+        repos = bpy.context.preferences.extensions.repos
+        index = next(i for i, repo in enumerate(repos) if repo.module == "user_default")
+        assert bpy.ops.extensions.package_uninstall(repo_index=index, pkg_id="postpass") == {"FINISHED"}

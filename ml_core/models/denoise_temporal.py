@@ -132,18 +132,23 @@ class DenoiseKPNTemporal(DenoiseKPN):
                              pad_multiple=self.unet.pad_multiple, tile_overlap=self.tile_overlap,
                              alpha=AlphaRule(("color",), "denoised"))
 
-    def clip_to_frame(self, color: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
-        """A neighbour's colour clamped, per channel and in the log domain, to this frame's 3 x 3 mean +-
-        ``clip_sigmas`` standard deviations (variance clipping, Salvi 2016): what the vectors do not carry
-        (reflections and highlights that move over a surface, shading that changes) is pulled to what this frame
-        shows there, while noise, whose spread the window measures, passes. Wide at few samples, where the
-        frame's own noise is large; narrow at many, where a neighbour's disagreement is not noise."""
-        now, other = torch.log1p(current), torch.log1p(color)
+    def clip_bounds(self, current: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per pixel and channel, in the log domain, this frame's 3 x 3 mean -+ ``clip_sigmas`` standard
+        deviations: the range :meth:`clip` pulls a neighbour's colour into (variance clipping, Salvi 2016). What
+        the vectors do not carry (reflections and highlights that move over a surface, shading that changes) is
+        pulled to what this frame shows there, while noise, whose spread the window measures, passes: wide at
+        few samples, where the frame's own noise is large; narrow at many, where a disagreement is not noise."""
+        now = torch.log1p(current)
         mean = F.avg_pool2d(now, 3, stride=1, padding=1, count_include_pad=False)
         spread = torch.sqrt(torch.clamp(F.avg_pool2d(now * now, 3, stride=1, padding=1, count_include_pad=False)
                                         - mean * mean, min=0.0))
-        low, high = mean - self.clip_sigmas * spread, mean + self.clip_sigmas * spread
-        return torch.exp(torch.minimum(torch.maximum(other, low), high)) - 1.0  # expm1: no ONNX operator
+        return mean - self.clip_sigmas * spread, mean + self.clip_sigmas * spread
+
+    @staticmethod
+    def clip(color: torch.Tensor, bounds: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        """``color`` clamped into ``bounds`` (:meth:`clip_bounds`) in the log domain."""
+        low, high = bounds
+        return torch.exp(torch.minimum(torch.maximum(torch.log1p(color), low), high)) - 1.0  # expm1: no ONNX op
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
         x = self.named_inputs(inputs)
@@ -166,17 +171,15 @@ class DenoiseKPNTemporal(DenoiseKPN):
         weights = torch.exp(logits - logits.amax(dim=1, keepdim=True))
         blended, total = None, None
         gain = torch.exp(self.mismatch_gain)
+        bounds = self.clip_bounds(frames[0][0]) if self.clip_sigmas else None  # once for both neighbours
         albedo_now, normal_now = x["albedo"].clamp(0.0, 1.0), x["normal"]
         for i, (color, albedo, normal, valid) in enumerate(frames):
+            if valid is not None and bounds is not None:
+                color = self.clip(color, bounds)
             image = color
             if self.demodulate:  # each frame's texture taken out by its own albedo
                 image = torch.cat([color, color / (albedo.clamp(0.0, 1.0) + DEMODULATION_FLOOR)], 1)
             weight = weights[:, i:i + 1]
-            if valid is not None and self.clip_sigmas:
-                color = self.clip_to_frame(color, frames[0][0])
-                image = color
-                if self.demodulate:
-                    image = torch.cat([color, color / (albedo.clamp(0.0, 1.0) + DEMODULATION_FLOOR)], 1)
             if valid is not None:
                 agree = torch.exp(-gain[0] * (albedo.clamp(0.0, 1.0) - albedo_now).abs().mean(1, keepdim=True)
                                   - gain[1] * (normal - normal_now).abs().mean(1, keepdim=True))

@@ -5,18 +5,15 @@ saved 64 px Cycles shot with a half-minute budget, is cancelled while it trains 
 uses that folder first, with the panel saying so. Refusals (unsaved file, no training Python) are reports."""
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from conftest import EXTENSION_MODULE, install_extension, uninstall_extension
 
 from ml_core.blender import import_bpy
 
-REPO = Path(__file__).resolve().parents[2]
-MODULE = "bl_ext.user_default.postpass"
 
 @pytest.fixture(scope="module")
 def bpy():
@@ -26,19 +23,9 @@ def bpy():
 @pytest.fixture(scope="module")
 def extension(bpy, tmp_path_factory):
     """The zip built by scripts/build_extension.py, installed and enabled like a user does."""
-    spec = importlib.util.spec_from_file_location("build_extension", REPO / "scripts" / "build_extension.py")
-    build_extension = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(build_extension)
-    (archive,) = build_extension.build(tmp_path_factory.mktemp("dist"), None)
-    assert bpy.ops.extensions.package_install_files(filepath=str(archive), repo="user_default",
-                                                    enable_on_install=True) == {"FINISHED"}
-    bpy.context.preferences.addons[MODULE].preferences.device = "CPU"
-    yield sys.modules[MODULE]
+    yield install_extension(bpy, tmp_path_factory.mktemp("dist"), device="CPU")
     bpy.ops.wm.read_homefile(use_empty=True)  # later tests get no saved file with its own models
-    if MODULE in bpy.context.preferences.addons:
-        repos = bpy.context.preferences.extensions.repos
-        index = next(i for i, repo in enumerate(repos) if repo.module == "user_default")
-        assert bpy.ops.extensions.package_uninstall(repo_index=index, pkg_id="postpass") == {"FINISHED"}
+    uninstall_extension(bpy)
 
 
 @pytest.fixture
@@ -65,7 +52,7 @@ def test_an_unsaved_file_or_no_training_python_is_a_report_and_nothing_starts(bp
     assert "Save the .blend first: the fine-tune renders the saved file" in labels(drawn)
 
     bpy.ops.wm.open_mainfile(filepath=str(shot))
-    prefs = bpy.context.preferences.addons[MODULE].preferences
+    prefs = bpy.context.preferences.addons[EXTENSION_MODULE].preferences
     prefs.training_python = str(tmp_path / "no-such-python")
     try:
         with pytest.raises(RuntimeError, match=r"no-such-python: no such Python \(set by the preference .*Training "

@@ -10,22 +10,19 @@ must hold the temporal denoiser ``denoise_kpn_temporal``: a folder without it fa
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import install_extension, uninstall_extension
 
 from addon import runtime
 from addon.runtime import read_exr
 from addon.runtime.registry import REGISTRY_FILE, models_dir
 from ml_core.blender import import_bpy
 
-REPO = Path(__file__).resolve().parents[2]
-MODULE = "bl_ext.user_default.postpass"
 TEMPORAL_MODEL = "denoise_kpn_temporal"
 ATOL = 1e-4
 
@@ -48,19 +45,9 @@ def default_models() -> Path:
 def extension(bpy, tmp_path_factory, default_models):
     """The zip built by scripts/build_extension.py, installed and enabled like a user does; the default
     models (no User Models folder of its own), on the CPU."""
-    spec = importlib.util.spec_from_file_location("build_extension", REPO / "scripts" / "build_extension.py")
-    build_extension = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(build_extension)
-    (archive,) = build_extension.build(tmp_path_factory.mktemp("dist"), None)
-    assert bpy.ops.extensions.package_install_files(filepath=str(archive), repo="user_default",
-                                                    enable_on_install=True) == {"FINISHED"}
-    prefs = bpy.context.preferences.addons[MODULE].preferences
-    prefs.models_folder, prefs.device = str(tmp_path_factory.mktemp("no-user-models")), "CPU"
-    yield sys.modules[MODULE]
-    if MODULE in bpy.context.preferences.addons:
-        repos = bpy.context.preferences.extensions.repos
-        index = next(i for i, repo in enumerate(repos) if repo.module == "user_default")
-        assert bpy.ops.extensions.package_uninstall(repo_index=index, pkg_id="postpass") == {"FINISHED"}
+    yield install_extension(bpy, tmp_path_factory.mktemp("dist"), device="CPU",
+                            models_folder=str(tmp_path_factory.mktemp("no-user-models")))
+    uninstall_extension(bpy)
 
 
 def animation(bpy, folder: Path, frames: int = 4):
