@@ -2,8 +2,10 @@
 
 Both panels draw one section per task the add-on's settings were generated for (``properties.specs()``, in
 registry order): the Render panel one per task with an on-render role, the Image Editor panel a box per task.
-The Render panel's sub-panel "Fine-tune on this Shot" runs and follows a fine-tune of the denoiser on the open
-.blend; the Render panel says when the file has its own models (``//postpass_models``) and what they gained.
+The Inbetween section shows "Guide Passes for Skipped Frames", what it will do, and, while a render's guide
+render runs, its progress and Cancel. The Render panel's sub-panel "Fine-tune on this Shot" runs and follows a
+fine-tune of the denoiser on the open .blend; the Render panel says when the file has its own models
+(``//postpass_models``) and what they gained.
 """
 from __future__ import annotations
 
@@ -40,6 +42,8 @@ def _draw_render_task(layout, scene, settings, spec) -> None:
         sub.prop(settings, model)
         if skipped and values is not None and scene.frame_step == 1:
             sub.label(text="Set a frame step above 1 to skip frames", icon="INFO")
+        if skipped and values is not None and scene.frame_step > 1:
+            _draw_guides(sub, scene, settings, spec)
         if values is not None and properties.temporal_layout(spec) is not None:
             _draw_temporal(column, scene, settings, spec)
     if values is not None and scene.render.image_settings.media_type != "MULTI_LAYER_IMAGE":
@@ -82,6 +86,57 @@ def temporal_status(scene, settings, spec) -> tuple[str, str, str | None]:
     if missing:
         return "WARNING", f"Needs {operators.pass_settings(missing)}", ", ".join(missing)
     return "INFO", "Animations: each frame with its neighbours, written one frame later; stills alone", None
+
+
+def guides_status(scene, settings, spec) -> tuple[str, str, str | None]:
+    """What "Guide passes for skipped frames" will do in the next render: (level, one line, the passes a button
+    should turn on or None). INFO: it runs (or is off); WARNING: it is on, but skipped frames will be made from
+    their key frames alone (the render says so too)."""
+    samples = properties.guides_values(settings, spec)
+    if samples is None:
+        return "INFO", "Skipped frames are made from their key frames alone", None
+    chosen = getattr(settings, properties.model_setting(spec))
+    try:
+        entry = properties.guided_model(spec.name, chosen, preferences.get(bpy.context).folders())
+    except ModelError as exc:
+        return "WARNING", str(exc).splitlines()[0], None
+    if entry is None:
+        return "WARNING", ("No guided model installed: skipped frames from their keys alone" if chosen == "AUTO" else
+                           f"{chosen} reads no guide passes: choose AUTO or a guided model"), None
+    if scene.render.engine != "CYCLES":
+        return "WARNING", "Guide renders need Cycles: skipped frames from their keys alone", None
+    resizing = properties.resizing_task(settings)
+    if resizing is not None:
+        return "WARNING", f"Not with {resizing.label} on Render: skipped frames from their keys alone", None
+    keys, _ = jobs.guide_passes(entry.contract)
+    missing = [p for p in sorted(keys) if not _pass_enabled(scene, p)]
+    if missing:
+        return "WARNING", f"The key frames need {operators.pass_settings(missing)}", ", ".join(missing)
+    return "INFO", (f"After the render: guide renders ({samples} spp) in '{jobs.GUIDES_FOLDER}/', then "
+                    f"{entry.name}"), None
+
+
+def _draw_guides(layout, scene, settings, spec) -> None:
+    """The guide switch of a skipped-frames task, what it will do (with a button that turns on the key frames'
+    passes it lacks), and, while a render's guided inbetweening runs, its progress and Cancel."""
+    layout.prop(settings, properties.guide_setting(spec), text="Guide Passes for Skipped Frames")
+    run = operators.GUIDED["run"]
+    if run is not None and not run.done:
+        layout.progress(factor=run.fraction, type="BAR", text=run.status())
+        row = layout.row()
+        row.enabled = not run.cancelled
+        row.operator("postpass.guides_cancel", text="Cancel", icon="CANCEL")
+    if properties.guides_values(settings, spec) is not None:
+        layout.prop(settings, properties.guide_samples_setting(spec))
+    level, line, passes = guides_status(scene, settings, spec)
+    if level == "INFO":
+        layout.label(text=line, icon="INFO")
+        return
+    box = layout.box()
+    box.label(text=line, icon="ERROR")
+    if passes:
+        box.operator("postpass.enable_passes", text=f"Enable {operators.pass_settings(passes.split(', '))}",
+                     icon="RENDERLAYERS").passes = passes
 
 
 def _pass_enabled(scene, name: str) -> bool:

@@ -23,6 +23,16 @@ A still (``write_still``, a one-frame frame range, or a frame with no neighbour 
 ``-f N``) is processed alone, by the per-frame model (the same as a temporal model with both neighbours
 absent, and the model its Model field names when that is a per-frame one).
 
+Guide passes for skipped frames (issue 28; a skipped-frames task with its guide switch on,
+``properties.guides_values``): whether a render job's skipped frames wait for guide renders is decided at its
+first written frame, once (:func:`guides_plan`; one message saying why not: no guided model, not Cycles, key
+frames without the passes the guided model reads, up-res on render). If they do, each key frame is processed as
+written but its skipped frames are kept (``jobs.skipped_frames``) until the render completes: then
+``operators.guided_inbetween`` saves a copy of the file as rendered, renders their guides in a background
+process into ``guides/`` beside the frames and makes them with the guided model (in background mode before the
+handler returns; from the UI the main-thread timer starts it and polls it, so the UI stays live). A failed guide
+render makes them from their key frames alone with one warning; a cancelled render makes them so at once.
+
 A still rendered from the UI without writing a file (F12) has no frame file: when the render completes, the
 main-thread timer runs the operator of each enabled task that processes a frame at its size (a switch, not a
 ``render_scale``: denoise) on the Render Result instead (a new image, like the Image Editor button). Handler
@@ -38,7 +48,7 @@ import sys
 import bpy
 from bpy.app.handlers import persistent
 
-from . import images, jobs, preferences, properties
+from . import images, jobs, operators, preferences, properties
 from .runtime import Registry
 from .runtime.api import check_window_passes, forget_frames, window_models
 from .runtime.imageio import pass_names
@@ -49,7 +59,10 @@ _MESSAGES: queue.SimpleQueue = queue.SimpleQueue()
 _POLL_SECONDS = 0.5
 #: The current render job: whether it wrote a frame file; whether it was decided if its frames are processed
 #: with their neighbours (at its first animation frame), and if so the frames waiting for theirs.
-_job: dict = {"wrote": False, "decided": False, "windows": None}
+_job: dict = {"wrote": False, "decided": False, "windows": None, "guides": None, "skipped": []}
+#: Skipped frames waiting for the main thread to start their guide render (UI renders): (scene name, samples,
+#: [jobs.SkippedFrames]).
+_GUIDED: list = []
 
 
 def _message(level: str, text: str) -> None:
@@ -152,6 +165,44 @@ def temporal_window(scene: bpy.types.Scene, written: str) -> tuple[int, str | No
     return r, None
 
 
+def guides_plan(scene: bpy.types.Scene, written: str | None = None) -> tuple[int | None, str | None]:
+    """Whether an animation render's skipped frames are made with their guide renders, decided at its first
+    written frame ``written``: (samples, None) when they are; (None, None) when the scene does not ask for it
+    (no skipped frames, or the switch off); (None, why not, one line) when it asks but cannot (no guided model,
+    not Cycles, key frames without the passes the guided model reads): then they are made as before."""
+    settings = scene.postpass
+    for spec in properties.on_render_specs("skipped_frames"):
+        samples = properties.guides_values(settings, spec)
+        if samples is None or scene.frame_step < 2:
+            return None, None
+        chosen = getattr(settings, properties.model_setting(spec))
+        try:
+            entry = properties.guided_model(spec.name, chosen, preferences.get(bpy.context).folders())
+        except EXPECTED_ERRORS as exc:
+            return None, str(exc).splitlines()[0]
+        if entry is None:
+            return None, (f"no guided {spec.label.lower()} model is installed" if chosen == "AUTO" else
+                          f"model {chosen} reads no guide passes (choose AUTO or a guided model)")
+        if scene.render.engine != "CYCLES":
+            return None, f"guide renders need Cycles (the scene renders with {scene.render.engine})"
+        resizing = properties.resizing_task(settings)
+        if resizing is not None:
+            return None, (f"{resizing.label} on Render writes the key frames at another size, without the passes "
+                          "the guided model reads")
+        if written is not None:
+            layer = images.render_layer(scene)
+            keys, _ = jobs.guide_passes(entry.contract)
+            try:
+                missing = sorted(keys - pass_names(written, layer))
+            except EXPECTED_ERRORS as exc:
+                return None, str(exc).splitlines()[0]
+            if missing:
+                return None, (f"the key frames have no {', '.join(missing)} (turn on Denoising Data in View "
+                              "Layer > Passes, and write OpenEXR MultiLayer)")
+        return samples, None
+    return None, None
+
+
 def still_tasks(settings) -> list[str]:
     """The enabled on-render tasks an F12 still (no file written) gets from its Render Result: those that
     process a frame at its size (a switch, not a ``render_scale`` choice)."""
@@ -187,6 +238,39 @@ def _start_windows(scene: bpy.types.Scene, written: str) -> jobs.FrameWindows | 
     return jobs.FrameWindows(r, scene.frame_step)
 
 
+def _start_guides(scene: bpy.types.Scene, written: str) -> int | None:
+    """At an animation render's first written frame: the guide renders' samples when its skipped frames wait for
+    them (made when the render ends), else None (a message says why when the scene asked for guides)."""
+    if scene.frame_start == scene.frame_end:
+        return None
+    samples, why = guides_plan(scene, written)
+    if why:
+        _message("WARNING", f"guide passes are off for this render: {why}; skipped frames are made from their key "
+                            "frames alone")
+    elif samples is not None:
+        _message("INFO", f"frame {scene.frame_current}: rendered; the skipped frames are made when the render ends, "
+                         f"with their guide renders ({samples} spp, in {jobs.GUIDES_FOLDER}/)")
+    return samples
+
+
+def _finish_skipped(scene: bpy.types.Scene, cancelled: bool = False) -> None:
+    """The render job ended: its skipped frames waiting for guides get them (a guide render in the background,
+    then the guided model), or, cancelled, are made from their key frames alone."""
+    skipped, samples = _job["skipped"], _job["guides"]
+    _job["skipped"], _job["guides"] = [], None
+    if not skipped:
+        return
+    if cancelled:
+        _message("WARNING", "render cancelled: its skipped frames are made from their key frames alone (no guide "
+                            "render)")
+        operators.make_skipped_now(skipped, {}, _message)
+    elif bpy.app.background:  # farms and scripts: here and now, the render's caller waits
+        operators.guided_inbetween(scene, samples, skipped, _message).wait()
+    else:  # the UI: the main thread saves the shot's copy and starts the guide render (a render thread may not)
+        _GUIDED.append((scene.name, samples, skipped))
+        _MESSAGES.put(("guides", "", ""))
+
+
 def _finish_windows() -> None:
     """The render job ended (completed, cancelled, or a new one starts): the frames still waiting for their
     next neighbour are processed without it."""
@@ -203,7 +287,7 @@ def _finish_windows() -> None:
 @persistent
 def on_render_init(scene, *_):
     _finish_windows()
-    _job["wrote"] = False
+    _job.update(wrote=False, guides=None, skipped=[])
 
 
 @persistent
@@ -219,6 +303,7 @@ def on_render_write(scene, *_):
     if animation and not _job["decided"]:
         _job["decided"] = True
         _job["windows"] = _start_windows(scene, written)
+        _job["guides"] = _start_guides(scene, written)
     windows = _job["windows"] if animation else None
     try:
         plan = plan_frame(scene, written, animation)
@@ -227,7 +312,12 @@ def on_render_write(scene, *_):
         _message("ERROR", f"frame {frame}: {str(exc).splitlines()[0]}")
         return
     if windows is None:
-        _run(plan)
+        if animation and _job["guides"] is not None:  # its skipped frames wait for their guide renders
+            plan, later = jobs.skipped_frames(plan)
+            if later is not None:
+                _job["skipped"].append(later)
+        if plan.steps:
+            _run(plan)
         return
     for ready in windows.add(frame, windowed, plan):
         _run(ready)
@@ -236,6 +326,7 @@ def on_render_write(scene, *_):
 @persistent
 def on_render_complete(scene, *_):
     _finish_windows()
+    _finish_skipped(scene)
     if _job["wrote"] or bpy.app.background:
         return
     for task in still_tasks(scene.postpass):
@@ -245,6 +336,7 @@ def on_render_complete(scene, *_):
 @persistent
 def on_render_cancel(scene, *_):
     _finish_windows()
+    _finish_skipped(scene, cancelled=True)
 
 
 def poll_messages() -> float:
@@ -260,6 +352,11 @@ def poll_messages() -> float:
         with bpy.context.temp_override(window=window):
             if kind == "report":
                 bpy.ops.postpass.show_report(level=first, message=second)
+            elif kind == "guides":
+                while _GUIDED:
+                    name, samples, skipped = _GUIDED.pop(0)
+                    scene = bpy.data.scenes.get(name) or bpy.context.scene
+                    operators.guided_inbetween(scene, samples, skipped, _message)
             else:
                 getattr(bpy.ops.postpass, first)("INVOKE_DEFAULT", image="Render Result")
 

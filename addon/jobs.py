@@ -240,6 +240,95 @@ class FrameWindows:
         return dataclasses.replace(plan, before=before, after=after, frame=frame)
 
 
+# ----------------------------------------------------------------------------------------------------------
+# Skipped frames made with their guide renders (issue 28)
+# ----------------------------------------------------------------------------------------------------------
+#: Beside the frames a render writes: the guide renders of the frames it skipped (kept: a re-run reuses them).
+GUIDES_FOLDER = "guides"
+#: The source a guided model reads the made frame's own guide render from (after the two key frames, 0 and 1).
+GUIDE_SOURCE = 2
+
+
+def reads_guides(contract) -> bool:
+    """Whether a model (its contract) reads the made frame's guide render: a skipped-frames model guided by the
+    Denoising Data and Vector passes of that frame, rendered at a few samples."""
+    return any(spec.source == GUIDE_SOURCE for spec in contract.image_inputs)
+
+
+def guide_passes(contract) -> tuple[set[str], set[str]]:
+    """(the passes a guided model reads from each key frame, those it reads from the guide render)."""
+    keys = {i.pass_name for i in contract.image_inputs if i.pass_name and i.source < GUIDE_SOURCE}
+    guides = {i.pass_name for i in contract.image_inputs if i.pass_name and i.source == GUIDE_SOURCE}
+    return keys - {"Combined"}, guides
+
+
+def guide_pattern(frame_file: str) -> str:
+    """Where the guide renders of a render's skipped frames go: ``guides/`` beside its frames, named like them
+    (``shot/beauty.0002.exr`` -> ``shot/guides/beauty.####.exr``), always multilayer EXR."""
+    pattern = sequence_of(frame_file)
+    suffix = pattern.suffix.rpartition(".")[0] + ".exr" if "." in pattern.suffix else pattern.suffix + ".exr"
+    return str(pattern.folder / GUIDES_FOLDER / f"{pattern.prefix}{'#' * pattern.padding}{suffix}")
+
+
+@dataclass(frozen=True)
+class SkippedFrames:
+    """The frames a frame step skipped between two rendered (and processed) key frames, left to make once the
+    render ends, when their guide renders exist: ``step`` is the skipped-frames task's step (its ``between``:
+    (previous key's output, t, where to write)), ``key`` the later key's output, ``frames`` the frame numbers of
+    ``step.between``, in order."""
+
+    step: Step
+    key: str
+    frames: tuple[int, ...]
+    layer: str = "ViewLayer"
+    key_steps: int = 2
+
+
+def skipped_frames(plan: FramePlan) -> tuple[FramePlan, SkippedFrames | None]:
+    """A frame's plan without its skipped-frames step, and that step, to run later (:func:`make_skipped`)."""
+    steps = [step for step in plan.steps if step.between]
+    if not steps or plan.frame is None:
+        return plan, None
+    step = steps[0]
+    frames = tuple(plan.frame - plan.key_steps + k for k in range(1, len(step.between) + 1))
+    output = plan.output if any(not s.between for s in plan.steps) else plan.written
+    return (dataclasses.replace(plan, steps=tuple(s for s in plan.steps if not s.between)),
+            SkippedFrames(step, output, frames, plan.layer, plan.key_steps))
+
+
+def make_skipped(batches: list[SkippedFrames], guides: dict[int, str] | None = None,
+                 progress: Callable[[int, int, int], None] | None = None) -> list[tuple]:
+    """Make the skipped frames of ``batches``, each from its two key frames and, when ``guides`` has its guide
+    render (frame -> file), that too: then the task's model that reads it runs (a guided one), as
+    ``inbetween_file(previous, key, dst, t, key_steps=..., guides=guide)`` does. A guided run refused before it
+    runs (a key frame or guide without the passes it reads, no such model: one line) makes that frame from its
+    key frames alone instead. Returns (frame, file written, the guide file used or None, the model that ran,
+    why the guide was not used or None) per frame. ``progress(frame, done, total)`` before each frame; raising
+    in it stops the work. A frame that fails otherwise raises (the frames before it are written)."""
+    guides = guides or {}
+    total, made = sum(len(b.frames) for b in batches), []
+    for batch in batches:
+        inputs, keywords = option_inputs(batch.step.task, batch.step.values)
+
+        def run(sources: list[str], dst: str, t: float) -> None:
+            run_file(batch.step.task, sources, dst, batch.step.options, layer=batch.layer,
+                     inputs={**inputs, "t": t}, key_steps=batch.key_steps, source_count=len(sources), **keywords)
+
+        for frame, (previous, t, dst) in zip(batch.frames, batch.step.between):
+            if progress:
+                progress(frame, len(made), total)
+            guide, why = guides.get(frame), None
+            if guide:
+                try:
+                    run([previous, batch.key, guide], dst, t)
+                except (runtime.ModelError, ImageError) as exc:
+                    guide, why = None, str(exc).splitlines()[0]
+            if not guide:
+                run([previous, batch.key], dst, t)
+            made.append((frame, dst, guide, LAST_RUN.get("model", ""), why))
+    return made
+
+
 def frame_output(written: str, replace: bool) -> tuple[str, str | None]:
     """(where the processed frame goes, where the untouched render is kept or None)."""
     folder, name = os.path.split(written)

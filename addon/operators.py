@@ -12,6 +12,7 @@ Scripting (every property below can be passed; ``image`` defaults to the Image E
     bpy.ops.postpass.colorize(image="old photo", hints="old photo hints")
     bpy.ops.postpass.inbetween(image="shot.0001.exr", factor=2)  # writes shot_x2/ beside the sequence
     bpy.ops.postpass.finetune(minutes=15)  # fine-tunes the denoiser on the saved .blend -> //postpass_models/
+    bpy.ops.postpass.guides_cancel()       # stops the guide render of the latest render's skipped frames
 
 Called from a script (or ``blender -b``) an operator runs to completion and returns; an error is raised as
 RuntimeError carrying the report. Clicked in the UI it runs in the worker thread: the UI stays live, the
@@ -22,6 +23,7 @@ image datablock on the main thread.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import shutil
 import sys
@@ -33,6 +35,8 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, StringProperty
 
 from . import images, jobs, model_picker, preferences, properties
+from .cli import render_guides
+from .guide_render import guide_path, is_guide_file
 from .runtime import ImageError, tasks, trainer
 from .runtime.registry import PASS_SETTINGS
 from .runtime.sequence import FramePattern
@@ -568,8 +572,236 @@ class POSTPASS_OT_finetune_cancel(bpy.types.Operator):
         return {"FINISHED"}
 
 
+# ----------------------------------------------------------------------------------------------------------
+# Guide passes for skipped frames (issue 28): a guide render child process, then the guided model
+# ----------------------------------------------------------------------------------------------------------
+#: The guided inbetweening of this session's latest render (one at a time): ``run``, a GuidedRun or None.
+GUIDED: dict = {"run": None}
+_GUIDED_POLL_SECONDS = 0.5
+#: Say = (level, one line) -> None: the render handlers' messages (console, and reports in the UI).
+Say = Callable[[str, str], None]
+
+
+def _say_made(made: list[tuple], say: Say) -> None:
+    """A message per skipped frame made (:func:`jobs.make_skipped`'s result); one warning when guides given could
+    not be used (the first reason)."""
+    unused = [why for *_, why in made if why]
+    if unused:
+        say("WARNING", f"{len(unused)} skipped frame(s) made from their key frames alone: {unused[0]}")
+    for frame, dst, guide, model, _ in made:
+        how = f"guided by {jobs.GUIDES_FOLDER}/{os.path.basename(guide)}" if guide else "from its key frames"
+        say("INFO", f"frame {frame}: wrote {os.path.basename(dst)} ({how}; {model}; "
+                    f"{jobs.LAST_RUN.get('provider', '')})")
+
+
+def make_skipped_now(batches: list[jobs.SkippedFrames], guides: dict[int, str], say: Say) -> None:
+    """Make skipped frames here and now (guide files where ``guides`` has them), a message per frame."""
+    try:
+        _say_made(jobs.make_skipped(batches, guides), say)
+    except EXPECTED_ERRORS as exc:
+        say("ERROR", f"skipped frames: {str(exc).splitlines()[0]}")
+
+
+class GuidedRun:
+    """The skipped frames of a render made with their guide renders: first the guide render, a background
+    Blender (``postpass render-guides``' child) rendering the frames' guide passes from a copy of the shot as
+    rendered into ``guides/`` beside the frames (frames already there are reused); then, in the worker thread,
+    each frame from its two key frames and its guide by the guided model. A guide render that fails leaves the
+    frames without a guide to be made from their key frames alone, with one warning. :meth:`poll` (main thread)
+    moves it on; :meth:`cancel` stops it (the guide files rendered are kept; frames not made yet stay missing).
+    In background Blender :meth:`wait` runs it to the end."""
+
+    def __init__(self, batches: list[jobs.SkippedFrames], pattern: str, copy: str | None, samples: int,
+                 say: Say, command: tuple[list[str], dict] | None = None, error: str | None = None):
+        self.batches, self.pattern, self.copy, self.samples, self.say = batches, pattern, copy, samples, say
+        self.frames = [f for batch in batches for f in batch.frames]
+        self.guide_run: render_guides.GuideRun | None = None
+        self.job: Job | None = None
+        self.phase = "guides"
+        self.cancelled = False
+        self.made = 0
+        self.error = error
+        if command is not None and error is None:
+            try:
+                self.guide_run = render_guides.GuideRun(*command, echo=False)
+            except OSError as exc:
+                self.error = f"{command[0][0]}: cannot run it ({exc.strerror or exc})"
+        if self.guide_run is None:
+            self._guides_ended()
+
+    # the guide render ------------------------------------------------------------------------------------
+    def _guides_ended(self) -> None:
+        run = self.guide_run
+        self._remove_copy()
+        if run is not None and run.returncode != render_guides.EXIT_DONE and not self.error:
+            self.error = run.error or f"exit code {run.returncode}"
+        if self.cancelled:
+            self.phase = "done"
+            self.say("INFO", f"guided inbetweening cancelled: guide files kept in {os.path.dirname(self.pattern)} "
+                             "(the next render reuses them); the skipped frames were not made")
+            return
+        guides = {f: str(guide_path(self.pattern, f)) for f in self.frames}
+        guides = {f: p for f, p in guides.items() if is_guide_file(p)}
+        if self.error:
+            self.say("WARNING", f"guide render failed: {self.error}; "
+                                f"{len(self.frames) - len(guides)} skipped frame(s) are made from their key frames "
+                                "alone")
+        elif run is not None and run.result is not None:
+            rendered, skipped = len(run.result.get("rendered") or ()), len(run.result.get("skipped") or ())
+            per_frame = run.result.get("seconds_per_frame") or 0.0
+            self.say("INFO", f"guide render: {rendered} frame(s) at {self.samples} spp, {per_frame:.2f} s per frame"
+                             + (f", {skipped} reused from {jobs.GUIDES_FOLDER}/" if skipped else ""))
+        self.phase = "frames"
+        self.job = Job("Guided inbetween", lambda job: self._make(job, guides))
+        if bpy.app.background:
+            self.job.run()
+        else:
+            WORKER.submit(self.job)
+
+    def _remove_copy(self) -> None:
+        if self.copy:
+            with contextlib.suppress(OSError):
+                os.unlink(self.copy)
+            self.copy = None
+
+    # the frames ------------------------------------------------------------------------------------------
+    def _make(self, job: Job, guides: dict[int, str]) -> list:
+        def progress(frame: int, done: int, total: int) -> None:
+            self.made = done
+            job.step(done / total if total else 1.0, f"Inbetween frame {frame} ({done + 1} of {total})")
+
+        return jobs.make_skipped(self.batches, guides, progress)
+
+    def _frames_ended(self) -> None:
+        job, self.phase = self.job, "done"
+        if job.cancelled:
+            self.say("INFO", f"guided inbetweening cancelled after {self.made} of {len(self.frames)} skipped frames")
+        elif job.error:
+            self.say("ERROR", f"skipped frames: {job.error}")
+        else:
+            _say_made(job.result, self.say)
+
+    # state -----------------------------------------------------------------------------------------------
+    def poll(self) -> bool:
+        """Move on (main thread); whether everything has ended."""
+        if self.phase == "guides" and self.guide_run is not None and self.guide_run.done:
+            self._guides_ended()
+        if self.phase == "frames" and self.job is not None and self.job.done:
+            self._frames_ended()
+        return self.phase == "done"
+
+    def wait(self) -> "GuidedRun":
+        """Run to the end here (background Blender), printing the guide render's progress."""
+        shown = 0
+        while not self.poll():
+            if self.guide_run is not None:
+                self.guide_run.wait(0.2)
+                for event in [e for e in self.guide_run.events if e.get("event") == "frame"][shown:]:
+                    shown += 1
+                    print(f"Postpass: guide frame {event['frame']} ({event['done']} of {event['total']}) "
+                          f"in {event.get('seconds') or 0:.2f} s", flush=True)
+            if self.job is not None:
+                self.job.wait(0.2)
+        return self
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        if self.phase == "guides" and self.guide_run is not None:
+            self.guide_run.cancel()
+        elif self.job is not None:
+            self.job.cancel()
+
+    @property
+    def done(self) -> bool:
+        return self.phase == "done"
+
+    @property
+    def fraction(self) -> float:
+        if self.phase == "guides":
+            return 0.5 * (self.guide_run.fraction if self.guide_run is not None else 0.0)
+        return 0.5 + 0.5 * (self.job.progress if self.job is not None else 1.0)
+
+    def status(self) -> str:
+        if self.phase == "guides":
+            return self.guide_run.status() if self.guide_run is not None else "Guide render"
+        if self.phase == "frames":
+            return self.job.status if self.job is not None else "Inbetween"
+        return "Done"
+
+
+def guided_inbetween(scene: bpy.types.Scene, samples: int, batches: list[jobs.SkippedFrames], say: Say) -> GuidedRun:
+    """Start making a render's skipped frames with their guide renders (main thread, after the render): save a
+    copy of the current file beside the guides (so they match the key frames as rendered, unsaved changes
+    included), start the guide render of the frames whose guide file is not there yet, and in the UI poll it
+    with a timer (the panel shows the progress and Cancel). A guided inbetweening still running is cancelled."""
+    running = GUIDED["run"]
+    if running is not None and not running.done:
+        running.cancel()
+    frames = [f for batch in batches for f in batch.frames]
+    pattern = jobs.guide_pattern(scene.render.frame_path(frame=frames[0]))
+    folder = os.path.dirname(pattern)
+    copy, command, error = None, None, None
+    try:
+        todo = [f for f in frames if not is_guide_file(guide_path(pattern, f))]
+        if todo:
+            os.makedirs(folder, exist_ok=True)
+            copy = os.path.join(folder, f".postpass-shot-{os.getpid()}.blend")
+            bpy.ops.wm.save_as_mainfile(filepath=copy, copy=True, check_existing=False)
+            command = render_guides.child_command(copy, pattern, todo, samples=samples, scene=scene.name)
+        say("INFO", f"guide render of {len(todo)} skipped frame(s) at {samples} spp into {folder}"
+                    + (f" ({len(frames) - len(todo)} already there)" if len(todo) < len(frames) else ""))
+    except (OSError, RuntimeError, render_guides.GuideRenderError) as exc:
+        error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if copy and os.path.exists(copy):
+            os.unlink(copy)
+        copy = None
+    run = GuidedRun(batches, pattern, copy, samples, say, command, error)
+    GUIDED["run"] = run
+    if not bpy.app.background and not bpy.app.timers.is_registered(_poll_guided):
+        bpy.app.timers.register(_poll_guided, first_interval=_GUIDED_POLL_SECONDS, persistent=True)
+    return run
+
+
+def _poll_guided() -> float | None:
+    """Main-thread timer while a guided inbetweening runs: move it on and redraw its progress."""
+    run = GUIDED["run"]
+    if run is None:
+        return None
+    ended = run.poll()
+    _redraw_properties()
+    return None if ended else _GUIDED_POLL_SECONDS
+
+
+@atexit.register
+def _stop_guided(timeout: float = 10.0) -> None:
+    """Blender quits (or the add-on goes): the guide render stops (its finished files are kept)."""
+    run = GUIDED["run"]
+    if run is not None and not run.done:
+        run.cancel()
+        if run.guide_run is not None and not run.guide_run.wait(timeout):
+            run.guide_run.kill()
+        run._remove_copy()
+
+
+class POSTPASS_OT_guides_cancel(bpy.types.Operator):
+    """Stop making the skipped frames with guide passes: the guide files rendered so far are kept (the next render
+    reuses them); skipped frames not made yet stay missing"""
+
+    bl_idname = "postpass.guides_cancel"
+    bl_label = "Cancel Guided Inbetween"
+
+    def execute(self, context):
+        run = GUIDED["run"]
+        if run is None or run.done:
+            self.report({"ERROR"}, "no guided inbetweening is running")
+            return {"CANCELLED"}
+        run.cancel()
+        self.report({"INFO"}, "Stopping the guide render and the guided inbetweening")
+        return {"FINISHED"}
+
+
 classes = (POSTPASS_OT_new_hint_image, POSTPASS_OT_setup_render_output, POSTPASS_OT_enable_passes,
-           POSTPASS_OT_show_report, POSTPASS_OT_finetune, POSTPASS_OT_finetune_cancel)
+           POSTPASS_OT_show_report, POSTPASS_OT_finetune, POSTPASS_OT_finetune_cancel, POSTPASS_OT_guides_cancel)
 
 
 def build() -> tuple[type, ...]:
@@ -578,7 +810,9 @@ def build() -> tuple[type, ...]:
 
 
 def unregister():
+    _stop_guided()
     WORKER.stop()
     _stop_finetune()
-    if bpy.app.timers.is_registered(_poll_finetune):
-        bpy.app.timers.unregister(_poll_finetune)
+    for timer in (_poll_finetune, _poll_guided):
+        if bpy.app.timers.is_registered(timer):
+            bpy.app.timers.unregister(timer)

@@ -8,7 +8,8 @@ run layout for the plan option ``temporal``: denoise's temporal models) also has
 (animations)", on by default): an animation's frames are processed with their neighbours (see ``handlers``). The
 Image Editor keeps each task's ui options that are not one button per choice (``int`` and ``image`` options) as
 ``<setting>`` (``hint_image``, ``hint_mask``, ``inbetween_factor``). ``finetune_minutes`` is the budget of
-Fine-tune on this Shot.
+Fine-tune on this Shot. A task that makes skipped frames also has ``<task>_guides`` ("Guide Passes for Skipped
+Frames": on by default when a guided model is installed, until set) and ``<task>_guide_samples``.
 
 The render options change the scene where Blender must do something differently: turning an on-render task on (or
 changing its model, or its temporal switch) enables the passes its models read (a temporal model's Vector pass
@@ -23,6 +24,7 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 
 from . import jobs, model_picker, preferences
+from .guide_render import DEFAULT_SAMPLES as GUIDE_SAMPLES
 from .runtime import ModelError, tasks, trainer
 from .runtime.registry import reads_frame
 
@@ -69,6 +71,15 @@ def temporal_setting(spec: tasks.TaskSpec) -> str:
     return f"{spec.name}_temporal"
 
 
+def guide_setting(spec: tasks.TaskSpec) -> str:
+    """A skipped-frames task's "Guide passes for skipped frames" switch (:func:`guides_values`)."""
+    return f"{spec.name}_guides"
+
+
+def guide_samples_setting(spec: tasks.TaskSpec) -> str:
+    return f"{spec.name}_guide_samples"
+
+
 #: The plan option that asks a task for its run on windows of frames (``TaskSpec.layout_of``: denoise).
 TEMPORAL_OPTION = "temporal"
 
@@ -108,6 +119,41 @@ def temporal_values(settings, spec: tasks.TaskSpec) -> tasks.Layout | None:
     if layout is None or render_values(settings, spec) is None or not getattr(settings, temporal_setting(spec)):
         return None
     return layout
+
+
+def guides_values(settings, spec: tasks.TaskSpec) -> int | None:
+    """The samples of the guide renders a skipped-frames task's frames are made with: the task on for the render
+    and its "Guide passes for skipped frames" switch on; else None (skipped frames from their key frames alone).
+    Whether a guided model runs is decided at the render (:func:`guided_model`)."""
+    if spec.on_render != "skipped_frames" or render_values(settings, spec) is None \
+            or not getattr(settings, guide_setting(spec)):
+        return None
+    return int(getattr(settings, guide_samples_setting(spec)))
+
+
+def guided_model(task: str, model: str, folders):
+    """The model a skipped frame is made with when its guide render is there (a model that reads it,
+    ``jobs.reads_guides``), for the Model field's choice ``model``: for AUTO the first such model of the folder
+    AUTO runs from; a named model when it reads guides; else None. Raises ModelError (no model of the task, a
+    name no folder has)."""
+    choice = model_picker.choose(task, model, folders)
+    entries = [e for e in model_picker.models_of(task, [choice.models_dir])
+               if (choice.model is None or e.name == choice.model) and jobs.reads_guides(e.contract)]
+    return entries[0] if entries else None
+
+
+def resizing_task(settings) -> tasks.TaskSpec | None:
+    """The first task on for the render that writes frames at another size than rendered (up-res on render), or
+    None: its results hold only the colour, so skipped frames cannot be made with guides from them."""
+    return next((spec for spec in on_render_specs("frame")
+                 if spec.render_scale and render_values(settings, spec) is not None), None)
+
+
+def _guided_installed(task: str) -> bool:
+    try:
+        return guided_model(task, model_picker.AUTO, preferences.get(bpy.context).folders()) is not None
+    except (ModelError, AttributeError, KeyError):
+        return False
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -230,7 +276,8 @@ def _render_properties(spec: tasks.TaskSpec) -> dict:
     if spec.on_render == "skipped_frames":
         return {render_setting(spec): BoolProperty(
             name=f"{spec.label} Skipped Frames", update=_update_passes,
-            description="With a frame step above 1, make the skipped frames from the rendered ones")}
+            description="With a frame step above 1, make the skipped frames from the rendered ones"),
+            **_guide_properties(spec)}
     settings = {render_setting(spec): BoolProperty(
         name=f"{spec.label} on Render", update=_update_passes,
         description=f"{spec.label} every frame the render writes, and turn on the passes the model reads")}
@@ -245,6 +292,34 @@ def _render_properties(spec: tasks.TaskSpec) -> dict:
                         f"otherwise, and for stills, each frame alone. Off by default: it gains at few samples "
                         f"and moderate motion, and loses detail at 16+ samples and on fast motion")
     return settings
+
+
+def _guide_properties(spec: tasks.TaskSpec) -> dict:
+    """"Guide passes for skipped frames" of a skipped-frames task: on by default when a guided model is installed
+    (the switch reads so until it is set: ``<task>_guides_choice`` -1), and the guide renders' samples."""
+    choice = f"{spec.name}_guides_choice"
+
+    def get(self) -> bool:
+        value = self.get(choice, -1)
+        return _guided_installed(spec.name) if value < 0 else bool(value)
+
+    def set_(self, value: bool) -> None:
+        self[choice] = int(bool(value))
+
+    return {
+        guide_setting(spec): BoolProperty(
+            name="Guide Passes for Skipped Frames", get=get, set=set_, update=_update_passes,
+            description="When the key frames are rendered, render each skipped frame's guide passes (Denoising "
+                        "Data and Vector at a few samples, in the background, into guides/ beside the frames) and "
+                        "make it with the guided model from its two key frames and its guide: far better than from "
+                        "the key frames alone. Needs a guided model (on by default when one is installed), Cycles "
+                        "and Denoising Data in the key frames"),
+        choice: IntProperty(default=-1, min=-1, max=1, options={"HIDDEN"},
+                            description="The guide switch as set (-1: not set, it follows the installed models)"),
+        guide_samples_setting(spec): IntProperty(
+            name="Guide Samples", default=GUIDE_SAMPLES, min=1, soft_max=16,
+            description="Samples per pixel of the guide renders (the guided model was trained on 1 to 4)"),
+    }
 
 
 def option_property(option: tasks.UiOption, *, in_scene: bool):

@@ -5,6 +5,7 @@
     python -m bench colorize --hints 0 1 10 100 --out out/bench         # bench/colorize.py
     python -m bench inbetween --out out/bench                           # bench/inbetween.py (--anim: per t)
     python -m bench temporal --spp 4 16 --out out/bench_temporal        # bench/temporal.py (animations, flicker)
+    python -m bench inbetween_guided --out out/bench_guided             # bench/guided_inbetween.py (guide passes)
     python -m bench farm --frames 8 --out out/bench_farm                # bench/farm.py (frames/s, Dask)
     python -m bench throughput --baseline DIR                           # bench/throughput.py (vs OIDN, processes)
     python -m bench scale --preset v2 --scenes 3                        # bench/scale.py (Dask renders, torchrun)

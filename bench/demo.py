@@ -6,7 +6,8 @@ Writes to the output folder: ``noisy.exr`` (few samples, with albedo/normal/dept
 ``reference.exr`` (many samples), ``lowres_x2.exr`` (the same at half size, for up-res), ``blender_oidn.exr`` (Blender's built-in denoiser on the same noisy render:
 the peer every Blender user already has), ``postpass_<model>.exr`` per shipped Postpass denoiser, guided up-res
 and inbetween model, ``frame_0001.exr`` ... ``frame_0003.exr`` (the scene's animation, for inbetweening frame 2
-from frames 1 and 3), ``noisy_frame_0001.exr`` and ``noisy_frame_0003.exr`` (the still's neighbouring frames at
+from frames 1 and 3; ``guides.0002.exr``: frame 2's guide render, which the guided inbetweener also reads),
+``noisy_frame_0001.exr`` and ``noisy_frame_0003.exr`` (the still's neighbouring frames at
 its samples, which the temporal denoiser reads beside it), ``comparison.png`` (one row per task, tone-mapped, with PSNR against the reference; the
 colorize row colours the reference's grey from 10 hints sampled from it) and ``summary.json``; and
 ``shot.blend`` (the demo scene saved as an artist's shot), ``shot_models/`` (``postpass finetune`` on it: the
@@ -61,6 +62,13 @@ def run(out: Path, size: int = 256, spp: int = 4, reference_spp: int = 512, mode
         what = f"{job['spp']} spp" + (" + OIDN" if job.get("denoise") else "") + (" at 1/2 size" if job.get("scale") else "")
         what += f" (frame {job['frame']})" if job.get("frame") else ""
         log(f"  {name}.exr: {what} in {timings[name]:.1f} s")
+
+    # frame 2's guide render (issue 28): what a farm renders for a frame it skips, for the guided inbetweener
+    from addon.guide_render import render_guide_frames
+    guides = render_guide_frames(scene, [2], out / "guides.####.exr", seed=4, bpy=bpy)
+    timings["guides_0002"] = sum(guides["seconds"].values())
+    log(f"  guides.0002.exr: frame 2's guide passes ({guides['samples']} spp) in {timings['guides_0002']:.1f} s "
+        f"(the full frame 2: {timings['frame_0002']:.1f} s)")
 
     shot_model = _finetune(bpy, scene, out, size, spp, finetune_minutes, log) if finetune_minutes else None
 
@@ -213,11 +221,13 @@ def _inbetween_row(out: Path, models_dir, timings: dict, log) -> dict:
     row = {"frame blend": 0.5 * (first + last)}
     for entry in core.models("inbetween", models_dir):
         dst = out / f"postpass_{entry.name}.exr"
+        guided = any(spec.source == 2 for spec in entry.contract.image_inputs)  # reads frame 2's guide render
         result = api.inbetween_file(out / "frame_0001.exr", out / "frame_0003.exr", dst, t=0.5, model=entry.name,
-                                    models_dir=models_dir)
+                                    models_dir=models_dir, guides=out / "guides.0002.exr" if guided else None)
         row[f"Postpass {entry.name}"] = read_exr(dst).get("Combined")
         timings[f"postpass_{entry.name}"] = result.seconds
-        log(f"  postpass_{entry.name}.exr: frame 2 from frames 1 and 3 in {result.seconds:.1f} s")
+        log(f"  postpass_{entry.name}.exr: frame 2 from frames 1 and 3{' and its guides' if guided else ''} in "
+            f"{result.seconds:.1f} s")
     return row
 
 

@@ -9,7 +9,7 @@ frame 2 from frames 1 and 3 (t = 0.5; the frames are two steps apart, as when re
 is scored against the rendered frame 2: tone-mapped PSNR / SSIM (``ml_core.metrics``). Methods: the frame
 blend, OpenCV's DIS optical flow warped from both sides, the plain Vector-pass warp from both sides
 (``ml_core.flow.vector_blend``), and every Postpass inbetween model in the registry (with vectors when it
-takes them). Plus seconds for one 1920x1080 frame on this machine (best of 3, methods taking turns:
+takes them; a model that also reads the made frame's guide render is ``bench.guided_inbetween``'s). Plus seconds for one 1920x1080 frame on this machine (best of 3, methods taking turns:
 ``bench.core.best_of``; before the benchmarks shared that code it was one pass of each method).
 
 Per t (``--anim DIR:SPLIT``, repeatable; :func:`run_t`): scenes with longer animations (the ``anim4`` /
@@ -48,6 +48,11 @@ def dis_inbetween(frame0: np.ndarray, frame1: np.ndarray, t: float = 0.5, by_siz
     return (1.0 - t) * ahead + t * behind
 
 
+def reads_guides(contract) -> bool:
+    """Whether an inbetween model reads the made frame's own guide render (a third source: issue 28)."""
+    return any(spec.source == 2 for spec in contract.image_inputs)
+
+
 def inbetween_methods(models_dir: Path | None = None, threads: int | None = None,
                       names: list[str] | None = None) -> dict:
     """name -> callable(frame0, frame1, vectors0, vectors1, depth0, depth1, t) -> frame at t (linear H x W x 3),
@@ -70,6 +75,8 @@ def inbetween_methods(models_dir: Path | None = None, threads: int | None = None
                   lambda: lambda f0, f1, v0, v1, d0, d1, t: dis_inbetween(f0, f1, t, by_size=True),
               "vector-pass warp": lambda: lambda f0, f1, v0, v1, d0, d1, t: vector_blend(f0, v0, f1, v1, t, steps=2)}
     for entry in core.models("inbetween", models_dir, sort=True):
+        if reads_guides(entry.contract):  # needs the made frame's guide render: bench.guided_inbetween
+            continue
         makers[f"postpass {entry.name}"] = model(entry.name, {i.name for i in entry.contract.image_inputs})
     return core.choose(makers, names)
 

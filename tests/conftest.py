@@ -70,6 +70,7 @@ TEST_MODELS = {
     "inbetween": ("inbetween_net", {"widths": [8, 12, 16]}),
     "inbetween_vectors": ("inbetween_splat", {"widths": [8, 12, 16]}),
     "inbetween_flow": ("inbetween_splat", {"widths": [8, 12, 16], "motion": "flow"}),
+    "inbetween_guided": ("inbetween_guided", {"widths": [8, 12, 16]}),
 }
 FP16_MODELS = ("denoise_aux",)
 
@@ -330,3 +331,24 @@ def uninstall_extension(bpy) -> None:
         repos = bpy.context.preferences.extensions.repos
         index = next(i for i, repo in enumerate(repos) if repo.module == "user_default")
         assert bpy.ops.extensions.package_uninstall(repo_index=index, pkg_id="postpass") == {"FINISHED"}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Guide-pass inbetweening (issue 28): key frames rendered in full, the frames between as guide renders
+# ----------------------------------------------------------------------------------------------------------
+GUIDED_KEYS, GUIDED_MADE = (1001, 1003, 1005), (1002, 1003, 1004)
+
+
+@pytest.fixture(scope="session")
+def guided_shot(cycles_sequence, tmp_path_factory):
+    """A farm's folders for guide-pass inbetweening, from the Cycles sequence (every pass in every frame):
+    ``render/beauty.####.exr`` holds only the key frames 1001, 1003, 1005, ``guides/g.####.exr`` the guide
+    renders of 1002, 1003 and 1004 (those frames' files: Combined, Denoising Albedo/Normal/Depth, Vector)."""
+    import shutil
+
+    folder = tmp_path_factory.mktemp("guided_shot")
+    for sub, frames, name in (("render", GUIDED_KEYS, "beauty"), ("guides", GUIDED_MADE, "g")):
+        (folder / sub).mkdir()
+        for frame in frames:
+            shutil.copy(cycles_sequence / f"beauty.{frame}.exr", folder / sub / f"{name}.{frame}.exr")
+    return folder

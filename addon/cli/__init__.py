@@ -24,7 +24,7 @@ from ..runtime.engine import DEFAULT_TILE
 from ..runtime.exr import ImageError
 from ..runtime.sequence import SequenceError
 from ..runtime.session import DEVICES
-from . import finetune, info
+from . import finetune, info, render_guides
 from .report import Report
 
 DESCRIPTION = """\
@@ -142,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output_options(describe, progress=False)
     describe.set_defaults(run=info.info_command)
     finetune.add_parser(commands, whole_number)
+    render_guides.add_parser(commands)
     return parser
 
 

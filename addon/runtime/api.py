@@ -14,6 +14,7 @@ is picked from the registry by task and by which inputs are given, or named with
 
     denoise_file("beauty.0101.exr", "clean.0101.exr")        # passes by name; other passes and header kept
     inbetween_file("f.0001.exr", "f.0003.exr", "f.0002.exr")
+    inbetween_file("f.0001.exr", "f.0003.exr", "f.0002.exr", guides="guides.0002.exr")  # + frame 2's guide render
 
 Options every call takes: ``model`` (registry name), ``models_dir`` (registry folder; default
 ``$POSTPASS_MODELS`` or ``addon/models``), ``device`` (auto | cpu | cuda), ``threads``, ``tile_size``
@@ -45,7 +46,8 @@ from .contract import ModelError
 from .engine import DEFAULT_TILE, InferenceResult, check_run_options, load_model
 from .exr import ImageError, set_io_threads, update_exr, write_exr  # noqa: F401  (ImageError: re-exported, as before)
 from .imageio import check_output, output_bit_depth, read_image, source_range_of, write_image
-from .registry import PASS_SETTINGS, Choice, Registry, RegistryEntry, frames_read, main_input, reads_frame
+from .registry import (PASS_SETTINGS, Choice, Registry, RegistryEntry, frames_read, main_input, reads_frame,
+                       reads_sources, source_name)
 
 PathLike = str | os.PathLike
 log = logging.getLogger("postpass.runtime")
@@ -55,13 +57,16 @@ def run(task: str, inputs: dict, *, model: str | None = None, scale: int | None 
         models_dir: PathLike | None = None, device: str = "auto", threads: int | None = None,
         tile_size: int | None = DEFAULT_TILE, nonfinite: str = "zero", labels: dict[str, str] | None = None,
         progress: Callable[[int, int], None] | None = None, key_steps: float | None = None,
-        source_range: str | None = None, frame_source: int | None = None) -> InferenceResult:
+        source_range: str | None = None, frame_source: int | None = None,
+        source_count: int | None = None) -> InferenceResult:
     """Run ``task`` on ``inputs`` ({contract input name: array or number}; None means absent);
     ``key_steps``: frame steps between the frames whose Vector passes are given (see ``Model.run``);
     ``source_range``: ``"ldr"``, ``"hdr"`` or None (unknown: no preference, nothing clipped);
     ``frame_source``: the inputs are a window of frames f - r .. f + r whose frame f is source r = this (a
     model input's ``source``): only models of such windows run, and a neighbour frame's inputs left out are an
-    absent frame (a note in the result says so), not missing passes (None: any model that fits the inputs)."""
+    absent frame (a note in the result says so), not missing passes (None: any model that fits the inputs);
+    ``source_count``: the inputs come from sources 0 .. n - 1 of a run (a model input's ``source``): only models
+    that read exactly those run (inbetween: 2, the key frames; 3, with the made frame's guide passes)."""
     check_run_options(threads=threads, tile_size=tile_size)
     registry = Registry(models_dir)
     given = {k for k, v in inputs.items() if v is not None}
@@ -69,7 +74,7 @@ def run(task: str, inputs: dict, *, model: str | None = None, scale: int | None 
     if frame_source is not None:
         absent = _absent_neighbours(registry, task, given, frame_source, model)
     choice = _pick(registry, task, given | absent, model, scale, precision, exact=True, source_range=source_range,
-                   frame_source=frame_source)
+                   frame_source=frame_source, source_count=source_count)
     runner = load_model(choice.entry.name, registry.folder, device, threads)
     result = runner.run(inputs, tile_size=tile_size, nonfinite=nonfinite, labels=labels, progress=progress,
                         key_steps=key_steps)
@@ -85,7 +90,8 @@ def run_files(task: str, sources: list[PathLike | None], dst: PathLike, *, input
               models_dir: PathLike | None = None, device: str = "auto", threads: int | None = None,
               tile_size: int | None = DEFAULT_TILE, nonfinite: str = "zero",
               progress: Callable[[int, int], None] | None = None, key_steps: float | None = None,
-              source_range: str | None = None, frame_source: int | None = None) -> InferenceResult:
+              source_range: str | None = None, frame_source: int | None = None,
+              source_count: int | None = None) -> InferenceResult:
     """Run ``task`` on image files and write ``dst`` (``key_steps``: see :func:`run`).
 
     Each model input names a pass and which of ``sources`` holds it (its metadata), so a multilayer EXR
@@ -105,6 +111,11 @@ def run_files(task: str, sources: list[PathLike | None], dst: PathLike, *, input
     other passes and header. Consecutive calls in one thread decode each file once: a window's files stay
     decoded (the model's passes only) for the next frame's window (:func:`forget_frames` drops them). Default:
     the only source, when there is one, is the frame (a per-frame run: never a model of windows).
+
+    ``source_count``: only models that read exactly ``sources`` 0 .. n - 1 run (inbetween: the key frames, or
+    the key frames and the made frame's guide render: then always a model that reads the guides, and without
+    them never one); each file is checked for the passes such a model needs of its source (an
+    :class:`ImageError` naming it: a guide render without its Vector pass) before the model runs.
     """
     check_run_options(threads=threads, tile_size=tile_size)
     check_output(dst, bit_depth)
@@ -115,6 +126,10 @@ def run_files(task: str, sources: list[PathLike | None], dst: PathLike, *, input
     own = frame_source if window else (0 if single else None)
     keep = own is not None and Path(dst).suffix.lower() == ".exr"  # keep its parts decoded: one decode a frame
     registry = Registry(models_dir)
+    if source_count is not None:
+        if len(sources) != source_count:
+            raise ModelError(f"{task}: {len(sources)} source files given for a run of {source_count}")
+        candidates = source_models(registry, task, source_count, model, scale, precision)  # none: refused now
     if window:
         files, all_passes = _window_files(sources, layer, keep, registry, task, frame_source, model, scale,
                                           precision)
@@ -122,6 +137,10 @@ def run_files(task: str, sources: list[PathLike | None], dst: PathLike, *, input
         files = [read_image(p, layer, keep_parts=keep and i == own) if p is not None else None
                  for i, p in enumerate(sources)]
         all_passes = [set(f.passes) if f is not None else set() for f in files]
+        if source_count is not None:
+            for i, file in enumerate(files):
+                if file is not None:
+                    check_source_passes(candidates, file.path, all_passes[i], layer, i)
     inputs = {k: v for k, v in (inputs or {}).items() if v is not None}
     available = set(inputs)
     for entry in registry.entries.values():
@@ -136,7 +155,8 @@ def run_files(task: str, sources: list[PathLike | None], dst: PathLike, *, input
         source_range = source_range_of(primary)
     choice = _pick(registry, task, available | absent, model, scale, precision, exact=False,
                    source_range=source_range, files=True,
-                   frame_source=frame_source if window else (0 if len(sources) == 1 else None))
+                   frame_source=frame_source if window else (0 if len(sources) == 1 else None),
+                   source_count=source_count)
     entry = choice.entry
 
     needed = {spec.pass_name for spec in entry.contract.image_inputs if spec.pass_name}
@@ -272,6 +292,51 @@ def check_window_passes(models: list[RegistryEntry], path: str, passes: set[str]
                            f"and needs {_and(needs)} in every frame{advice}")
 
 
+def source_models(registry: Registry, task: str, source_count: int, model: str | None = None,
+                  scale: int | None = None, precision: str = "fp32") -> list[RegistryEntry]:
+    """The models a run whose sources are 0 .. ``source_count`` - 1 may use (see :meth:`Registry.choice`): the
+    one named, or the task's of that scale and precision that read exactly those; a one-line ModelError when
+    there is none (guides given and no model that reads them) or the named one reads others."""
+    if model is not None:
+        entry = registry.get(model)
+        if entry.contract.task != task:
+            raise ModelError(f"model {model!r} is a {entry.contract.task} model, not {task}")
+        registry.named(model, source_count=source_count)  # refuses a model of other sources
+        return [entry]
+    registry.check_sources(task, source_count)
+    of_kind = [e for e in registry.entries.values() if e.contract.task == task and e.precision == precision
+               and (scale is None or e.contract.scale == scale)]
+    return [e for e in of_kind if reads_sources(e.contract, source_count)]
+
+
+def source_passes(entry: RegistryEntry, source: int) -> list[str]:
+    """The passes model ``entry`` needs of its source ``source`` (its required inputs from there)."""
+    return list(dict.fromkeys(i.pass_name for i in entry.contract.image_inputs
+                              if i.pass_name and not i.optional and i.source == source))
+
+
+def check_source_passes(models: list[RegistryEntry], path: str, passes: set[str] | frozenset[str],
+                        layer: str | None, source: int) -> None:
+    """Refuse (an ImageError naming ``path``) source file #``source`` of a run when it lacks a pass every one of
+    ``models`` needs of that source: ``beauty.1001.exr: no Denoising Depth pass in view layer 'ViewLayer':
+    inbetween_guided reads key frames and guides and needs Combined, ... in every key frame; render the key
+    frames with Denoising Data``."""
+    if not models:
+        return
+    lacking = [[p for p in source_passes(e, source) if p not in passes] for e in models]
+    if any(not missing for missing in lacking):
+        return
+    entry, missing = min(zip(models, lacking), key=lambda pair: len(pair[1]))
+    needs = source_passes(entry, source)
+    settings = list(dict.fromkeys(PASS_SETTINGS[p] for p in needs if p in PASS_SETTINGS))
+    where = f" in view layer {layer!r}" if layer else ""
+    noun = "pass" if len(missing) == 1 else "passes"
+    kind = source_name(entry.contract.task, source)
+    advice = f"; render the {kind}s with {' and '.join(settings)}" if settings else ""
+    raise ImageError(path, f"no {_and(missing)} {noun}{where}: {entry.name} reads {frames_read(entry.contract)} "
+                           f"and needs {_and(needs)} in every {kind}{advice}")
+
+
 def _and(names: list[str]) -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
@@ -325,15 +390,15 @@ def _holds(passes: list[set[str]], spec) -> bool:
 
 def _pick(registry: Registry, task: str, given: set[str], model: str | None, scale: int | None, precision: str,
           exact: bool, source_range: str | None = None, files: bool = False,
-          frame_source: int | None = None) -> Choice:
+          frame_source: int | None = None, source_count: int | None = None) -> Choice:
     if model is None:
-        return registry.choice(task, given, scale, precision, exact, source_range, files, frame_source)
+        return registry.choice(task, given, scale, precision, exact, source_range, files, frame_source, source_count)
     entry = registry.get(model)
     if entry.contract.task != task:
         raise ModelError(f"model {model!r} is a {entry.contract.task} model, not {task}")
     if scale is not None and entry.contract.scale != scale:
         raise ModelError(f"model {model!r} up-reses x{entry.contract.scale}, not x{scale}")
-    return registry.named(model, given, source_range, files, frame_source)
+    return registry.named(model, given, source_range, files, frame_source, source_count)
 
 
 def _finish(task: str, model, result: InferenceResult, inputs: dict) -> None:

@@ -12,8 +12,9 @@ Farm rules every job follows (see ``docs/farm.md``):
 * a frame that fails (corrupt, missing pass, wrong size) yields a failed :class:`FrameResult` naming the file
   and the reason; the other frames still run;
 * tasks that read neighbour frames (inbetween's key frames, a window's frames) read them wherever they lie,
-  also outside the chunk, so chunks are independent; a window run (denoise ``--temporal``) checks every file
-  it reads for the passes its model needs before any frame runs, and in one process decodes each file once;
+  also outside the chunk, so chunks are independent; a window run (denoise ``--temporal``) and a key-pair run
+  (inbetween, with or without ``--guides``) check every file they read for the passes their model needs
+  before any frame runs; a window run in one process decodes each file once;
 * unless a model is named, the first frame that runs picks it by its passes and every later frame uses that
   same model, so a frame missing a pass fails instead of silently going through another network.
 
@@ -39,7 +40,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from . import tasks
-from .api import check_window_passes, forget_frames, run_files, window_models
+from .api import check_source_passes, check_window_passes, forget_frames, run_files, source_models, window_models
 from .contract import ModelError
 from .engine import DEFAULT_TILE
 from .exr import ImageError
@@ -76,6 +77,9 @@ class FrameJob:
     #: which of ``sources`` is this output frame's own file in a window of frames (r; None where a source may
     #: be missing from it: see ``run_files``' ``frame_source``); 0 for a frame's file alone
     frame_source: int | None = None
+    #: key pairs: the run reads sources 0 .. n - 1 and only models that read exactly those run (2: the key
+    #: frames; 3: and the made frame's guide render, ``--guides``); None: no such rule
+    source_count: int | None = None
 
     @property
     def label(self) -> str:
@@ -259,9 +263,12 @@ def _plan_key_pairs(spec: tasks.TaskSpec, layout: tasks.Layout, inputs: list[str
                     frames: list[int] | None, options: dict) -> list[FrameJob]:
     """Layout "key_pair": each frame not rendered from the key frames (option ``keys``, default those on disk)
     on either side of it, wherever they lie; ``t`` (its place between them) and ``key_steps`` (their
-    distance) go with it. Without ``frames``: every frame between the first and last key that is not one."""
+    distance) go with it. Without ``frames``: every frame between the first and last key that is not one.
+    With option ``guides`` (a pattern, or one file when one frame is made) the frame's guide render is a third
+    source; a frame made without its guide file on disk is refused here (BatchError naming the file)."""
     pattern = _sequence_pattern(spec, inputs)
     keys = options.pop("keys")
+    guides = options.pop("guides", None)
     keys = sorted(set(pattern.frames_on_disk() if keys is None else keys))
     if len(keys) < 2:
         raise BatchError(f"{pattern}: {spec.name} needs at least two key frames, found "
@@ -270,20 +277,37 @@ def _plan_key_pairs(spec: tasks.TaskSpec, layout: tasks.Layout, inputs: list[str
     if frames is None:
         frames = [f for f in range(keys[0], keys[-1] + 1) if f not in key_set]
     jobs = []
+    several = len(set(frames) - key_set) > 1  # one frame made may be written to a file
     for frame in frames:
         if frame in key_set:  # rendered: nothing to make
             continue
         at = bisect.bisect(keys, frame)
-        out = _output_path(output, frame, str(pattern.path(frame)), True)
+        out = _output_path(output, frame, str(pattern.path(frame)), several)
         if at == 0 or at == len(keys):
             side = "before" if at == 0 else "after"
             jobs.append(FrameJob(frame, (None, None), out,
                                  problem=f"{pattern}: no key frame {side} frame {frame} (keys {format_frames(keys)})"))
             continue
         before, after = keys[at - 1], keys[at]
-        jobs.append(FrameJob(frame, (_abs(pattern.path(before)), _abs(pattern.path(after))), out,
-                             inputs=(("t", (frame - before) / (after - before)),), key_steps=after - before))
+        sources = (_abs(pattern.path(before)), _abs(pattern.path(after)))
+        if guides:
+            sources += (frame_file(guides, frame),)
+        jobs.append(FrameJob(frame, sources, out, inputs=(("t", (frame - before) / (after - before)),),
+                             key_steps=after - before, source_count=len(sources)))
+    if guides:
+        _check_guides(guides, [j for j in jobs if not j.problem])
     return jobs
+
+
+def _check_guides(guides: str, jobs: list[FrameJob]) -> None:
+    """Every frame made has its own guide file on disk (one file serves one frame only)."""
+    if parse_pattern(guides) is None and len(jobs) > 1:
+        raise BatchError(f"{guides}: one guide file for {len(jobs)} frames ({format_frames([j.frame for j in jobs])}); "
+                         "each frame needs its own guide render: give a pattern (guides.####.exr)")
+    for job in jobs:
+        if not os.path.isfile(job.sources[-1]):
+            raise BatchError(f"{job.sources[-1]}: file does not exist (the guide render of frame {job.frame}, which "
+                             "this run makes; render the guides of every frame it makes)")
 
 
 def _plan_windows(spec: tasks.TaskSpec, layout: tasks.Layout, inputs: list[str], output: str,
@@ -447,7 +471,7 @@ def run_frame(job: FrameJob, options: BatchOptions) -> FrameResult:
                            layer=options.layer, bit_depth=options.bit_depth, model=options.model,
                            scale=options.scale, models_dir=options.models_dir, device=options.device,
                            threads=options.threads, tile_size=options.tile_size, key_steps=job.key_steps,
-                           **window)
+                           source_count=job.source_count, **window)
     except Exception as exc:  # any problem of this frame fails only this frame; the batch goes on
         return finish("failed", _reason(exc, job))
     return finish("done", model=result.model, provider=result.provider, nonfinite=sum(result.nonfinite.values()),
@@ -496,8 +520,10 @@ def _results(jobs: list[FrameJob], options: BatchOptions, scheduler: str | None,
 
 def check_models(options: BatchOptions, jobs: list[FrameJob] = ()) -> None:
     """Refuse a batch no frame could run: no registry, no model of its task (and scale) in it, none that reads
-    the jobs' frames (a window of frames, or a frame alone: ``FrameJob.frame_source``), or, for windows of
-    frames, a file read that lacks a pass such a model needs of a frame (ImageError naming it; headers only)."""
+    the jobs' frames (a window of frames, or a frame alone: ``FrameJob.frame_source``) or exactly their sources
+    (key pairs, with or without guides: ``FrameJob.source_count``), or a file read that lacks a pass such a
+    model needs of it (windows: of a frame; key pairs: of its source, a key frame or a guide render;
+    ImageError naming it; headers only)."""
     registry = Registry(options.models_dir)
     frame_sources = sorted({j.frame_source for j in jobs if j.frame_source is not None and not j.problem})
     if options.model is not None:
@@ -523,6 +549,16 @@ def check_models(options: BatchOptions, jobs: list[FrameJob] = ()) -> None:
             except ImageError:  # missing or damaged: that frame fails on its own, naming the file
                 continue
             check_window_passes(models, path, passes, options.layer)
+    keyed = [j for j in jobs if j.source_count is not None and not j.problem]
+    for source_count in sorted({j.source_count for j in keyed}):
+        models = source_models(registry, options.task, source_count, options.model, options.scale)
+        for path, source in dict.fromkeys((p, i) for j in keyed if j.source_count == source_count
+                                          for i, p in enumerate(j.sources) if p):
+            try:
+                passes = pass_names(path, options.layer)
+            except ImageError:  # missing or damaged: that frame fails on its own, naming the file
+                continue
+            check_source_passes(models, path, passes, options.layer, source)
 
 
 @contextmanager

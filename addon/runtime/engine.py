@@ -119,6 +119,10 @@ class Model:
         frames that displacement inputs (Blender's Vector passes, which span one step) belong to; a model
         multiplies them by its ``displacement_gain``, the step count it was trained for, so they are scaled by
         ``key_steps / displacement_gain`` (None: as the model was trained, e.g. frames rendered every other frame).
+        Inputs the runtime warps along the output frame's Vector pass (the contract's ``warp``) move by the steps
+        to their frame: with ``key_steps`` and a ``t`` input, ``t * key_steps`` to the ``prev`` (key) frame and
+        ``(1 - t) * key_steps`` to the ``next`` one (:func:`warp_steps`); without ``key_steps`` one step each
+        (the temporal denoiser's neighbours, frames f - 1 and f + 1).
         """
         start = time.perf_counter()
         c = self.contract
@@ -171,7 +175,7 @@ class Model:
                             "for HDR renders use a linear model (e.g. a guided one with albedo/normal)",
                             label(spec.name), self.name)
         estimate_missing(c, images, self.name)
-        warp_inputs(c, images, self.name)
+        warp_inputs(c, images, self.name, warp_steps(c, given, key_steps))
         scalars = resolve_scalars(c, given, images, self.name)
         motion = max((math.ceil(spec.displacement_gain * _max_abs(images[spec.name]))
                       for spec in c.image_inputs if spec.displacement_gain and spec.name in images), default=0)
@@ -282,6 +286,24 @@ def resolve_scalars(contract: ModelContract, given: dict, images: dict, model: s
             raise ModelError(f"model {model!r}: scalar input {spec.name!r} is {value}")
         scalars[spec.name] = value
     return scalars
+
+
+def warp_steps(contract: ModelContract, given: dict, key_steps: float | None) -> dict[str, float] | None:
+    """Frame steps from the output frame to the frames its ``warp`` inputs come from, for
+    :func:`~addon.runtime.motion.warp_inputs`: with ``key_steps`` (the key frames' distance) and a scalar
+    input ``t`` (given, else its default; the output's place between the keys, 0..1), the key before lies
+    ``t * key_steps`` steps back and the key after ``(1 - t) * key_steps`` ahead; a Vector pass holds one step,
+    so it is scaled by those (linear motion). None (one step each way) without ``key_steps``, without a ``t``
+    input, or for a model that warps nothing."""
+    if key_steps is None or not any(spec.warp for spec in contract.image_inputs):
+        return None
+    spec = next((s for s in contract.scalar_inputs if s.name == "t"), None)
+    if spec is None:
+        return None
+    t = float(given["t"]) if given.get("t") is not None else spec.default
+    if t is None:
+        raise ModelError("key_steps: the warp needs t, the output's place between the key frames")
+    return {"prev": t * float(key_steps), "next": (1.0 - t) * float(key_steps)}
 
 
 def _as_image(value, label: str) -> np.ndarray:

@@ -40,15 +40,22 @@ def sample(image: np.ndarray, flow: np.ndarray, outside: str = "zero") -> np.nda
     return out.reshape(image.shape)
 
 
-def warp_neighbour(image: np.ndarray, vector: np.ndarray, which: str) -> np.ndarray:
+def warp_neighbour(image: np.ndarray, vector: np.ndarray, which: str, steps: float = 1.0) -> np.ndarray:
     """The ``prev`` or ``next`` frame's ``image`` moved onto the pixels of the frame whose ``vector`` this is;
-    where the surface point was outside that frame: zeros."""
-    return sample(image, flow_to(vector, which))
+    where the surface point was outside that frame: zeros. ``steps``: how many frame steps away that frame is
+    (a Vector pass holds one step's motion; more steps scale it, assuming linear motion)."""
+    flow = flow_to(vector, which)
+    return sample(image, flow if steps == 1 else flow * np.float32(steps))
 
 
-def warp_inputs(contract: ModelContract, images: dict[str, np.ndarray], model: str) -> None:
+def warp_inputs(contract: ModelContract, images: dict[str, np.ndarray], model: str,
+                steps: dict[str, float] | None = None) -> None:
     """Replace each given input whose contract names a ``warp`` by its warped copy (in place); the inputs moved
-    the same way (a neighbour's colour, albedo, normal) in one remap of all their channels."""
+    the same way (a neighbour's colour, albedo, normal) in one remap of all their channels.
+
+    ``steps``: frame steps to the ``prev`` and ``next`` frame ({"prev": 1.5, "next": 0.5}; a side not named, or
+    None: 1, the neighbouring frame). Inbetween's key frames lie ``t * key_steps`` steps before and
+    ``(1 - t) * key_steps`` after the made frame (see ``engine.warp_steps``)."""
     groups: dict[tuple[str, ...], list[str]] = {}
     for spec in contract.image_inputs:
         if spec.warp and spec.name in images:
@@ -62,7 +69,8 @@ def warp_inputs(contract: ModelContract, images: dict[str, np.ndarray], model: s
             if vector.shape[:2] != images[name].shape[:2]:
                 raise ModelError(f"model {model!r}: {name!r} is {images[name].shape[1]}x{images[name].shape[0]}, "
                                  f"its frame's {vector_name!r} {vector.shape[1]}x{vector.shape[0]}")
-        moved = warp_neighbour(np.concatenate([images[name] for name in names], -1), vector, which)
+        moved = warp_neighbour(np.concatenate([images[name] for name in names], -1), vector, which,
+                               (steps or {}).get(which, 1.0))
         start = 0
         for name in names:
             channels = images[name].shape[2]

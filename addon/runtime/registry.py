@@ -6,7 +6,10 @@ refused before onnxruntime parses a byte of it. The folder is ``addon/models/`` 
 
 :meth:`Registry.choice` picks a task's model by the inputs present and the source's range (an 8/16-bit sRGB
 image prefers a model whose main input is sRGB, a render or float file a linear one) and says why in one line
-(:class:`Choice`).
+(:class:`Choice`). A run may also say which of its sources a model reads: its frame (``frame_source``: a
+frame alone, or the middle of a window of frames) or every one of its sources exactly (``source_count``:
+inbetween's key pair, or the key pair and the made frame's guide render), so a model whose sources are not
+given never runs, and one that ignores a source given (the guides) does not either.
 """
 from __future__ import annotations
 
@@ -124,13 +127,15 @@ class Registry:
 
     def choice(self, task: str, given: set[str], scale: int | None = None, precision: str = "fp32",
                exact: bool = True, source_range: str | None = None, files: bool = False,
-               frame_source: int | None = None) -> Choice:
+               frame_source: int | None = None, source_count: int | None = None) -> Choice:
         """The model of ``task`` for the inputs ``given``, and why: it must need no input missing from them and,
         when ``exact`` (arrays passed by a caller), take every one of them; files offer more passes than any
         model uses, so for them ``exact`` is off (``files``: the inputs are a file's passes, which the reason
         says). ``frame_source``: only models whose frame (main input) is that source of a run's sources are
         candidates (0: a frame's own file, so a per-frame run never gets a model of windows of frames; r: the
-        middle of a window of frames f - r .. f + r); None: any.
+        middle of a window of frames f - r .. f + r); None: any. ``source_count`` n: the run gives sources
+        0 .. n - 1 and only models that read exactly those (each one, no other) are candidates (inbetween: 2,
+        the key frames; 3, with the made frame's guide render); None: any.
 
         Among several, the one that uses the most of what was given, then the one whose main input's colour
         space fits ``source_range`` (``"ldr"``: sRGB, ``"hdr"``: linear; None: no preference), then the one
@@ -149,6 +154,9 @@ class Registry:
         if frame_source is not None:
             self.check_frames(task, frame_source, of_kind)
             of_kind = [e for e in of_kind if reads_frame(e.contract, frame_source)]
+        if source_count is not None:
+            self.check_sources(task, source_count, of_kind)
+            of_kind = [e for e in of_kind if reads_sources(e.contract, source_count)]
         fitting = [e for e in of_kind if set(e.contract.required) <= given and (not exact or given <= accepts(e))]
         if not fitting:
             of_task = [e for e in self.entries.values() if e.contract.task == task]
@@ -159,17 +167,23 @@ class Registry:
                              f"(its {task} models: {have})")
         entry = max(fitting, key=lambda e: (len(accepts(e) & given), range_fits(e.contract, source_range),
                                             len(e.contract.required)))
-        return _explain(entry, of_kind, given, source_range, files, frame_source=frame_source)
+        return _explain(entry, of_kind, given, source_range, files, frame_source=frame_source,
+                        source_count=source_count)
 
     def named(self, name: str, given: set[str] = frozenset(), source_range: str | None = None,
-              files: bool = False, frame_source: int | None = None) -> Choice:
-        """Model ``name`` as a caller named it, with the reason (its range note, if any); ``frame_source``: as in
-        :meth:`choice` (a model that reads its frame from another source is refused)."""
+              files: bool = False, frame_source: int | None = None, source_count: int | None = None) -> Choice:
+        """Model ``name`` as a caller named it, with the reason (its range note, if any); ``frame_source``,
+        ``source_count``: as in :meth:`choice` (a model that reads its frame from another source, or other
+        sources than the run gives, is refused)."""
         _check_range(source_range)
         entry = self.get(name)
         if frame_source is not None and not reads_frame(entry.contract, frame_source):
             raise ModelError(f"model {name!r} reads {frames_read(entry.contract)}, not {window_text(frame_source)}")
-        return _explain(entry, [], given, source_range, files, named=True, frame_source=frame_source)
+        if source_count is not None and not reads_sources(entry.contract, source_count):
+            raise ModelError(f"model {name!r} reads {frames_read(entry.contract)}, not "
+                             f"{sources_text(entry.contract.task, range(source_count))}")
+        return _explain(entry, [], given, source_range, files, named=True, frame_source=frame_source,
+                        source_count=source_count)
 
     def check_frames(self, task: str, frame_source: int, entries: list[RegistryEntry] | None = None) -> None:
         """Refuse, in one line, a run of ``task`` on ``frame_source``'s frames (see :meth:`choice`) when no model
@@ -179,6 +193,16 @@ class Registry:
         if entries and not any(reads_frame(e.contract, frame_source) for e in entries):
             have = ", ".join(f"{e.name} ({frames_read(e.contract)})" for e in entries)
             raise ModelError(f"no {task} model in {self.path} reads {window_text(frame_source)} "
+                             f"(its {task} models: {have})")
+
+    def check_sources(self, task: str, source_count: int, entries: list[RegistryEntry] | None = None) -> None:
+        """Refuse, in one line, a run of ``task`` that gives sources 0 .. ``source_count`` - 1 (see
+        :meth:`choice`) when no model of ``entries`` (default: the task's) reads exactly those, e.g. guide
+        renders given to inbetween and no model that reads them."""
+        entries = [e for e in self.entries.values() if e.contract.task == task] if entries is None else entries
+        if entries and not any(reads_sources(e.contract, source_count) for e in entries):
+            have = ", ".join(f"{e.name} ({frames_read(e.contract)})" for e in entries)
+            raise ModelError(f"no {task} model in {self.path} reads {sources_text(task, range(source_count))} "
                              f"(its {task} models: {have})")
 
     def publish(self, name: str, file: str, data_sha256: str, metadata: dict[str, str]) -> None:
@@ -246,6 +270,37 @@ def reads_frame(contract: ModelContract, frame_source: int) -> bool:
     return main_input(contract).source == frame_source
 
 
+def sources_read(contract: ModelContract) -> frozenset[int]:
+    """The sources (indices into a run's sources) a model's image inputs come from."""
+    return frozenset(i.source for i in contract.image_inputs)
+
+
+def reads_sources(contract: ModelContract, source_count: int) -> bool:
+    """Whether the model reads sources 0 .. ``source_count`` - 1, each of them and no other."""
+    return sources_read(contract) == frozenset(range(source_count))
+
+
+def source_name(task: str, source: int) -> str:
+    """What source ``source`` of a ``task`` run is, for people (the task's ``source_names``: inbetween's
+    ``key frame``, ``key frame``, ``guide``), else ``source #N``."""
+    from . import tasks  # the task modules import this one: look it up when asked
+
+    names = tasks.get(task).source_names if task in tasks.names() else ()
+    return names[source] if source < len(names) else f"source #{source}"
+
+
+def sources_text(task: str, sources) -> str:
+    """Sources of a ``task`` run for people, by the task's names: ``key frames alone``, ``key frames and
+    guides``; without names ``sources #0, #1``."""
+    sources = sorted(sources)
+    from . import tasks
+
+    if task not in tasks.names() or len(tasks.get(task).source_names) <= sources[-1]:
+        return f"sources {', '.join(f'#{s}' for s in sources)}"
+    kinds = list(dict.fromkeys(f"{source_name(task, s)}s" for s in sources))
+    return f"{kinds[0]} alone" if len(kinds) == 1 else f"{', '.join(kinds[:-1])} and {kinds[-1]}"
+
+
 def window_text(frame_source: int) -> str:
     """What a run whose frame is source ``frame_source`` gives: ``frame f alone``, ``frames f-1, f, f+1``."""
     if frame_source == 0:
@@ -259,7 +314,7 @@ def frames_read(contract: ModelContract) -> str:
     main = main_input(contract).source
     if main == 0:
         sources = sorted({i.source for i in contract.image_inputs})
-        return "frame f alone" if sources == [0] else f"sources {', '.join(f'#{s}' for s in sources)}"
+        return "frame f alone" if sources == [0] else sources_text(contract.task, sources)
     return "frames " + ", ".join(_offset(s - main) for s in sorted({i.source for i in contract.image_inputs}))
 
 
@@ -281,17 +336,27 @@ def _names(inputs: list[ImageInput]) -> str:
 
 
 def _explain(entry: RegistryEntry, of_kind: list[RegistryEntry], given: set[str], source_range: str | None,
-             files: bool, named: bool = False, frame_source: int | None = None) -> Choice:
+             files: bool, named: bool = False, frame_source: int | None = None,
+             source_count: int | None = None) -> Choice:
     """The :class:`Choice` of ``entry`` among ``of_kind`` (the task's models of that scale and precision) for
     the inputs ``given``: what it uses, which inputs its task's models read that were not given (and the
     Blender setting that writes them), and whether the source's range fits the model. Only models that read
     their frame from the same source as ``entry`` count (a per-frame choice never advises a temporal model's
-    passes). A run on windows of frames (``frame_source`` > 0) says so."""
+    passes). A run on windows of frames (``frame_source`` > 0) says so; one given sources of another kind than
+    its frame's (``source_count``: inbetween's guides) says they were given ("guide passes given"), and only
+    models that read exactly its sources count."""
     contract, main = entry.contract, main_input(entry.contract)
     of_kind = [e for e in of_kind if reads_frame(e.contract, main.source)]
     parts, better = [], []
     if frame_source:
         parts.append(f"reads {frames_read(contract)}")
+    if source_count is not None:
+        of_kind = [e for e in of_kind if reads_sources(e.contract, source_count)]
+        own = source_name(contract.task, main.source)
+        extra = dict.fromkeys(source_name(contract.task, s) for s in range(source_count))
+        extra = [k for k in extra if k != own]
+        if extra:
+            parts.append(f"{' and '.join(extra)} passes given")
     if named:
         parts.append("chosen by name")
     else:

@@ -7,6 +7,7 @@
     python -m ml_core.authored preview --out /tmp/authored_preview --size 256 --spp 64 --no-denoise
     python -m ml_core.authored estimate /tmp/authored_preview            # the full build's time from a preview
     python -m ml_core.authored shots --out DIR [--only NAME ...] [--spp 4] [--size 256]   # scenes as .blend shots
+    python -m ml_core.authored guides --out ~/.cache/postpass/authored [--only NAME ...] [--spp 1]  # guide frames
 
 ``build`` is resumable: complete scenes are skipped and an interrupted one renders only its missing files.
 Stills render at ``--size`` (256), animated scenes (5 frames) at 5/8 of it (160) with 384-spp per-frame
@@ -18,6 +19,10 @@ at the end (exit 1), a bad argument exits 2 before anything renders. See ``ml_co
 ``shots`` saves each scene as the ``.blend`` an artist would hand over (``DIR/<name>.blend``: Cycles, the
 scene's camera, lights, materials, animation and frame range at the set's size and integrator, ``--spp``
 samples, no denoising), what ``python -m export.finetune`` takes; see ``ml_core.authored.shots``.
+
+``guides`` renders each built animation's frames as guide renders (``frame_000K_guides.exr`` beside
+``frame_000K_reference.exr``: Denoising Albedo / Normal / Depth and Vector as ``addon.guide_render`` makes them,
+issue 28), resumable; see ``ml_core.authored.guides``.
 """
 from __future__ import annotations
 
@@ -142,6 +147,14 @@ def _parser() -> argparse.ArgumentParser:
                    help="animated scenes' size (default: 5/8 of --size, as the set renders them)")
     h.add_argument("--overwrite", action="store_true", help="save shots already there again")
     h.add_argument("--quiet", action="store_true", help="no line per saved shot on stderr")
+    g = sub.add_parser("guides", help="render the built animations' frames as guide renders (resumable)")
+    g.add_argument("--out", type=Path, default=paths.cache_dir() / "authored",
+                   help="the built set's folder (default: %(default)s)")
+    g.add_argument("--only", nargs="+", metavar="NAME", help="only these animated scenes")
+    g.add_argument("--spp", type=int, default=None,
+                   help="guide samples (default: addon.guide_render.DEFAULT_SAMPLES)")
+    g.add_argument("--threads", type=int, default=0, help="Cycles threads (0: all cores)")
+    g.add_argument("--quiet", action="store_true", help="no line per rendered file on stderr")
     return p
 
 
@@ -177,6 +190,14 @@ def main(argv: list[str] | None = None) -> int:
 
             print(json.dumps(save_shots(args.out, args.only, args.spp, args.size, args.anim_size, args.overwrite,
                                         log=None if args.quiet else log_stderr)))
+        elif args.command == "guides":
+            from addon.guide_render import DEFAULT_SAMPLES
+
+            from .guides import render_guides
+
+            spp = DEFAULT_SAMPLES if args.spp is None else args.spp
+            print(json.dumps(render_guides(args.out, args.only, spp, args.threads,
+                                           log=None if args.quiet else log_stderr)))
     except cluster.TasksFailed as exc:  # the other scenes are done: the summary, then what failed and why
         print(json.dumps(exc.summary))
         print(exc.report("postpass-authored"), file=sys.stderr)

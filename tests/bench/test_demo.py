@@ -32,8 +32,11 @@ def test_demo_writes_results_and_comparison(tmp_path, models_dir):
     assert (tmp_path / "postpass_upres_x2_guided.exr").is_file()  # the guided model ran through the file path
     # every colorizer from 10 hints beside the grey input; every inbetweener beside the frame blend
     assert {"grey input", "postpass colorize (10 hints)"} <= set(metrics)
-    assert {"frame blend", "Postpass inbetween", "Postpass inbetween_vectors"} <= set(metrics)
+    assert {"frame blend", "Postpass inbetween", "Postpass inbetween_vectors", "Postpass inbetween_guided"} <= set(metrics)
     assert all((tmp_path / f"frame_{f:04d}.exr").is_file() for f in (1, 2, 3))
     assert (tmp_path / "postpass_inbetween_vectors.exr").is_file()
+    # frame 2's guide render, which the guided inbetweener read beside frames 1 and 3
+    from addon.guide_render import is_guide_file
+    assert is_guide_file(tmp_path / "guides.0002.exr") and (tmp_path / "postpass_inbetween_guided.exr").is_file()
     grid = cv2.imread(str(tmp_path / "comparison.png"))
     assert grid.shape[1] == 64 * max(4 + len(denoisers), 2 + len(upressers)) and grid.std() > 5

@@ -20,6 +20,7 @@ UPRES_DATA = Path(__file__).parents[1] / "data" / "upres"
 COLORIZE_DATA = Path(__file__).parents[1] / "data" / "colorize"
 INBETWEEN_DATA = Path(__file__).parents[1] / "data" / "inbetween"
 TEMPORAL_DATA = Path(__file__).parents[1] / "data" / "temporal"
+GUIDED_DATA = Path(__file__).parents[1] / "data" / "inbetween_guided"
 #: The models this release ships, by task: the list the tests hold the registry to. A model missing from
 #: addon/models fails here (it is not skipped); a model added to the registry must be listed here, which
 #: brings it under the quality guards below.
@@ -27,14 +28,17 @@ RELEASE = {
     "denoise": ("denoise_kpn", "denoise_kpn_color", "denoise_kpn_albedo", "denoise_kpn_temporal"),
     "upres": ("upres_x2", "upres_x4", "upres_guided_x2", "upres_guided_x4"),
     "colorize": ("colorize_unet",),
-    "inbetween": ("inbetween_vectors", "inbetween_image"),
+    "inbetween": ("inbetween_vectors", "inbetween_image", "inbetween_guided"),
 }
 SHIPPED = [name for names in RELEASE.values() for name in names]
 #: denoisers of animations (frames f-1, f, f+1; issue 26): guarded on the temporal crops
 TEMPORAL_DENOISERS = ("denoise_kpn_temporal",)
 DENOISERS = [name for name in RELEASE["denoise"] if name not in TEMPORAL_DENOISERS]
 UPRESSERS = list(RELEASE["upres"])
-COLORIZERS, INBETWEENERS = list(RELEASE["colorize"]), list(RELEASE["inbetween"])
+#: inbetweeners that also read the made frame's guide render (issue 28): guarded on the guide-pass crops
+GUIDED_INBETWEENERS = ("inbetween_guided",)
+COLORIZERS = list(RELEASE["colorize"])
+INBETWEENERS = [name for name in RELEASE["inbetween"] if name not in GUIDED_INBETWEENERS]
 MARGIN_DB = 0.3
 
 
@@ -201,6 +205,21 @@ def test_shipped_inbetweener_keeps_its_quality(name):
         # the splatting network on the runtime's DIS flow: above OpenCV's DIS warp on these crops (+0.26 dB when
         # shipped; +1.04 dB on the whole test split, see docs/benchmarks.md)
         assert scores[ours] >= scores["DIS optical flow"] + 0.1
+
+
+@pytest.mark.parametrize("name", GUIDED_INBETWEENERS)
+def test_shipped_guided_inbetweener_keeps_its_quality(name):
+    """On fixed validation sequences, every other frame made from its two neighbours and its own guide passes
+    (``bench.guided_inbetween.score_crops``, which measured expected.json)."""
+    from bench.guided_inbetween import score_crops
+
+    expected = json.loads((GUIDED_DATA / "expected.json").read_text())
+    assert name in expected, f"record {name}'s figure in {GUIDED_DATA / 'expected.json'} when shipping it"
+    assert len(list(GUIDED_DATA.glob("*_guides.exr"))) >= 12
+    scores = score_crops(GUIDED_DATA)
+    ours = f"postpass {name}"
+    assert scores[ours] >= expected[name]["psnr"] - MARGIN_DB
+    assert scores[ours] >= scores["vector-pass warp"] + 1.0
 
 
 def test_reexported_denoiser_gives_the_previous_graphs_output():

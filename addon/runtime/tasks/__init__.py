@@ -173,7 +173,12 @@ class TaskSpec:
         or one file for every frame; upres's full-resolution albedo and normal);
       - ``"key_pair"``: the key frames before and after a frame that was not rendered (the ``keys`` plan
         option, default the frames on disk), read also outside the chunk; each job's inputs hold ``t``, where
-        the frame lies between them (0..1), and ``key_steps`` their distance in frames;
+        the frame lies between them (0..1), and ``key_steps`` their distance in frames. With the ``guides``
+        plan option (a pattern, or one file when one frame is made) the frame's own guide render is a third
+        source (inbetween ``--guides``: its cheap Denoising Data and Vector passes), which must exist for every
+        frame made. A key-pair run gets only models that read exactly its sources (``FrameJob.source_count``:
+        with guides one that reads them, without guides never one), and every file it reads is checked for
+        the passes such a model needs of it before any frame runs;
       - ``"window"``: the files of frames f - r .. f + r in order (r = ``window``), read also outside the
         chunk; at the ends of the sequence (its first and last frame on disk when planned) a neighbour is
         clamped to the end frame, so the end frames repeat and every frame has a full window (a run's
@@ -183,6 +188,10 @@ class TaskSpec:
       options (None: ``Layout(layout, window)``), so one task runs per frame or on windows of frames by an
       option. It only reads the options; ``plan_jobs`` gets them too. Denoise: ``--temporal``, windows of
       frames f - 1, f, f + 1 with absent ends, for its temporal models.
+
+    ``source_names``: what each of a job's sources is, one noun per source index, for messages and the model
+    choice's reason (inbetween: ``("key frame", "key frame", "guide")``: "model 'inbetween_vectors' reads key
+    frames alone, not key frames and guides", "guide passes given"); empty: ``source #N``.
 
     Command line: ``cli_options``, the subcommand's own options (:class:`CliOption`), shown after the frame
     options and before the run options.
@@ -239,6 +248,7 @@ class TaskSpec:
     examples: str = ""
     order: int = 100
     window: int = 0
+    source_names: tuple[str, ...] = ()
     cli_options: tuple[CliOption, ...] = ()
     layout_of: Callable | None = None
     plan_jobs: Callable | None = None
