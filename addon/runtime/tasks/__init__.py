@@ -18,7 +18,7 @@ import contextlib
 import importlib
 import pkgutil
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Callable, Iterator
 
 from ..sequence import SequenceError, parse_frames
 
