@@ -28,6 +28,7 @@ the vectors by the steps to each key (``t * key_steps`` and ``(1 - t) * key_step
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from addon.runtime.contract import AlphaRule, ImageInput, ImageOutput, ModelContract, ScalarInput
@@ -54,13 +55,19 @@ START_PLAIN_ALBEDO_GAIN = 15.0
 class InbetweenGuided(PostpassModel):
     architecture = "inbetween_guided"
 
-    def __init__(self, widths: list[int] = (24, 32, 48, 64), leak: float = 0.1):
-        super().__init__(widths=list(widths), leak=leak)
+    def __init__(self, widths: list[int] = (24, 32, 48, 64), leak: float = 0.1, network: bool = True):
+        params = {"widths": list(widths), "leak": leak}
+        if not network:
+            params["network"] = False
+        super().__init__(**params)
         # in: 4 candidates (12), guide albedo, normal (6), 3 mismatches per key (6), motion length to each key (2),
-        # t (1); out: 4 logits over the candidates, residual (3)
-        self.unet = UNet(27, 7, list(widths), leak=leak)
-        nn.init.normal_(self.unet.head.weight, std=1e-3)  # start at the hand-made blend, then learn
-        nn.init.zeros_(self.unet.head.bias)
+        # t (1); out: 4 logits over the candidates, residual (3). ``network`` False: the learned blend alone (its
+        # gains and biases), no U-Net: on the authored animations the U-Net trained on our sequences lost what
+        # the blend gains (see docs/benchmarks.md), so the shipped model is the blend.
+        self.unet = UNet(27, 7, list(widths), leak=leak) if network else None
+        if network:
+            nn.init.normal_(self.unet.head.weight, std=1e-3)  # start at the hand-made blend, then learn
+            nn.init.zeros_(self.unet.head.bias)
         self.log_gains = nn.Parameter(torch.log(torch.tensor(START_GAINS)))
         # the plain candidates' bias and their extra weight on the albedo mismatch (see START_PLAIN_BIAS)
         self.plain_bias = nn.Parameter(torch.tensor(START_PLAIN_BIAS))
@@ -92,8 +99,10 @@ class InbetweenGuided(PostpassModel):
                    ScalarInput("exposure", "scale mapping the key frames' log-average luminance to 0.18",
                                exposure_of=("frame0", "frame1"))]
         output = ImageOutput("inbetween", RGB, "linear", "frame at time t", hdr=True, pass_name="Combined")
+        # an output pixel reads its 3 x 3 neighbourhood (the albedo mismatch) without the U-Net, the U-Net's field
+        pad, overlap = (self.unet.pad_multiple, self.unet.receptive_radius + 2) if self.unet else (1, 2)
         return ModelContract("inbetween", (*keys, *guides, *scalars), (output,), scale=1,
-                             pad_multiple=self.unet.pad_multiple, tile_overlap=self.unet.receptive_radius + 2,
+                             pad_multiple=pad, tile_overlap=overlap,
                              alpha=AlphaRule(("frame0", "frame1"), "inbetween", mix="t"))
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
@@ -109,7 +118,10 @@ class InbetweenGuided(PostpassModel):
         for i, closeness in ((0, 1.0 - t), (1, t)):
             colour = torch.clamp(x[f"frame{i}"] * exposure, min=0.0)
             key_albedo = x[f"albedo{i}"].clamp(0.0, 1.0)
-            d_albedo = (key_albedo - albedo).abs().mean(1, keepdim=True)
+            # over 3 x 3 pixels: a guide of few samples is aliased on fine textures (one sample's albedo per pixel),
+            # which per pixel reads as a mismatch everywhere; a surface that is not the key's differs over an area
+            d_albedo = F.avg_pool2d((key_albedo - albedo), 3, stride=1, padding=1,
+                                    count_include_pad=False).abs().mean(1, keepdim=True)
             d_normal = (x[f"normal{i}"] - normal).abs().mean(1, keepdim=True)
             d_depth = (x[f"depth{i}"] - depth).abs() / (depth + 1e-3)
             d_depth = d_depth.clamp(max=1.0)  # outside the key's frame (zeros) and the background: "far off"
@@ -119,9 +131,13 @@ class InbetweenGuided(PostpassModel):
                      + torch.log(closeness + 1e-3))
             priors += [prior + self.plain_bias - self.plain_motion * motion[i] - self.plain_albedo_gain * d_albedo, prior]
             mismatches += [d_albedo, d_normal, d_depth]
+        logits = torch.cat(priors, 1)
+        if self.unet is None:
+            mixed = sum(w * c for w, c in zip(torch.softmax(logits, 1).split(1, 1), candidates))
+            return hdr_decode(mixed, x["exposure"])
         features = candidates + [albedo, normal] + mismatches + motion + [torch.ones_like(depth) * t]
         out = self.unet(torch.cat(features, 1))
-        weights = torch.softmax(torch.cat(priors, 1) + out[:, :4], 1)
+        weights = torch.softmax(logits + out[:, :4], 1)
         mixed = sum(weights[:, k:k + 1] * candidates[k] for k in range(4))
         return hdr_decode(mixed + out[:, 4:7], x["exposure"])
 

@@ -1,6 +1,6 @@
 """Guide passes for skipped frames (issue 28) in the real extension, installed from its zip into bpy 5.0.1: an
 animation rendered every 2nd frame with "Inbetween Skipped Frames" gets its skipped frames made, once the key
-frames are rendered, from the two keys and the frame's own guide render (Denoising Data and Vector at 1 spp,
+frames are rendered, from the two keys and the frame's own guide render (Denoising Data and Vector at a few samples,
 rendered from a copy of the shot by a background bpy process into ``guides/`` beside the frames) by the guided
 model, exactly as ``inbetween_file(..., guides=)`` gives on those files; a re-render reuses the guide files.
 When the guide render fails (its file is taken by another file) or no guided model is installed, the skipped
@@ -20,6 +20,7 @@ import pytest
 from conftest import copy_models, install_extension, uninstall_extension
 
 from addon import runtime
+from addon.guide_render import DEFAULT_SAMPLES as SPP
 from addon.guide_render import GUIDE_PASSES, is_guide_file
 from addon.runtime import read_exr
 from addon.runtime.registry import REGISTRY_FILE, models_dir
@@ -94,8 +95,8 @@ def test_skipped_frames_are_made_with_their_guide_renders_by_the_guided_model(bp
                                      "guides/beauty.0002.exr"]
     guide = tmp_path / "guides" / "beauty.0002.exr"
     assert is_guide_file(guide) and set(GUIDE_PASSES) <= set(read_exr(guide).passes)
-    assert "the skipped frames are made when the render ends, with their guide renders (1 spp" in out
-    assert "guide render: 1 frame(s) at 1 spp" in out and "s per frame" in out
+    assert f"the skipped frames are made when the render ends, with their guide renders ({SPP} spp" in out
+    assert f"guide render: 1 frame(s) at {SPP} spp" in out and "s per frame" in out
     assert f"Postpass: frame 2: wrote beauty.0002.exr (guided by guides/beauty.0002.exr; {GUIDED_MODEL}; " in out
     assert "WARNING" not in out and "guide passes are off" not in out
 
@@ -112,7 +113,7 @@ def test_skipped_frames_are_made_with_their_guide_renders_by_the_guided_model(bp
     # a re-render reuses the guide file (not rendered again)
     before = guide.stat().st_mtime_ns
     out = render_animation(bpy, scene, capfd)
-    assert "guide render of 0 skipped frame(s) at 1 spp" in out and "(1 already there)" in out
+    assert f"guide render of 0 skipped frame(s) at {SPP} spp" in out and "(1 already there)" in out
     assert guide.stat().st_mtime_ns == before
     assert f"frame 2: wrote beauty.0002.exr (guided by guides/beauty.0002.exr; {GUIDED_MODEL}; " in out
 
@@ -166,7 +167,7 @@ def test_the_panel_says_what_the_key_frames_lack_and_offers_the_button(bpy, exte
     settings, layer = scene.postpass, scene.view_layers[0]
     drawn = draw_panel(gui.RENDER_PT_postpass, scene)
     assert ("prop", "inbetween_guides") in drawn and ("prop", "inbetween_guide_samples") in drawn
-    assert ("label", f"After the render: guide renders (1 spp) in 'guides/', then {GUIDED_MODEL}") in drawn
+    assert ("label", f"After the render: guide renders ({SPP} spp) in 'guides/', then {GUIDED_MODEL}") in drawn
 
     layer.cycles.denoising_store_passes = False
     drawn = draw_panel(gui.RENDER_PT_postpass, scene)

@@ -13,7 +13,8 @@ from ml_core import flow, render, scenes, splits
 PRESET_FINGERPRINTS = {"default": "5fcb070e3ecf2406", "tiny": "54607d13efc68cd4", "anim4": "a88bb8ee910cdb76",
                        "anim5": "80123e969e0944e2", "denoise": "94f92470a7cecef9", "palette": "3ca3e8c50de533c2",
                        "v2": "1e3bca6ff64cb5a7", "v2_tiny": "2cd0eaccbf317d30",
-                       "temporal": "d20b0287e56d72a5", "temporal_tiny": "f2d433e37411132f"}
+                       "temporal": "d20b0287e56d72a5", "temporal_tiny": "f2d433e37411132f",
+                       "guided": "7790b244d22ddf94"}
 
 
 def test_same_seed_same_spec_and_different_seeds_differ():
