@@ -110,23 +110,10 @@ def add_parser(commands) -> argparse.ArgumentParser:
 # ----------------------------------------------------------------------------------------------------------
 def check_shot(shot: str | os.PathLike) -> Path:
     """The .blend, or :class:`GuideRenderError` naming it: missing, a folder, not a .blend, not a Blender file."""
-    path = Path(shot)
-    if not path.exists():
-        raise GuideRenderError(f"{shot}: no such file")
-    if path.is_dir():
-        raise GuideRenderError(f"{shot}: is a folder, not a .blend file")
-    if path.suffix.lower() != ".blend":
-        raise GuideRenderError(f"{shot}: not a .blend file (guides are rendered from a saved Blender file)")
     try:
-        with open(path, "rb") as f:
-            head = f.read(8)
-    except OSError as exc:
-        raise GuideRenderError(f"{shot}: cannot be read ({exc.strerror or exc})") from None
-    if not head:
-        raise GuideRenderError(f"{shot}: empty file (0 bytes)")
-    if not head.startswith(trainer.BLEND_MAGICS):
-        raise GuideRenderError(f"{shot}: not a Blender file (no BLENDER header)")
-    return path
+        return trainer.check_shot(shot, "guides are rendered from a saved Blender file")
+    except trainer.TrainerError as exc:
+        raise GuideRenderError(str(exc)) from None
 
 
 def check_pattern(output: str) -> str:

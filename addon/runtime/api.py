@@ -254,16 +254,25 @@ def window_models(registry: Registry, task: str, frame_source: int, model: str |
                   scale: int | None = None, precision: str = "fp32") -> list[RegistryEntry]:
     """The models a run on windows of frames (frame f: source ``frame_source``) may use: the one named, or the
     task's of that scale and precision that read such windows; a one-line ModelError when there is none."""
+    return _models_reading(registry, task, model, scale, precision, registry.check_frames,
+                           lambda c: reads_frame(c, frame_source), frame_source=frame_source)
+
+
+def _models_reading(registry: Registry, task: str, model: str | None, scale: int | None, precision: str,
+                    check, reads, **which) -> list[RegistryEntry]:
+    """The model named (refused by :meth:`Registry.named` when it does not read ``which``), or the task's models
+    of that scale and precision for which ``reads(contract)`` holds, after ``check(task, *which)`` (a one-line
+    ModelError when the registry has none)."""
     if model is not None:
         entry = registry.get(model)
         if entry.contract.task != task:
             raise ModelError(f"model {model!r} is a {entry.contract.task} model, not {task}")
-        registry.named(model, frame_source=frame_source)  # refuses a model of other frames
+        registry.named(model, **which)  # refuses a model of other frames or sources
         return [entry]
-    registry.check_frames(task, frame_source)
+    check(task, *which.values())
     of_kind = [e for e in registry.entries.values() if e.contract.task == task and e.precision == precision
                and (scale is None or e.contract.scale == scale)]
-    return [e for e in of_kind if reads_frame(e.contract, frame_source)]
+    return [e for e in of_kind if reads(e.contract)]
 
 
 def frame_passes(entry: RegistryEntry) -> list[str]:
@@ -297,16 +306,8 @@ def source_models(registry: Registry, task: str, source_count: int, model: str |
     """The models a run whose sources are 0 .. ``source_count`` - 1 may use (see :meth:`Registry.choice`): the
     one named, or the task's of that scale and precision that read exactly those; a one-line ModelError when
     there is none (guides given and no model that reads them) or the named one reads others."""
-    if model is not None:
-        entry = registry.get(model)
-        if entry.contract.task != task:
-            raise ModelError(f"model {model!r} is a {entry.contract.task} model, not {task}")
-        registry.named(model, source_count=source_count)  # refuses a model of other sources
-        return [entry]
-    registry.check_sources(task, source_count)
-    of_kind = [e for e in registry.entries.values() if e.contract.task == task and e.precision == precision
-               and (scale is None or e.contract.scale == scale)]
-    return [e for e in of_kind if reads_sources(e.contract, source_count)]
+    return _models_reading(registry, task, model, scale, precision, registry.check_sources,
+                           lambda c: reads_sources(c, source_count), source_count=source_count)
 
 
 def source_passes(entry: RegistryEntry, source: int) -> list[str]:

@@ -142,15 +142,16 @@ def check_training_python(training: TrainingPython, timeout: float = 60.0) -> No
 # ----------------------------------------------------------------------------------------------------------
 # Inputs, checked before a training interpreter starts
 # ----------------------------------------------------------------------------------------------------------
-def check_shot(shot: str | os.PathLike) -> Path:
-    """The shot file, or :class:`TrainerError` naming it: missing, a folder, not a .blend."""
+def check_shot(shot: str | os.PathLike, why: str = "the shot to fine-tune on is a saved Blender file") -> Path:
+    """The shot file, or :class:`TrainerError` naming it: missing, a folder, not a .blend (``why``: what the
+    command reads it for, said when it is not one)."""
     path = Path(shot)
     if not path.exists():
         raise TrainerError(f"{shot}: no such file")
     if path.is_dir():
         raise TrainerError(f"{shot}: is a folder, not a .blend file")
     if path.suffix.lower() != ".blend":
-        raise TrainerError(f"{shot}: not a .blend file (the shot to fine-tune on is a saved Blender file)")
+        raise TrainerError(f"{shot}: not a .blend file ({why})")
     try:
         with open(path, "rb") as f:
             head = f.read(8)
