@@ -24,11 +24,8 @@ import json
 import os
 import re
 import signal
-import subprocess
 import sys
 import threading
-import time
-from collections import deque
 from pathlib import Path
 
 from ..guide_render import DEFAULT_SAMPLES
@@ -254,94 +251,38 @@ def _forwarding(guide_run: "GuideRun"):
 # ----------------------------------------------------------------------------------------------------------
 # The child process, from the parent's side
 # ----------------------------------------------------------------------------------------------------------
-class GuideRun:
-    """The guide render child (:func:`child_command`): its JSON events read in a thread, its stderr kept (the
-    last lines, echoed to ``echo`` unless it is False), how it ended. Every attribute may be read from any
-    thread. :meth:`cancel` asks it to stop cleanly after the frame it renders (exit 130; what it rendered is
-    kept, and a rerun resumes)."""
+class GuideRun(trainer.ChildRun):
+    """The guide render child (:func:`child_command`): its JSON events, frames done, how it ended (see
+    :class:`~addon.runtime.trainer.ChildRun`). :meth:`cancel` asks it to stop cleanly after the frame it renders
+    (exit 130; what it rendered is kept, and a rerun resumes)."""
+
+    what = "the guide render"
 
     def __init__(self, command: list[str], env: dict | None = None, *, echo=None):
-        self.command = command
         self.events: list[dict] = []
         self.total: int | None = None  # frames to render (the start event's)
         self.done_frames = 0
         self.result: dict | None = None  # the done event
-        self.error: str | None = None
-        self.returncode: int | None = None
-        self.cancelled = False
-        self.started = time.monotonic()
-        self._stderr: deque[str] = deque(maxlen=20)
-        self._echo = echo
-        self.process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace",
-                                        bufsize=1, **trainer.popen_group())
-        self._readers = [threading.Thread(target=self._read_events, daemon=True, name="postpass-guides-out"),
-                         threading.Thread(target=self._read_errors, daemon=True, name="postpass-guides-err")]
-        for reader in self._readers:
-            reader.start()
+        super().__init__(command, env, echo=echo)
 
-    def _read_events(self) -> None:
-        for line in self.process.stdout:
-            event = trainer.parse_event(line)
-            if event is None:
-                continue
-            kind = event["event"]
-            if kind == "start":
-                self.total = int(event.get("todo") or 0)
-            elif kind == "frame":
-                self.done_frames = int(event.get("done") or 0)
-            elif kind == "done":
-                self.result = event
-            elif kind == "error":
-                self.error = str(event.get("message") or "").strip() or None
-            self.events.append(event)
+    def on_event(self, event: dict) -> None:
+        kind = event["event"]
+        if kind == "start":
+            self.total = int(event.get("todo") or 0)
+        elif kind == "frame":
+            self.done_frames = int(event.get("done") or 0)
+        elif kind == "done":
+            self.result = event
+        self.events.append(event)
 
-    def _read_errors(self) -> None:
-        for line in self.process.stderr:
-            self._stderr.append(line.rstrip("\n"))
-            if self._echo not in (None, False):
-                try:
-                    self._echo.write(line)
-                    self._echo.flush()
-                except (OSError, ValueError, AttributeError):
-                    pass
-
-    def cancel(self, signum: int = signal.SIGTERM) -> None:
-        self.cancelled = True
-        trainer.interrupt(self.process, signum)
+    def ended(self, code: int) -> int:
+        return EXIT_FAILED if code == EXIT_DONE and self.result is None else code  # it said nothing of what it did
 
     def kill(self) -> None:
         """Stop it at once (a render frame cannot be interrupted cleanly: its temporary file may be left)."""
         self.cancelled = True
         if self.process.poll() is None:
             self.process.kill()
-
-    @property
-    def done(self) -> bool:
-        if self.returncode is None and self.process.poll() is not None:
-            if not any(r.is_alive() for r in self._readers):
-                self._end()
-        return self.returncode is not None
-
-    def wait(self, timeout: float | None = None) -> bool:
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            return False
-        for reader in self._readers:
-            reader.join(5)
-        if self.returncode is None:
-            self._end()
-        return True
-
-    def _end(self) -> None:
-        code = trainer.exit_code(self.process.returncode)
-        if code == EXIT_DONE and self.result is None:
-            code = EXIT_FAILED  # it said nothing of what it did
-        if code not in (EXIT_DONE, EXIT_INTERRUPTED) and not self.error:
-            self.error = next((line for line in reversed(self._stderr) if line.strip()),
-                              f"the guide render exited with code {code}")
-        self.returncode = code
 
     @property
     def fraction(self) -> float:
@@ -354,7 +295,7 @@ class GuideRun:
         if self.cancelled:
             return "Stopping the guide render"
         if self.total is None:
-            return f"Guide render: starting ({trainer.format_seconds(time.monotonic() - self.started)})"
+            return f"Guide render: starting ({trainer.format_seconds(self.elapsed)})"
         return f"Guide render: frame {min(self.done_frames + 1, self.total)} of {self.total}"
 
 

@@ -261,18 +261,20 @@ def progress_line(event: dict) -> str:
     return text
 
 
-class FinetuneRun:
-    """``python -m export.finetune ... --json`` as a child: its latest progress event, its report, how it ended.
+class ChildRun:
+    """A Postpass child process that reports JSON events on stdout (``--json``), as a run in this process: the
+    base of :class:`FinetuneRun` and the guide render's ``GuideRun`` (``addon.cli.render_guides``).
 
-    Two daemon threads read the child's stdout (events) and stderr (kept, the last lines, and echoed to this
-    process's stderr); every attribute may be read from any thread. :meth:`cancel` asks the child to stop
-    cleanly (exit 130); the same command run again resumes."""
+    Two daemon threads read the child's stdout (events, passed to :meth:`on_event`) and stderr (kept, the last
+    lines, and echoed to ``echo``: default this process's stderr, False: nowhere); every attribute may be read
+    from any thread. :meth:`cancel` asks the child to stop cleanly (exit 130); the same command run again
+    resumes."""
 
-    def __init__(self, command: list[str], env: dict | None = None, *, shot: str = "", models_dir: str = "",
-                 echo=None):
-        self.command, self.shot, self.models_dir = command, shot, models_dir
-        self.progress: dict | None = None  # the latest progress event
-        self.report: dict | None = None  # the done event's report
+    #: what the child is, in thread names and in the error of a child that died without saying why
+    what = "child"
+
+    def __init__(self, command: list[str], env: dict | None = None, *, echo=None):
+        self.command = command
         self.error: str | None = None  # the error event's message, or the last stderr line of a failed child
         self.returncode: int | None = None
         self.cancelled = False
@@ -283,23 +285,27 @@ class FinetuneRun:
         self.process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace",
                                         bufsize=1, **popen_group())
-        self._readers = [threading.Thread(target=self._read_events, daemon=True, name="postpass-finetune-out"),
-                         threading.Thread(target=self._read_errors, daemon=True, name="postpass-finetune-err")]
+        name = self.what.split()[0].split(".")[-1]
+        self._readers = [threading.Thread(target=self._read_events, daemon=True, name=f"postpass-{name}-out"),
+                         threading.Thread(target=self._read_errors, daemon=True, name=f"postpass-{name}-err")]
         for reader in self._readers:
             reader.start()
+
+    def on_event(self, event: dict) -> None:
+        """One event of the child's (an "error" event's message is already in :attr:`error`)."""
+
+    def ended(self, code: int) -> int:
+        """The run's exit code from the child's (a subclass checks what the child said it did)."""
+        return code
 
     def _read_events(self) -> None:
         for line in self.process.stdout:
             event = parse_event(line)
             if event is None:
                 continue
-            kind = event["event"]
-            if kind == "progress":
-                self.progress = event
-            elif kind == "done":
-                self.report = event.get("report")
-            elif kind == "error":
+            if event["event"] == "error":
                 self.error = str(event.get("message") or "").strip() or None
+            self.on_event(event)
 
     def _read_errors(self) -> None:
         for line in self.process.stderr:
@@ -311,9 +317,9 @@ class FinetuneRun:
                 except (OSError, ValueError, AttributeError):
                     pass
 
-    def cancel(self) -> None:
+    def cancel(self, signum: int = signal.SIGTERM) -> None:
         self.cancelled = True
-        interrupt(self.process)
+        interrupt(self.process, signum)
 
     @property
     def done(self) -> bool:
@@ -338,17 +344,40 @@ class FinetuneRun:
         return True
 
     def _end(self) -> None:
-        code = exit_code(self.process.returncode)
-        if code == EXIT_DONE and self.report is None and self.models_dir:
-            self.report = read_report(self.models_dir)
+        code = self.ended(exit_code(self.process.returncode))
         if code not in (EXIT_DONE, EXIT_INTERRUPTED) and not self.error:
             self.error = next((line for line in reversed(self._stderr) if line.strip()),
-                              f"{FINETUNE_MODULE} exited with code {code}")
+                              f"{self.what} exited with code {code}")
         self.returncode = code
 
     @property
     def elapsed(self) -> float:
         return time.monotonic() - self.started
+
+
+class FinetuneRun(ChildRun):
+    """``python -m export.finetune ... --json`` as a child: its latest progress event, its report, how it
+    ended."""
+
+    what = FINETUNE_MODULE
+
+    def __init__(self, command: list[str], env: dict | None = None, *, shot: str = "", models_dir: str = "",
+                 echo=None):
+        self.shot, self.models_dir = shot, models_dir
+        self.progress: dict | None = None  # the latest progress event
+        self.report: dict | None = None  # the done event's report
+        super().__init__(command, env, echo=echo)
+
+    def on_event(self, event: dict) -> None:
+        if event["event"] == "progress":
+            self.progress = event
+        elif event["event"] == "done":
+            self.report = event.get("report")
+
+    def ended(self, code: int) -> int:
+        if code == EXIT_DONE and self.report is None and self.models_dir:
+            self.report = read_report(self.models_dir)
+        return code
 
     def status(self) -> str:
         """What it is doing now, in words."""
