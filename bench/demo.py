@@ -65,7 +65,8 @@ def run(out: Path, size: int = 256, spp: int = 4, reference_spp: int = 512, mode
 
     # frame 2's guide render (issue 28): what a farm renders for a frame it skips, for the guided inbetweener
     from addon.guide_render import render_guide_frames
-    guides = render_guide_frames(scene, [2], out / "guides.####.exr", seed=4, bpy=bpy)
+    with blender.quiet_stdout():
+        guides = render_guide_frames(scene, [2], out / "guides.####.exr", seed=4, bpy=bpy)
     timings["guides_0002"] = sum(guides["seconds"].values())
     log(f"  guides.0002.exr: frame 2's guide passes ({guides['samples']} spp) in {timings['guides_0002']:.1f} s "
         f"(the full frame 2: {timings['frame_0002']:.1f} s)")
