@@ -128,15 +128,7 @@ def _draw_guides(layout, scene, settings, spec) -> None:
         row.operator("postpass.guides_cancel", text="Cancel", icon="CANCEL")
     if properties.guides_values(settings, spec) is not None:
         layout.prop(settings, properties.guide_samples_setting(spec))
-    level, line, passes = guides_status(scene, settings, spec)
-    if level == "INFO":
-        layout.label(text=line, icon="INFO")
-        return
-    box = layout.box()
-    box.label(text=line, icon="ERROR")
-    if passes:
-        box.operator("postpass.enable_passes", text=f"Enable {operators.pass_settings(passes.split(', '))}",
-                     icon="RENDERLAYERS").passes = passes
+    _draw_status(layout, *guides_status(scene, settings, spec))
 
 
 def _pass_enabled(scene, name: str) -> bool:
@@ -152,14 +144,19 @@ def _draw_temporal(layout, scene, settings, spec) -> None:
     it lacks: the passes, or motion blur off)."""
     layout.prop(settings, properties.temporal_setting(spec), text="Temporal (animations)")
     level, line, passes = temporal_status(scene, settings, spec)
+    _draw_status(layout, level, line, passes, "Turn Off Motion Blur" if line.startswith("Motion blur") else None)
+
+
+def _draw_status(layout, level: str, line: str, passes: str | None, button: str | None = None) -> None:
+    """A switch's status line: INFO as a label, else in a box with the button that turns on ``passes`` (its
+    text ``button``, default "Enable <their settings>")."""
     if level == "INFO":
         layout.label(text=line, icon="INFO")
         return
     box = layout.box()
     box.label(text=line, icon="ERROR")
     if passes:
-        text = "Turn Off Motion Blur" if line.startswith("Motion blur") else \
-            f"Enable {operators.pass_settings(passes.split(', '))}"
+        text = button or f"Enable {operators.pass_settings(passes.split(', '))}"
         box.operator("postpass.enable_passes", text=text, icon="RENDERLAYERS").passes = passes
 
 

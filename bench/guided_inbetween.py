@@ -27,10 +27,12 @@ Writes ``inbetween_guided.json`` / ``.md`` and a crops grid.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from addon.guide_render import GUIDE_PASSES
 from ml_core import paths
 from ml_core.flow import vector_blend
 from ml_core.metrics import render_metrics
@@ -39,8 +41,8 @@ from . import core
 from .core import BENCHMARKS, Benchmark
 from .inbetween import dis_inbetween
 
-KEY_PASSES = ("Combined", "Denoising Albedo", "Denoising Normal", "Denoising Depth", "Vector")
-GUIDE_PASSES = ("Denoising Albedo", "Denoising Normal", "Denoising Depth", "Vector")
+#: what the benchmark reads of a key frame: Combined and the passes a guide render holds
+KEY_PASSES = ("Combined", *GUIDE_PASSES)
 #: (key spacing, made frame's offset from the first key): every other frame, and every 4th
 CASES = {2: ((1, 3), (2, 4), (3, 5)), 4: ((1, 5),)}
 BASELINE = "vector-pass warp"
@@ -57,7 +59,9 @@ class Case:
     name: str
 
 
+@lru_cache(maxsize=64)
 def _passes(path: Path, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """``names`` of ``path``, read once per run (a frame is a key of one case, the target of another)."""
     from addon.runtime.exr import read_exr
 
     image = read_exr(path)
@@ -76,7 +80,7 @@ def sequence_cases(folder: Path, key_file, guide_file, spacings=(2, 4)) -> list[
             keys = (_passes(folder / key_file(first), KEY_PASSES), _passes(folder / key_file(last), KEY_PASSES))
             for made in range(first + 1, last):
                 cases.append(Case(keys, _passes(folder / guide_file(made), GUIDE_PASSES),
-                                  _passes(folder / key_file(made), ("Combined",))["Combined"][..., :3],
+                                  _passes(folder / key_file(made), KEY_PASSES)["Combined"][..., :3],
                                   (made - first) / spacing, spacing, f"{folder.name} {first}-{made}-{last}"))
     return cases
 

@@ -55,6 +55,19 @@ def tiny_anim_dataset(tmp_path_factory, mesh_dir):
     return out
 
 
+@pytest.fixture(scope="session")
+def temporal_sequences(tmp_path_factory, mesh_dir):
+    """Two train and one validation sequence of the ``temporal_tiny`` preset (3 frames, 32 px, 4 spp and a
+    reference per frame, every pass): the temporal denoiser's and the guided inbetweener's data (issues 26, 28)."""
+    from ml_core import data, render
+
+    out = tmp_path_factory.mktemp("temporal")
+    config = render.preset("temporal_tiny")
+    data.build(out, "train", 2, config=config, mesh_dir=mesh_dir, progress=False, sheet=False)
+    data.build(out, "val", 1, config=config, mesh_dir=mesh_dir, progress=False, sheet=True)
+    return out
+
+
 # ----------------------------------------------------------------------------------------------------------
 # Exported models (issue 3): every kind of small untrained ml_core model, exported into a private registry
 # ----------------------------------------------------------------------------------------------------------
@@ -323,6 +336,40 @@ def install_extension(bpy, dist: Path, **preferences):
     for name, value in preferences.items():
         setattr(prefs, name, value)
     return sys.modules[EXTENSION_MODULE]
+
+
+def default_models_with(name: str) -> Path:
+    """The default models folder (what an installed extension uses), which must hold model ``name``."""
+    import json
+
+    from addon.runtime.registry import REGISTRY_FILE, models_dir
+
+    folder = models_dir(None)
+    entries = json.loads((folder / REGISTRY_FILE).read_text())["models"]
+    assert name in entries, f"{folder}: no {name} (set POSTPASS_MODELS to a folder with it)"
+    return folder
+
+
+def extension_on_default_models(bpy, tmp_path_factory):
+    """For a fixture (``yield from``): the zip built by scripts/build_extension.py, installed and enabled like a
+    user does, on the default models (no User Models folder of its own), on the CPU; uninstalled after."""
+    yield install_extension(bpy, tmp_path_factory.mktemp("dist"), device="CPU",
+                            models_folder=str(tmp_path_factory.mktemp("no-user-models")))
+    uninstall_extension(bpy)
+
+
+def tiny_blender_scene(folder: Path, frames: int = 1):
+    """A test-split procedural scene (animated over ``frames``), 32 px, 4 spp, multilayer EXR with every pass,
+    written to folder/beauty.####.exr (in this process's bpy)."""
+    from ml_core import render, scenes, splits
+
+    scene = scenes.build_scene(scenes.make_spec(splits.split_seeds("test", 1)[0], meshes=[], frames=frames))
+    render.setup_render(scene, render.preset("tiny", width=32, height=32, threads=1))
+    scene.cycles.samples = 4
+    scene.render.resolution_x = scene.render.resolution_y = 32
+    scene.render.use_file_extension = True
+    scene.render.filepath = str(folder / "beauty.####")
+    return scene
 
 
 def uninstall_extension(bpy) -> None:

@@ -17,12 +17,11 @@ import numpy as np
 
 from addon.runtime.motion import warp_neighbour
 
+from ..models.inbetween_guided import KEY_PASSES
 from ..render import sequence_name
 from ..transforms import NORMAL, VECTOR
 from .base import DATASETS, SceneDataset
 
-GUIDES = ("Denoising Albedo", "Denoising Normal", "Denoising Depth")
-KEY_NAMES = ("frame", "albedo", "normal", "depth")
 
 
 @DATASETS.register("inbetween_guided")
@@ -56,9 +55,8 @@ class InbetweenGuidedDataset(SceneDataset):
                   "target": self.passes(scene, sequence_name(made))["Combined"][..., :3]}
         for i, (key, which, steps) in enumerate(((key0, "prev", made - key0), (key1, "next", key1 - made))):
             passes = self.passes(scene, sequence_name(key))
-            stack = np.concatenate([passes["Combined"][..., :3], passes["Denoising Albedo"],
-                                    passes["Denoising Normal"], passes["Denoising Depth"]], -1)
-            moved = warp_neighbour(stack, sample["vectors"], which, steps)
-            for name, part in zip(KEY_NAMES, np.split(moved, [3, 6, 9], -1)):
+            parts = [passes[pass_name][..., :len(channels)] for _, channels, pass_name in KEY_PASSES]
+            moved = warp_neighbour(np.concatenate(parts, -1), sample["vectors"], which, steps)  # one remap
+            for (name, *_), part in zip(KEY_PASSES, np.split(moved, np.cumsum([p.shape[-1] for p in parts])[:-1], -1)):
                 sample[f"{name}{i}"] = part
         return sample, {"t": (made - key0) / spacing}

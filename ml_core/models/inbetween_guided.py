@@ -15,11 +15,12 @@ What the network blends, per pixel, in the log domain after exposure normalisati
 * each key's *shading* (colour / its albedo) times the guide's albedo (``remodulated``): textures move exactly
   with the guide frame's geometry, and a surface that the key sees with another texture still lends its light.
 
-The prior weight of a key's candidates is ``exp(-ga |albedo_k - albedo| - gn |normal_k - normal| - gd |depth_k -
-depth| / depth)`` times its closeness in time (learned gains; the mismatches use the warped key guides), so it
-starts as the hand-made blend; a U-Net reads candidates, guides and mismatches and adds logits over the four
-candidates and a residual (disocclusions both keys miss, shadows and highlights that move otherwise than the
-surfaces).
+The weight of a key's candidates is ``exp(-ga |albedo_k - albedo| - gn |normal_k - normal| - gd |depth_k -
+depth| / depth)`` times its closeness in time (the albedo mismatch over 3 x 3 pixels; the mismatches use the
+warped key guides); the plain candidate also has a bias, its own albedo-mismatch gain and a motion term. Those six
+numbers are learned. With ``network`` (off in the shipped model: see ``__init__``) a U-Net reads candidates,
+guides and mismatches and adds logits over the four candidates and a residual (disocclusions both keys miss,
+shadows and highlights that move otherwise than the surfaces).
 
 Key spacing: the guide frame's vectors span one frame step each way. Frames rendered every other frame (the
 trained and measured case, ``key_steps`` 2 at t = 1/2) are read exactly; for wider spacing the runtime scales
@@ -131,13 +132,12 @@ class InbetweenGuided(PostpassModel):
                      + torch.log(closeness + 1e-3))
             priors += [prior + self.plain_bias - self.plain_motion * motion[i] - self.plain_albedo_gain * d_albedo, prior]
             mismatches += [d_albedo, d_normal, d_depth]
-        logits = torch.cat(priors, 1)
-        if self.unet is None:
-            mixed = sum(w * c for w, c in zip(torch.softmax(logits, 1).split(1, 1), candidates))
-            return hdr_decode(mixed, x["exposure"])
-        features = candidates + [albedo, normal] + mismatches + motion + [torch.ones_like(depth) * t]
-        out = self.unet(torch.cat(features, 1))
-        weights = torch.softmax(logits + out[:, :4], 1)
+        logits, residual = torch.cat(priors, 1), None
+        if self.unet is not None:
+            features = candidates + [albedo, normal] + mismatches + motion + [torch.ones_like(depth) * t]
+            out = self.unet(torch.cat(features, 1))
+            logits, residual = logits + out[:, :4], out[:, 4:7]
+        weights = torch.softmax(logits, 1)
         mixed = sum(weights[:, k:k + 1] * candidates[k] for k in range(4))
-        return hdr_decode(mixed + out[:, 4:7], x["exposure"])
+        return hdr_decode(mixed if residual is None else mixed + residual, x["exposure"])
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import copy_models
+from conftest import copy_models, tiny_blender_scene
 from onnx import TensorProto, helper, numpy_helper
 
 from addon import runtime
@@ -71,23 +71,11 @@ def close(a, b, atol=1e-5):
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Render handlers: a tiny Cycles scene
+# Render handlers: a tiny Cycles scene (conftest.tiny_blender_scene)
 # ----------------------------------------------------------------------------------------------------------
-def tiny_scene(bpy, folder: Path, frames: int = 1):
-    """A test-split procedural scene, 32 px, 4 spp, multilayer EXR with every pass, written to folder/beauty.####"""
-    from ml_core import render, scenes, splits
-
-    scene = scenes.build_scene(scenes.make_spec(splits.split_seeds("test", 1)[0], meshes=[], frames=frames))
-    render.setup_render(scene, render.preset("tiny", width=32, height=32, threads=1))
-    scene.cycles.samples = 4
-    scene.render.resolution_x = scene.render.resolution_y = 32
-    scene.render.use_file_extension = True
-    scene.render.filepath = str(folder / "beauty.####")
-    return scene
-
 
 def test_denoise_on_render_replaces_the_frame_and_keeps_the_noisy_render(bpy, extension, models_dir, tmp_path):
-    scene = tiny_scene(bpy, tmp_path)
+    scene = tiny_blender_scene(tmp_path)
     scene.view_layers[0].cycles.denoising_store_passes = False
     scene.postpass.denoise_on_render = True  # turns the albedo/normal passes back on: denoise_aux reads them
     assert scene.view_layers[0].cycles.denoising_store_passes
@@ -106,7 +94,7 @@ def test_denoise_on_render_replaces_the_frame_and_keeps_the_noisy_render(bpy, ex
 
 
 def test_upres_and_inbetween_on_render_write_beside_the_frames(bpy, extension, models_dir, tmp_path):
-    scene = tiny_scene(bpy, tmp_path, frames=3)
+    scene = tiny_blender_scene(tmp_path, frames=3)
     settings = scene.postpass
     settings.output_mode = "SIBLING"
     settings.upres_on_render = "2"
@@ -133,7 +121,7 @@ def test_upres_and_inbetween_on_render_write_beside_the_frames(bpy, extension, m
 
 
 def test_a_written_still_is_denoised_too(bpy, extension, models_dir, tmp_path):
-    scene = tiny_scene(bpy, tmp_path)
+    scene = tiny_blender_scene(tmp_path)
     scene.render.filepath = str(tmp_path / "still")
     scene.postpass.denoise_on_render = True
     bpy.ops.render.render(write_still=True, scene=scene.name)
@@ -147,7 +135,7 @@ def test_a_render_without_a_model_still_finishes_and_keeps_its_frame(bpy, extens
     models = prefs.models_folder
     prefs.models_folder = str(tmp_path / "no-models")
     try:
-        scene = tiny_scene(bpy, tmp_path)
+        scene = tiny_blender_scene(tmp_path)
         scene.postpass.denoise_on_render = True
         scene.frame_start = scene.frame_end = 1
         bpy.ops.render.render(animation=True, scene=scene.name)
@@ -237,7 +225,7 @@ def test_replace_in_place_writes_into_an_8bit_srgb_image(bpy, extension, models_
 
 
 def test_render_result_is_denoised_with_its_passes(bpy, extension, models_dir, tmp_path):
-    scene = tiny_scene(bpy, tmp_path)
+    scene = tiny_blender_scene(tmp_path)
     bpy.ops.render.render(scene=scene.name)  # F12: nothing written
     assert bpy.ops.postpass.denoise(image="Render Result") == {"FINISHED"}
     bpy.data.images["Render Result"].save_render(str(tmp_path / "rr.exr"), scene=scene)
@@ -270,7 +258,7 @@ def test_a_render_without_denoising_data_gets_the_colour_model_advice_and_a_butt
     prefs = bpy.context.preferences.addons[MODULE].preferences
     models, prefs.models_folder = prefs.models_folder, str(denoise_models)
     try:
-        scene = tiny_scene(bpy, tmp_path)
+        scene = tiny_blender_scene(tmp_path)
         layer = scene.view_layers[0]
         layer.cycles.denoising_store_passes = False
         bpy.ops.render.render(scene=scene.name)  # F12: a Render Result without the passes

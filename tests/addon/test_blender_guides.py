@@ -12,18 +12,16 @@ hold the guided inbetweener ``inbetween_guided``: a folder without it fails here
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import copy_models, install_extension, uninstall_extension
+from conftest import copy_models, default_models_with, extension_on_default_models, tiny_blender_scene
 
 from addon import runtime
 from addon.guide_render import DEFAULT_SAMPLES as SPP
 from addon.guide_render import GUIDE_PASSES, is_guide_file
 from addon.runtime import read_exr
-from addon.runtime.registry import REGISTRY_FILE, models_dir
 from ml_core.blender import import_bpy
 
 GUIDED_MODEL = "inbetween_guided"
@@ -37,32 +35,18 @@ def bpy():
 
 @pytest.fixture(scope="module")
 def default_models() -> Path:
-    folder = models_dir(None)
-    entries = json.loads((folder / REGISTRY_FILE).read_text())["models"]
-    assert GUIDED_MODEL in entries, f"{folder}: no {GUIDED_MODEL} (set POSTPASS_MODELS to a folder with it)"
-    return folder
+    return default_models_with(GUIDED_MODEL)
 
 
 @pytest.fixture(scope="module")
 def extension(bpy, tmp_path_factory, default_models):
-    """The zip built by scripts/build_extension.py, installed and enabled like a user does; the default models
-    (no User Models folder of its own), on the CPU."""
-    yield install_extension(bpy, tmp_path_factory.mktemp("dist"), device="CPU",
-                            models_folder=str(tmp_path_factory.mktemp("no-user-models")))
-    uninstall_extension(bpy)
+    yield from extension_on_default_models(bpy, tmp_path_factory)
 
 
 def animation(bpy, folder: Path, frames: int = 3):
     """A moving test-split scene, 32 px, 4 spp, multilayer EXR, frames 1..``frames`` rendered every 2nd frame to
     folder/beauty.####.exr, Inbetween Skipped Frames on (which turns on the passes its models read)."""
-    from ml_core import render, scenes, splits
-
-    scene = scenes.build_scene(scenes.make_spec(splits.split_seeds("test", 1)[0], meshes=[], frames=frames))
-    render.setup_render(scene, render.preset("tiny", width=32, height=32, threads=1))
-    scene.cycles.samples = 4
-    scene.render.resolution_x = scene.render.resolution_y = 32
-    scene.render.use_file_extension = True
-    scene.render.filepath = str(folder / "beauty.####")
+    scene = tiny_blender_scene(folder, frames)
     scene.frame_start, scene.frame_end, scene.frame_step = 1, frames, 2
     scene.postpass.inbetween_on_render = True
     return scene

@@ -10,17 +10,15 @@ must hold the temporal denoiser ``denoise_kpn_temporal``: a folder without it fa
 """
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import install_extension, uninstall_extension
+from conftest import default_models_with, extension_on_default_models, tiny_blender_scene
 
 from addon import runtime
 from addon.runtime import read_exr
-from addon.runtime.registry import REGISTRY_FILE, models_dir
 from ml_core.blender import import_bpy
 
 TEMPORAL_MODEL = "denoise_kpn_temporal"
@@ -34,34 +32,20 @@ def bpy():
 
 @pytest.fixture(scope="module")
 def default_models() -> Path:
-    """The default models folder (what an installed extension uses), which must hold the temporal denoiser."""
-    folder = models_dir(None)
-    entries = json.loads((folder / REGISTRY_FILE).read_text())["models"]
-    assert TEMPORAL_MODEL in entries, f"{folder}: no {TEMPORAL_MODEL} (set POSTPASS_MODELS to a folder with it)"
-    return folder
+    return default_models_with(TEMPORAL_MODEL)
 
 
 @pytest.fixture(scope="module")
 def extension(bpy, tmp_path_factory, default_models):
-    """The zip built by scripts/build_extension.py, installed and enabled like a user does; the default
-    models (no User Models folder of its own), on the CPU."""
-    yield install_extension(bpy, tmp_path_factory.mktemp("dist"), device="CPU",
-                            models_folder=str(tmp_path_factory.mktemp("no-user-models")))
-    uninstall_extension(bpy)
+    yield from extension_on_default_models(bpy, tmp_path_factory)
 
 
 def animation(bpy, folder: Path, frames: int = 4):
     """A moving test-split scene, 32 px, 4 spp, a new Cycles seed each frame (as artists render animations),
     multilayer EXR with every pass, frames 1..``frames`` written to folder/beauty.####.exr; Postpass denoise on
     render on (which turns on the passes its models read) and its temporal switch, off by default, on."""
-    from ml_core import render, scenes, splits
-
-    scene = scenes.build_scene(scenes.make_spec(splits.split_seeds("test", 1)[0], meshes=[], frames=frames))
-    render.setup_render(scene, render.preset("tiny", width=32, height=32, threads=1))
-    scene.cycles.samples, scene.cycles.use_animated_seed = 4, True
-    scene.render.resolution_x = scene.render.resolution_y = 32
-    scene.render.use_file_extension = True
-    scene.render.filepath = str(folder / "beauty.####")
+    scene = tiny_blender_scene(folder, frames)
+    scene.cycles.use_animated_seed = True
     scene.frame_start, scene.frame_end, scene.frame_step = 1, frames, 1
     scene.postpass.denoise_on_render = True
     assert not scene.postpass.denoise_temporal  # an opt-in

@@ -15,17 +15,6 @@ from ml_core.models import build
 PARAMS = {"widths": [8, 16]}
 
 
-@pytest.fixture(scope="module")
-def sequences(tmp_path_factory, mesh_dir):
-    """One train and one validation sequence of the ``temporal_tiny`` preset (3 frames, 32 px, 4 spp +
-    reference per frame, every pass)."""
-    out = tmp_path_factory.mktemp("guided")
-    config = render.preset("temporal_tiny")
-    data.build(out, "train", 1, config=config, mesh_dir=mesh_dir, progress=False, sheet=False)
-    data.build(out, "val", 1, config=config, mesh_dir=mesh_dir, progress=False, sheet=False)
-    return out
-
-
 def _inputs(h=16, w=20, seed=0):
     """Named inputs of one image: keys and guides that agree everywhere (a static scene), t = 1/2."""
     rng = torch.Generator().manual_seed(seed)
@@ -86,15 +75,15 @@ def test_a_key_showing_another_surface_gives_way_to_the_other_key(params):
     assert torch.allclose(textured[inner], expected, rtol=5e-2, atol=5e-3)
 
 
-def test_dataset_moves_the_keys_onto_the_made_frame_as_the_runtime_does(sequences):
-    ds = make_dataset("inbetween_guided", sequences, "train", crop=32, crops_per_scene=2, augment=False,
+def test_dataset_moves_the_keys_onto_the_made_frame_as_the_runtime_does(temporal_sequences):
+    ds = make_dataset("inbetween_guided", temporal_sequences, "train", crop=32, crops_per_scene=2, augment=False,
                       guide_spp=[4])
     item = ds[0]
     for key, channels in (("frame0", 3), ("albedo0", 3), ("normal1", 3), ("depth1", 1), ("albedo", 3),
                           ("vectors", 4), ("target", 3)):
         assert item[key].shape == (channels, 32, 32), key
     assert float(item["t"]) == 0.5  # 3 frames: keys 1 and 3, the made frame 2
-    scene = data.complete_scenes(sequences, "train")[0]
+    scene = data.complete_scenes(temporal_sequences, "train")[0]
     from addon.runtime.exr import read_exr
     key0, guide, target = (read_exr(scene / render.sequence_name(f, spp)) for f, spp in ((1, None), (2, 4), (2, None)))
     hwc = {k: v.permute(1, 2, 0).numpy() for k, v in item.items() if v.ndim == 3}
@@ -103,10 +92,10 @@ def test_dataset_moves_the_keys_onto_the_made_frame_as_the_runtime_does(sequence
     np.testing.assert_allclose(hwc["normal"], guide.get("Denoising Normal"), rtol=1e-6)
     np.testing.assert_allclose(hwc["target"], target.get("Combined")[..., :3], rtol=1e-6)
     with pytest.raises(ValueError, match="no sequence frames at \\[16\\] spp"):
-        make_dataset("inbetween_guided", sequences, "train", crop=32, guide_spp=[16])
+        make_dataset("inbetween_guided", temporal_sequences, "train", crop=32, guide_spp=[16])
 
 
-def test_training_export_and_the_runtime_give_the_model_what_training_gave_it(sequences, tmp_path):
+def test_training_export_and_the_runtime_give_the_model_what_training_gave_it(temporal_sequences, tmp_path):
     from addon.runtime import api
     from addon.runtime.exr import read_exr
     from addon.runtime.registry import Registry
@@ -114,7 +103,7 @@ def test_training_export_and_the_runtime_give_the_model_what_training_gave_it(se
     from ml_core.checkpoint import load_checkpoint
     from ml_core.train import load_config, model_inputs, train
 
-    config = load_config("ml_core/configs/inbetween/inbetween_guided_tiny.json", **{"data.root": str(sequences)})
+    config = load_config("ml_core/configs/inbetween/inbetween_guided_tiny.json", **{"data.root": str(temporal_sequences)})
     history = train(config, run_dir=tmp_path / "run", progress=False, log=lambda *_: None)
     assert np.isfinite(history["epochs"][-1]["val_psnr"])
     models = tmp_path / "models"
@@ -127,7 +116,7 @@ def test_training_export_and_the_runtime_give_the_model_what_training_gave_it(se
     assert contract.input("albedo1").warp == ("vectors", "next")
 
     # the runtime, given the raw key frames, moves them itself: the same output as the model on the dataset item
-    scene = data.complete_scenes(sequences, "train")[0]
+    scene = data.complete_scenes(temporal_sequences, "train")[0]
     key0, key1, guide = (read_exr(scene / render.sequence_name(f, spp)) for f, spp in ((1, None), (3, None), (2, 4)))
     given = {"t": 0.5, "albedo": guide.get("Denoising Albedo"), "normal": guide.get("Denoising Normal"),
              "depth": guide.get("Denoising Depth"), "vectors": guide.get("Vector")}
@@ -136,7 +125,7 @@ def test_training_export_and_the_runtime_give_the_model_what_training_gave_it(se
                       f"normal{i}": key.get("Denoising Normal"), f"depth{i}": key.get("Denoising Depth")})
     made = api.run("inbetween", given, model="inbetween_guided_tiny", models_dir=models, key_steps=2).image
     model = load_checkpoint(tmp_path / "run" / "best.pt")[0].eval()
-    item = make_dataset("inbetween_guided", sequences, "train", crop=32, crops_per_scene=1, augment=False,
+    item = make_dataset("inbetween_guided", temporal_sequences, "train", crop=32, crops_per_scene=1, augment=False,
                         guide_spp=[4])[0]
     batch = {k: v[None] for k, v in item.items()}
     batch["t"] = item["t"].reshape(1)

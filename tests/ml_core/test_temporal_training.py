@@ -20,16 +20,6 @@ PARAMS = {"aux": ["albedo", "normal"], "widths": [8, 12, 16], "kernel": 5, "demo
           "outlier_limit": 50.0}
 
 
-@pytest.fixture(scope="module")
-def sequences(tmp_path_factory, mesh_dir):
-    """Two train and one validation sequence of the ``temporal_tiny`` preset (3 frames, 32 px, 4 spp)."""
-    out = tmp_path_factory.mktemp("temporal")
-    config = render.preset("temporal_tiny")
-    data.build(out, "train", 2, config=config, mesh_dir=mesh_dir, progress=False, sheet=False)
-    data.build(out, "val", 1, config=config, mesh_dir=mesh_dir, progress=False, sheet=True)
-    return out
-
-
 def _inputs(rng, n=2, h=32, w=32):
     normal = torch.nn.functional.normalize(torch.randn(n, 3, h, w, generator=rng), dim=1)
     return {"color": torch.rand(n, 3, h, w, generator=rng) * 2, "albedo": torch.rand(n, 3, h, w, generator=rng),
@@ -42,8 +32,8 @@ def _run(model, x):
         return model(*[x[name] for name in model.input_names])
 
 
-def test_sequence_folders_hold_every_frame_at_every_level_with_vectors(sequences):
-    scene = data.complete_scenes(sequences, "train")[0]
+def test_sequence_folders_hold_every_frame_at_every_level_with_vectors(temporal_sequences):
+    scene = data.complete_scenes(temporal_sequences, "train")[0]
     names = sorted(p.name for p in scene.glob("seq_*.exr"))
     assert names == [render.sequence_name(f, spp) for f in (1, 2, 3) for spp in (4, None)]
     manifest = json.loads((scene / render.MANIFEST).read_text())
@@ -53,11 +43,11 @@ def test_sequence_folders_hold_every_frame_at_every_level_with_vectors(sequences
     assert first.get("Vector").shape[-1] == 4
     # each frame has its own sampling seed and its own content: never the same pixels twice
     assert not np.array_equal(first.get("Combined"), last.get("Combined"))
-    assert (sequences / "contact_sheet_val.png").is_file()
+    assert (temporal_sequences / "contact_sheet_val.png").is_file()
 
 
-def test_dataset_items_hold_the_window_and_the_frame_before(sequences):
-    ds = make_dataset("denoise_temporal", sequences, "train", crop=32, crops_per_scene=2, absent=0.0)
+def test_dataset_items_hold_the_window_and_the_frame_before(temporal_sequences):
+    ds = make_dataset("denoise_temporal", temporal_sequences, "train", crop=32, crops_per_scene=2, absent=0.0)
     item = ds[1]
     for prefix in ("", "earlier/"):
         for key, channels in (("color", 3), ("albedo", 3), ("normal", 3), ("vector", 4), ("target", 3),
@@ -66,14 +56,14 @@ def test_dataset_items_hold_the_window_and_the_frame_before(sequences):
     # 3 frames: t = 2, so the frame before is frame 1, whose own previous frame does not exist (zeros); the
     # neighbours come moved onto the frame's pixels by the runtime's warp
     assert not item["earlier/prev_color"].any() and item["prev_color"].any()
-    plain = make_dataset("denoise_temporal", sequences, "train", crop=32, crops_per_scene=2, absent=0.0,
+    plain = make_dataset("denoise_temporal", temporal_sequences, "train", crop=32, crops_per_scene=2, absent=0.0,
                          augment=False)[1]
     hwc = {k: v.permute(1, 2, 0).numpy() for k, v in plain.items() if v.ndim == 3}
     np.testing.assert_allclose(hwc["prev_color"], warp_neighbour(hwc["earlier/color"], hwc["vector"], "prev"),
                                rtol=1e-6)
     np.testing.assert_allclose(hwc["earlier/next_albedo"],
                                warp_neighbour(hwc["albedo"], hwc["earlier/vector"], "next"), rtol=1e-6)
-    dropped = make_dataset("denoise_temporal", sequences, "train", crop=32, crops_per_scene=8, absent=1.0)[3]
+    dropped = make_dataset("denoise_temporal", temporal_sequences, "train", crop=32, crops_per_scene=8, absent=1.0)[3]
     assert not dropped["prev_color"].any() and not dropped["next_normal"].any()
 
 
@@ -143,11 +133,11 @@ def test_temporal_loss_sees_flicker_not_motion():
     assert float(flicker) > 10 * float(steady)
 
 
-def test_training_on_frame_pairs_and_export(sequences, tmp_path):
+def test_training_on_frame_pairs_and_export(temporal_sequences, tmp_path):
     from export import export_checkpoint
     from ml_core.train import load_config, train
 
-    config = load_config("ml_core/configs/denoise/denoise_kpn_temporal_tiny.json", **{"data.root": str(sequences)})
+    config = load_config("ml_core/configs/denoise/denoise_kpn_temporal_tiny.json", **{"data.root": str(temporal_sequences)})
     config["model"]["params"] = PARAMS
     config["train"].pop("init")
     history = train(config, run_dir=tmp_path / "run", progress=False, log=lambda *_: None)

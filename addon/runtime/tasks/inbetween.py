@@ -101,11 +101,9 @@ def inbetween_file(src0: PathLike, src1: PathLike, dst: PathLike, t: float = 0.5
     runs, as is a models folder without such a model or a ``model=`` that does not read guides
     (:class:`ModelError`). Without ``guides`` a model that reads guides never runs. The result's ``choice`` says
     which model ran and why (``guide passes given``)."""
-    if guides is None:
-        return run_files("inbetween", [src0, src1], dst, inputs={"t": t}, key_steps=key_steps, source_count=KEYS,
-                         **options)
-    return run_files("inbetween", [src0, src1, guides], dst, inputs={"t": t}, key_steps=key_steps,
-                     source_count=GUIDED, **options)
+    sources = [src0, src1] if guides is None else [src0, src1, guides]
+    return run_files("inbetween", sources, dst, inputs={"t": t}, key_steps=key_steps, source_count=len(sources),
+                     **options)
 
 
 def _key(name: str, frame, guided: bool) -> dict[str, np.ndarray]:
