@@ -217,9 +217,11 @@ def render_seed(shot: Shot, view: int, product: str) -> int:
 
 
 class Stop:
-    """Ctrl-C and SIGTERM while Cycles renders: Blender catches an exception raised in its render callback (it
-    prints it and goes on), so the signal handler (:func:`stop_handler`) only records the request then, and the
-    render raises KeyboardInterrupt once Cycles returns."""
+    """Ctrl-C and SIGTERM while a view renders: Blender catches an exception raised in any Python callback of its
+    own (it prints it and goes on): the render engine's, and those a setting runs (switching Cycles' denoising
+    re-creates the engine to update the passes), so the signal handler (:func:`stop_handler`) only records the
+    request during :meth:`ShotRenderer.render`, every bpy call of it, and the render raises KeyboardInterrupt
+    once Blender returns."""
 
     rendering = False
     requested = False
@@ -268,7 +270,17 @@ class ShotRenderer:
         img.exr_codec = "ZIP"
 
     def render(self, view: View, path: Path, *, spp: int, seed: int, reference: bool) -> float:
-        """Render ``view`` to ``path`` atomically; the seconds it took."""
+        """Render ``view`` to ``path`` atomically; the seconds it took. A stop asked meanwhile (:class:`Stop`)
+        raises KeyboardInterrupt once Blender returns: before the file is kept when it came during the render."""
+        Stop.rendering = True
+        try:
+            return self._render(view, path, spp=spp, seed=seed, reference=reference)
+        finally:
+            Stop.rendering = False
+            if Stop.requested:
+                raise KeyboardInterrupt
+
+    def _render(self, view: View, path: Path, *, spp: int, seed: int, reference: bool) -> float:
         scene, cy, r, camera = self.scene, self.scene.cycles, self.scene.render, self.scene.camera
         cy.samples, cy.seed = spp, seed
         use, threshold, min_samples = self.adaptive
@@ -286,12 +298,8 @@ class ShotRenderer:
         with atomic_output(path) as tmp:
             scene.render.filepath = tmp
             start = time.perf_counter()
-            Stop.rendering = True
-            try:
-                with blender.quiet_stdout():
-                    self.bpy.ops.render.render(write_still=True, scene=scene.name)
-            finally:
-                Stop.rendering = False
+            with blender.quiet_stdout():
+                self.bpy.ops.render.render(write_still=True, scene=scene.name)
             if Stop.requested:  # before the rename: an interrupted render is not kept
                 raise KeyboardInterrupt
             return time.perf_counter() - start
