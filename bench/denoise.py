@@ -19,8 +19,8 @@ without Denoising Data); ``color+albedo``; ``ldr``: the noisy render and the ref
 them (``addon.runtime.color.display_8bit``: exposure-normalised at the reference's exposure, clipped,
 sRGB-encoded, 8 bits), every method given the 8-bit image's linear values (OIDN with HDR off) and scored in
 display space (PSNR / SSIM of the 8-bit sRGB results). Our entry in each is every registry model that takes
-exactly those inputs, through the API (``source_range="ldr"`` for ``ldr``: the colour-only HDR model on the
-decoded values, clipped, until an sRGB one ships). ``full`` reads as it always did; each other set gets a
+exactly those inputs, through the API (``source_range="ldr"`` for ``ldr``: the sRGB model ``denoise_kpn_ldr``,
+and beside it the colour-only HDR model on the decoded values, clipped; sRGB models only in ``ldr``). ``full`` reads as it always did; each other set gets a
 table per spp, ours - pyoidn (high) per set, and a crops grid (``denoise_crops_<set>*.png``).
 
 Metrics follow the protocol in ``ml_core.metrics``: tone-mapped PSNR / SSIM and linear relMSE against the
@@ -106,7 +106,8 @@ def _method_makers(models_dir: Path | None, inputs: str) -> dict:
     source_range = "ldr" if spec.ldr else None
     given = {"color", *spec.guides}
     for entry in core.models("denoise", models_dir):
-        if _fits(entry, given):
+        display = entry.contract.image_inputs[0].color_space == "srgb"
+        if _fits(entry, given) and (spec.ldr or not display):  # an 8-bit image model never sees a render
             makers[f"postpass {entry.name}"] = lambda _name=entry.name: (
                 lambda c, a, n: api.denoise(c, albedo=a, normal=n, model=_name, models_dir=models_dir,
                                             source_range=source_range))
@@ -481,10 +482,13 @@ def main(args) -> str:
 
 
 def score_crops(folder: Path, models_dir: Path | None = None) -> dict[str, dict[str, float]]:
-    """Every denoise model's mean tone-mapped PSNR on the crops in ``folder``, each given only the passes it
-    takes (a colour-only model the colour alone), beside the noisy input's: the figures ``expected.json``
-    records and ``tests/tasks/test_shipped_models.py`` holds each shipped model to."""
+    """Every denoise model's mean PSNR on the crops in ``folder``, each given only the passes it takes (a
+    colour-only model the colour alone), beside the noisy input's: the figures ``expected.json`` records and
+    ``tests/tasks/test_shipped_models.py`` holds each shipped model to. Linear models: tone-mapped PSNR of the
+    render; an sRGB (8-bit image) model: the crop saved as an 8-bit image at the reference's exposure
+    (``display_8bit``), its display PSNR, as the benchmark's ``ldr`` set scores it."""
     from addon.runtime import api
+    from addon.runtime.color import display_8bit, exposure_scale, srgb_decode
     from addon.runtime.exr import read_exr
     from ml_core.metrics import render_metrics
 
@@ -496,11 +500,21 @@ def score_crops(folder: Path, models_dir: Path | None = None) -> dict[str, dict[
         if not set(entry.contract.required) <= {"color", "albedo", "normal"}:
             continue  # a temporal model (frames of a sequence): bench.temporal.score_crops
         takes = {i.name for i in entry.contract.image_inputs}
+        ldr = entry.contract.image_inputs[0].color_space == "srgb"
         psnr, noisy = [], []
         for exr in crops:
             passes = {"color": exr.get("Combined")[..., :3], "albedo": exr.get("Denoising Albedo"),
                       "normal": exr.get("Denoising Normal")}
             reference = exr.get("Reference")[..., :3]
+            if ldr:
+                exposure = exposure_scale(reference)
+                color = srgb_decode(display_8bit(passes["color"], exposure))
+                out = api.run("denoise", {"color": color}, model=entry.name, models_dir=models_dir,
+                              source_range="ldr").image
+                shown = display_8bit(reference, exposure)
+                psnr.append(ldr_score(out, shown)["psnr"])
+                noisy.append(ldr_score(color, shown)["psnr"])
+                continue
             out = api.run("denoise", {k: v for k, v in passes.items() if k in takes}, model=entry.name,
                           models_dir=models_dir).image
             psnr.append(render_metrics(out, reference)["psnr"])

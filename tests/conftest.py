@@ -76,6 +76,7 @@ TEST_MODELS = {
     "denoise_aux": ("denoise_unet", {"aux": ["albedo", "normal"], "widths": [8, 12, 16]}),
     "denoise_rgb": ("denoise_unet", {"aux": [], "widths": [4, 8]}),
     "denoise_kpn": ("denoise_kpn", {"aux": ["albedo", "normal"], "widths": [8, 12, 16], "demodulate": True}),
+    "denoise_kpn_ldr": ("denoise_kpn", {"aux": [], "widths": [8, 12, 16], "color_space": "srgb"}),
     "upres_x2": ("upres_net", {"scale": 2, "width": 12, "depth": 3}),
     "upres_x4_srgb": ("upres_net", {"scale": 4, "color_space": "srgb", "width": 12, "depth": 3}),
     "upres_x2_guided": ("upres_net", {"scale": 2, "guides": ["albedo", "normal"], "width": 12, "depth": 3}),
@@ -136,14 +137,15 @@ def copy_models(source, names, folder):
     return folder
 
 
-#: The denoisers for fewer passes (issue 25), beside the shipped colour + albedo + normal one.
-DENOISE_SET = ("denoise_kpn", "denoise_kpn_color", "denoise_kpn_albedo")
+#: The denoisers for fewer passes and for 8-bit images (issue 25), beside the shipped colour + albedo + normal one.
+DENOISE_SET = ("denoise_kpn", "denoise_kpn_color", "denoise_kpn_albedo", "denoise_kpn_ldr")
 
 
 @pytest.fixture(scope="session")
 def denoise_models():
     """The shipped models folder, which holds ``denoise_kpn`` (colour + albedo + normal), ``denoise_kpn_color``
-    (colour only) and ``denoise_kpn_albedo`` (colour + albedo); a missing one fails here, not skips."""
+    (colour only), ``denoise_kpn_albedo`` (colour + albedo) and ``denoise_kpn_ldr`` (8-bit sRGB images); a missing
+    one fails here, not skips."""
     import json
 
     from addon.runtime.registry import DEFAULT_MODELS_DIR, REGISTRY_FILE

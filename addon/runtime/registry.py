@@ -390,4 +390,6 @@ def _explain(entry: RegistryEntry, of_kind: list[RegistryEntry], given: set[str]
                      f"{space} one runs on its decoded values, clipped to [0, 1]")
     elif source_range == "hdr" and main.color_space != RANGE_COLOR_SPACE["hdr"]:
         parts.append(f"an HDR source on this {space} model: values above 1.0 clip")
+    elif source_range == "ldr" and not named:
+        parts.append("an 8/16-bit sRGB source")  # why an sRGB model ran where a linear one fits the inputs too
     return Choice(entry, "; ".join(parts) or f"{_names([main])} only", tuple(better), clip=source_range == "ldr")

@@ -6,10 +6,21 @@ unchanged): the rare caustic-path samples
 that a few hundred scenes show too seldom for the network to learn to discard them, and which a kernel
 predictor otherwise spreads into a blob (its output is an average of its input's pixels). Outliers as low as
 100x the mean taught the network to drop the real sparse samples of 1-spp renders too (-0.6 dB at 1 spp).
+
+``ldr``: the pairs as artists save them (issue 25: 8-bit PNG, JPEG, TIFF of a render), for sRGB-input models.
+The noisy render and the target are exposed by one factor (the target's :func:`exposure_scale` times 2^-1 .. 2^1,
+artists expose by eye), put through a display curve, sRGB-encoded, and the noisy one quantised to 8 bits (a
+sixteenth to 16 bits; ``jpeg`` of them also JPEG-compressed at quality 75-98, after the crop, as a file would
+be). Curves: half the pairs clip as Blender's "Standard" view does (the benchmark's ``display_8bit``), half roll
+highlights off smoothly (``x / (1 + x / w)`` with a white point w of 2-16, normalised to 1 there), as filmic
+views (AgX, Filmic) and photo tools do: the model must not learn one curve's clipped highlights as the only kind.
 """
 from __future__ import annotations
 
+import cv2
 import numpy as np
+
+from addon.runtime.color import exposure_scale, srgb_encode
 
 from ..transforms import NORMAL
 from .base import DATASETS, SceneDataset
@@ -20,9 +31,11 @@ class DenoiseDataset(SceneDataset):
     kinds = {"normal": NORMAL}
 
     def __init__(self, root, split: str, spp: tuple[int, ...] | None = None, fireflies: float = 0.0,
-                 firefly_range: tuple[float, float] = (3.0, 5.0), **options):
+                 firefly_range: tuple[float, float] = (3.0, 5.0), ldr: bool = False, jpeg: float = 0.0,
+                 **options):
         super().__init__(root, split, **options)
         self.fireflies, self.firefly_range = fireflies, tuple(firefly_range)
+        self.ldr, self.jpeg = ldr, jpeg
         available = sorted(int(p.stem[-4:]) for p in self.scenes[0].glob("noisy_spp*.exr"))
         self.spp = tuple(spp) if spp else tuple(available)
         missing = set(self.spp) - set(available)
@@ -32,12 +45,34 @@ class DenoiseDataset(SceneDataset):
     def load(self, scene, rng):
         spp = int(rng.choice(self.spp))
         noisy, target = self.passes(scene, f"noisy_spp{spp:04d}.exr"), self.passes(scene, "target.exr")
+        if self.ldr:
+            return self._displayed(noisy["Combined"][..., :3], target["Combined"][..., :3], rng), {"spp": float(spp)}
         # Aux passes come from the noisy render itself: that is what a user's render provides.
         return {"color": noisy["Combined"][..., :3], "albedo": np.clip(noisy["Denoising Albedo"], 0.0, 1.0),
                 "normal": noisy["Denoising Normal"], "depth": noisy["Denoising Depth"],
                 "target": target["Combined"][..., :3]}, {"spp": float(spp)}
 
+    @staticmethod
+    def _displayed(noisy: np.ndarray, target: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """The noisy render and the target as one display curve shows them, sRGB-encoded; the noisy one
+        quantised as its file stores it."""
+        exposure = exposure_scale(target) * 2.0 ** rng.uniform(-1.0, 1.0)
+        white = 2.0 ** rng.uniform(1.0, 4.0) if rng.random() < 0.5 else None
+
+        def curve(x):
+            x = np.maximum(x * exposure, 0.0)
+            return x if white is None else x / (1.0 + x / white) * (1.0 + 1.0 / white)
+
+        levels = 65535.0 if rng.random() < 1 / 16 else 255.0
+        return {"color": (np.round(srgb_encode(curve(noisy)) * levels) / levels).astype(np.float32),
+                "target": srgb_encode(curve(target))}
+
     def finish(self, sample, rng):
+        if self.ldr and self.jpeg and rng.random() < self.jpeg:
+            quality = int(rng.integers(75, 99))
+            ok, buf = cv2.imencode(".jpg", np.round(sample["color"][..., ::-1] * 255).astype(np.uint8),
+                                   [cv2.IMWRITE_JPEG_QUALITY, quality])
+            sample = {**sample, "color": (cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1] / 255.0).astype(np.float32)}
         if not (self.augment and self.fireflies) or rng.random() >= self.fireflies:
             return sample
         color = sample["color"].copy()

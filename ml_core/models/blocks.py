@@ -128,3 +128,15 @@ def splat(values: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
             index = (yi.clamp(0, h - 1) * w + xi.clamp(0, w - 1)).long().reshape(n, 1, h * w).expand(n, c, h * w)
             out = out.scatter_add(2, index, flat * weight.reshape(n, 1, h * w))
     return out.reshape(n, c, h, w)
+
+
+def srgb_to_linear(x: torch.Tensor) -> torch.Tensor:
+    """sRGB-encoded [0, 1] -> linear [0, 1] (``addon.runtime.color.srgb_decode`` in torch)."""
+    x = x.clamp(0.0, 1.0)
+    return torch.where(x <= 0.04045, x / 12.92, ((x.clamp_min(0.04045) + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
+    """Linear [0, 1] -> sRGB-encoded [0, 1] (``addon.runtime.color.srgb_encode`` in torch)."""
+    x = x.clamp(0.0, 1.0)
+    return torch.where(x <= 0.0031308, 12.92 * x, 1.055 * x.clamp_min(0.0031308) ** (1 / 2.4) - 0.055)

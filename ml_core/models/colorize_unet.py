@@ -42,7 +42,7 @@ from torch import nn
 from addon.runtime.contract import AlphaRule, ImageInput, ImageOutput, ModelContract
 
 from . import PostpassModel, register
-from .blocks import RGB, UNet
+from .blocks import RGB, UNet, linear_to_srgb, srgb_to_linear
 
 #: Rec.709 luminance weights of linear RGB (``addon.runtime.color.luminance``).
 LUMA = (0.2126, 0.7152, 0.0722)
@@ -58,16 +58,6 @@ LUMA_BINS = 12
 PLAIN_WEIGHT = 0.01
 #: Hint weights at or below this count as no hint (one hint in the largest box weighs ~1.5e-5 x PLAIN_WEIGHT).
 EMPTY = 1e-10
-
-
-def srgb_to_linear(x: torch.Tensor) -> torch.Tensor:
-    x = x.clamp(0.0, 1.0)
-    return torch.where(x <= 0.04045, x / 12.92, ((x.clamp_min(0.04045) + 0.055) / 1.055) ** 2.4)
-
-
-def linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
-    x = x.clamp(0.0, 1.0)
-    return torch.where(x <= 0.0031308, 12.92 * x, 1.055 * x.clamp_min(0.0031308) ** (1 / 2.4) - 0.055)
 
 
 def _luma(x: torch.Tensor) -> torch.Tensor:

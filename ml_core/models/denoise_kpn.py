@@ -24,10 +24,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from addon.runtime.contract import ModelContract
+from addon.runtime.contract import AlphaRule, ImageInput, ImageOutput, ModelContract
 
 from . import PostpassModel, register
-from .blocks import UNet
+from .blocks import RGB, UNet, linear_to_srgb, srgb_to_linear
 from .denoise_unet import aux_features, check_aux, denoise_contract
 
 
@@ -96,8 +96,13 @@ class DenoiseKPN(PostpassModel):
 
     def __init__(self, aux: list[str] = ("albedo", "normal"), widths: list[int] = (16, 32, 48, 64),
                  kernel: int = 5, scales: int | None = None, demodulate: bool = False,
-                 finest_kernel: int | None = None, outlier_limit: float | None = None, residual: bool = False):
+                 finest_kernel: int | None = None, outlier_limit: float | None = None, residual: bool = False,
+                 color_space: str = "linear"):
         check_aux(aux)
+        if color_space not in ("linear", "srgb"):
+            raise ValueError(f"color_space must be linear or srgb, got {color_space!r}")
+        if color_space == "srgb" and aux:
+            raise ValueError("an sRGB (8-bit image) denoiser reads the colour only: images carry no passes")
         scales = scales or len(widths)
         if not 1 <= scales <= len(widths):
             raise ValueError(f"scales must be between 1 and the U-Net's {len(widths)} levels, got {scales}")
@@ -113,9 +118,12 @@ class DenoiseKPN(PostpassModel):
             params["outlier_limit"] = outlier_limit
         if residual:
             params["residual"] = True
+        if color_space != "linear":
+            params["color_space"] = color_space
         super().__init__(**params)
         self.aux, self.kernel, self.scales, self.demodulate = tuple(aux), kernel, scales, demodulate
         self.outlier_limit, self.residual = outlier_limit, residual
+        self.srgb = color_space == "srgb"
         # the finest level filters 4x the pixels of the next: a smaller kernel there is most of the filtering's cost
         self.sizes = [finest_kernel or kernel] + [kernel] * (scales - 1)
         self.unet = UNet(3 + 3 * len(aux), 3, list(widths))
@@ -141,6 +149,9 @@ class DenoiseKPN(PostpassModel):
         network learned is kept, which trains far faster on a CPU than a random start."""
         if other.architecture == self.architecture and self._fewer_guides_of(other):
             return self._init_with_fewer_guides(other)
+        if other.architecture == self.architecture and self.srgb and \
+                {**other.params, "color_space": "srgb"} == self.params:
+            return self.load_state_dict(other.state_dict())  # the sRGB model starts as the linear one
         if other.architecture != self.architecture or {**other.params, "residual": True} != self.params \
                 or "residual" in other.params:
             return super().init_from(other)  # the same parameters, or refused naming both
@@ -181,10 +192,28 @@ class DenoiseKPN(PostpassModel):
                 + int(bool(self.outlier_limit)))
 
     def contract(self) -> ModelContract:
+        if self.srgb:  # display-referred: no exposure to normalise, values in [0, 1] in and out
+            return ModelContract(
+                "denoise", (ImageInput("color", RGB, "srgb", "noisy image, 8-bit sRGB as saved", pass_name="Combined"),),
+                (ImageOutput("denoised", RGB, "srgb", "denoised image", pass_name="Combined"),), scale=1,
+                pad_multiple=self.unet.pad_multiple, tile_overlap=self.tile_overlap,
+                alpha=AlphaRule(("color",), "denoised"))
         return denoise_contract(self.aux, self.unet.pad_multiple, self.tile_overlap)
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
         x = self.named_inputs(inputs)
+        if self.srgb:
+            # The network reads the sRGB values (perceptual steps, as the 8-bit file stores them); the kernels
+            # average the decoded linear light, as for renders, and the result is encoded back.
+            encoded = x["color"].clamp(0.0, 1.0)
+            features = self.unet.decoder_features(encoded)
+            heads = [head(f) for head, f in zip(self.heads, features)]
+            correction = None
+            if self.residual:
+                heads[0], correction = heads[0][:, :-3], heads[0][:, -3:]
+            one = torch.ones_like(encoded[:, :1, :1, :1])
+            return linear_to_srgb(self.finish(self.reconstruct(srgb_to_linear(encoded), heads), x, heads,
+                                              correction, one))
         exposure = x["exposure"].reshape(-1, 1, 1, 1)
         color = torch.clamp(x["color"] * exposure, min=0.0)
         if self.outlier_limit:

@@ -319,7 +319,7 @@ def test_denoise_says_once_which_model_the_passes_chose_and_why(denoise_models, 
     assert main(["denoise", str(tmp_path / "texture.png"), "-o", str(tmp_path / "clean.png"),
                  "--models-dir", str(denoise_models)]) == 0
     said = capsys.readouterr().err
-    assert "denoise: denoise_kpn_color (an 8/16-bit sRGB source and no sRGB denoise model fits" in said
+    assert "denoise: denoise_kpn_ldr (an 8/16-bit sRGB source)" in said
     clean = cv2.imread(str(tmp_path / "clean.png"), cv2.IMREAD_UNCHANGED)
     assert clean.dtype == np.uint8 and clean.shape == texture.shape
     assert np.array_equal(clean[..., 3], texture[..., 3])

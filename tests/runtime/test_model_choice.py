@@ -55,7 +55,7 @@ def test_an_exr_gets_the_model_for_its_passes_and_the_reason(denoise_models, tmp
 
 @pytest.mark.parametrize("name, dtype", [("texture.png", np.uint8), ("texture16.png", np.uint16),
                                          ("photo.jpg", np.uint8), ("scan.tif", np.uint16)])
-def test_an_ldr_image_runs_the_colour_model_clipped_and_keeps_bit_depth_and_alpha(denoise_models, tmp_path, name,
+def test_an_ldr_image_runs_the_srgb_model_clipped_and_keeps_bit_depth_and_alpha(denoise_models, tmp_path, name,
                                                                                    dtype):
     rng = np.random.default_rng(1)
     channels = 3 if name.endswith(".jpg") else 4
@@ -64,9 +64,8 @@ def test_an_ldr_image_runs_the_colour_model_clipped_and_keeps_bit_depth_and_alph
     pixels[:4] = top  # a white band: the HDR model's output there goes above 1 and must come back clipped
     cv2.imwrite(str(tmp_path / name), pixels)
     result = denoise_file(tmp_path / name, tmp_path / f"out_{name}", models_dir=denoise_models)
-    assert result.model == "denoise_kpn_color" and result.better_with == ()  # an 8-bit image has no passes
-    assert result.choice == ("denoise: denoise_kpn_color (an 8/16-bit sRGB source and no sRGB denoise model fits: "
-                             "this linear one runs on its decoded values, clipped to [0, 1])")
+    assert result.model == "denoise_kpn_ldr" and result.better_with == ()  # an 8-bit image has no passes
+    assert result.choice == "denoise: denoise_kpn_ldr (an 8/16-bit sRGB source)"
     assert 0.0 <= result.image.min() and result.image.max() <= 1.0
     out = cv2.imread(str(tmp_path / f"out_{name}"), cv2.IMREAD_UNCHANGED)
     assert out.dtype == dtype and out.shape == pixels.shape
@@ -117,7 +116,8 @@ def test_the_source_range_picks_an_srgb_model_for_8bit_and_a_linear_one_for_rend
     assert registry.choice("denoise", {"color"}, source_range="ldr").entry.name == "denoise_srgb"
     assert registry.choice("denoise", {"color"}, source_range="hdr").entry.name == "denoise_linear"
     assert registry.choice("denoise", {"color"}).entry.name == "denoise_linear"  # no range: the earliest, as before
-    assert registry.choice("denoise", {"color"}, source_range="ldr").reason == "color only"
+    assert registry.choice("denoise", {"color"}, source_range="ldr").reason == "an 8/16-bit sRGB source"
+    assert registry.choice("denoise", {"color"}, source_range="hdr").reason == "color only"
 
     rgba = np.random.default_rng(2).random((H, W, 4)).astype(np.float32)
     cv2.imwrite(str(tmp_path / "t.png"), (rgba * 255).astype(np.uint8))

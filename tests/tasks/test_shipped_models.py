@@ -25,7 +25,7 @@ GUIDED_DATA = Path(__file__).parents[1] / "data" / "inbetween_guided"
 #: addon/models fails here (it is not skipped); a model added to the registry must be listed here, which
 #: brings it under the quality guards below.
 RELEASE = {
-    "denoise": ("denoise_kpn", "denoise_kpn_color", "denoise_kpn_albedo", "denoise_kpn_temporal"),
+    "denoise": ("denoise_kpn", "denoise_kpn_color", "denoise_kpn_albedo", "denoise_kpn_ldr", "denoise_kpn_temporal"),
     "upres": ("upres_x2", "upres_x4", "upres_guided_x2", "upres_guided_x4"),
     "colorize": ("colorize_unet",),
     "inbetween": ("inbetween_vectors", "inbetween_image", "inbetween_guided"),
@@ -141,6 +141,8 @@ def test_shipped_upres_keeps_its_quality(name):
         if guided:
             up = api.upres(low, scale, albedo=target.get("Denoising Albedo"), normal=target.get("Denoising Normal"),
                            model=name)
+        elif entry.contract.image_inputs[0].color_space == "linear":  # a render model: the render as it is
+            up = api.upres(low, scale, model=name)
         else:  # a display (sRGB) model: up-res the displayed image, as the benchmark does
             exposure = exposure_scale(reference)
             up = api.upres(low * exposure, scale, model=name) / exposure
