@@ -24,6 +24,11 @@ the shot's own bounces, same seed and samples (``reduce_bounces=False``), is com
 absolute difference; Denoising Depth clipped at 1e4 for the background) with the guide render, and its time is
 reported beside (what lowering the bounces saves).
 
+``--upres`` also renders each size's full render at half the width and height (same samples): the cost of the
+up-res workflow (issue 25; docs/farm.md "Render at half size, up-res with full-size guides"), the beauty at half
+size plus a full-size guide render for the guided up-res models' albedo and normal, against the full-size
+render: (F/2 + G) / F, in a second table.
+
 Writes ``guide_cost.json`` and ``guide_cost.md`` into ``--out``. bpy renders in a child process
 (``python -m bench.guide_cost --child``), the EXRs are compared in this one.
 """
@@ -62,6 +67,8 @@ def options(p) -> None:
                    help="full renders' samples at --hd-size (default: 4 16)")
     p.add_argument("--fit-spp", type=int, default=384,
                    help="F extrapolated to these samples from the fit (default: %(default)s; 0: none)")
+    p.add_argument("--upres", action="store_true",
+                   help="also render at half size: the cost of half-size beauty + full-size guides (up-res)")
     p.add_argument("--repeats", type=int, default=2, help="best of N (default: %(default)s)")
     p.add_argument("--threads", type=int, default=0, help="Cycles threads (0: all cores)")
 
@@ -81,7 +88,7 @@ def main(args) -> str:
     if args.hd_size[0] > 0 and args.hd_size[1] > 0:
         sizes.append([f"{args.hd_size[0]}x{args.hd_size[1]}", *args.hd_size, list(args.hd_full_spp)])
     job = {"scenes": scenes, "frame": args.frame, "sizes": sizes, "guide_spp": list(args.guide_spp),
-           "repeats": args.repeats, "threads": args.threads}
+           "repeats": args.repeats, "threads": args.threads, "half": args.upres}
     result = measure(job)
     result["command"] = "python -m bench " + " ".join(sys.argv[1:])
     result["fit_spp"] = args.fit_spp
@@ -136,11 +143,15 @@ def table_rows(result: dict, fit_spp: int = 384) -> list[dict]:
                 a, b = np.polyfit(spp_list, np.array([full[int(s)] for s in spp_list]), 1)[::-1]
                 t["fit"] = {"fixed_seconds": round(float(a), 4), "seconds_per_sample": round(float(b), 5)}
                 fulls.append((fit_spp, float(a + b * fit_spp), True))
+            half = {int(k): v for k, v in t.get("half", {}).items()}
             for fspp, f, fitted in fulls:
                 for gspp, g in sorted(guide.items()):
-                    rows.append({"scene": scene, "size": t["size"], "full_spp": fspp, "fitted": fitted,
-                                 "full_s": f, "guide_spp": gspp, "guide_s": g, "ratio": g / f,
-                                 "every_other": (f + g) / (2 * f)})
+                    row = {"scene": scene, "size": t["size"], "full_spp": fspp, "fitted": fitted,
+                           "full_s": f, "guide_spp": gspp, "guide_s": g, "ratio": g / f,
+                           "every_other": (f + g) / (2 * f)}
+                    if fspp in half and not fitted:
+                        row.update(half_s=half[fspp], half_upres=(half[fspp] + g) / f)
+                    rows.append(row)
     return rows
 
 
@@ -150,6 +161,14 @@ def report(result: dict, rows: list[dict]) -> str:
         [[r["scene"], "x".join(map(str, r["size"])), f"{r['full_spp']}" + (" (fit)" if r["fitted"] else ""),
           f"{r['full_s']:.2f}", str(r["guide_spp"]), f"{r['guide_s']:.2f}", f"{r['ratio']:.3f}",
           f"{r['every_other']:.3f}"] for r in rows])
+    halves = [r for r in rows if "half_s" in r]
+    if halves:
+        cost += "\nUp-res workflow: the beauty at half size (F/2) plus a full-size guide render (G) for the guided "\
+                "up-res models, against the full-size render\n\n" + markdown_table(
+                    ["scene", "size", "spp", "F s/frame", "F/2 s/frame", "guide spp", "G s/frame", "(F/2+G)/F"],
+                    [[r["scene"], "x".join(map(str, r["size"])), str(r["full_spp"]), f"{r['full_s']:.2f}",
+                      f"{r['half_s']:.2f}", str(r["guide_spp"]), f"{r['guide_s']:.2f}", f"{r['half_upres']:.3f}"]
+                     for r in halves])
     check_rows = []
     for scene, by_spp in result["passes"].items():
         own = result["times"][scene]["own"]
@@ -192,7 +211,8 @@ def child(work: Path) -> None:
             width, height = (width or own), (height or own)
             config = setup(scene, entry, own, job["threads"])
             config = replace(config, width=width, height=height)
-            t = times[name][label] = {"size": [width, height], "full": {}, "guide": {}, "own_bounces": {}}
+            t = times[name][label] = {"size": [width, height], "full": {}, "guide": {}, "own_bounces": {},
+                                      "half": {}}
             seed = sampling_seed(name, f"guide_cost/{frame}")
             for rep in range(repeats):
                 for spp in full_spp:
@@ -202,6 +222,13 @@ def child(work: Path) -> None:
                                                       config=config)
                     timed(t["full"], str(spp), seconds)
                     path.unlink()
+                    if job.get("half"):  # the same shot at half the width and height (render.render_still's scale)
+                        path = work / f"{name}_{label}_half{spp}_{rep}.exr"
+                        with blender.quiet_stdout():
+                            seconds = render.render_still(bpy, scene, path, spp=spp, seed=seed, frame=frame,
+                                                          scale=2, config=config)
+                        timed(t["half"], str(spp), seconds)
+                        path.unlink()
                 scene.render.resolution_x, scene.render.resolution_y = width, height
                 for spp in job["guide_spp"]:
                     variants = [("guide", True)] + ([("own_bounces", False)] if label == "own" else [])
@@ -216,8 +243,9 @@ def child(work: Path) -> None:
                             checks.setdefault(name, {}).setdefault(str(spp), {})[kind] = written.name
                         else:
                             written.unlink()
-            if not t["own_bounces"]:
-                del t["own_bounces"]
+            for kind in ("own_bounces", "half"):
+                if not t[kind]:
+                    del t[kind]
     record = {"scenes": job["scenes"], "frame": frame, "repeats": repeats, "blender": bpy.app.version_string,
               "cpu": f"{os.cpu_count()} CPU cores" + (f", {job['threads']} threads" if job["threads"] else ""),
               "guide_bounces": guide_render.GUIDE_BOUNCES, "default_guide_spp": guide_render.DEFAULT_SAMPLES,

@@ -1,15 +1,19 @@
 """Up-res benchmark: every method on the same inputs, one table per scale and data set, plus a crops grid.
 
-    python -m bench upres --data ~/.cache/postpass/data --split test --scales 2 4 --out out/bench
+    python -m bench upres --data ~/.cache/postpass/data_upres --split test --scales 2 4 --out out/bench
 
-Two data sets:
+Data sets:
 
 - **renders**: the test split's real low-resolution renders (``lowres_x2``/``lowres_x4``: the same camera
-  rendered at 1/scale size, the deployment case) against the full-resolution target, tone-mapped PSNR/SSIM
-  (``ml_core.metrics``). Guided models also get the target's full-resolution albedo and normal. Display-referred
-  methods (sRGB models, Real-ESRGAN) get the render at the metric's exposure, as an artist would up-res the
-  displayed image, and their result is scaled back.
-- **Set5** (``../shared/benchmarks/Set5`` when present; skipped when missing): the literature's protocol. HR
+  rendered at 1/scale size, the deployment case; the ``v2_upres`` preset) against the full-resolution target,
+  tone-mapped PSNR/SSIM (``ml_core.metrics``), and beside it the **authored** evaluation set's stills
+  (``--authored DIR``, default ``CACHE/authored`` when it exists; their ``lowres_x*.exr`` made by
+  ``python -m ml_core.authored lowres``; scored against ``reference.exr``), with each model's gain over bicubic
+  per set and the gap between them. Guided models also get the reference's full-resolution albedo and normal.
+  Display-referred methods (sRGB models, Real-ESRGAN) get the render at the metric's exposure, as an artist
+  would up-res the displayed image, and their result is scaled back; linear models get the render as it is.
+- **Set5** (``../shared/benchmarks/Set5`` when present; skipped when missing; the issue's Set14 is not in
+  ``../shared``): the literature's protocol. HR
   cropped to a multiple of the scale, LR made by bicubic downscaling (PIL, MATLAB ``imresize``-like),
   PSNR/SSIM on the Y channel of BT.601 YCbCr with ``scale`` pixels shaved from each border.
 
@@ -36,9 +40,12 @@ SET5 = paths.REPO_ROOT.parent / "shared" / "benchmarks" / "Set5"
 
 
 class Upres(NamedTuple):
-    """An up-res method: callable(image, albedo, normal) -> image; ``guided``: it reads albedo and normal."""
+    """An up-res method: callable(image, albedo, normal) -> image; ``guided``: it reads albedo and normal;
+    ``display``: it works on display-referred images (an sRGB model, Real-ESRGAN), so a render is given to it
+    exposed as the metric shows it, and its result scaled back."""
     run: Callable[[np.ndarray, np.ndarray | None, np.ndarray | None], np.ndarray]
     guided: bool = False
+    display: bool = False
 
     def __call__(self, image, albedo=None, normal=None) -> np.ndarray:
         return self.run(image, albedo, normal)
@@ -76,18 +83,19 @@ def upres_makers(scale: int, models_dir: Path | None = None) -> dict[str, Callab
         return lambda: Upres(lambda img, a, n: np.maximum(
             pil_resize(img, (img.shape[1] * scale, img.shape[0] * scale), method), 0))
 
-    def model(name, guided):
+    def model(name, guided, display):
         return lambda: Upres(lambda img, a, n: api.upres(img, scale, albedo=a if guided else None,
                                                          normal=n if guided else None, model=name,
-                                                         models_dir=models_dir), guided)
+                                                         models_dir=models_dir), guided, display)
 
     makers = {name: classic(name) for name in CLASSIC}
     if realesrgan_available() is None and scale in (2, 4):
-        makers["real-esrgan (ncnn)"] = lambda: Upres(_realesrgan(scale))
+        makers["real-esrgan (ncnn)"] = lambda: Upres(_realesrgan(scale), display=True)
     for entry in core.models("upres", models_dir, sort=True):
         if entry.contract.scale == scale:
             guided = any(i.name in ("albedo", "normal") for i in entry.contract.image_inputs)
-            makers[f"postpass {entry.name}"] = model(entry.name, guided)
+            display = entry.contract.image_inputs[0].color_space == "srgb"
+            makers[f"postpass {entry.name}"] = model(entry.name, guided, display)
     return makers
 
 
@@ -128,52 +136,97 @@ def set5_images(folder: Path = SET5) -> list[tuple[str, np.ndarray]]:
 
 def run(root: Path, split: str = "test", scales: tuple[int, ...] = (2, 4), count: int | None = None,
         out: Path | None = None, models_dir: Path | None = None, set5: Path | None = SET5,
-        methods: list[str] | None = None, hd_repeats: int = core.HD_REPEATS, log=print) -> dict:
-    """Every method at each of ``scales`` on the first ``count`` scenes of ``split`` and on Set5 (when
-    ``set5`` is a folder); the 1920x1080 -> 3840x2160 timing unless ``hd_repeats`` is 0. Returns the result
-    and, with ``out``, writes upres.json, upres.md and upres_crops_xS.png there."""
+        methods: list[str] | None = None, hd_repeats: int = core.HD_REPEATS, authored: Path | bool | None = False,
+        guide_spp: int | None = None, log=print) -> dict:
+    """Every method at each of ``scales`` on the first ``count`` scenes of ``split``, on the authored set's
+    stills with their low-res renders (``authored``: see ``core.authored_from``; False leaves it out) and on
+    Set5 (when ``set5`` is a folder); the 1920x1080 -> 3840x2160 timing unless ``hd_repeats`` is 0. Returns the
+    result and, with ``out``, writes upres.json, upres.md and upres_crops_xS.png there. ``guide_spp``: guided
+    models read the albedo and normal of the scene's ``noisy_sppNNNN.exr`` (what a cheap full-size guide render
+    gives) where the scene has one, else the reference's; each set's ``guides`` says which it got."""
     from addon.runtime.color import exposure_scale, tonemap
     from addon.runtime.exr import read_exr
 
-    scenes = core.scenes(root, split, count)
+    sets = [core.split_set(root, split, count)]
+    extra, note = core.authored_from(authored, [f"lowres_x{s}.exr" for s in scales], log)
+    if extra is not None:
+        sets.append(extra)
     if methods is not None:
         core.check_names([n for s in scales for n in upres_makers(s, models_dir)], methods)
     set5 = set5_images(set5) if set5 is not None and Path(set5).is_dir() else []
-    result = {"task": "upres", "split": split, "scenes": len(scenes), "set5_images": len(set5), "scales": list(scales),
-              "realesrgan": realesrgan_available() or "available", "renders": {}, "set5": {},
-              "seconds_1920x1080": {}}
+    result = {"task": "upres", "split": split, "scenes": len(sets[0].scenes), "set5_images": len(set5),
+              "scales": list(scales), "realesrgan": realesrgan_available() or "available", "renders": {},
+              "sets": {}, "authored_note": note, "set5": {}, "seconds_1920x1080": {}}
     grids = {}
     for scale in scales:
         runs = upres_methods(scale, models_dir, methods)
         grid = grids[f"upres_crops_x{scale}.png"] = core.Grid(list(runs) + ["reference"], row_labels=[], cell=128)
         scores = core.Scores()
-        for i, scene in enumerate(scenes):
-            target = read_exr(scene / "target.exr")
-            hr = target.get("Combined")[..., :3]
-            lr = read_exr(scene / f"lowres_x{scale}.exr").get("Combined")[..., :3]
-            albedo, normal, exposure = target.get("Denoising Albedo"), target.get("Denoising Normal"), exposure_scale(hr)
+        for scene_set in sets:
+            for i, scene in enumerate(scene_set.scenes):
+                target = read_exr(scene_set.reference_path(scene))
+                hr = target.get("Combined")[..., :3]
+                lr = read_exr(scene / f"lowres_x{scale}.exr").get("Combined")[..., :3]
+                source, guides = _guide_source(scene, target, guide_spp)
+                albedo, normal = source.get("Denoising Albedo"), source.get("Denoising Normal")
+                exposure = exposure_scale(hr)
+                result["sets"].setdefault(scene_set.name, {"scenes": [s.name for s in scene_set.scenes],
+                                                           "guides": {}})["guides"][scene.name] = guides
 
-            def call(name, fn):
-                if not fn.guided and name not in CLASSIC:  # an sRGB model: give it the displayed image
-                    return fn(lr * exposure, albedo, normal) / exposure
-                return fn(lr, albedo, normal)
+                def call(name, fn):
+                    if fn.display:  # give it the displayed image
+                        return fn(lr * exposure, albedo, normal) / exposure
+                    return fn(lr, albedo, normal)
 
-            row, _ = scores.run(runs, call, lambda up: render_metrics(up, hr), pixels=hr.shape[0] * hr.shape[1])
-            if i < 3:
-                grid.rows.append([tonemap(r, exposure) for r in row] + [tonemap(hr, exposure)])
-                grid.row_labels.append(f"x{scale} {scene.name}")
+                row, _ = scores.run(runs, call, lambda up: render_metrics(up, hr), (scene_set.name, scale),
+                                    pixels=hr.shape[0] * hr.shape[1])
+                if i < 3:
+                    grid.rows.append([tonemap(r, exposure) for r in row] + [tonemap(hr, exposure)])
+                    grid.row_labels.append(f"x{scale} {scene_set.name} {scene.name}")
+            by_method = {n: scores.mean(n, (scene_set.name, scale), keys=("psnr", "ssim")) for n in runs}
+            result["sets"][scene_set.name][str(scale)] = by_method
+            log(f"{scene_set.name} x{scale}: " + ", ".join(f"{n} {v['psnr']:.2f}" for n, v in by_method.items()))
         spmp = scores.seconds_per_megapixel(runs)
-        result["renders"][str(scale)] = {n: {**scores.mean(n, keys=("psnr", "ssim")),
-                                             "seconds_per_output_megapixel": spmp[n]} for n in runs}
-        log(f"renders x{scale}: " + ", ".join(f"{n} {v['psnr']:.2f}" for n, v in result["renders"][str(scale)].items()))
+        # the split's figures where they always were (older readers of upres.json)
+        result["renders"][str(scale)] = {n: {**v, "seconds_per_output_megapixel": spmp[n]}
+                                         for n, v in result["sets"][split][str(scale)].items()}
         if set5:
             result["set5"][str(scale)] = _set5(set5, scale, runs, grid)
             log(f"Set5 x{scale}: " + ", ".join(f"{n} {v['psnr']:.2f}" for n, v in result["set5"][str(scale)].items()))
         if hd_repeats and scale == 2:
-            result["seconds_1920x1080"] = hd_timing(runs, scenes[0], hd_repeats, log)
+            result["seconds_1920x1080"] = hd_timing(runs, sets[0].scenes[0], hd_repeats, log)
+    result["versus"] = versus_bicubic(result)
     if out:
         core.write_reports(out, "upres", result, markdown_table(result), grids, log)
     return result
+
+
+def _guide_source(scene: Path, reference, guide_spp: int | None):
+    """(the image whose Denoising Albedo / Normal a guided model reads, its file name): the scene's noisy render
+    at ``guide_spp`` when asked for and present, else the reference."""
+    from addon.runtime.exr import read_exr
+
+    name = f"noisy_spp{guide_spp:04d}.exr" if guide_spp else None
+    if name and (Path(scene) / name).is_file():
+        return read_exr(Path(scene) / name), name
+    return reference, "reference"
+
+
+def versus_bicubic(result: dict) -> dict[str, dict[str, dict[str, float]]]:
+    """Each Postpass model's PSNR minus bicubic's, method -> scale -> {set: dB, "gap": last set's minus the
+    first's}: the generalisation gap beside the gain."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    names = list(result["sets"])
+    for scale in map(str, result["scales"]):
+        for method in result["sets"][names[0]].get(scale, {}):
+            if not method.startswith("postpass "):
+                continue
+            row = {n: result["sets"][n][scale][method]["psnr"] - result["sets"][n][scale]["bicubic"]["psnr"]
+                   for n in names if method in result["sets"][n].get(scale, {})}
+            if len(row) > 1:
+                row["gap"] = row[names[-1]] - row[names[0]]
+            out.setdefault(method, {})[scale] = row
+    return out
 
 
 def _set5(images: list[tuple[str, np.ndarray]], scale: int, runs: dict[str, Upres], grid: core.Grid) -> dict:
@@ -224,18 +277,41 @@ def hd_timing(runs: dict[str, Upres], scene: Path, repeats: int = core.HD_REPEAT
 
 
 def markdown_table(result: dict) -> str:
-    head = (f"Up-res. Renders: {result['split']} split, {result['scenes']} scenes, real low-res renders in, "
-            f"tone-mapped PSNR (dB) / SSIM against the full-resolution target. Set5: {result['set5_images']} "
-            f"images, bicubic-made LR, Y-channel PSNR / SSIM with `scale` pixels shaved. Real-ESRGAN: "
-            f"{result['realesrgan']}.\n\n")
-    columns = [("renders", s) for s in result["scales"]] + \
+    sets = list(result.get("sets") or {result["split"]: result["renders"]})
+    head = (f"Up-res. Renders: real low-res renders in ({', '.join(sets)}: "
+            + ", ".join(f"{n} {len(result['sets'][n]['scenes']) if 'sets' in result else result['scenes']} scenes"
+                        for n in sets)
+            + "), tone-mapped PSNR (dB) / SSIM against the full-resolution reference. "
+            f"Set5: {result['set5_images']} images, bicubic-made LR, Y-channel PSNR / SSIM with `scale` pixels "
+            f"shaved. Real-ESRGAN: {result['realesrgan']}. {result.get('authored_note', '')}"
+            + "".join(f" Guided models on {n}: albedo/normal of "
+                      + ", ".join(f"{f} ({list(r['guides'].values()).count(f)})"
+                                  for f in dict.fromkeys(r["guides"].values())) + "."
+                      for n, r in result.get("sets", {}).items() if r.get("guides")) + "\n\n")
+    source = result.get("sets") or {result["split"]: result["renders"]}
+    columns = [(name, s) for s in result["scales"] for name in sets] + \
         [("set5", s) for s in result["scales"] if str(s) in result["set5"]]
-    names = list(dict.fromkeys(n for s in result["scales"] for n in result["renders"][str(s)]))
+
+    def cell(kind, s, n):
+        table = result["set5"] if kind == "set5" else source[kind]
+        v = table.get(str(s), {}).get(n)
+        return core.psnr_ssim(v) if v else "-"
+
+    names = list(dict.fromkeys(n for kind, s in columns for n in
+                               (result["set5"] if kind == "set5" else source[kind]).get(str(s), {})))
     hd = result.get("seconds_1920x1080", {})
-    rows = [[n] + [core.psnr_ssim(v) if (v := result[kind][str(s)].get(n)) else "-" for kind, s in columns] +
-            [core.seconds(hd, n)] for n in names]
-    return head + core.markdown_table(["method"] + [f"{'renders' if kind == 'renders' else 'Set5'} x{s}"
-                                                    for kind, s in columns] + ["s, 1080p -> 4K"], rows)
+    rows = [[n] + [cell(kind, s, n) for kind, s in columns] + [core.seconds(hd, n)] for n in names]
+    table = core.markdown_table(["method"] + [f"{'Set5' if kind == 'set5' else kind} x{s}" for kind, s in columns]
+                                + ["s, 1080p -> 4K"], rows)
+    versus = result.get("versus", {})
+    if versus:
+        levels = [str(s) for s in result["scales"]]
+        gain = core.markdown_table(
+            ["model - bicubic (dB)"] + [f"{n} x{s}" for s in levels for n in sets + (["gap"] if len(sets) > 1 else [])],
+            [[m] + [f"{by[s][n]:+.2f}" if n in by.get(s, {}) else "-" for s in levels
+                    for n in sets + (["gap"] if len(sets) > 1 else [])] for m, by in versus.items()])
+        table += "\n" + gain
+    return head + table
 
 
 def regression_crops(root: Path, out: Path, split: str = "test", count: int = 8, size: int = 64) -> list[Path]:
@@ -266,14 +342,17 @@ def regression_crops(root: Path, out: Path, split: str = "test", count: int = 8,
 
 
 def options(p) -> None:
-    core.add_options(p)
+    core.add_options(p, authored=True)
     p.add_argument("--scales", type=int, nargs="+", default=[2, 4], choices=[2, 4], help="(default: 2 4)")
     p.add_argument("--set5", type=Path, default=SET5, help="Set5 folder (skipped when missing; default: %(default)s)")
+    p.add_argument("--guide-spp", type=int, default=None, metavar="N",
+                   help="guided models read the albedo/normal of each scene's noisy_sppNNNN.exr (a cheap guide "
+                        "render's) where it has one, else the reference's (default: the reference's)")
 
 
 def main(args) -> str:
     return markdown_table(run(args.data, args.split, tuple(args.scales), args.count, args.out, args.models,
-                              args.set5, args.methods, core.hd_repeats(args)))
+                              args.set5, args.methods, core.hd_repeats(args), args.authored, args.guide_spp))
 
 
 BENCHMARKS.add("upres", Benchmark("up-res methods on the test split's low-res renders and on Set5", main, options,

@@ -8,6 +8,7 @@
     python -m ml_core.authored estimate /tmp/authored_preview            # the full build's time from a preview
     python -m ml_core.authored shots --out DIR [--only NAME ...] [--spp 4] [--size 256]   # scenes as .blend shots
     python -m ml_core.authored guides --out ~/.cache/postpass/authored [--only NAME ...] [--spp 1]  # guide frames
+    python -m ml_core.authored lowres --out ~/.cache/postpass/authored [--only NAME ...] [--spp N]  # 1/2, 1/4 size
 
 ``build`` is resumable: complete scenes are skipped and an interrupted one renders only its missing files.
 Stills render at ``--size`` (256), animated scenes (5 frames) at 5/8 of it (160) with 384-spp per-frame
@@ -23,6 +24,10 @@ samples, no denoising), what ``python -m export.finetune`` takes; see ``ml_core.
 ``guides`` renders each built animation's frames as guide renders (``frame_000K_guides.exr`` beside
 ``frame_000K_reference.exr``: Denoising Albedo / Normal / Depth and Vector as ``addon.guide_render`` makes them,
 issue 28), resumable; see ``ml_core.authored.guides``.
+
+``lowres`` renders each built scene's still at 1/2 and 1/4 size (``lowres_x2.exr``, ``lowres_x4.exr`` beside
+``reference.exr``, at the reference's samples unless ``--spp``: up-res's deployment case, issue 25), resumable;
+see ``ml_core.authored.lowres``.
 """
 from __future__ import annotations
 
@@ -155,6 +160,13 @@ def _parser() -> argparse.ArgumentParser:
                    help="guide samples (default: addon.guide_render.DEFAULT_SAMPLES)")
     g.add_argument("--threads", type=int, default=0, help="Cycles threads (0: all cores)")
     g.add_argument("--quiet", action="store_true", help="no line per rendered file on stderr")
+    w = sub.add_parser("lowres", help="render the built scenes' stills at 1/2 and 1/4 size (resumable)")
+    w.add_argument("--out", type=Path, default=paths.cache_dir() / "authored",
+                   help="the built set's folder (default: %(default)s)")
+    w.add_argument("--only", nargs="+", metavar="NAME", help="only these scenes")
+    w.add_argument("--spp", type=int, default=None, help="samples (default: the set's reference samples)")
+    w.add_argument("--threads", type=int, default=0, help="Cycles threads (0: all cores)")
+    w.add_argument("--quiet", action="store_true", help="no line per rendered file on stderr")
     return p
 
 
@@ -197,6 +209,11 @@ def main(argv: list[str] | None = None) -> int:
 
             spp = DEFAULT_SAMPLES if args.spp is None else args.spp
             print(json.dumps(render_guides(args.out, args.only, spp, args.threads,
+                                           log=None if args.quiet else log_stderr)))
+        elif args.command == "lowres":
+            from .lowres import render_lowres
+
+            print(json.dumps(render_lowres(args.out, args.only, args.spp, args.threads,
                                            log=None if args.quiet else log_stderr)))
     except cluster.TasksFailed as exc:  # the other scenes are done: the summary, then what failed and why
         print(json.dumps(exc.summary))

@@ -4,6 +4,10 @@ Linear (render) models see two kinds of low-res input, mixed by ``real_fraction`
 the same camera (the deployment case: render fewer pixels) and the target downscaled, half the time by an
 area filter and half by antialiased bicubic (MATLAB ``imresize``-like, the classic SR pair).
 
+Guided models read the target's clean albedo and normal, or with ``noisy_guides`` (a fraction) those of a noisy
+render at one of ``guide_spp`` (what a farm's cheap full-size guide render gives: a few samples, aliased and
+noisy at edges and in defocus, where a model trained on clean guides breaks).
+
 sRGB (texture and photo) models see the clean target and the OIDN-denoised animation frames, tone-mapped at a
 random exposure into sRGB, as the high-res image, and its bicubic downscale as input; a ``degrade`` fraction of
 inputs also gets a slight blur, noise or JPEG compression, as scanned and downloaded textures have. A
@@ -50,8 +54,13 @@ class UpresDataset(SceneDataset):
     kinds = {"normal": NORMAL}
 
     def __init__(self, root, split: str, scale: int = 2, real_fraction: float = 0.5, color_space: str = "linear",
-                 degrade: float = 0.0, srgb_real_fraction: float = 0.0, **options):
+                 degrade: float = 0.0, srgb_real_fraction: float = 0.0, guide_spp: tuple[int, ...] = (),
+                 noisy_guides: float = 0.0, **options):
         super().__init__(root, split, **options)
+        self.guide_spp, self.noisy_guides = tuple(guide_spp), noisy_guides
+        missing = [s for s in self.guide_spp if not (self.scenes[0] / f"noisy_spp{s:04d}.exr").exists()]
+        if missing:
+            raise ValueError(f"{self.root}: no noisy renders at {missing} spp for the guides")
         if not (self.scenes[0] / f"lowres_x{scale}.exr").exists():
             raise ValueError(f"{self.root}: no x{scale} low-resolution renders (lowres_x{scale}.exr)")
         if self.crop % scale:
@@ -78,8 +87,11 @@ class UpresDataset(SceneDataset):
             lr = self.passes(scene, f"lowres_x{self.scale}.exr")["Combined"][..., :3]
         else:
             lr = downscale(hr, self.scale, "area" if rng.random() < 0.5 else "bicubic")
-        return {"image": lr, "albedo": np.clip(target["Denoising Albedo"], 0.0, 1.0),
-                "normal": target["Denoising Normal"], "target": hr}, {"scale": float(self.scale)}
+        guides = target
+        if self.guide_spp and rng.random() < self.noisy_guides:  # a cheap guide render's albedo and normal
+            guides = self.passes(scene, f"noisy_spp{int(rng.choice(self.guide_spp)):04d}.exr")
+        return {"image": lr, "albedo": np.clip(guides["Denoising Albedo"], 0.0, 1.0),
+                "normal": guides["Denoising Normal"], "target": hr}, {"scale": float(self.scale)}
 
     def finish(self, sample, rng):
         if self.color_space != "srgb":
