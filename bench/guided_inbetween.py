@@ -13,7 +13,9 @@ Normal / Depth and Vector (the guide render gives the same passes: ``addon/guide
 ``frame_000K_guides.exr`` (``python -m ml_core.authored guides``; ``--authored-guides spp0004`` takes the 4-spp
 renders' passes instead). Cases per sequence: key spacing 2 (every other frame rendered: keys K and K + 2, the
 frame between at t = 1/2) and spacing 4 (keys 1 and 5, t = 1/4, 1/2, 3/4); the Vector passes span one frame step
-and every method gets the spacing (``key_steps``).
+and every method gets the spacing (``key_steps``). At spacing 4 the guided model, as ``postpass inbetween
+--guides`` runs it, moves each key along the guide renders of the frames between in turn (``key_chains``); the
+others scale the vectors they read.
 
 Methods, on the same inputs: the frame blend; OpenCV DIS optical flow; the plain vector-pass warp from both keys
 (``ml_core.flow.vector_blend``, the issue's baseline); every Postpass inbetween model of the registry (``--models``)
@@ -26,7 +28,7 @@ Writes ``inbetween_guided.json`` / ``.md`` and a crops grid.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -57,6 +59,9 @@ class Case:
     t: float
     steps: int
     name: str
+    #: per side, the Vector passes of the guide renders of the frames between the made frame and that key, nearest
+    #: first (keys every 4th frame): what ``postpass inbetween --guides`` warps the keys along
+    chains: dict = field(default_factory=dict)
 
 
 @lru_cache(maxsize=64)
@@ -79,9 +84,12 @@ def sequence_cases(folder: Path, key_file, guide_file, spacings=(2, 4)) -> list[
         for first, last in CASES[spacing]:
             keys = (_passes(folder / key_file(first), KEY_PASSES), _passes(folder / key_file(last), KEY_PASSES))
             for made in range(first + 1, last):
+                sides = {"prev": range(made - 1, first, -1), "next": range(made + 1, last)}
+                chains = {side: [_passes(folder / guide_file(k), GUIDE_PASSES)["Vector"] for k in frames]
+                          for side, frames in sides.items() if frames}
                 cases.append(Case(keys, _passes(folder / guide_file(made), GUIDE_PASSES),
                                   _passes(folder / key_file(made), KEY_PASSES)["Combined"][..., :3],
-                                  (made - first) / spacing, spacing, f"{folder.name} {first}-{made}-{last}"))
+                                  (made - first) / spacing, spacing, f"{folder.name} {first}-{made}-{last}", chains))
     return cases
 
 
@@ -128,8 +136,8 @@ def methods(models_dir: Path | None = None, names: list[str] | None = None) -> d
                              depth=case.guides["Denoising Depth"], vectors=case.guides["Vector"])
             inputs = {k: v for k, v in given.items() if k in takes}
             inputs["t"] = case.t
-            return api.run("inbetween", inputs, model=entry.name, models_dir=models_dir,
-                           key_steps=case.steps).image
+            return api.run("inbetween", inputs, model=entry.name, models_dir=models_dir, key_steps=case.steps,
+                           key_chains=case.chains if "vectors" in takes else None).image
         return lambda: run
 
     makers = {
@@ -150,8 +158,9 @@ def _hd_case(case: Case) -> Case:
     h, w = case.target.shape[:2]
     big = lambda a: cv2.resize(a, (1920, 1080), interpolation=cv2.INTER_LINEAR).reshape(1080, 1920, -1)  # noqa: E731
     scale = lambda d: {k: big(v) * (1920 / w if k == "Vector" else 1.0) for k, v in d.items()}  # noqa: E731
+    chains = {side: [big(v) * (1920 / w) for v in vectors] for side, vectors in case.chains.items()}
     return Case((scale(case.keys[0]), scale(case.keys[1])), scale(case.guides), big(case.target), case.t,
-                case.steps, "1920x1080")
+                case.steps, "1920x1080", chains)
 
 
 def run(root: Path, split: str = "test", guide_spp: int = 1, count: int | None = None, out: Path | None = None,

@@ -58,9 +58,10 @@ def run(task: str, inputs: dict, *, model: str | None = None, scale: int | None 
         tile_size: int | None = DEFAULT_TILE, nonfinite: str = "zero", labels: dict[str, str] | None = None,
         progress: Callable[[int, int], None] | None = None, key_steps: float | None = None,
         source_range: str | None = None, frame_source: int | None = None,
-        source_count: int | None = None) -> InferenceResult:
+        source_count: int | None = None, key_chains: dict[str, list] | None = None) -> InferenceResult:
     """Run ``task`` on ``inputs`` ({contract input name: array or number}; None means absent);
     ``key_steps``: frame steps between the frames whose Vector passes are given (see ``Model.run``);
+    ``key_chains``: {"prev"/"next": [Vector passes of the frames between, nearest first]} (see ``Model.run``);
     ``source_range``: ``"ldr"``, ``"hdr"`` or None (unknown: no preference, nothing clipped);
     ``frame_source``: the inputs are a window of frames f - r .. f + r whose frame f is source r = this (a
     model input's ``source``): only models of such windows run, and a neighbour frame's inputs left out are an
@@ -77,7 +78,7 @@ def run(task: str, inputs: dict, *, model: str | None = None, scale: int | None 
                    frame_source=frame_source, source_count=source_count)
     runner = load_model(choice.entry.name, registry.folder, device, threads)
     result = runner.run(inputs, tile_size=tile_size, nonfinite=nonfinite, labels=labels, progress=progress,
-                        key_steps=key_steps)
+                        key_steps=key_steps, key_chains=key_chains)
     _finish(task, runner, result, inputs)
     if frame_source is not None:
         _note_absent(result, choice.entry, given)
@@ -91,8 +92,10 @@ def run_files(task: str, sources: list[PathLike | None], dst: PathLike, *, input
               tile_size: int | None = DEFAULT_TILE, nonfinite: str = "zero",
               progress: Callable[[int, int], None] | None = None, key_steps: float | None = None,
               source_range: str | None = None, frame_source: int | None = None,
-              source_count: int | None = None) -> InferenceResult:
-    """Run ``task`` on image files and write ``dst`` (``key_steps``: see :func:`run`).
+              source_count: int | None = None, key_chains: dict[str, list[PathLike]] | None = None
+              ) -> InferenceResult:
+    """Run ``task`` on image files and write ``dst`` (``key_steps``: see :func:`run`; ``key_chains``: as there,
+    each Vector pass given as the file, a guide render, that holds it).
 
     Each model input names a pass and which of ``sources`` holds it (its metadata), so a multilayer EXR
     feeds colour, albedo, normal and vectors by pass name, and the model is chosen by which passes exist and
@@ -178,9 +181,11 @@ def run_files(task: str, sources: list[PathLike | None], dst: PathLike, *, input
                 del file.passes[name]
     if entry.contract.scale != 1 and primary is not None:
         primary.parts = None  # the result does not go back into this file (another size)
+    chains = {side: [read_image(path, layer).get("Vector", 4) for path in paths]  # ImageError names the file
+              for side, paths in (key_chains or {}).items()}
     runner = load_model(entry.name, registry.folder, device, threads)
     result = runner.run(arrays, tile_size=tile_size, nonfinite=nonfinite, labels=labels, progress=progress,
-                        key_steps=key_steps)
+                        key_steps=key_steps, key_chains=chains)
     _finish(task, runner, result, arrays)
     if window:
         _note_absent(result, entry, set(arrays))

@@ -80,6 +80,11 @@ class FrameJob:
     #: key pairs: the run reads sources 0 .. n - 1 and only models that read exactly those run (2: the key
     #: frames; 3: and the made frame's guide render, ``--guides``); None: no such rule
     source_count: int | None = None
+    #: key pairs with guides: per side ("prev", "next"), the guide renders of the frames between the made frame
+    #: and that key, nearest first, whose Vector passes the key is warped along (``run_files``' ``key_chains``)
+    chains: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: one-line notices known while planning, reported with the frame's result
+    notes: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -87,7 +92,8 @@ class FrameJob:
 
     @property
     def files_read(self) -> tuple[str, ...]:
-        return tuple(p for p in self.sources if p) + tuple(v for _, v in self.side if isinstance(v, str))
+        return (tuple(p for p in self.sources if p) + tuple(v for _, v in self.side if isinstance(v, str))
+                + tuple(p for _, paths in self.chains for p in paths))
 
 
 @dataclass(frozen=True)
@@ -290,13 +296,37 @@ def _plan_key_pairs(spec: tasks.TaskSpec, layout: tasks.Layout, inputs: list[str
             continue
         before, after = keys[at - 1], keys[at]
         sources = (_abs(pattern.path(before)), _abs(pattern.path(after)))
+        chains, notes = (), ()
         if guides:
             sources += (frame_file(guides, frame),)
+            chains, notes = _guide_chains(guides, frame, before, after)
         jobs.append(FrameJob(frame, sources, out, inputs=(("t", (frame - before) / (after - before)),),
-                             key_steps=after - before, source_count=len(sources)))
+                             key_steps=after - before, source_count=len(sources), chains=chains, notes=notes))
     if guides:
         _check_guides(guides, [j for j in jobs if not j.problem])
     return jobs
+
+
+#: the notice of a frame whose key is warped without the guides of the frames between (some are not on disk)
+UNCHAINED = ("a guide render between this frame and a key is missing: that key is moved along this frame's vectors "
+             "scaled to its distance (straight, even motion), not along each frame's own; render the guides of "
+             "every skipped frame")
+
+
+def _guide_chains(guides: str, frame: int, before: int, after: int) -> tuple[tuple, tuple[str, ...]]:
+    """The guide files of the frames between ``frame`` and each key, nearest first (``FrameJob.chains``), for
+    the sides whose every such file is on disk; a side with a gap is left out (its key is warped by the
+    scaled vectors) and :data:`UNCHAINED` is the frame's note. Keys next to the frame need no chain."""
+    if parse_pattern(guides) is None:  # one guide file: one frame made, nothing between to read
+        return (), ()
+    sides = {"prev": range(frame - 1, before, -1), "next": range(frame + 1, after)}
+    chains, gap = [], False
+    for side, between in sides.items():
+        paths = tuple(frame_file(guides, f) for f in between)
+        if paths and all(os.path.isfile(p) for p in paths):
+            chains.append((side, paths))
+        gap = gap or any(not os.path.isfile(p) for p in paths)
+    return tuple(chains), ((UNCHAINED,) if gap else ())
 
 
 def _check_guides(guides: str, jobs: list[FrameJob]) -> None:
@@ -471,11 +501,12 @@ def run_frame(job: FrameJob, options: BatchOptions) -> FrameResult:
                            layer=options.layer, bit_depth=options.bit_depth, model=options.model,
                            scale=options.scale, models_dir=options.models_dir, device=options.device,
                            threads=options.threads, tile_size=options.tile_size, key_steps=job.key_steps,
-                           source_count=job.source_count, **window)
+                           source_count=job.source_count, key_chains={k: list(v) for k, v in job.chains} or None,
+                           **window)
     except Exception as exc:  # any problem of this frame fails only this frame; the batch goes on
         return finish("failed", _reason(exc, job))
     return finish("done", model=result.model, provider=result.provider, nonfinite=sum(result.nonfinite.values()),
-                  choice=result.choice, notes=tuple(result.notes))
+                  choice=result.choice, notes=tuple(result.notes) + job.notes)
 
 
 def _reason(exc: Exception, job: FrameJob) -> str:

@@ -105,7 +105,8 @@ class Model:
 
     def run(self, inputs: dict, *, tile_size: int | None = DEFAULT_TILE, nonfinite: str = "zero",
             labels: dict[str, str] | None = None, progress: Callable[[int, int], None] | None = None,
-            exact_tiles: bool = False, key_steps: float | None = None) -> InferenceResult:
+            exact_tiles: bool = False, key_steps: float | None = None,
+            key_chains: dict[str, list[np.ndarray]] | None = None) -> InferenceResult:
         """Run on ``inputs`` ({contract input name: H x W x C array or scalar}); ``None`` values count as absent.
 
         ``tile_size``: tile core in input pixels, which sets the memory per tile (None: the whole image in one
@@ -122,7 +123,10 @@ class Model:
         Inputs the runtime warps along the output frame's Vector pass (the contract's ``warp``) move by the steps
         to their frame: with ``key_steps`` and a ``t`` input, ``t * key_steps`` to the ``prev`` (key) frame and
         ``(1 - t) * key_steps`` to the ``next`` one (:func:`warp_steps`); without ``key_steps`` one step each
-        (the temporal denoiser's neighbours, frames f - 1 and f + 1).
+        (the temporal denoiser's neighbours, frames f - 1 and f + 1). ``key_chains``: for a side (``prev``,
+        ``next``), the Vector passes of the frames between the output frame and that side's key, nearest first
+        (guide renders of skipped frames): that side's warp follows them frame by frame
+        (:func:`~addon.runtime.motion.chained_flow`) instead of scaling one step's vectors.
         """
         start = time.perf_counter()
         c = self.contract
@@ -175,7 +179,10 @@ class Model:
                             "for HDR renders use a linear model (e.g. a guided one with albedo/normal)",
                             label(spec.name), self.name)
         estimate_missing(c, images, self.name)
-        warp_inputs(c, images, self.name, warp_steps(c, given, key_steps))
+        if key_chains and set(key_chains) - {"prev", "next"}:
+            raise ModelError(f"key_chains: sides are 'prev' and 'next', not {sorted(set(key_chains) - {'prev', 'next'})}")
+        warp_inputs(c, images, self.name, warp_steps(c, given, key_steps),
+                    {k: [_as_float32(_as_image(v, f"{k} chain")) for v in vs] for k, vs in (key_chains or {}).items()})
         scalars = resolve_scalars(c, given, images, self.name)
         motion = max((math.ceil(spec.displacement_gain * _max_abs(images[spec.name]))
                       for spec in c.image_inputs if spec.displacement_gain and spec.name in images), default=0)

@@ -48,14 +48,30 @@ def warp_neighbour(image: np.ndarray, vector: np.ndarray, which: str, steps: flo
     return sample(image, flow if steps == 1 else flow * np.float32(steps))
 
 
+def chained_flow(vectors: list[np.ndarray], which: str) -> np.ndarray:
+    """H x W x 2 flow from each pixel of the frame whose Vector pass is ``vectors[0]`` to where the same surface
+    point is ``len(vectors)`` frames away on the ``which`` side, following each frame's own one-step vectors:
+    ``vectors[k]`` is the Vector pass of the frame k steps that way (frames rendered as guides in between).
+    Each step reads the next frame's vectors where the point has got to (bilinear; the edge pixels beyond the
+    image), so curved and accelerating motion is followed, where scaling one frame's vectors assumes it
+    straight and uniform."""
+    flow = flow_to(vectors[0], which)
+    for vector in vectors[1:]:
+        flow = flow + sample(flow_to(vector, which), flow, outside="edge")
+    return flow
+
+
 def warp_inputs(contract: ModelContract, images: dict[str, np.ndarray], model: str,
-                steps: dict[str, float] | None = None) -> None:
+                steps: dict[str, float] | None = None, chains: dict[str, list[np.ndarray]] | None = None) -> None:
     """Replace each given input whose contract names a ``warp`` by its warped copy (in place); the inputs moved
     the same way (a neighbour's colour, albedo, normal) in one remap of all their channels.
 
     ``steps``: frame steps to the ``prev`` and ``next`` frame ({"prev": 1.5, "next": 0.5}; a side not named, or
     None: 1, the neighbouring frame). Inbetween's key frames lie ``t * key_steps`` steps before and
-    ``(1 - t) * key_steps`` after the made frame (see ``engine.warp_steps``)."""
+    ``(1 - t) * key_steps`` after the made frame (see ``engine.warp_steps``). ``chains``: for a side, the
+    Vector passes of the frames between the output frame and that side's frame, nearest first: the warp then
+    follows the output frame's vectors and theirs in turn (:func:`chained_flow`) instead of scaling by
+    ``steps``; e.g. keys every 4th frame, frame 2 of keys 1 and 5: ``{"next": [frame 3's, frame 4's]}``."""
     groups: dict[tuple[str, ...], list[str]] = {}
     for spec in contract.image_inputs:
         if spec.warp and spec.name in images:
@@ -69,8 +85,17 @@ def warp_inputs(contract: ModelContract, images: dict[str, np.ndarray], model: s
             if vector.shape[:2] != images[name].shape[:2]:
                 raise ModelError(f"model {model!r}: {name!r} is {images[name].shape[1]}x{images[name].shape[0]}, "
                                  f"its frame's {vector_name!r} {vector.shape[1]}x{vector.shape[0]}")
-        moved = warp_neighbour(np.concatenate([images[name] for name in names], -1), vector, which,
-                               (steps or {}).get(which, 1.0))
+        stack = np.concatenate([images[name] for name in names], -1)
+        chain = (chains or {}).get(which)
+        if chain:
+            for k, step in enumerate(chain):
+                if step.shape[:2] != vector.shape[:2] or step.ndim != 3 or step.shape[2] < 4:
+                    raise ModelError(f"model {model!r}: the Vector pass {k + 2} steps towards the {which} frame is "
+                                     f"{'x'.join(map(str, step.shape))}, the frame's {vector_name!r} "
+                                     f"{vector.shape[1]}x{vector.shape[0]}x4")
+            moved = sample(stack, chained_flow([vector, *chain], which))
+        else:
+            moved = warp_neighbour(stack, vector, which, (steps or {}).get(which, 1.0))
         start = 0
         for name in names:
             channels = images[name].shape[2]

@@ -16,6 +16,7 @@ from conftest import copy_models
 
 from addon.cli import main
 from addon.runtime import inbetween_file, read_image, write_exr
+from addon.runtime.batch import UNCHAINED
 
 GUIDED = "inbetween_guided"
 CHOICE = f"inbetween: {GUIDED} (guide passes given; uses albedo/normal/depth/vectors)"
@@ -63,17 +64,39 @@ def test_guides_run_the_guided_model_and_chunks_give_the_bytes_of_one_run(guided
     assert same_bytes(one, chunks)
 
 
-def test_keys_every_fourth_frame_make_each_frame_at_its_place(guided_shot, models_dir, tmp_path, capsys):
-    out = tmp_path / "out"
-    assert main(["inbetween", str(guided_shot / "render" / "beauty.####.exr"), "-o", str(out / "b.####.exr"),
-                 "--keys", "1001,1005", "--guides", str(guided_shot / "guides" / "g.####.exr"), "--threads", "1",
-                 "--models-dir", str(models_dir), "--json", "-q"]) == 0
-    assert json.loads(capsys.readouterr().out)["done"] == [1002, 1003, 1004]
-    for frame in (1002, 1003, 1004):
+def test_keys_every_fourth_frame_follow_the_guides_of_the_frames_between(guided_shot, models_dir, tmp_path,
+                                                                        capsys):
+    """Keys 1001 and 1005, guide renders of 1002-1004: each key is moved along the guides' vectors frame by
+    frame (frame 1002's key after along 1002's, 1003's and 1004's), which is the API's ``key_chains``; a guide
+    missing between a frame and a key leaves that side on the scaled vectors, and the summary says so."""
+    def cli(guides: Path, out: Path, *extra) -> dict:
+        assert main(["inbetween", str(guided_shot / "render" / "beauty.####.exr"), "-o", str(out / "b.####.exr"),
+                     "--keys", "1001,1005", "--guides", str(guides / "g.####.exr"), "--threads", "1",
+                     "--models-dir", str(models_dir), "--json", "-q", *extra]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    def api(frame: int, guides: Path, **chains) -> Path:
         inbetween_file(guided_shot / "render" / "beauty.1001.exr", guided_shot / "render" / "beauty.1005.exr",
-                       tmp_path / "api.exr", t=(frame - 1001) / 4, key_steps=4,
-                       guides=guided_shot / "guides" / f"g.{frame}.exr", models_dir=models_dir, threads=1)
-        assert filecmp.cmp(tmp_path / "api.exr", out / f"b.{frame}.exr", shallow=False), frame
+                       tmp_path / "api.exr", t=(frame - 1001) / 4, key_steps=4, guides=guides / f"g.{frame}.exr",
+                       key_chains={k: [guides / f"g.{f}.exr" for f in v] for k, v in chains.items()} or None,
+                       models_dir=models_dir, threads=1)
+        return tmp_path / "api.exr"
+
+    guides, out = guided_shot / "guides", tmp_path / "out"
+    summary = cli(guides, out)
+    assert summary["done"] == [1002, 1003, 1004] and summary["notes"] == []
+    for frame, chains in ((1002, {"next": [1003, 1004]}), (1003, {"prev": [1002], "next": [1004]}),
+                          (1004, {"prev": [1003, 1002]})):
+        assert filecmp.cmp(api(frame, guides, **chains), out / f"b.{frame}.exr", shallow=False), frame
+    assert not filecmp.cmp(api(1003, guides), out / "b.1003.exr", shallow=False)  # not the scaled vectors
+
+    partial = Path(shutil.copytree(guides, tmp_path / "partial"))
+    (partial / "g.1002.exr").unlink()  # frame 1003's way back to key 1001 has a gap: only its next side chains
+    summary = cli(partial, tmp_path / "gap", "--frames", "1003-1004")
+    assert summary["done"] == [1003, 1004]
+    assert summary["notes"] == [{"note": UNCHAINED, "frames": [1003, 1004]}]
+    assert filecmp.cmp(api(1003, partial, next=[1004]), tmp_path / "gap" / "b.1003.exr", shallow=False)
+    assert filecmp.cmp(api(1004, partial), tmp_path / "gap" / "b.1004.exr", shallow=False)
 
 
 def test_without_guides_the_guided_model_never_runs(guided_shot, models_dir, tmp_path, capsys):

@@ -19,7 +19,7 @@ from addon.runtime import (ImageError, ModelError, inbetween, inbetween_file, lo
                            write_exr)
 from addon.runtime.engine import warp_steps
 from addon.runtime.exr import ExrImage
-from addon.runtime.motion import flow_to, sample, warp_inputs
+from addon.runtime.motion import chained_flow, flow_to, sample, warp_inputs
 from addon.runtime.registry import Registry, models_dir as default_models_dir
 
 GUIDED = "inbetween_guided"
@@ -164,6 +164,54 @@ def test_keys_every_fourth_frame_are_read_at_their_distance(guided_shot, models_
     expected = load_model(GUIDED, models_dir).run({**guided_inputs(k0, k1, g), "t": 0.25}, key_steps=4).image
     assert np.array_equal(result.image, expected)
     assert result.scalars["t"] == 0.25
+
+
+def test_chained_flow_follows_each_frames_own_vectors():
+    """Keys several frames away (issue 28): the flow to a key is the made frame's one-step flow plus the next
+    frame's, read where the point has got to, and so on; a uniform motion composes to its sum, an accelerating
+    one to what scaling the first step misses."""
+    h, w = 20, 30
+    step = np.zeros((h, w, 4), np.float32)
+    step[..., 0], step[..., 1] = 1.5, -0.5  # to the frame before: 1.5 px right, 0.5 px down (y up in Blender)
+    flow = chained_flow([step, step, step], "prev")
+    assert np.allclose(flow[..., 0], 4.5) and np.allclose(flow[..., 1], 1.5)
+    assert np.allclose(chained_flow([step], "prev"), flow_to(step, "prev"))
+    # the next frame moves its points by x / 10 px to the right: at x = 10 the second step is 1 px, at x = 10 +
+    # the first step's 2 px, 1.2 px
+    first = np.zeros((h, w, 4), np.float32)
+    first[..., 2] = -2.0  # ZW = pos(cur) - pos(next): 2 px right towards the next frame
+    second = np.zeros((h, w, 4), np.float32)
+    second[..., 2] = -np.arange(w, dtype=np.float32)[None, :] / 10
+    flow = chained_flow([first, second], "next")
+    assert np.isclose(flow[5, 10, 0], 2.0 + 1.2) and np.allclose(flow[..., 1], 0.0)
+    assert not np.isclose(flow[5, 10, 0], 2 * 2.0)  # two steps of the made frame's own vectors
+
+
+def test_key_chains_move_a_key_along_the_frames_between(guided_shot, models_dir):
+    """The engine with ``key_chains``: the key after is moved along the made frame's vectors, then the next
+    frames' (guide renders of 1002, 1003 and 1004 for keys 1001 and 1005); without them by 3 steps of the made
+    frame's own; a chain of the wrong size is refused naming it."""
+    model = load_model(GUIDED, models_dir)
+    inputs = guided_inputs(key(guided_shot, 1001), key(guided_shot, 1005), guide(guided_shot, 1002))
+    inputs = {k: v[..., :3] if k.startswith("frame") else v for k, v in inputs.items()}
+    later = [read_image(guide(guided_shot, f)).get("Vector") for f in (1003, 1004)]
+    result = model.run({**inputs, "t": 0.25, "exposure": 1.0}, key_steps=4, key_chains={"next": later}).image
+    feed = {"t": np.array([[0.25]], np.float32), "exposure": np.array([[1.0]], np.float32)}
+    for name, value in inputs.items():
+        spec = model.contract.input(name)
+        if spec.warp:
+            which = spec.warp[1]
+            flow = chained_flow([inputs["vectors"], *later], "next") if which == "next" else \
+                flow_to(inputs["vectors"], "prev")
+            value = sample(value, flow)
+        feed[name] = np.ascontiguousarray(value.transpose(2, 0, 1)[None], dtype=np.float32)
+    np.testing.assert_allclose(result, model.session.ort.run(None, feed)[0][0].transpose(1, 2, 0), rtol=0, atol=1e-6)
+    scaled = model.run({**inputs, "t": 0.25, "exposure": 1.0}, key_steps=4).image
+    assert np.abs(scaled - result).max() > 1e-4
+    with pytest.raises(ModelError, match="the Vector pass 3 steps towards the next frame is 8x8x4"):
+        model.run({**inputs, "t": 0.25}, key_steps=4, key_chains={"next": [later[0], np.zeros((8, 8, 4), np.float32)]})
+    with pytest.raises(ModelError, match="sides are 'prev' and 'next'"):
+        model.run({**inputs, "t": 0.25}, key_steps=4, key_chains={"after": later})
 
 
 def test_named_models_must_read_the_sources_given(guided_shot, models_dir, tmp_path):

@@ -56,7 +56,10 @@ def inbetween(frame0: np.ndarray | Mapping | ExrImage, frame1: np.ndarray | Mapp
     frames' Denoising Data too: give ``frame0`` and ``frame1`` as read_image results or dicts with ``color``,
     ``albedo``, ``normal`` and ``depth``. Both keys are read along the guide's Vector pass, ``t * key_steps``
     steps back and ``(1 - t) * key_steps`` ahead; the keys' own vectors are not used (``vectors`` with
-    ``guides`` raises). Without ``guides`` a model that reads guides never runs.
+    ``guides`` raises). Without ``guides`` a model that reads guides never runs. Keys more than one step from
+    the made frame: ``key_chains={"prev": [...], "next": [...]}`` (an option of :func:`run`) gives the Vector
+    passes of the guide renders of the frames in between, nearest first; that key is then moved along each
+    frame's own vectors in turn (curves, acceleration), not along the made frame's scaled ones.
     """
     key = [_key(f"frame{i}", frame, guided=guides is not None) for i, frame in enumerate((frame0, frame1))]
     if guides is None:
@@ -100,7 +103,9 @@ def inbetween_file(src0: PathLike, src1: PathLike, dst: PathLike, t: float = 0.5
     too: a file without those passes is refused in one line naming it (:class:`ImageError`) before the model
     runs, as is a models folder without such a model or a ``model=`` that does not read guides
     (:class:`ModelError`). Without ``guides`` a model that reads guides never runs. The result's ``choice`` says
-    which model ran and why (``guide passes given``)."""
+    which model ran and why (``guide passes given``). ``key_chains={"prev": [files], "next": [files]}``: the
+    guide renders of the frames between the made frame and a key, nearest first (see :func:`inbetween`);
+    ``postpass inbetween --guides`` finds them itself."""
     sources = [src0, src1] if guides is None else [src0, src1, guides]
     return run_files("inbetween", sources, dst, inputs={"t": t}, key_steps=key_steps, source_count=len(sources),
                      **options)
