@@ -300,7 +300,8 @@ def make_skipped(batches: list[SkippedFrames], guides: dict[int, str] | None = N
                  progress: Callable[[int, int, int], None] | None = None) -> list[tuple]:
     """Make the skipped frames of ``batches``, each from its two key frames and, when ``guides`` has its guide
     render (frame -> file), that too: then the task's model that reads it runs (a guided one), as
-    ``inbetween_file(previous, key, dst, t, key_steps=..., guides=guide)`` does. A guided run refused before it
+    ``inbetween_file(previous, key, dst, t, key_steps=..., guides=guide)`` does, each key moved along the
+    guides of the frames between (:func:`guide_chains`). A guided run refused before it
     runs (a key frame or guide without the passes it reads, no such model: one line) makes that frame from its
     key frames alone instead. Returns (frame, file written, the guide file used or None, the model that ran,
     why the guide was not used or None) per frame. ``progress(frame, done, total)`` before each frame; raising
@@ -310,23 +311,32 @@ def make_skipped(batches: list[SkippedFrames], guides: dict[int, str] | None = N
     for batch in batches:
         inputs, keywords = option_inputs(batch.step.task, batch.step.values)
 
-        def run(sources: list[str], dst: str, t: float) -> None:
+        def run(sources: list[str], dst: str, t: float, chains: dict | None = None) -> None:
             run_file(batch.step.task, sources, dst, batch.step.options, layer=batch.layer,
-                     inputs={**inputs, "t": t}, key_steps=batch.key_steps, source_count=len(sources), **keywords)
+                     inputs={**inputs, "t": t}, key_steps=batch.key_steps, source_count=len(sources),
+                     key_chains=chains, **keywords)
 
-        for frame, (previous, t, dst) in zip(batch.frames, batch.step.between):
+        for i, (frame, (previous, t, dst)) in enumerate(zip(batch.frames, batch.step.between)):
             if progress:
                 progress(frame, len(made), total)
             guide, why = guides.get(frame), None
             if guide:
                 try:
-                    run([previous, batch.key, guide], dst, t)
+                    run([previous, batch.key, guide], dst, t, guide_chains(batch.frames, i, guides))
                 except (runtime.ModelError, ImageError) as exc:
                     guide, why = None, str(exc).splitlines()[0]
             if not guide:
                 run([previous, batch.key], dst, t)
             made.append((frame, dst, guide, LAST_RUN.get("model", ""), why))
     return made
+
+
+def guide_chains(frames: tuple[int, ...], i: int, guides: dict[int, str]) -> dict[str, list[str]] | None:
+    """The runtime's ``key_chains`` of the ``i``-th of the skipped ``frames`` between two keys: per side, the
+    guide files of the frames between it and that key, nearest first, when every one of them is in ``guides``
+    (keys every 3rd frame and further apart; a side with a gap is moved along the frame's own vectors scaled)."""
+    sides = {"prev": [guides.get(f) for f in reversed(frames[:i])], "next": [guides.get(f) for f in frames[i + 1:]]}
+    return {side: files for side, files in sides.items() if files and all(files)} or None
 
 
 def frame_output(written: str, replace: bool) -> tuple[str, str | None]:

@@ -186,3 +186,30 @@ def test_help_lists_the_guides_option(capsys):
     assert main(["inbetween", "--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())
     assert "--guides PATTERN guide renders of the frames to make" in text and "--guides g.####.exr" in text
+
+
+def test_blenders_skipped_frames_follow_the_guides_between_as_the_command_does(guided_shot, models_dir, tmp_path):
+    """The add-on's make_skipped (what Blender runs when a render every 4th frame ends): frames 1002-1004 from keys
+    1001 and 1005 and their guides are the bytes ``postpass inbetween --guides`` writes; without a frame's guide
+    between, that side is moved along the frame's own vectors scaled (``jobs.guide_chains``)."""
+    from addon import jobs
+
+    render, guides = guided_shot / "render", guided_shot / "guides"
+    files = {f: str(guides / f"g.{f}.exr") for f in (1002, 1003, 1004)}
+    assert jobs.guide_chains((1002, 1003, 1004), 0, files) == {"next": [files[1003], files[1004]]}
+    assert jobs.guide_chains((1002, 1003, 1004), 2, files) == {"prev": [files[1003], files[1002]]}
+    assert jobs.guide_chains((1002, 1003, 1004), 1, {1002: files[1002], 1003: files[1003]}) == {"prev": [files[1002]]}
+    assert jobs.guide_chains((1002,), 0, files) is None  # keys every other frame: nothing between
+
+    options = jobs.RunOptions(None, models_dir, device="cpu", threads=1)
+    out = tmp_path / "blender"
+    out.mkdir()
+    step = jobs.Step("inbetween", options, {}, tuple((str(render / "beauty.1001.exr"), (f - 1001) / 4,
+                                                     str(out / f"b.{f}.exr")) for f in (1002, 1003, 1004)))
+    batch = jobs.SkippedFrames(step, str(render / "beauty.1005.exr"), (1002, 1003, 1004), "ViewLayer", 4)
+    made = jobs.make_skipped([batch], files)
+    assert [(m[0], m[2], m[3]) for m in made] == [(f, files[f], GUIDED) for f in (1002, 1003, 1004)]
+    assert main(["inbetween", str(render / "beauty.####.exr"), "-o", str(tmp_path / "cli" / "b.####.exr"),
+                 "--keys", "1001,1005", "--guides", str(guides / "g.####.exr"), "--threads", "1",
+                 "--models-dir", str(models_dir), "-q"]) == 0
+    assert same_bytes(out, tmp_path / "cli", (1002, 1003, 1004))
