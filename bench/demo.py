@@ -4,8 +4,9 @@
 
 Writes to the output folder: ``noisy.exr`` (few samples, with albedo/normal/depth/vector passes),
 ``reference.exr`` (many samples), ``lowres_x2.exr`` (the same at half size, for up-res), ``blender_oidn.exr`` (Blender's built-in denoiser on the same noisy render:
-the peer every Blender user already has), ``postpass_<model>.exr`` per shipped Postpass denoiser, guided up-res
-and inbetween model, ``frame_0001.exr`` ... ``frame_0003.exr`` (the scene's animation, for inbetweening frame 2
+the peer every Blender user already has), ``postpass_<model>.exr`` per shipped Postpass denoiser, render up-res
+(guided and image-only HDR) and inbetween model, ``noisy.png`` (the noisy render saved as an 8-bit PNG) and
+``postpass_denoise_kpn_ldr.png`` (the 8-bit image denoiser's result), ``frame_0001.exr`` ... ``frame_0003.exr`` (the scene's animation, for inbetweening frame 2
 from frames 1 and 3; ``guides.0002.exr``: frame 2's guide render, which the guided inbetweener also reads),
 ``noisy_frame_0001.exr`` and ``noisy_frame_0003.exr`` (the still's neighbouring frames at
 its samples, which the temporal denoiser reads beside it), ``comparison.png`` (one row per task, tone-mapped, with PSNR against the reference; the
@@ -80,6 +81,12 @@ def run(out: Path, size: int = 256, spp: int = 4, reference_spp: int = 512, mode
     # A temporal model (issue 26) denoises the still (frame 2) with its neighbouring frames 1 and 3.
     for entry in core.models("denoise", models_dir):
         name = f"postpass_{entry.name}"
+        if entry.contract.image_inputs[0].color_space == "srgb":  # an 8-bit image model (issue 25): the PNG
+            timings[name] = _denoise_png(out, name, entry.name, models_dir)
+            labels[name] = f"Postpass {entry.name} (8-bit PNG)"
+            log(f"  {name}.exr: {entry.name} v{entry.version} on noisy.png (the render saved as an 8-bit PNG) "
+                f"in {timings[name]:.1f} s")
+            continue
         temporal = "vector" in entry.contract.required
         neighbours = dict(temporal=True, prev=out / "noisy_frame_0001.exr", next=out / "noisy_frame_0003.exr") \
             if temporal else {}
@@ -134,6 +141,23 @@ def run(out: Path, size: int = 256, spp: int = 4, reference_spp: int = 512, mode
     return summary
 
 
+def _denoise_png(out: Path, name: str, model: str, models_dir) -> float:
+    """The noisy render saved as an artist saves it (an 8-bit PNG at the reference's exposure: ``noisy.png``),
+    denoised by ``model`` through the file path (8-bit in, 8-bit out: ``NAME.png``); its result back in the
+    render's linear scale as ``NAME.exr``, to be scored beside the others. Returns the seconds."""
+    from addon.runtime import api
+    from addon.runtime.color import display_8bit, exposure_scale, srgb_decode
+    from addon.runtime.exr import read_exr
+    from addon.runtime.imageio import read_image, write_image
+
+    exposure = exposure_scale(read_exr(out / "reference.exr").get("Combined")[..., :3])
+    noisy = read_exr(out / "noisy.exr").get("Combined")[..., :3]
+    write_image(out / "noisy.png", srgb_decode(display_8bit(noisy, exposure)), bit_depth=8)
+    result = api.denoise_file(out / "noisy.png", out / f"{name}.png", model=model, models_dir=models_dir)
+    write_image(out / f"{name}.exr", read_image(out / f"{name}.png").get("Combined")[..., :3] / exposure)
+    return result.seconds
+
+
 def _finetune(bpy, scene, out: Path, size: int, spp: int, minutes: float, log) -> tuple[str, Path, float]:
     """Save the demo scene as an artist's shot (``shot.blend``: Cycles at ``spp`` samples, no denoising) and run
     ``postpass finetune`` on it (``python -m export.finetune``, a child process: it opens the .blend itself)
@@ -157,9 +181,9 @@ def _finetune(bpy, scene, out: Path, size: int, spp: int, minutes: float, log) -
 
 
 def _upres_row(out: Path, reference, models_dir, timings: dict, log) -> dict:
-    """The demo scene rendered at half size, up-ressed x2: bicubic and every shipped x2 up-res model. Guided
-    models read the full-size render's albedo and normal (``reference.exr``) through the file path a farm
-    uses; image-only (sRGB) models up-res the displayed image, as for a texture."""
+    """The demo scene rendered at half size, up-ressed x2: bicubic and every shipped x2 up-res model. Render
+    models up-res the EXR through the file path a farm uses, guided ones with the full-size render's albedo and
+    normal (``reference.exr``); image-only sRGB models up-res the displayed image, as for a texture."""
     import numpy as np
 
     from addon.runtime import api
@@ -175,9 +199,11 @@ def _upres_row(out: Path, reference, models_dir, timings: dict, log) -> dict:
         if entry.contract.scale != 2:
             continue
         name = f"Postpass {entry.name}"
-        if any(i.grid == "output" for i in entry.contract.image_inputs):
+        guided = any(i.grid == "output" for i in entry.contract.image_inputs)
+        if guided or entry.contract.image_inputs[0].color_space == "linear":  # a render model: the EXR itself
             result = api.upres_file(out / "lowres_x2.exr", out / f"postpass_{entry.name}.exr", scale=2,
-                                    guide=out / "reference.exr", model=entry.name, models_dir=models_dir)
+                                    guide=out / "reference.exr" if guided else None, model=entry.name,
+                                    models_dir=models_dir)
             row[name] = read_exr(out / f"postpass_{entry.name}.exr").get("Combined")[..., :3]
             timings[f"postpass_{entry.name}"] = result.seconds
         else:

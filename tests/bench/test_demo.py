@@ -30,6 +30,10 @@ def test_demo_writes_results_and_comparison(tmp_path, models_dir):
     assert "bicubic x2" in metrics
     assert all((tmp_path / f"postpass_{k.split()[1]}.exr").is_file() for k in denoisers)
     assert (tmp_path / "postpass_upres_x2_guided.exr").is_file()  # the guided model ran through the file path
+    assert (tmp_path / "postpass_upres_x2.exr").is_file()  # so did the linear (HDR) image-only one
+    # the 8-bit image denoiser on the noisy render saved as an 8-bit PNG, 8-bit in and out
+    assert "Postpass denoise_kpn_ldr (8-bit PNG)" in metrics
+    assert cv2.imread(str(tmp_path / "postpass_denoise_kpn_ldr.png"), cv2.IMREAD_UNCHANGED).dtype == "uint8"
     # every colorizer from 10 hints beside the grey input; every inbetweener beside the frame blend
     assert {"grey input", "postpass colorize (10 hints)"} <= set(metrics)
     assert {"frame blend", "Postpass inbetween", "Postpass inbetween_vectors", "Postpass inbetween_guided"} <= set(metrics)
