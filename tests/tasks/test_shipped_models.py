@@ -26,7 +26,7 @@ GUIDED_DATA = Path(__file__).parents[1] / "data" / "inbetween_guided"
 #: brings it under the quality guards below.
 RELEASE = {
     "denoise": ("denoise_kpn", "denoise_kpn_color", "denoise_kpn_albedo", "denoise_kpn_ldr", "denoise_kpn_temporal"),
-    "upres": ("upres_x2", "upres_x4", "upres_guided_x2", "upres_guided_x4"),
+    "upres": ("upres_x2", "upres_x4", "upres_hdr_x2", "upres_hdr_x4", "upres_guided_x2", "upres_guided_x4"),
     "colorize": ("colorize_unet",),
     "inbetween": ("inbetween_vectors", "inbetween_image", "inbetween_guided"),
 }

@@ -70,3 +70,23 @@ def test_upres_benchmark_writes_a_table_with_every_model(tiny_dataset, models_di
     for by_method in result["renders"].values():
         assert all(np.isfinite(m["psnr"]) for m in by_method.values())
     assert "| bicubic |" in capsys.readouterr().out and (tmp_path / "upres_crops_x2.png").stat().st_size > 1000
+
+
+def test_shipped_models_up_res_a_render_in_hdr_and_a_texture_in_srgb(tmp_path):
+    """Issue 25: a float EXR without guides gets the linear image-only model (values above 1 kept, the choice
+    said), an 8-bit PNG the sRGB one; both through the file path a farm uses, with the shipped models."""
+    import cv2
+
+    from addon.runtime import read_image, upres_file, write_exr
+
+    rng = np.random.default_rng(3)
+    render = np.exp(rng.uniform(-2, 1.5, (24, 32, 3))).astype(np.float32)  # up to 4.5: HDR
+    write_exr(tmp_path / "half.exr", {"Combined": render})
+    result = upres_file(tmp_path / "half.exr", tmp_path / "full.exr", scale=2, threads=1)
+    assert result.model == "upres_hdr_x2" and result.choice.startswith("upres: upres_hdr_x2 (")
+    out = read_image(tmp_path / "full.exr").get("Combined")
+    assert out.shape[:2] == (48, 64) and out.max() > 2.0  # not clipped
+    cv2.imwrite(str(tmp_path / "tex.png"), (rng.random((24, 32, 3)) * 255).astype(np.uint8))
+    texture = upres_file(tmp_path / "tex.png", tmp_path / "tex4.png", scale=4, threads=1)
+    assert texture.model == "upres_x4" and texture.choice == "upres: upres_x4 (an 8/16-bit sRGB source)"
+    assert cv2.imread(str(tmp_path / "tex4.png"), cv2.IMREAD_UNCHANGED).shape == (96, 128, 3)
