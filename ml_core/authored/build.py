@@ -285,6 +285,22 @@ def preview(out: Path, size: int = 128, spp: int = 64, denoise: bool = True, onl
     return times
 
 
+def each_built(out: Path, entries, spp: int, step) -> dict:
+    """``step(entry, folder)`` for each of ``entries`` whose folder in ``out`` is complete (a later step over
+    the built set: guide renders, low-res renders); returns {"out", "spp", "scenes": [step's results],
+    "missing": [names of scenes not built], "seconds"}."""
+    started = time.perf_counter()
+    done, missing = [], []
+    for entry in entries:
+        folder = Path(out) / entry.name
+        if not (folder / MANIFEST).is_file():
+            missing.append(entry.name)
+            continue
+        done.append(step(entry, folder))
+    return {"out": str(out), "spp": spp, "scenes": done, "missing": missing,
+            "seconds": round(time.perf_counter() - started, 1)}
+
+
 def log_stderr(message: str) -> None:
     from tqdm import tqdm
 

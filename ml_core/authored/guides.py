@@ -19,13 +19,12 @@ or OpenEXR.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 from addon import guide_render
 
 from .. import blender, render
-from .build import MANIFEST, AuthoredError, build_scene, sampling_seed, select, setup
+from .build import MANIFEST, AuthoredError, build_scene, each_built, sampling_seed, select, setup
 
 GUIDES_FILE = "guides.json"
 PATTERN = "frame_####_guides.exr"
@@ -88,14 +87,5 @@ def render_guides(out: Path, only: list[str] | None = None, spp: int = guide_ren
     entries = [e for e in select(only) if e.animated]
     if only and not entries:
         raise AuthoredError(f"no animated scene among {only}: only animations get guide frames")
-    out = Path(out).expanduser().absolute()
-    started = time.perf_counter()
-    done, missing = [], []
-    for entry in entries:
-        folder = out / entry.name
-        if not (folder / MANIFEST).is_file():
-            missing.append(entry.name)
-            continue
-        done.append(render_scene_guides(entry, folder, spp, threads, log))
-    return {"out": str(out), "spp": spp, "scenes": done, "missing": missing,
-            "seconds": round(time.perf_counter() - started, 1)}
+    return each_built(Path(out).expanduser().absolute(), entries, spp,
+                      lambda entry, folder: render_scene_guides(entry, folder, spp, threads, log))

@@ -15,11 +15,10 @@ OpenEXR.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 from .. import blender, render
-from .build import MANIFEST, SET_FILE, AuthoredError, build_scene, sampling_seed, select, setup
+from .build import MANIFEST, SET_FILE, AuthoredError, build_scene, each_built, sampling_seed, select, setup
 
 LOWRES_FILE = "lowres.json"
 SCALES = (2, 4)
@@ -73,13 +72,5 @@ def render_lowres(out: Path, only: list[str] | None = None, spp: int | None = No
         spp = json.loads(set_file.read_text())["settings"]["reference_spp"]
     if spp < 1:
         raise AuthoredError(f"--spp must be >= 1, got {spp}")
-    started = time.perf_counter()
-    done, missing = [], []
-    for entry in select(only):
-        folder = out / entry.name
-        if not (folder / MANIFEST).is_file():
-            missing.append(entry.name)
-            continue
-        done.append(render_scene_lowres(entry, folder, spp, threads, log))
-    return {"out": str(out), "spp": spp, "scenes": done, "missing": missing,
-            "seconds": round(time.perf_counter() - started, 1)}
+    return each_built(out, select(only), spp,
+                      lambda entry, folder: render_scene_lowres(entry, folder, spp, threads, log))
