@@ -91,3 +91,21 @@ def test_a_worker_killed_mid_frame_is_retried_and_leaves_no_partial_frame(cycles
     assert same_frames(tmp_path / "local", tmp_path / "dask")
     leftovers = [p.name for p in (tmp_path / "dask").iterdir() if p.name.startswith(".")]
     assert len(leftovers) == 1 and ".tmp." in leftovers[0]  # the dead worker's hidden temporary, never a frame
+
+
+def test_guided_inbetween_on_dask_gives_the_bytes_of_one_process(guided_shot, models_dir, tmp_path, cluster,
+                                                                  capsys):
+    """Issue 28 on a cluster: keys every 4th frame, each made frame from its keys, its own guide render and the
+    guides between (read by the workers, whose file list names them): the same bytes as in one process."""
+    def run(out: Path, *extra: str) -> dict:
+        assert main(["inbetween", str(guided_shot / "render" / "beauty.####.exr"), "-o", str(out / "b.####.exr"),
+                     "--keys", "1001,1005", "--guides", str(guided_shot / "guides" / "g.####.exr"), "--threads", "1",
+                     "--models-dir", str(models_dir), "--json", "-q", *extra]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    local = run(tmp_path / "local")
+    remote = run(tmp_path / "dask", "--scheduler", cluster.scheduler_address)
+    assert local["done"] == remote["done"] == [1002, 1003, 1004]
+    assert remote["models"] == ["inbetween_guided"] and remote["notes"] == []
+    assert all(filecmp.cmp(tmp_path / "local" / f"b.{f}.exr", tmp_path / "dask" / f"b.{f}.exr", shallow=False)
+               for f in (1002, 1003, 1004))
