@@ -218,14 +218,15 @@ def differences(metrics: dict[str, dict[str, dict[str, dict[str, float]]]], ours
 
     ``metrics``: set name -> method -> str(level) -> metric means (the first set is the baseline). Returns
     method -> str(level) -> {set name: difference, ..., "gap": last set's minus the first's} (no "gap" with
-    one set; methods or sets without ``peer`` are left out)."""
+    one set; methods or sets without ``peer`` are left out, and so is a level a method was not run at, e.g. an
+    up-res model of the other scale)."""
     out: dict[str, dict[str, dict[str, float]]] = {}
     names = [n for n, by_method in metrics.items() if peer in by_method]
     for method in ours:
         rows = {}
         for level in levels:
             row = {n: metrics[n][method][str(level)][key] - metrics[n][peer][str(level)][key]
-                   for n in names if method in metrics[n]}
+                   for n in names if str(level) in metrics[n].get(method, {})}
             if len(row) > 1:
                 row["gap"] = row[names[-1]] - row[names[0]]
             rows[str(level)] = row

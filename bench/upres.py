@@ -24,6 +24,7 @@ before the benchmarks shared that code it was one pass of each method).
 """
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Callable, NamedTuple
 
@@ -156,7 +157,8 @@ def run(root: Path, split: str = "test", scales: tuple[int, ...] = (2, 4), count
     set5 = set5_images(set5) if set5 is not None and Path(set5).is_dir() else []
     result = {"task": "upres", "split": split, "scenes": len(sets[0].scenes), "set5_images": len(set5),
               "scales": list(scales), "realesrgan": realesrgan_available() or "available", "renders": {},
-              "sets": {}, "authored_note": note, "set5": {}, "seconds_1920x1080": {}}
+              "sets": {s.name: {"scenes": [p.name for p in s.scenes], "guides": {}} for s in sets},
+              "authored_note": note, "set5": {}, "seconds_1920x1080": {}}
     grids = {}
     for scale in scales:
         runs = upres_methods(scale, models_dir, methods)
@@ -170,8 +172,7 @@ def run(root: Path, split: str = "test", scales: tuple[int, ...] = (2, 4), count
                 source, guides = _guide_source(scene, target, guide_spp)
                 albedo, normal = source.get("Denoising Albedo"), source.get("Denoising Normal")
                 exposure = exposure_scale(hr)
-                result["sets"].setdefault(scene_set.name, {"scenes": [s.name for s in scene_set.scenes],
-                                                           "guides": {}})["guides"][scene.name] = guides
+                result["sets"][scene_set.name]["guides"][scene.name] = guides
 
                 def call(name, fn):
                     if fn.display:  # give it the displayed image
@@ -195,7 +196,12 @@ def run(root: Path, split: str = "test", scales: tuple[int, ...] = (2, 4), count
             log(f"Set5 x{scale}: " + ", ".join(f"{n} {v['psnr']:.2f}" for n, v in result["set5"][str(scale)].items()))
         if hd_repeats and scale == 2:
             result["seconds_1920x1080"] = hd_timing(runs, sets[0].scenes[0], hd_repeats, log)
-    result["versus"] = versus_bicubic(result)
+    # set -> method -> scale, as core.differences reads them
+    by_set = {name: {m: {str(s): r[str(s)][m] for s in scales if m in r[str(s)]}
+                     for m in dict.fromkeys(m for s in scales for m in r[str(s)])}
+              for name, r in result["sets"].items()}
+    result["versus"] = {"peer": "bicubic", **core.differences(
+        by_set, [m for m in by_set[split] if m.startswith("postpass ")], "bicubic", scales)}
     if out:
         core.write_reports(out, "upres", result, markdown_table(result), grids, log)
     return result
@@ -210,23 +216,6 @@ def _guide_source(scene: Path, reference, guide_spp: int | None):
     if name and (Path(scene) / name).is_file():
         return read_exr(Path(scene) / name), name
     return reference, "reference"
-
-
-def versus_bicubic(result: dict) -> dict[str, dict[str, dict[str, float]]]:
-    """Each Postpass model's PSNR minus bicubic's, method -> scale -> {set: dB, "gap": last set's minus the
-    first's}: the generalisation gap beside the gain."""
-    out: dict[str, dict[str, dict[str, float]]] = {}
-    names = list(result["sets"])
-    for scale in map(str, result["scales"]):
-        for method in result["sets"][names[0]].get(scale, {}):
-            if not method.startswith("postpass "):
-                continue
-            row = {n: result["sets"][n][scale][method]["psnr"] - result["sets"][n][scale]["bicubic"]["psnr"]
-                   for n in names if method in result["sets"][n].get(scale, {})}
-            if len(row) > 1:
-                row["gap"] = row[names[-1]] - row[names[0]]
-            out.setdefault(method, {})[scale] = row
-    return out
 
 
 def _set5(images: list[tuple[str, np.ndarray]], scale: int, runs: dict[str, Upres], grid: core.Grid) -> dict:
@@ -277,41 +266,30 @@ def hd_timing(runs: dict[str, Upres], scene: Path, repeats: int = core.HD_REPEAT
 
 
 def markdown_table(result: dict) -> str:
-    sets = list(result.get("sets") or {result["split"]: result["renders"]})
-    head = (f"Up-res. Renders: real low-res renders in ({', '.join(sets)}: "
-            + ", ".join(f"{n} {len(result['sets'][n]['scenes']) if 'sets' in result else result['scenes']} scenes"
-                        for n in sets)
+    sets = result["sets"]
+    guides = "".join(f" Guided models on {name}: albedo/normal of "
+                     + ", ".join(f"{f} ({n})" for f, n in Counter(r["guides"].values()).items()) + "."
+                     for name, r in sets.items())
+    head = ("Up-res. Renders: real low-res renders in ("
+            + ", ".join(f"{n} {len(r['scenes'])} scenes" for n, r in sets.items())
             + "), tone-mapped PSNR (dB) / SSIM against the full-resolution reference. "
             f"Set5: {result['set5_images']} images, bicubic-made LR, Y-channel PSNR / SSIM with `scale` pixels "
-            f"shaved. Real-ESRGAN: {result['realesrgan']}. {result.get('authored_note', '')}"
-            + "".join(f" Guided models on {n}: albedo/normal of "
-                      + ", ".join(f"{f} ({list(r['guides'].values()).count(f)})"
-                                  for f in dict.fromkeys(r["guides"].values())) + "."
-                      for n, r in result.get("sets", {}).items() if r.get("guides")) + "\n\n")
-    source = result.get("sets") or {result["split"]: result["renders"]}
-    columns = [(name, s) for s in result["scales"] for name in sets] + \
-        [("set5", s) for s in result["scales"] if str(s) in result["set5"]]
-
-    def cell(kind, s, n):
-        table = result["set5"] if kind == "set5" else source[kind]
-        v = table.get(str(s), {}).get(n)
-        return core.psnr_ssim(v) if v else "-"
-
-    names = list(dict.fromkeys(n for kind, s in columns for n in
-                               (result["set5"] if kind == "set5" else source[kind]).get(str(s), {})))
-    hd = result.get("seconds_1920x1080", {})
-    rows = [[n] + [cell(kind, s, n) for kind, s in columns] + [core.seconds(hd, n)] for n in names]
-    table = core.markdown_table(["method"] + [f"{'Set5' if kind == 'set5' else kind} x{s}" for kind, s in columns]
-                                + ["s, 1080p -> 4K"], rows)
-    versus = result.get("versus", {})
-    if versus:
-        levels = [str(s) for s in result["scales"]]
-        gain = core.markdown_table(
-            ["model - bicubic (dB)"] + [f"{n} x{s}" for s in levels for n in sets + (["gap"] if len(sets) > 1 else [])],
-            [[m] + [f"{by[s][n]:+.2f}" if n in by.get(s, {}) else "-" for s in levels
-                    for n in sets + (["gap"] if len(sets) > 1 else [])] for m, by in versus.items()])
-        table += "\n" + gain
-    return head + table
+            f"shaved. Real-ESRGAN: {result['realesrgan']}. {result['authored_note']}{guides}\n\n")
+    columns = [(sets[n], n, s) for s in result["scales"] for n in sets] + \
+        [(result["set5"], "Set5", s) for s in result["scales"] if str(s) in result["set5"]]
+    names = list(dict.fromkeys(n for table, _, s in columns for n in table.get(str(s), {})))
+    hd = result["seconds_1920x1080"]
+    rows = [[n] + [core.psnr_ssim(v) if (v := table.get(str(s), {}).get(n)) else "-" for table, _, s in columns]
+            + [core.seconds(hd, n)] for n in names]
+    text = head + core.markdown_table(["method"] + [f"{label} x{s}" for _, label, s in columns] + ["s, 1080p -> 4K"],
+                                      rows)
+    compared = list(sets) + (["gap"] if len(sets) > 1 else [])
+    levels = [str(s) for s in result["scales"]]
+    gains = {m: by for m, by in result["versus"].items() if m != "peer"}
+    return text + "\n" + core.markdown_table(
+        ["model - bicubic (dB)"] + [f"{n} x{s}" for s in levels for n in compared],
+        [[m] + [f"{by[s][n]:+.2f}" if n in by.get(s, {}) else "-" for s in levels for n in compared]
+         for m, by in gains.items()])
 
 
 def regression_crops(root: Path, out: Path, split: str = "test", count: int = 8, size: int = 64) -> list[Path]:

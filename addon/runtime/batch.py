@@ -323,9 +323,10 @@ def _guide_chains(guides: str, frame: int, before: int, after: int) -> tuple[tup
     chains, gap = [], False
     for side, between in sides.items():
         paths = tuple(frame_file(guides, f) for f in between)
-        if paths and all(os.path.isfile(p) for p in paths):
+        if not all(os.path.isfile(p) for p in paths):
+            gap = True
+        elif paths:
             chains.append((side, paths))
-        gap = gap or any(not os.path.isfile(p) for p in paths)
     return tuple(chains), ((UNCHAINED,) if gap else ())
 
 
@@ -501,7 +502,7 @@ def run_frame(job: FrameJob, options: BatchOptions) -> FrameResult:
                            layer=options.layer, bit_depth=options.bit_depth, model=options.model,
                            scale=options.scale, models_dir=options.models_dir, device=options.device,
                            threads=options.threads, tile_size=options.tile_size, key_steps=job.key_steps,
-                           source_count=job.source_count, key_chains={k: list(v) for k, v in job.chains} or None,
+                           source_count=job.source_count, key_chains=dict(job.chains) or None,
                            **window)
     except Exception as exc:  # any problem of this frame fails only this frame; the batch goes on
         return finish("failed", _reason(exc, job))

@@ -87,7 +87,12 @@ def warp_inputs(contract: ModelContract, images: dict[str, np.ndarray], model: s
                                  f"its frame's {vector_name!r} {vector.shape[1]}x{vector.shape[0]}")
         stack = np.concatenate([images[name] for name in names], -1)
         chain = (chains or {}).get(which)
+        distance = (steps or {}).get(which, 1.0)
         if chain:
+            if abs(distance - (len(chain) + 1)) > 1e-6:  # a chain of other frames would move the key elsewhere
+                raise ModelError(f"model {model!r}: the {which} frame is {distance:g} steps away, but the chain "
+                                 f"towards it has {len(chain)} Vector passes (one per frame between: "
+                                 f"{max(round(distance) - 1, 0)})")
             for k, step in enumerate(chain):
                 if step.shape[:2] != vector.shape[:2] or step.ndim != 3 or step.shape[2] < 4:
                     raise ModelError(f"model {model!r}: the Vector pass {k + 2} steps towards the {which} frame is "
@@ -95,7 +100,7 @@ def warp_inputs(contract: ModelContract, images: dict[str, np.ndarray], model: s
                                      f"{vector.shape[1]}x{vector.shape[0]}x4")
             moved = sample(stack, chained_flow([vector, *chain], which))
         else:
-            moved = warp_neighbour(stack, vector, which, (steps or {}).get(which, 1.0))
+            moved = warp_neighbour(stack, vector, which, distance)
         start = 0
         for name in names:
             channels = images[name].shape[2]

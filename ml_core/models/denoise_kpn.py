@@ -24,10 +24,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from addon.runtime.contract import AlphaRule, ImageInput, ImageOutput, ModelContract
+from addon.runtime.contract import ModelContract
 
 from . import PostpassModel, register
-from .blocks import RGB, UNet, linear_to_srgb, srgb_to_linear
+from .blocks import UNet, linear_to_srgb, srgb_to_linear
 from .denoise_unet import aux_features, check_aux, denoise_contract
 
 
@@ -192,13 +192,8 @@ class DenoiseKPN(PostpassModel):
                 + int(bool(self.outlier_limit)))
 
     def contract(self) -> ModelContract:
-        if self.srgb:  # display-referred: no exposure to normalise, values in [0, 1] in and out
-            return ModelContract(
-                "denoise", (ImageInput("color", RGB, "srgb", "noisy image, 8-bit sRGB as saved", pass_name="Combined"),),
-                (ImageOutput("denoised", RGB, "srgb", "denoised image", pass_name="Combined"),), scale=1,
-                pad_multiple=self.unet.pad_multiple, tile_overlap=self.tile_overlap,
-                alpha=AlphaRule(("color",), "denoised"))
-        return denoise_contract(self.aux, self.unet.pad_multiple, self.tile_overlap)
+        return denoise_contract(self.aux, self.unet.pad_multiple, self.tile_overlap, self.params.get("color_space",
+                                                                                                     "linear"))
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
         x = self.named_inputs(inputs)
@@ -206,30 +201,26 @@ class DenoiseKPN(PostpassModel):
             # The network reads the sRGB values (perceptual steps, as the 8-bit file stores them); the kernels
             # average the decoded linear light, as for renders, and the result is encoded back.
             encoded = x["color"].clamp(0.0, 1.0)
-            features = self.unet.decoder_features(encoded)
-            heads = [head(f) for head, f in zip(self.heads, features)]
-            correction = None
-            if self.residual:
-                heads[0], correction = heads[0][:, :-3], heads[0][:, -3:]
-            one = torch.ones_like(encoded[:, :1, :1, :1])
-            return linear_to_srgb(self.finish(self.reconstruct(srgb_to_linear(encoded), heads), x, heads,
-                                              correction, one))
-        exposure = x["exposure"].reshape(-1, 1, 1, 1)
-        color = torch.clamp(x["color"] * exposure, min=0.0)
-        if self.outlier_limit:
-            color = clamp_outliers(color, self.outlier_limit)
-        # log1p(color) is hdr_encode of the (exposure-normalised) colour
-        features = self.unet.decoder_features(torch.cat([torch.log1p(color), *aux_features(x)], 1))
+            network_input, color, exposure = encoded, srgb_to_linear(encoded), None
+        else:
+            exposure = x["exposure"].reshape(-1, 1, 1, 1)
+            color = torch.clamp(x["color"] * exposure, min=0.0)
+            if self.outlier_limit:
+                color = clamp_outliers(color, self.outlier_limit)
+            # log1p(color) is hdr_encode of the (exposure-normalised) colour
+            network_input = torch.cat([torch.log1p(color), *aux_features(x)], 1)
+        features = self.unet.decoder_features(network_input)
         heads = [head(f) for head, f in zip(self.heads, features)]
         correction = None
         if self.residual:
             heads[0], correction = heads[0][:, :-3], heads[0][:, -3:]
         if self.demodulate:  # both images through one pass of the same kernels: half the (memory-bound) ops
             color = torch.cat([color, color / (x["albedo"].clamp(0.0, 1.0) + DEMODULATION_FLOOR)], 1)
-        return self.finish(self.reconstruct(color, heads), x, heads, correction, exposure)
+        out = self.finish(self.reconstruct(color, heads), x, heads, correction, exposure)
+        return out if exposure is not None else linear_to_srgb(out)
 
     def finish(self, filtered: torch.Tensor, x: dict[str, torch.Tensor], heads: list[torch.Tensor],
-               correction: torch.Tensor | None, exposure: torch.Tensor) -> torch.Tensor:
+               correction: torch.Tensor | None, exposure: torch.Tensor | None) -> torch.Tensor:
         """The reconstruction ``filtered`` as the output: with ``demodulate`` the per-pixel choice between its
         plain and its demodulated half (multiplied back by the albedo), then the residual correction, then the
         exposure undone."""
@@ -243,7 +234,7 @@ class DenoiseKPN(PostpassModel):
             # cannot reach (texture under a noisy albedo, glossy detail), in the domain its input is encoded in.
             gain = torch.exp(torch.clamp(correction, -RESIDUAL_BOUND, RESIDUAL_BOUND))
             filtered = torch.clamp((1.0 + filtered) * gain - 1.0, min=0.0)
-        return filtered / exposure
+        return filtered / exposure if exposure is not None else filtered  # None: an sRGB model's, nothing to undo
 
     def reconstruct(self, image: torch.Tensor, heads: list[torch.Tensor]) -> torch.Tensor:
         """Filter the box pyramid of ``image`` with each level's kernels and recombine it coarse to fine."""

@@ -19,12 +19,19 @@ AUX = {
 }
 
 
-def denoise_contract(aux: tuple[str, ...], pad_multiple: int, tile_overlap: int) -> ModelContract:
-    """The I/O every denoiser shares: noisy colour, the chosen auxiliary passes and the exposure -> colour."""
-    inputs = (ImageInput("color", RGB, "linear", "noisy beauty render", hdr=True, pass_name="Combined"),
-              *(AUX[a] for a in aux),
-              ScalarInput("exposure", "scale mapping the image's log-average luminance to 0.18", exposure_of=("color",)))
-    output = ImageOutput("denoised", RGB, "linear", "denoised beauty", hdr=True, pass_name="Combined")
+def denoise_contract(aux: tuple[str, ...], pad_multiple: int, tile_overlap: int,
+                     color_space: str = "linear") -> ModelContract:
+    """The I/O every denoiser shares: noisy colour, the chosen auxiliary passes and the exposure -> colour; an
+    ``srgb`` (8-bit image) denoiser: the display values in and out, [0, 1], no exposure to normalise."""
+    if color_space == "srgb":
+        inputs = (ImageInput("color", RGB, "srgb", "noisy image, 8-bit sRGB as saved", pass_name="Combined"),)
+        output = ImageOutput("denoised", RGB, "srgb", "denoised image", pass_name="Combined")
+    else:
+        inputs = (ImageInput("color", RGB, "linear", "noisy beauty render", hdr=True, pass_name="Combined"),
+                  *(AUX[a] for a in aux),
+                  ScalarInput("exposure", "scale mapping the image's log-average luminance to 0.18",
+                              exposure_of=("color",)))
+        output = ImageOutput("denoised", RGB, "linear", "denoised beauty", hdr=True, pass_name="Combined")
     return ModelContract("denoise", inputs, (output,), scale=1, pad_multiple=pad_multiple, tile_overlap=tile_overlap,
                          alpha=AlphaRule(("color",), "denoised"))
 

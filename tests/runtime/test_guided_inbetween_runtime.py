@@ -212,6 +212,9 @@ def test_key_chains_move_a_key_along_the_frames_between(guided_shot, models_dir)
         model.run({**inputs, "t": 0.25}, key_steps=4, key_chains={"next": [later[0], np.zeros((8, 8, 4), np.float32)]})
     with pytest.raises(ModelError, match="sides are 'prev' and 'next'"):
         model.run({**inputs, "t": 0.25}, key_steps=4, key_chains={"after": later})
+    with pytest.raises(ModelError, match=r"the next frame is 3 steps away, but the chain towards it has 1 Vector "
+                                         r"passes \(one per frame between: 2\)"):
+        model.run({**inputs, "t": 0.25}, key_steps=4, key_chains={"next": later[:1]})
 
 
 def test_named_models_must_read_the_sources_given(guided_shot, models_dir, tmp_path):
