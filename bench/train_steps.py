@@ -63,7 +63,7 @@ def measure(config: dict, steps: int, warmup: int = 3, device: str = "cpu") -> d
             x = train.augment_exposure(model, batch, rng, (rank, world))
             inputs, exposure = train.model_inputs(model, x)
             value = criterion(net(*inputs), x["target"], exposure)
-            auxiliary = model.auxiliary_loss(x["target"])
+            auxiliary = model.auxiliary_loss(x)
             if auxiliary is not None:
                 value = value + auxiliary
             opt.zero_grad(set_to_none=True)

@@ -54,6 +54,9 @@ time runs out ends early and is the last (``epochs`` is then an upper bound). ``
 runs on the frame before, whose per-frame loss is added, plus W times ``ml_core.losses.temporal_change``.
 ``"train": {"trainable": ["blend", ...]}``: only the parameters whose names start with these train, the others keep
 their weights (a model grown from a trained one on little data: its new parts and what must adapt to them).
+``"train": {"lr_scale": {"prefilter.": 20}}``: the parameters whose names start with a key learn at that multiple
+of the schedule's rate (a new part grown onto a fine-tuned model, which the fine-tune's small rate would barely
+move, while the trained rest must not move far).
 """
 from __future__ import annotations
 
@@ -87,6 +90,21 @@ def learning_rate(peak: float, progress: float) -> float:
     if progress < 0.05:
         return peak * (0.1 + 0.9 * progress / 0.05)
     return peak * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, (progress - 0.05) / 0.95))))
+
+
+def parameter_groups(model, lr_scale: dict[str, float]) -> list[dict]:
+    """The optimizer's parameter groups: one per ``lr_scale`` prefix (its parameters and their rate multiple),
+    then the rest at 1. A prefix that names no parameter is refused: a typo would silently train as configured
+    without it."""
+    groups, taken = [], set()
+    for prefix, scale in lr_scale.items():
+        params = [p for name, p in model.named_parameters() if name.startswith(prefix) and name not in taken]
+        taken |= {name for name, _ in model.named_parameters() if name.startswith(prefix)}
+        if not params:
+            raise ValueError(f"train.lr_scale {prefix!r}: no parameter of the model starts with it")
+        groups.append({"params": params, "scale": float(scale)})
+    groups.append({"params": [p for name, p in model.named_parameters() if name not in taken], "scale": 1.0})
+    return groups
 
 
 def model_inputs(model, batch: dict) -> tuple[list[torch.Tensor], torch.Tensor]:
@@ -181,7 +199,8 @@ def train(config: dict, run_dir: Path | None = None, command: str = "", log=prin
     root = Path(dc["root"]).expanduser()
     torch.manual_seed(seed)
     model = build(config["model"]["architecture"], seed=seed, **config["model"].get("params", {})).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=tc["lr"], weight_decay=tc.get("weight_decay", 0.0))
+    opt = torch.optim.AdamW(parameter_groups(model, tc.get("lr_scale", {})), lr=tc["lr"],
+                            weight_decay=tc.get("weight_decay", 0.0))
     precision = tc.get("precision", "fp32")
     if precision not in PRECISIONS:
         raise ValueError(f"train.precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
@@ -277,7 +296,7 @@ def train(config: dict, run_dir: Path | None = None, command: str = "", log=prin
                     break
                 progress_share = max(progress_share, used / budget)
             for group in opt.param_groups:
-                group["lr"] = learning_rate(tc["lr"], progress_share)
+                group["lr"] = learning_rate(tc["lr"], progress_share) * group["scale"]
             batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
             batch = augment_exposure(model, batch, rng, (rank, world))
             with autocast():
@@ -286,7 +305,7 @@ def train(config: dict, run_dir: Path | None = None, command: str = "", log=prin
                 else:
                     inputs, exposure = model_inputs(model, batch)
                     value = criterion(net(*inputs), batch["target"], exposure)
-                auxiliary = model.auxiliary_loss(batch["target"])
+                auxiliary = model.auxiliary_loss(batch)
                 if auxiliary is not None:
                     value = value + auxiliary
             opt.zero_grad(set_to_none=True)
@@ -303,7 +322,7 @@ def train(config: dict, run_dir: Path | None = None, command: str = "", log=prin
         val = validate(shipped, val_set, criterion, tc["batch_size"], autocast)
         record = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)) if losses else float("nan"),
                   "val_loss": val["loss"], "val_psnr": val["psnr"], "seconds": round(time.perf_counter() - started, 1),
-                  "lr": opt.param_groups[0]["lr"], "world_size": world,
+                  "lr": opt.param_groups[-1]["lr"], "world_size": world,
                   # the mean gradient norm before clipping: where a gradient summed over the processes instead
                   # of averaged shows (Adam's steps barely change with the gradient's scale)
                   "grad_norm": float(np.mean([n for n in norms if math.isfinite(n)] or [float("nan")]))}

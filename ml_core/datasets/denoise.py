@@ -14,6 +14,11 @@ sixteenth to 16 bits; ``jpeg`` of them also JPEG-compressed at quality 75-98, af
 be). Curves: half the pairs clip as Blender's "Standard" view does (the benchmark's ``display_8bit``), half roll
 highlights off smoothly (``x / (1 + x / w)`` with a white point w of 2-16, normalised to 1 there), as filmic
 views (AgX, Filmic) and photo tools do: the model must not learn one curve's clipped highlights as the only kind.
+
+``clean_guides`` (issue 30, the clean guides the v2 target stores: its Denoising Albedo and Normal at 512 spp):
+``"supervise"`` adds them as ``albedo_clean`` / ``normal_clean`` beside the noisy ones, for a model that learns to
+clean its guides (``denoise_kpn``'s ``prefilter``, as OIDN's Accurate mode prefilters them); ``"input"`` gives them
+instead of the noisy ones, to measure what clean guides are worth.
 """
 from __future__ import annotations
 
@@ -28,12 +33,16 @@ from .base import DATASETS, SceneDataset
 
 @DATASETS.register("denoise")
 class DenoiseDataset(SceneDataset):
-    kinds = {"normal": NORMAL}
+    kinds = {"normal": NORMAL, "normal_clean": NORMAL}
+    CLEAN_GUIDES = (None, "supervise", "input")
 
     def __init__(self, root, split: str, spp: tuple[int, ...] | None = None, fireflies: float = 0.0,
                  firefly_range: tuple[float, float] = (3.0, 5.0), ldr: bool = False, jpeg: float = 0.0,
-                 **options):
+                 clean_guides: str | None = None, **options):
+        if clean_guides not in self.CLEAN_GUIDES:
+            raise ValueError(f"clean_guides must be one of {self.CLEAN_GUIDES}, got {clean_guides!r}")
         super().__init__(root, split, **options)
+        self.clean_guides = clean_guides
         self.fireflies, self.firefly_range = fireflies, tuple(firefly_range)
         self.ldr, self.jpeg = ldr, jpeg
         available = sorted(int(p.stem[-4:]) for p in self.scenes[0].glob("noisy_spp*.exr"))
@@ -48,9 +57,14 @@ class DenoiseDataset(SceneDataset):
         if self.ldr:
             return self._displayed(noisy["Combined"][..., :3], target["Combined"][..., :3], rng), {"spp": float(spp)}
         # Aux passes come from the noisy render itself: that is what a user's render provides.
-        return {"color": noisy["Combined"][..., :3], "albedo": np.clip(noisy["Denoising Albedo"], 0.0, 1.0),
-                "normal": noisy["Denoising Normal"], "depth": noisy["Denoising Depth"],
-                "target": target["Combined"][..., :3]}, {"spp": float(spp)}
+        guides = target if self.clean_guides == "input" else noisy
+        sample = {"color": noisy["Combined"][..., :3], "albedo": np.clip(guides["Denoising Albedo"], 0.0, 1.0),
+                  "normal": guides["Denoising Normal"], "depth": noisy["Denoising Depth"],
+                  "target": target["Combined"][..., :3]}
+        if self.clean_guides == "supervise":
+            sample["albedo_clean"] = np.clip(target["Denoising Albedo"], 0.0, 1.0)
+            sample["normal_clean"] = target["Denoising Normal"]
+        return sample, {"spp": float(spp)}
 
     @staticmethod
     def _displayed(noisy: np.ndarray, target: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:

@@ -43,9 +43,10 @@ class PostpassModel(nn.Module):
                              f"{self.architecture} {self.params}")
         self.load_state_dict(other.state_dict())
 
-    def auxiliary_loss(self, target: torch.Tensor) -> torch.Tensor | None:
+    def auxiliary_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
         """A training loss on the model's own intermediates of its last forward (added to the output's loss),
-        or None: e.g. a classification head's cross-entropy."""
+        or None: e.g. a classification head's cross-entropy against ``batch["target"]``, or a prefilter's error
+        against the clean passes the batch also holds."""
         return None
 
     def named_inputs(self, inputs: tuple) -> dict[str, torch.Tensor]:

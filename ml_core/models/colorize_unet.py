@@ -170,14 +170,14 @@ class ColorizeUNet(PostpassModel):
             logits = logits + torch.log(base)
         return linear_to_srgb(compose(srgb_to_linear(gray), torch.softmax(logits, 1)))
 
-    def auxiliary_loss(self, target: torch.Tensor) -> torch.Tensor | None:
+    def auxiliary_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
         """Cross-entropy of the bin logits of the last training forward against the target's chromaticity,
         soft-encoded (a Gaussian of half a grid step over the bins), averaged over the items without hints."""
         if not self.chroma_grid or self._training_cache is None:
             return None
         bins, mask = self._training_cache
         self._training_cache = None
-        truth = chromaticity(srgb_to_linear(target))  # N x 3 x H x W
+        truth = chromaticity(srgb_to_linear(batch["target"]))  # N x 3 x H x W
         centres = self.bin_centres.reshape(1, 3, -1, 1, 1)
         d2 = ((truth.unsqueeze(2) - centres) ** 2).sum(1)  # N x K x H x W
         sigma = 0.5 / self.chroma_grid

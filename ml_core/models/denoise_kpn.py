@@ -37,6 +37,10 @@ DEMODULATION_FLOOR = 0.02
 RESIDUAL_BOUND = 3.0
 #: ``outlier_limit`` spares a pixel up to this many times its brightest neighbour (highlights, emitters)
 OUTLIER_NEIGHBOUR_RATIO = 10.0
+#: ``prefilter``: the weight of the cleaned guides' L1 error against the clean ones, beside the output's loss
+PREFILTER_LOSS_WEIGHT = 0.5
+#: parameters whose parts a model can grow onto a trained one without them, starting as the same function
+GROWN_PARTS = ("residual", "prefilter")
 
 
 def clamp_outliers(color: torch.Tensor, limit: float) -> torch.Tensor:
@@ -90,6 +94,39 @@ def weighted_taps(image: torch.Tensor, weights: torch.Tensor, size: int, channel
     return (taps.reshape(n, c, k2, h, w) * weights.unsqueeze(1)).sum(dim=2)
 
 
+class GuidePrefilter(nn.Module):
+    """Noisy Denoising Albedo and Normal -> cleaned ones (issue 30): what OIDN's Accurate mode does with its own
+    albedo and normal networks before the main one. At 4 spp the guides are noisy wherever one pixel sees several
+    surfaces (fine textures at grazing angles, defocus, hair, motion blur), and a kernel predictor that reads them
+    and divides by the albedo carries that noise into its output.
+
+    A small U-Net on the guides alone (not the colour: a guide is the geometry and texture a shot has, whatever
+    its lighting) predicts per pixel a ``kernel`` x ``kernel`` filter of the guides and how much of the filtered
+    guides to take (a gate in [0, 1]). Like the denoiser's own kernels, the result is an average of the render's
+    guide values: it cannot invent texture. The gate starts at exactly 0 (its head is zero and it is clamped, whose
+    gradient passes at the bound), so a model grown from one without a prefilter starts as that model, and Adam
+    opens it where filtering helps; the kernels start as box filters, the simplest thing that helps."""
+
+    def __init__(self, widths: list[int], kernel: int = 5):
+        super().__init__()
+        self.kernel = kernel
+        self.unet = UNet(6, kernel * kernel + 1, list(widths))
+        with torch.no_grad():
+            self.unet.head.weight.zero_()
+            self.unet.head.bias.zero_()
+
+    @property
+    def receptive_radius(self) -> int:
+        return self.unet.receptive_radius + self.kernel // 2
+
+    def forward(self, albedo: torch.Tensor, normal: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        guides = torch.cat([albedo.clamp(0.0, 1.0), normal], 1)
+        head = self.unet(guides)
+        gate = torch.clamp(head[:, -1:], 0.0, 1.0)
+        cleaned = guides + gate * (apply_kernels(guides, head[:, :-1], self.kernel, 6) - guides)
+        return cleaned[:, :3], cleaned[:, 3:]
+
+
 @register
 class DenoiseKPN(PostpassModel):
     architecture = "denoise_kpn"
@@ -97,7 +134,7 @@ class DenoiseKPN(PostpassModel):
     def __init__(self, aux: list[str] = ("albedo", "normal"), widths: list[int] = (16, 32, 48, 64),
                  kernel: int = 5, scales: int | None = None, demodulate: bool = False,
                  finest_kernel: int | None = None, outlier_limit: float | None = None, residual: bool = False,
-                 color_space: str = "linear"):
+                 color_space: str = "linear", prefilter: list[int] | None = None):
         check_aux(aux)
         if color_space not in ("linear", "srgb"):
             raise ValueError(f"color_space must be linear or srgb, got {color_space!r}")
@@ -111,6 +148,8 @@ class DenoiseKPN(PostpassModel):
                 raise ValueError(f"kernel sizes must be odd, got {size}")
         if demodulate and "albedo" not in aux:
             raise ValueError("demodulate needs the albedo input")
+        if prefilter and tuple(aux) != ("albedo", "normal"):
+            raise ValueError("prefilter cleans the albedo and normal together: it needs both inputs")
         params = dict(aux=list(aux), widths=list(widths), kernel=kernel, scales=scales, demodulate=demodulate)
         if finest_kernel:  # only recorded when set, so older checkpoints' params stay as they were
             params["finest_kernel"] = finest_kernel
@@ -120,7 +159,11 @@ class DenoiseKPN(PostpassModel):
             params["residual"] = True
         if color_space != "linear":
             params["color_space"] = color_space
+        if prefilter:
+            params["prefilter"] = list(prefilter)
         super().__init__(**params)
+        self.prefilter = GuidePrefilter(prefilter) if prefilter else None
+        self._cleaned = None  # the last training forward's cleaned guides, for auxiliary_loss
         self.aux, self.kernel, self.scales, self.demodulate = tuple(aux), kernel, scales, demodulate
         self.outlier_limit, self.residual = outlier_limit, residual
         self.srgb = color_space == "srgb"
@@ -141,8 +184,9 @@ class DenoiseKPN(PostpassModel):
                 self.heads[0].weight[-3:].zero_()
 
     def init_from(self, other: PostpassModel) -> None:
-        """Also grows from the same model without ``residual``: its correction channels start at zero, so
-        training starts from ``other``'s output. And starts a model for fewer guide passes (colour only,
+        """Also grows from the same model without some of :data:`GROWN_PARTS` (``residual``, ``prefilter``):
+        each starts as doing nothing (a zero correction, a closed gate), so training starts from ``other``'s
+        output. And starts a model for fewer guide passes (colour only,
         colour + albedo; issue 25) from one trained with more: the first convolution keeps the weights of
         the inputs both have, and without albedo the demodulated branch and its choice channel are dropped.
         The start is not the same function (the dropped passes' features are gone), but every filter the
@@ -152,15 +196,18 @@ class DenoiseKPN(PostpassModel):
         if other.architecture == self.architecture and self.srgb and \
                 {**other.params, "color_space": "srgb"} == self.params:
             return self.load_state_dict(other.state_dict())  # the sRGB model starts as the linear one
-        if other.architecture != self.architecture or {**other.params, "residual": True} != self.params \
-                or "residual" in other.params:
+        added = set(self.params) - set(other.params)
+        if other.architecture != self.architecture or not added or not added <= set(GROWN_PARTS) \
+                or {k: v for k, v in self.params.items() if k not in added} != other.params:
             return super().init_from(other)  # the same parameters, or refused naming both
         state = other.state_dict()
-        for name in ("heads.0.weight", "heads.0.bias"):
+        for name in ("heads.0.weight", "heads.0.bias"):  # new finest-head channels come last, at zero
             grown = torch.zeros_like(self.state_dict()[name])
             grown[:len(state[name])] = state[name]
             state[name] = grown
-        self.load_state_dict(state)
+        missing, unexpected = self.load_state_dict(state, strict=False)
+        if unexpected or any(not k.startswith("prefilter.") for k in missing):
+            raise ValueError(f"cannot grow from {other.params}: {missing + unexpected}")
 
     def _fewer_guides_of(self, other: PostpassModel) -> bool:
         """Whether this model is ``other`` with a proper ordered subset of its guide passes (and no
@@ -189,14 +236,31 @@ class DenoiseKPN(PostpassModel):
         # the U-Net's reach, plus the coarsest kernel's radius and its pooling block, in full-resolution pixels,
         # plus the outlier limit's neighbour: it reads one pixel further before the U-Net
         return (self.unet.receptive_radius + (self.sizes[-1] // 2 + 1) * 2 ** (self.scales - 1)
-                + int(bool(self.outlier_limit)))
+                + int(bool(self.outlier_limit)) + (self.prefilter.receptive_radius if self.prefilter else 0))
 
     def contract(self) -> ModelContract:
         return denoise_contract(self.aux, self.unet.pad_multiple, self.tile_overlap, self.params.get("color_space",
                                                                                                      "linear"))
 
+    def auxiliary_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """The L1 error of the guides ``prefilter`` cleaned against the clean ones
+        (``albedo_clean``, ``normal_clean``: the dataset's ``clean_guides: "supervise"``), so they learn to
+        clean them and not only whatever helps the output."""
+        if self._cleaned is None:
+            return None
+        cleaned, self._cleaned = self._cleaned, None
+        if "albedo_clean" not in batch:
+            raise ValueError("a model that cleans its guides trains on clean ones: set the dataset's clean_guides "
+                             "to 'supervise'")
+        error = sum((value - batch[f"{name}_clean"]).abs().mean() for name, value in cleaned.items())
+        return PREFILTER_LOSS_WEIGHT * error
+
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
         x = self.named_inputs(inputs)
+        cleaned = {}
+        if self.prefilter is not None:
+            cleaned["albedo"], cleaned["normal"] = self.prefilter(x["albedo"], x["normal"])
+            x = {**x, **cleaned}  # the network reads and demodulates by the cleaned ones
         if self.srgb:
             # The network reads the sRGB values (perceptual steps, as the 8-bit file stores them); the kernels
             # average the decoded linear light, as for renders, and the result is encoded back.
@@ -212,6 +276,8 @@ class DenoiseKPN(PostpassModel):
         features = self.unet.decoder_features(network_input)
         heads = [head(f) for head, f in zip(self.heads, features)]
         correction = None
+        if self.training and cleaned:
+            self._cleaned = cleaned
         if self.residual:
             heads[0], correction = heads[0][:, :-3], heads[0][:, -3:]
         if self.demodulate:  # both images through one pass of the same kernels: half the (memory-bound) ops

@@ -229,7 +229,7 @@ def test_colorize_classification_starts_grey_learns_bins_and_exports(tmp_path):
     losses = []
     for _ in range(40):
         model(gray, torch.zeros(1, 3, 32, 32), none)
-        loss = model.auxiliary_loss(target)
+        loss = model.auxiliary_loss({"target": target})
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -242,7 +242,7 @@ def test_colorize_classification_starts_grey_learns_bins_and_exports(tmp_path):
         hinted = model(gray, blue, torch.ones(1, 1, 32, 32))
     assert (auto[:, 0] - auto[:, 2]).mean() > 0.05  # the learnt orange, with no hints
     assert (hinted[:, 2] - hinted[:, 0]).mean() > 0.05  # blue hints everywhere: blue
-    assert model.auxiliary_loss(target) is None  # an eval forward leaves nothing to train on
+    assert model.auxiliary_loss({"target": target}) is None  # an eval forward leaves nothing to train on
     checkpoint = save_checkpoint(tmp_path / "c.pt", model, name="colorize_bins", version="0", training=TRAINING)
     assert export_checkpoint(checkpoint, tmp_path / "models")[0].parity_error < 1e-4
 

@@ -217,3 +217,34 @@ def test_zero_epochs_derives_a_validated_model_from_its_init(tiny_dataset, tmp_p
     model, meta = load_checkpoint(run / "best.pt")
     assert model.params["aux"] == [] and meta["training"]["metrics"]["epoch"] == 0
     assert meta["training"]["metrics"]["val_psnr"] == history["initial_val"]["psnr"]
+
+
+def test_lr_scale_groups_parameters_by_prefix_and_refuses_a_name_that_matches_none():
+    from ml_core.models import build
+
+    model = build("denoise_kpn", widths=[8, 12], demodulate=True, prefilter=[4, 8])
+    groups = train.parameter_groups(model, {"prefilter.": 20})
+    assert [g["scale"] for g in groups] == [20.0, 1.0]
+    names = {id(p): n for n, p in model.named_parameters()}
+    assert all(names[id(p)].startswith("prefilter.") for p in groups[0]["params"])
+    assert not any(names[id(p)].startswith("prefilter.") for p in groups[1]["params"])
+    assert len(groups[0]["params"]) + len(groups[1]["params"]) == len(list(model.parameters()))
+    with pytest.raises(ValueError, match="'prefiltre.': no parameter"):
+        train.parameter_groups(model, {"prefiltre.": 20})
+
+
+def test_a_prefilter_denoiser_trains_on_the_clean_guides(tiny_dataset, tmp_path):
+    """Issue 30: ``clean_guides: "supervise"`` gives the target's guides to the prefilter's auxiliary loss; the
+    prefilter's rate is ``lr_scale`` times the rest's; the gate, exactly closed at the start, opens."""
+    config = json.loads((CONFIGS / "denoise" / "denoise_kpn_tiny.json").read_text())
+    config["model"]["params"]["prefilter"] = [4, 8]
+    config["data"]["options"] = {**config["data"].get("options", {}), "clean_guides": "supervise"}
+    config["train"] = {**config["train"], "epochs": 2, "lr_scale": {"prefilter.": 10}}
+    path = tmp_path / "prefilter.json"
+    path.write_text(json.dumps(config))
+    run = tmp_path / "run"
+    assert train.main(["--config", str(path), "--data", str(tiny_dataset), "--run", str(run), "--quiet"]) == 0
+    model, _ = load_checkpoint(run / "last.pt")
+    assert float(model.prefilter.unet.head.weight.detach().abs().sum()) > 0  # it learned from zero
+    history = json.loads((run / "history.json").read_text())
+    assert history["epochs"][-1]["lr"] > 0
