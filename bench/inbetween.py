@@ -18,6 +18,13 @@ from frames 1 and F at t = (k - 1) / (F - 1): 1/4, 1/2, 3/4 from 5 frames, 1/3, 
 the vectors scaled by (F - 1) / 2, the convention of the models' contract (frames two steps apart,
 ``ml_core.datasets.inbetween.KEY_STEPS``); for the vector-pass warp that is the same as the raw vectors over
 F - 1 steps. Writes inbetween_t.json / .md.
+
+Real video (``--real-video DIR``, default ``../shared/benchmarks/interp_real`` when it exists; issue 28): the
+16 DAVIS triplets of consecutive 480p JPEG frames listed in its ``triplets.csv``, the middle frame made from the
+outer two by every method that needs no Vector pass (the frame blend, DIS, and the models that read only the
+frames: ``inbetween_image``), the frames given as the command gives an 8-bit image (sRGB decoded to linear) and
+the result encoded and rounded to 8 bits, scored as the set's README does: RGB PSNR over the whole frame, and
+SSIM. Video, not renders: validation only, never training. ``--only-real`` runs this set alone.
 """
 from __future__ import annotations
 
@@ -28,12 +35,18 @@ from pathlib import Path
 
 import numpy as np
 
+from ml_core import paths
 from ml_core.datasets.inbetween import KEY_STEPS
 from ml_core.flow import sample, vector_blend
-from ml_core.metrics import render_metrics
+from ml_core.metrics import psnr, render_metrics, ssim
 
 from . import core
 from .core import BENCHMARKS, Benchmark
+
+
+REAL_VIDEO = paths.REPO_ROOT.parent / "shared" / "benchmarks" / "interp_real"
+#: methods of :func:`inbetween_methods` that read the Vector pass (a real video has none)
+VECTOR_METHODS = ("vector-pass warp",)
 
 
 def dis_inbetween(frame0: np.ndarray, frame1: np.ndarray, t: float = 0.5, by_size: bool = False) -> np.ndarray:
@@ -79,6 +92,73 @@ def inbetween_methods(models_dir: Path | None = None, threads: int | None = None
             continue
         makers[f"postpass {entry.name}"] = model(entry.name, {i.name for i in entry.contract.image_inputs})
     return core.choose(makers, names)
+
+
+def frames_only(names, models_dir: Path | None = None) -> list[str]:
+    """Those of the method ``names`` that need no Vector pass (what a real video can be given)."""
+    vectors = set(VECTOR_METHODS) | {f"postpass {e.name}" for e in core.models("inbetween", models_dir)
+                                     if any(i.name.startswith("vectors") and not i.optional
+                                            for i in e.contract.image_inputs)}
+    return [n for n in names if n not in vectors]
+
+
+def real_video_triplets(folder: Path) -> list[tuple[str, list[Path]]]:
+    """(sequence name, [frame0, middle, frame1]) per row of ``folder``/triplets.csv; a missing file is a one-line
+    error naming it."""
+    import csv
+
+    rows = []
+    with open(folder / "triplets.csv", newline="") as f:
+        for row in csv.DictReader(f):
+            files = [folder / row[k] for k in ("frame0", "gt_middle", "frame1")]
+            for path in files:
+                if not path.is_file():
+                    raise FileNotFoundError(f"{path}: listed in {folder / 'triplets.csv'} but missing")
+            rows.append((files[0].parent.name, files))
+    return rows
+
+
+def run_real_video(folder: Path, runs: dict, models_dir: Path | None = None, log=print) -> dict:
+    """The methods of ``runs`` that need no vectors on the real-video triplets in ``folder``: 8-bit RGB PSNR /
+    SSIM of the made middle frame, per sequence and their mean, seconds per megapixel."""
+    import cv2
+
+    from addon.runtime.color import srgb_decode, srgb_encode
+
+    names = frames_only(runs, models_dir)
+    scores = core.Scores()
+    triplets = real_video_triplets(folder)
+
+    def read(path: Path) -> np.ndarray:
+        return cv2.imread(str(path), cv2.IMREAD_COLOR)[..., ::-1].astype(np.float32) / 255.0
+
+    for name, files in triplets:
+        first, middle, last = (read(f) for f in files)
+        frames = [srgb_decode(first), srgb_decode(last)]
+
+        def shown(result):
+            return np.round(srgb_encode(np.clip(result, 0.0, 1.0)) * 255.0) / 255.0
+
+        scores.run({n: runs[n] for n in names}, lambda _, fn: fn(*frames, None, None, None, None, 0.5),
+                   lambda result: {"psnr": psnr(shown(result), middle), "ssim": ssim(shown(result), middle)},
+                   pixels=middle.shape[0] * middle.shape[1])
+    result = {"folder": str(folder), "triplets": len(triplets), "sequences": [n for n, _ in triplets],
+              "metrics": {n: scores.mean(n) for n in names},
+              "psnr_per_triplet": {n: [round(p, 2) for p in scores.each(n, None, "psnr")] for n in names},
+              "seconds_per_megapixel": scores.seconds_per_megapixel(names)}
+    log("real video: " + ", ".join(f"{n} {v['psnr']:.2f}" for n, v in result["metrics"].items()))
+    return result
+
+
+def markdown_table_real(result: dict) -> str:
+    rows = [[n, core.psnr_ssim(m), f"{result['seconds_per_megapixel'][n]:.2f}"] for n, m in result["metrics"].items()]
+    peer = "DIS optical flow"
+    gains = ", ".join(f"{n} {m['psnr'] - result['metrics'][peer]['psnr']:+.2f} dB"
+                      for n, m in result["metrics"].items() if n.startswith("postpass ") and peer in result["metrics"])
+    return (f"Inbetween on real video ({result['triplets']} DAVIS 480p triplets, {result['folder']}): the middle "
+            f"frame from its neighbours, 8-bit RGB PSNR (dB) / SSIM over the whole frame.\n\n" +
+            core.markdown_table(["method", "PSNR / SSIM", "s / MP"], rows) +
+            (f"\nOurs - {peer}: {gains}.\n" if gains else ""))
 
 
 def _triplet(files: list[Path]) -> tuple[np.ndarray, ...]:
@@ -256,6 +336,9 @@ def options(p) -> None:
                         " repeatable); writes inbetween_t.json / .md")
     p.add_argument("--anim-count", type=int, default=None, help="first N scenes of each --anim source")
     p.add_argument("--only-t", action="store_true", help="only the per-t table (skip the test-split triplets)")
+    p.add_argument("--real-video", type=Path, default=REAL_VIDEO, metavar="DIR",
+                   help="real-video triplets (triplets.csv; skipped with a note when missing; default: %(default)s)")
+    p.add_argument("--only-real", action="store_true", help="only the real-video table")
     p.add_argument("--hd-cpu", action="store_true",
                    help="only print one-thread CPU seconds per 1920x1080 frame of every method (JSON)")
 
@@ -270,11 +353,21 @@ def main(args) -> str:
             raise ValueError(f"--anim {item!r}: expected DIR:SPLIT")
         sources.append((Path(folder).expanduser(), split))
     tables = []
-    if not args.only_t:
+    if args.only_real and not (args.real_video / "triplets.csv").is_file():
+        raise FileNotFoundError(f"{args.real_video}: no triplets.csv (--real-video DIR)")
+    if not (args.only_t or args.only_real):
         tables.append(markdown_table(run(args.data, args.split, args.count, args.out, args.models, args.methods,
                                          core.hd_repeats(args))))
-    if sources:
+    if sources and not args.only_real:
         tables.append(markdown_table_t(run_t(sources, args.anim_count, args.models, args.methods, args.out)))
+    if not args.only_t:
+        if (args.real_video / "triplets.csv").is_file():
+            real = run_real_video(args.real_video, inbetween_methods(args.models, names=args.methods), args.models)
+            tables.append(markdown_table_real(real))
+            if args.out:
+                core.write_reports(args.out, "inbetween_real", real, tables[-1], {})
+        else:
+            tables.append(f"(real video: no {args.real_video / 'triplets.csv'}; left out)")
     return "\n".join(tables)
 
 
