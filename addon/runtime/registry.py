@@ -382,7 +382,13 @@ def _explain(entry: RegistryEntry, of_kind: list[RegistryEntry], given: set[str]
                 parts.append(f"render with {' and '.join(settings)} for better results")
             better = list(dict.fromkeys(i.pass_name for i in passes))
         if rest and source_range != "ldr":
-            parts.append(f"no {_names(rest)} given")
+            # output-size passes (up-res guides) come from a separate full-size render: say which, so a user
+            # who rendered half size knows what the guided model wants (docs/farm.md's half-size workflow)
+            full = [i for i in rest if i.grid == "output"]
+            if full:
+                parts.append(f"no full-size {_names(full)} given: a full-size render's passes let a guided model run")
+            if len(full) < len(rest):
+                parts.append(f"no {_names([i for i in rest if i.grid != 'output'])} given")
     space = {"srgb": "sRGB"}.get(main.color_space, main.color_space)
     if source_range == "ldr" and main.color_space != RANGE_COLOR_SPACE["ldr"]:
         parts.append(f"an 8/16-bit sRGB source on this {space} model: it runs on the decoded values, clipped to "

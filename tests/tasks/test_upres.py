@@ -83,7 +83,8 @@ def test_shipped_models_up_res_a_render_in_hdr_and_a_texture_in_srgb(tmp_path):
     render = np.exp(rng.uniform(-2, 1.5, (24, 32, 3))).astype(np.float32)  # up to 4.5: HDR
     write_exr(tmp_path / "half.exr", {"Combined": render})
     result = upres_file(tmp_path / "half.exr", tmp_path / "full.exr", scale=2, threads=1)
-    assert result.model == "upres_hdr_x2" and result.choice.startswith("upres: upres_hdr_x2 (")
+    assert result.model == "upres_hdr_x2" and result.choice.startswith("upres: upres_hdr_x2 (no full-size albedo/"
+                                                                       "normal given: a full-size render's passes")
     out = read_image(tmp_path / "full.exr").get("Combined")
     assert out.shape[:2] == (48, 64) and out.max() > 2.0  # not clipped
     cv2.imwrite(str(tmp_path / "tex.png"), (rng.random((24, 32, 3)) * 255).astype(np.uint8))
