@@ -248,3 +248,31 @@ def test_a_prefilter_denoiser_trains_on_the_clean_guides(tiny_dataset, tmp_path)
     assert float(model.prefilter.unet.head.weight.detach().abs().sum()) > 0  # it learned from zero
     history = json.loads((run / "history.json").read_text())
     assert history["epochs"][-1]["lr"] > 0
+
+
+def test_msssim_loss_matches_skimage_ssim_and_punishes_a_blur_more_than_l2_does():
+    """``hdr_l1_display_msssim``: its SSIM is skimage's (Gaussian windows, sigma 1.5); identical images score 1;
+    against a textured target, a blur and additive noise of the same squared error are told apart: MS-SSIM
+    charges the blur more (it loses the structure), which a squared error cannot see."""
+    from skimage.metrics import structural_similarity
+
+    from ml_core.losses import ms_ssim, ssim_terms
+
+    gen = torch.Generator().manual_seed(0)
+    target = torch.nn.functional.avg_pool2d(torch.rand(1, 3, 128, 128, generator=gen), 2, 1, 0)[..., :64, :64]
+    target = (target - target.min()) / (target.max() - target.min())
+    noisy = (target + 0.05 * torch.randn(target.shape, generator=gen)).clamp(0, 1)
+    ours = float(ssim_terms(target, noisy)[0])
+    theirs = structural_similarity(target[0].permute(1, 2, 0).numpy(), noisy[0].permute(1, 2, 0).numpy(),
+                                   channel_axis=-1, data_range=1.0, gaussian_weights=True, sigma=1.5,
+                                   use_sample_covariance=False, win_size=7)
+    assert abs(ours - theirs) < 2e-3  # float32 sums against skimage's float64
+    assert float(ms_ssim(target, target)) == pytest.approx(1.0)
+    blurred = torch.nn.functional.avg_pool2d(target, 3, 1, 1, count_include_pad=False)
+    mse_blur = float((blurred - target).square().mean())
+    scale = (mse_blur / float((noisy - target).square().mean())) ** 0.5
+    matched = (target + (noisy - target) * scale)  # noise with the blur's squared error
+    assert float((matched - target).square().mean()) == pytest.approx(mse_blur, rel=1e-3)
+    assert float(ms_ssim(blurred, target)) < float(ms_ssim(matched, target))
+    loss = LOSSES.get("hdr_l1_display_msssim")
+    assert float(loss(target, target, torch.ones(1))) < 1e-6 < float(loss(blurred, target, torch.ones(1)))
