@@ -296,7 +296,8 @@ def train(config: dict, run_dir: Path | None = None, command: str = "", log=prin
                     break
                 progress_share = max(progress_share, used / budget)
             for group in opt.param_groups:
-                group["lr"] = learning_rate(tc["lr"], progress_share) * group["scale"]
+                # (a resume.pt saved before lr_scale existed loads groups without "scale": the rate as it was)
+                group["lr"] = learning_rate(tc["lr"], progress_share) * group.get("scale", 1.0)
             batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
             batch = augment_exposure(model, batch, rng, (rank, world))
             with autocast():

@@ -276,3 +276,18 @@ def test_msssim_loss_matches_skimage_ssim_and_punishes_a_blur_more_than_l2_does(
     assert float(ms_ssim(blurred, target)) < float(ms_ssim(matched, target))
     loss = LOSSES.get("hdr_l1_display_msssim")
     assert float(loss(target, target, torch.ones(1))) < 1e-6 < float(loss(blurred, target, torch.ones(1)))
+
+
+def test_a_run_saved_before_lr_scale_existed_resumes(tiny_dataset, tmp_path):
+    """A ``resume.pt`` written before parameter groups had a rate multiple: its groups load without "scale"
+    (the optimizer keeps the saved groups' keys) and the run continues at the configured rate."""
+    run = tmp_path / "run"
+    args = ["--config", str(CONFIG), "--data", str(tiny_dataset), "--run", str(run), "--quiet"]
+    assert train.main(args + ["--epochs", "1"]) == 0
+    state = torch.load(run / "resume.pt", weights_only=True)
+    for group in state["optimizer"]["param_groups"]:
+        del group["scale"]  # as the earlier loop saved it
+    torch.save(state, run / "resume.pt")
+    assert train.main(args + ["--epochs", "2"]) == 0
+    history = json.loads((run / "history.json").read_text())
+    assert [e["epoch"] for e in history["epochs"]] == [1, 2] and history["epochs"][1]["lr"] > 0
