@@ -176,7 +176,8 @@ class Model:
         for spec in c.image_inputs:  # a display (sRGB) model clips HDR: say so, the result loses highlights
             if spec.color_space == "srgb" and spec.name in images and _max_abs(images[spec.name]) > 1.0 + 1e-3:
                 log.warning("%s: values above 1.0 clip in model %r (an sRGB model for textures and photos); "
-                            "for HDR renders use a linear model (e.g. a guided one with albedo/normal)",
+                            "for HDR renders use a linear model (name none: a float file picks one, an array with "
+                            "source_range='hdr')",
                             label(spec.name), self.name)
         estimate_missing(c, images, self.name)
         if key_chains and set(key_chains) - {"prev", "next"}:

@@ -300,6 +300,7 @@ def test_an_srgb_model_warns_when_hdr_values_would_clip(models_dir, caplog):
     with caplog.at_level(logging.WARNING, logger="postpass.runtime"):
         upres(ldr * 4, 4, model="upres_x4_srgb", models_dir=models_dir)
     assert "values above 1.0 clip in model 'upres_x4_srgb'" in caplog.text
+    assert "source_range='hdr'" in caplog.text  # how an array gets a linear model picked
 
 
 def test_a_file_result_decodes_its_source_once_and_keeps_its_other_passes(models_dir, tmp_path, monkeypatch):
