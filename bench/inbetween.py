@@ -130,15 +130,17 @@ def run_real_video(folder: Path, runs: dict, models_dir: Path | None = None, log
     triplets = real_video_triplets(folder)
 
     def read(path: Path) -> np.ndarray:
-        return cv2.imread(str(path), cv2.IMREAD_COLOR)[..., ::-1].astype(np.float32) / 255.0
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise ValueError(f"{path}: not an image OpenCV can read")
+        return image[..., ::-1].astype(np.float32) / 255.0
+
+    def shown(result):  # as an 8-bit file stores the made frame
+        return np.round(srgb_encode(np.clip(result, 0.0, 1.0)) * 255.0) / 255.0
 
     for name, files in triplets:
         first, middle, last = (read(f) for f in files)
         frames = [srgb_decode(first), srgb_decode(last)]
-
-        def shown(result):
-            return np.round(srgb_encode(np.clip(result, 0.0, 1.0)) * 255.0) / 255.0
-
         scores.run({n: runs[n] for n in names}, lambda _, fn: fn(*frames, None, None, None, None, 0.5),
                    lambda result: {"psnr": psnr(shown(result), middle), "ssim": ssim(shown(result), middle)},
                    pixels=middle.shape[0] * middle.shape[1])

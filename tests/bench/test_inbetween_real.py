@@ -44,8 +44,11 @@ def test_motion_methods_beat_the_blend_on_moving_frames_and_vector_methods_are_l
     assert "Ours - DIS" not in markdown_table_real(result)  # no model in this run
 
 
-def test_a_listed_file_that_is_missing_is_named(tmp_path):
+def test_a_listed_file_that_is_missing_or_unreadable_is_named(tmp_path):
     write_triplets(tmp_path, count=1)
     (tmp_path / "seq0" / "00001.jpg").unlink()
     with pytest.raises(FileNotFoundError, match="seq0/00001.jpg: listed in"):
+        run_real_video(tmp_path, inbetween_methods(names=["frame blend"]), log=lambda *_: None)
+    (tmp_path / "seq0" / "00001.jpg").write_bytes(b"not a jpeg")
+    with pytest.raises(ValueError, match="seq0/00001.jpg: not an image"):
         run_real_video(tmp_path, inbetween_methods(names=["frame blend"]), log=lambda *_: None)
