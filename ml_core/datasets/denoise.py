@@ -15,10 +15,9 @@ be). Curves: half the pairs clip as Blender's "Standard" view does (the benchmar
 highlights off smoothly (``x / (1 + x / w)`` with a white point w of 2-16, normalised to 1 there), as filmic
 views (AgX, Filmic) and photo tools do: the model must not learn one curve's clipped highlights as the only kind.
 
-``clean_guides`` (issue 30, the clean guides the v2 target stores: its Denoising Albedo and Normal at 512 spp):
-``"supervise"`` adds them as ``albedo_clean`` / ``normal_clean`` beside the noisy ones, for a model that learns to
-clean its guides (``denoise_kpn``'s ``prefilter``, as OIDN's Accurate mode prefilters them); ``"input"`` gives them
-instead of the noisy ones, to measure what clean guides are worth.
+``clean_guides: "supervise"`` (issue 30): the clean guides the v2 target stores (its Denoising Albedo and Normal at
+512 spp) beside the noisy ones, as ``albedo_clean`` / ``normal_clean``, for a model that learns to clean its guides
+(``denoise_kpn``'s ``prefilter``, as OIDN's Accurate mode prefilters them).
 """
 from __future__ import annotations
 
@@ -34,7 +33,7 @@ from .base import DATASETS, SceneDataset
 @DATASETS.register("denoise")
 class DenoiseDataset(SceneDataset):
     kinds = {"normal": NORMAL, "normal_clean": NORMAL}
-    CLEAN_GUIDES = (None, "supervise", "input")
+    CLEAN_GUIDES = (None, "supervise")
 
     def __init__(self, root, split: str, spp: tuple[int, ...] | None = None, fireflies: float = 0.0,
                  firefly_range: tuple[float, float] = (3.0, 5.0), ldr: bool = False, jpeg: float = 0.0,
@@ -57,9 +56,8 @@ class DenoiseDataset(SceneDataset):
         if self.ldr:
             return self._displayed(noisy["Combined"][..., :3], target["Combined"][..., :3], rng), {"spp": float(spp)}
         # Aux passes come from the noisy render itself: that is what a user's render provides.
-        guides = target if self.clean_guides == "input" else noisy
-        sample = {"color": noisy["Combined"][..., :3], "albedo": np.clip(guides["Denoising Albedo"], 0.0, 1.0),
-                  "normal": guides["Denoising Normal"], "depth": noisy["Denoising Depth"],
+        sample = {"color": noisy["Combined"][..., :3], "albedo": np.clip(noisy["Denoising Albedo"], 0.0, 1.0),
+                  "normal": noisy["Denoising Normal"], "depth": noisy["Denoising Depth"],
                   "target": target["Combined"][..., :3]}
         if self.clean_guides == "supervise":
             sample["albedo_clean"] = np.clip(target["Denoising Albedo"], 0.0, 1.0)

@@ -257,10 +257,11 @@ class DenoiseKPN(PostpassModel):
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
         x = self.named_inputs(inputs)
-        cleaned = {}
         if self.prefilter is not None:
-            cleaned["albedo"], cleaned["normal"] = self.prefilter(x["albedo"], x["normal"])
-            x = {**x, **cleaned}  # the network reads and demodulates by the cleaned ones
+            albedo, normal = self.prefilter(x["albedo"], x["normal"])
+            x = {**x, "albedo": albedo, "normal": normal}  # the network reads and demodulates by the cleaned ones
+            if self.training:
+                self._cleaned = {"albedo": albedo, "normal": normal}
         if self.srgb:
             # The network reads the sRGB values (perceptual steps, as the 8-bit file stores them); the kernels
             # average the decoded linear light, as for renders, and the result is encoded back.
@@ -276,8 +277,6 @@ class DenoiseKPN(PostpassModel):
         features = self.unet.decoder_features(network_input)
         heads = [head(f) for head, f in zip(self.heads, features)]
         correction = None
-        if self.training and cleaned:
-            self._cleaned = cleaned
         if self.residual:
             heads[0], correction = heads[0][:, :-3], heads[0][:, -3:]
         if self.demodulate:  # both images through one pass of the same kernels: half the (memory-bound) ops
