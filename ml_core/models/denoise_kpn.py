@@ -256,7 +256,10 @@ class DenoiseKPN(PostpassModel):
         return PREFILTER_LOSS_WEIGHT * error
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-        x = self.named_inputs(inputs)
+        return self.denoise(self.named_inputs(inputs))
+
+    def denoise(self, x: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The output for the inputs by contract name (a frame's colour, its guides, the exposure)."""
         if self.prefilter is not None:
             albedo, normal = self.prefilter(x["albedo"], x["normal"])
             x = {**x, "albedo": albedo, "normal": normal}  # the network reads and demodulates by the cleaned ones

@@ -1,4 +1,11 @@
-"""Temporal render denoiser: the kernel predictor of :mod:`.denoise_kpn` on three frames (issue 26).
+"""Temporal render denoisers: the kernel predictor of :mod:`.denoise_kpn` on three frames (issue 26).
+
+Two architectures share one contract (:func:`window_contract`: frame f and its warped neighbours f - 1, f + 1):
+:class:`DenoiseKPNAccumulate` pools the three frames' samples by fixed agreement tests and runs the per-frame
+network on the pool (shipped as ``denoise_kpn_temporal`` 0.2.0); :class:`DenoiseKPNTemporal`, described below,
+lets a U-Net that reads all three frames choose the blend (0.1.0). Measured side by side (docs/benchmarks.md),
+the pool gains about three times as much over the per-frame model as the learned blend did on 26 training
+sequences; the blend is kept to reproduce 0.1.0 and to grow from when there is data to learn it.
 
 An animation's neighbouring frames hold independent samples of mostly the same surfaces. Blender's Vector pass
 says exactly where each pixel was one frame before and will be one frame after, so the previous and the next
@@ -56,6 +63,34 @@ def neighbour_flows(vector: torch.Tensor) -> dict[str, torch.Tensor]:
             "next": torch.stack([-vector[:, 2], vector[:, 3]], 1)}
 
 
+def window_contract(pad_multiple: int, tile_overlap: int) -> ModelContract:
+    """The contract of a denoiser of windows of frames f - 1, f, f + 1 (sources 0, 1, 2): frame f's colour,
+    guides and Vector pass, and each neighbour's colour and guides, moved onto frame f by the runtime."""
+    current = [ImageInput("color", RGB, "linear", "noisy beauty render of frame f", hdr=True,
+                          pass_name="Combined", source=1),
+               ImageInput("albedo", RGB, "linear", "Denoising Albedo of frame f", pass_name="Denoising Albedo",
+                          source=1),
+               ImageInput("normal", ("X", "Y", "Z"), "data", "camera-space Denoising Normal of frame f",
+                          pass_name="Denoising Normal", source=1),
+               ImageInput("vector", ("X", "Y", "Z", "W"), "data",
+                          "Blender Vector pass of frame f (pixels, y up; towards frame f - 1 and from f + 1)",
+                          pass_name="Vector", source=1)]
+    neighbours = []
+    for source, (n, which) in ((0, ("prev", "f - 1")), (2, ("next", "f + 1"))):
+        for name, spec in (("color", current[0]), ("albedo", AUX["albedo"]), ("normal", AUX["normal"])):
+            neighbours.append(ImageInput(f"{n}_{name}", spec.channels, spec.color_space,
+                                         f"{spec.pass_name} of frame {which}, moved onto frame f along its "
+                                         "Vector pass by the runtime (absent: zeros)", hdr=spec.hdr,
+                                         pass_name=spec.pass_name, source=source, optional=True, fill=0.0,
+                                         warp=("vector", n)))
+    exposure = ScalarInput("exposure", "scale mapping the image's log-average luminance to 0.18",
+                           exposure_of=("color",))
+    output = ImageOutput("denoised", RGB, "linear", "denoised beauty of frame f", hdr=True, pass_name="Combined")
+    return ModelContract("denoise", (*current, *neighbours, exposure), (output,), scale=1,
+                         pad_multiple=pad_multiple, tile_overlap=tile_overlap,
+                         alpha=AlphaRule(("color",), "denoised"))
+
+
 @register
 class DenoiseKPNTemporal(DenoiseKPN):
     architecture = "denoise_kpn_temporal"
@@ -108,29 +143,7 @@ class DenoiseKPNTemporal(DenoiseKPN):
         self.load_state_dict(state)
 
     def contract(self) -> ModelContract:
-        current = [ImageInput("color", RGB, "linear", "noisy beauty render of frame f", hdr=True,
-                              pass_name="Combined", source=1),
-                   ImageInput("albedo", RGB, "linear", "Denoising Albedo of frame f", pass_name="Denoising Albedo",
-                              source=1),
-                   ImageInput("normal", ("X", "Y", "Z"), "data", "camera-space Denoising Normal of frame f",
-                              pass_name="Denoising Normal", source=1),
-                   ImageInput("vector", ("X", "Y", "Z", "W"), "data",
-                              "Blender Vector pass of frame f (pixels, y up; towards frame f - 1 and from f + 1)",
-                              pass_name="Vector", source=1)]
-        neighbours = []
-        for source, (n, which) in ((0, ("prev", "f - 1")), (2, ("next", "f + 1"))):
-            for name, spec in (("color", current[0]), ("albedo", AUX["albedo"]), ("normal", AUX["normal"])):
-                neighbours.append(ImageInput(f"{n}_{name}", spec.channels, spec.color_space,
-                                             f"{spec.pass_name} of frame {which}, moved onto frame f along its "
-                                             "Vector pass by the runtime (absent: zeros)", hdr=spec.hdr,
-                                             pass_name=spec.pass_name, source=source, optional=True, fill=0.0,
-                                             warp=("vector", n)))
-        exposure = ScalarInput("exposure", "scale mapping the image's log-average luminance to 0.18",
-                               exposure_of=("color",))
-        output = ImageOutput("denoised", RGB, "linear", "denoised beauty of frame f", hdr=True, pass_name="Combined")
-        return ModelContract("denoise", (*current, *neighbours, exposure), (output,), scale=1,
-                             pad_multiple=self.unet.pad_multiple, tile_overlap=self.tile_overlap,
-                             alpha=AlphaRule(("color",), "denoised"))
+        return window_contract(self.unet.pad_multiple, self.tile_overlap)
 
     def clip_bounds(self, current: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per pixel and channel, in the log domain, this frame's 3 x 3 mean -+ ``clip_sigmas`` standard
@@ -191,3 +204,101 @@ class DenoiseKPNTemporal(DenoiseKPN):
         if self.residual:
             heads[0], correction = heads[0][:, :-3], heads[0][:, -3:]
         return self.finish(self.reconstruct(blended, heads), x, heads, correction, exposure)
+
+
+#: the starting gains of :class:`DenoiseKPNAccumulate`'s three agreement tests (learned, as logs): the mean
+#: |difference| of the warped neighbour's albedo, of its normal, and of its colour's local mean (log colour,
+#: 9 x 9 box) from frame f's; and how sharply a colour outside frame f's local range is cut (1 / log units)
+ACCUMULATE_GAINS = (5.0, 2.0, 10.0, 16.0)
+#: the box of the colour-mean test: wide enough that 4-spp noise averages out of it, so what it sees is
+#: shading that the vectors do not carry (moving shadows and highlights, changing light)
+MEAN_BOX = 9
+#: the starting gain of a neighbour's motion (see ``DenoiseKPNAccumulate.motion_gain``)
+MOTION_GAIN = 0.0
+
+
+@register
+class DenoiseKPNAccumulate(DenoiseKPN):
+    """The per-frame kernel predictor on frame f's samples pooled with its neighbours' (issue 26, its second
+    model): frames f - 1 and f + 1, warped onto frame f along the Vector pass by the runtime (the contract of
+    :class:`DenoiseKPNTemporal`), are averaged into frame f's colour, albedo and normal wherever they show the
+    same surface under the same light, and the per-frame network (the shipped ``denoise_kpn``'s weights, none
+    added) denoises that average. Up to three frames' samples go in (about 3x the spp where the vectors hold);
+    consecutive frames share two thirds of their samples, so their remaining error changes less from frame to
+    frame.
+
+    A neighbour pixel's weight is the product of fixed tests (their gains learnable, no network): it has a
+    surface (its warped normal is not zero: not absent, not off its frame, not the world), its warped albedo and
+    normal agree with frame f's (where the vectors are wrong or a texture finer than the warp's interpolation
+    moves, they disagree), its colour's 9 x 9 local mean agrees with frame f's (shading that the vectors do not
+    carry: moving shadows and highlights), and its colour's 3 x 3 mean lies within the range of frame f's 3 x 3
+    means over 5 x 5 pixels (TAA's neighbourhood clamp, which catches what the wide box dilutes: thin moving
+    highlights, fast motion over fine texture). Measured against the learned per-pixel blend of
+    :class:`DenoiseKPNTemporal` (0.1.0) on the temporal validation split at 4 spp: +0.9 dB over the per-frame
+    model where the blend gained +0.3 (docs/benchmarks.md, "Temporal denoising").
+    """
+    architecture = "denoise_kpn_accumulate"
+
+    def __init__(self, aux: list[str] = ("albedo", "normal"), widths: list[int] = (16, 32, 48, 64),
+                 kernel: int = 5, scales: int | None = None, demodulate: bool = False,
+                 finest_kernel: int | None = None, outlier_limit: float | None = None, residual: bool = False):
+        if list(aux) != ["albedo", "normal"]:
+            raise ValueError("the accumulating denoiser needs both guides (albedo, normal): they tell it where the "
+                             "vectors hold")
+        super().__init__(aux, widths, kernel, scales, demodulate, finest_kernel, outlier_limit, residual)
+        self.agreement_gain = nn.Parameter(torch.log(torch.tensor(ACCUMULATE_GAINS)))
+        # how much a neighbour's weight falls with how far its pixel moved (log1p of pixels): fast motion blurs
+        # within a frame and the warp's interpolation blurs fine detail more the further it reaches
+        self.motion_gain = nn.Parameter(torch.tensor(MOTION_GAIN))
+
+    def init_from(self, other: PostpassModel) -> None:
+        """From a trained per-frame ``denoise_kpn`` with the same parameters (its every weight; the gains start
+        at :data:`ACCUMULATE_GAINS`), or from this architecture."""
+        if other.architecture == "denoise_kpn" and other.params == self.params:
+            state = other.state_dict()
+            state["agreement_gain"] = self.agreement_gain.detach().clone()
+            state["motion_gain"] = self.motion_gain.detach().clone()
+            return self.load_state_dict(state)
+        return PostpassModel.init_from(self, other)
+
+    @property
+    def tile_overlap(self) -> int:
+        # the per-frame network's reach, plus the tests' windows around each pixel: the colour-mean box, or the
+        # clamp's 3 x 3 mean over 5 x 5 pixels
+        return super().tile_overlap + max(MEAN_BOX // 2, 1 + 2)
+
+    def contract(self) -> ModelContract:
+        return window_contract(self.unet.pad_multiple, self.tile_overlap)
+
+    def accumulate(self, x: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Frame f's ``color``, ``albedo`` and ``normal`` averaged with its warped neighbours' where they agree
+        (the class docstring's tests); the other inputs as given."""
+        gain = torch.exp(self.agreement_gain)
+        color, albedo, normal = torch.clamp(x["color"], min=0.0), x["albedo"], x["normal"]
+        log_now = torch.log1p(color * x["exposure"].reshape(-1, 1, 1, 1))
+        mean_now = F.avg_pool2d(log_now, MEAN_BOX, stride=1, padding=MEAN_BOX // 2, count_include_pad=False)
+        local = F.avg_pool2d(log_now, 3, stride=1, padding=1, count_include_pad=False)
+        high = F.max_pool2d(local, 5, stride=1, padding=2)
+        low = -F.max_pool2d(-local, 5, stride=1, padding=2)
+        totals = [color, albedo, normal]
+        weight_sum = torch.ones_like(color[:, :1])
+        flows = neighbour_flows(x["vector"])
+        for n in NEIGHBOURS:
+            c, a, m = torch.clamp(x[f"{n}_color"], min=0.0), x[f"{n}_albedo"], x[f"{n}_normal"]
+            log_c = torch.log1p(c * x["exposure"].reshape(-1, 1, 1, 1))
+            mean_c = F.avg_pool2d(log_c, MEAN_BOX, stride=1, padding=MEAN_BOX // 2, count_include_pad=False)
+            local_c = F.avg_pool2d(log_c, 3, stride=1, padding=1, count_include_pad=False)
+            outside = torch.clamp(torch.maximum(low - local_c, local_c - high).amax(1, keepdim=True), min=0.0)
+            surface = (m.square().sum(1, keepdim=True) > 0.25).to(m.dtype)
+            weight = surface * torch.exp(-gain[0] * (a - albedo).abs().mean(1, keepdim=True)
+                                         - gain[1] * (m - normal).abs().mean(1, keepdim=True)
+                                         - gain[2] * (mean_c - mean_now).abs().mean(1, keepdim=True)
+                                         - gain[3] * outside
+                                         - self.motion_gain * torch.log1p(flows[n].square().sum(1, keepdim=True).sqrt()))
+            totals = [t + weight * v for t, v in zip(totals, (c, a, m))]
+            weight_sum = weight_sum + weight
+        color, albedo, normal = (t / weight_sum for t in totals)
+        return {**x, "color": color, "albedo": albedo, "normal": normal}
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        return self.denoise(self.accumulate(self.named_inputs(inputs)))

@@ -175,3 +175,58 @@ def test_variance_clipping_pulls_what_the_vectors_do_not_carry_to_the_frame_and_
     highlight[..., 8, 8] = 20.0  # a reflection the vectors did not carry
     out = clipped.clip(highlight, clipped.clip_bounds(current))
     assert float(out[..., 8, 8].max()) < 1.0 and torch.allclose(out[..., :4, :4], current[..., :4, :4], atol=1e-6)
+
+
+def _absent(x):
+    return {**x, **{f"{n}_{p}": torch.zeros_like(x["color"]) for n in ("prev", "next")
+                    for p in ("color", "albedo", "normal")}}
+
+
+def test_accumulating_model_is_the_per_frame_model_on_the_pooled_samples():
+    """Grown from the per-frame model it keeps every weight: with no neighbour (absent, or off its frame) it is
+    that model exactly; neighbours that agree are averaged in before it runs; a neighbour whose shading the
+    vectors did not carry (three times brighter) or whose surface differs (another albedo) counts for nothing."""
+    base = build("denoise_kpn", seed=3, **PARAMS)
+    pooled = build("denoise_kpn_accumulate", seed=4, **PARAMS)
+    pooled.init_from(base)
+    pooled.requires_grad_(False)
+    x = _inputs(torch.Generator().manual_seed(0))
+    expected = _run(base, x)
+    assert torch.allclose(_run(pooled, _absent(x)), expected, rtol=1e-5, atol=1e-6)
+    same = _run(pooled, {**x, **{f"{n}_{p}": x[p] for n in ("prev", "next") for p in ("color", "albedo", "normal")}})
+    assert torch.allclose(same, expected, rtol=1e-5, atol=1e-6)  # the same samples again: the same average
+    # other samples of the same surfaces: the average of the three frames is what the per-frame model filters
+    rng = torch.Generator().manual_seed(1)
+    guides = {f"{n}_{p}": x[p] for n in ("prev", "next") for p in ("albedo", "normal")}
+    others = {"prev_color": x["color"] * (1 + 0.02 * torch.randn(x["color"].shape, generator=rng)),
+              "next_color": x["color"] * (1 + 0.02 * torch.randn(x["color"].shape, generator=rng))}
+    weights = pooled.accumulate({**x, **guides, **others})
+    mean = (x["color"] + others["prev_color"] + others["next_color"]) / 3
+    assert float((weights["color"] - x["color"]).abs().mean()) > 0.5 * float((mean - x["color"]).abs().mean())
+    brighter = {**x, **guides, "prev_color": x["color"] * 3, "next_color": x["color"] * 3}
+    assert torch.allclose(pooled.accumulate(brighter)["color"], x["color"], rtol=0.02, atol=1e-3)
+    other_surface = {**x, **{f"{n}_normal": x["normal"] for n in ("prev", "next")},
+                     **{f"{n}_albedo": 1 - x["albedo"] for n in ("prev", "next")},
+                     "prev_color": x["color"] * 0.9, "next_color": x["color"] * 0.9}
+    moved = (pooled.accumulate(other_surface)["color"] - x["color"]).abs().mean()
+    assert float(moved) < 0.3 * float((x["color"] * 0.1).abs().mean())
+    with pytest.raises(ValueError, match="it is denoise_kpn"):
+        build("denoise_kpn_accumulate", **{**PARAMS, "kernel": 3}).init_from(base)
+
+
+def test_accumulating_model_exports_with_the_window_contract(tmp_path):
+    from export import export_checkpoint
+    from ml_core.checkpoint import save_checkpoint
+
+    model = build("denoise_kpn_accumulate", seed=2, **PARAMS)
+    model.init_from(build("denoise_kpn", seed=1, **PARAMS))
+    learned = build("denoise_kpn_temporal", **PARAMS).contract()
+    assert [i.name for i in model.contract().inputs] == [i.name for i in learned.inputs]  # either one runs a window
+    checkpoint = tmp_path / "best.pt"
+    save_checkpoint(checkpoint, model, name="denoise_kpn_accumulate_tiny", version="0.0.1",
+                    training={"command": "test", "seed": 2, "dataset_fingerprint": "none", "metrics": {}})
+    (report,) = export_checkpoint(checkpoint, tmp_path / "models")
+    assert report.parity_error <= report.tolerance
+    from addon.runtime.registry import Registry
+    contract = Registry(tmp_path / "models").get("denoise_kpn_accumulate_tiny").contract
+    assert contract.input("prev_color").warp == ("vector", "prev") and contract.input("next_albedo").source == 2
