@@ -25,8 +25,9 @@ Within ``--minutes`` of wall time, start-up, rendering, training, export and eva
 5. **Write MODELS_DIR whole** (built beside it, renamed into place): a complete models folder
    (``registry.json``) that ``postpass denoise --models-dir MODELS_DIR`` and the add-on read: the fine-tuned
    ``denoise_kpn_shot`` (its metadata names the shot file, its sha256, the base model, the minutes, the pairs
-   and the held-out gain) and copies of every other shipped model, or every shipped model when the fine-tune
-   did not help; and ``finetune.json``, the report. A MODELS_DIR that holds something other than an earlier
+   and the held-out gain), the same network inside the shipped temporal model's pooling of neighbouring
+   frames as ``denoise_kpn_shot_temporal`` (what ``--temporal`` and Blender's animations then run), and copies
+   of every other shipped model; or every shipped model when the fine-tune did not help; and ``finetune.json``, the report. A MODELS_DIR that holds something other than an earlier
    fine-tune is refused, never overwritten.
 
 Interrupted (Ctrl-C, SIGTERM: exit 130), the same command resumes: renders are written atomically into the
@@ -63,6 +64,10 @@ from ml_core.shot import (DEFAULT_GENERAL, EXIT_INTERRUPTED, EXIT_OK, HELD_OUT_V
 
 BASE_MODEL = "denoise_kpn"
 SHOT_MODEL = "denoise_kpn_shot"
+#: the shipped temporal denoiser, and the fine-tuned network in its place: its architecture pools frames f-1 and
+#: f+1 into frame f and runs the per-frame network (``denoise_kpn_accumulate``), so the shot's animations get
+#: the fine-tune and the pooling together, with no training of their own
+SHIPPED_TEMPORAL, SHOT_TEMPORAL_MODEL = "denoise_kpn_temporal", "denoise_kpn_shot_temporal"
 #: seconds kept back for export, evaluation and writing the folder (plus a share of the budget)
 RESERVE_SECONDS, RESERVE_SHARE = 10.0, 0.03
 #: the held-out gain a fine-tuned model must show to be kept: less is within the noise of four images
@@ -178,6 +183,29 @@ def stamp_metadata(folder: Path, name: str, record: dict) -> None:
     with atomic_output(entry.path) as tmp:
         Path(tmp).write_bytes(data)
     registry.publish(name, entry.path.name, hashlib.sha256(data).hexdigest(), meta)
+
+
+def export_temporal(checkpoint: Path, staging: Path, shot: Shot) -> bool:
+    """Publish :data:`SHOT_TEMPORAL_MODEL` in ``staging``: the shipped temporal model with the fine-tuned
+    per-frame weights of ``checkpoint`` (its pooling parameters kept). False, and nothing written, when the
+    shipped temporal model does not run the per-frame network inside (another architecture or size)."""
+    from ml_core.checkpoint import load_checkpoint, save_checkpoint
+    from ml_core.shipped import model_from_onnx
+
+    from . import export_checkpoint
+
+    per_frame, config = load_checkpoint(checkpoint)
+    temporal, _ = model_from_onnx(Registry(DEFAULT_MODELS_DIR).get(SHIPPED_TEMPORAL).path)
+    if temporal.architecture != "denoise_kpn_accumulate" or temporal.params != per_frame.params:
+        return False
+    temporal.load_state_dict({**temporal.state_dict(), **per_frame.state_dict()})
+    pooled = checkpoint.with_name("temporal.pt")
+    save_checkpoint(pooled, temporal, name=SHOT_TEMPORAL_MODEL, version=config["version"],
+                    training=config["training"])
+    export_checkpoint(pooled, staging, name=SHOT_TEMPORAL_MODEL,
+                      note=f"the per-frame network fine-tuned on the shot {shot.path.name} (sha256 "
+                           f"{shot.sha256[:12]}) inside the shipped {SHIPPED_TEMPORAL}'s pooling of frames f-1, f+1")
+    return True
 
 
 def add_shipped_models(folder: Path, skip: set[str]) -> list[str]:
@@ -299,9 +327,13 @@ def finetune(shot_path: Path, out: Path, minutes: float, work: Path | None = Non
             "held_out": {"noisy_psnr": round(scores["noisy"], 3), "base_psnr": round(scores[BASE_MODEL], 3),
                          "finetuned_psnr": round(scores[SHOT_MODEL], 3), "gain_db": gain},
         }
+        temporal = None
         if kept == "finetuned":
             stamp_metadata(staging, SHOT_MODEL, record)
-            add_shipped_models(staging, skip={BASE_MODEL})
+            if export_temporal(run_dir / "last.pt", staging, shot):
+                temporal = SHOT_TEMPORAL_MODEL
+                stamp_metadata(staging, SHOT_TEMPORAL_MODEL, record)
+            add_shipped_models(staging, skip={BASE_MODEL} | ({SHIPPED_TEMPORAL} if temporal else set()))
         else:
             registry_path = staging / REGISTRY_FILE
             raw = json.loads(registry_path.read_text())
@@ -311,6 +343,7 @@ def finetune(shot_path: Path, out: Path, minutes: float, work: Path | None = Non
             add_shipped_models(staging, skip=set())
         clock.leave()
         report = {**record, "kept": kept, "model": SHOT_MODEL if kept == "finetuned" else BASE_MODEL,
+                  "temporal_model": temporal or SHIPPED_TEMPORAL,
                   "models_dir": str(out),
                   "seconds": {**{k: round(v, 1) for k, v in clock.state["stages"].items()},
                               "total": round(clock.elapsed(), 1)}}

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from addon.runtime.registry import DEFAULT_MODELS_DIR, Registry
 
@@ -112,7 +113,21 @@ def test_finetune_resumes_after_sigterm_and_writes_a_complete_models_folder(shot
     assert choice.entry.name == report["model"]
     if report["kept"] == "finetuned":
         assert report["held_out"]["gain_db"] >= 0.05 and report["model"] == "denoise_kpn_shot"
-        assert set(registry.entries) == shipped - {"denoise_kpn"} | {"denoise_kpn_shot"}
+        assert set(registry.entries) == shipped - {"denoise_kpn", "denoise_kpn_temporal"} | {
+            "denoise_kpn_shot", "denoise_kpn_shot_temporal"}
+        # animations run the fine-tuned network inside the shipped pooling of frames f-1, f+1
+        assert report["temporal_model"] == "denoise_kpn_shot_temporal"
+        window = registry.choice("denoise", {"color", "albedo", "normal", "vector"}, files=True, exact=False,
+                                 frame_source=1)
+        assert window.entry.name == "denoise_kpn_shot_temporal"
+        from ml_core.shipped import model_from_onnx
+
+        shot_net, _ = model_from_onnx(registry.get("denoise_kpn_shot").path)
+        pooled, _ = model_from_onnx(registry.get("denoise_kpn_shot_temporal").path)
+        shipped_pooled, _ = model_from_onnx(Registry(DEFAULT_MODELS_DIR).get("denoise_kpn_temporal").path)
+        for key, value in pooled.state_dict().items():
+            source = shot_net.state_dict().get(key, shipped_pooled.state_dict()[key])
+            assert torch.equal(value, source), key
         import onnx
 
         meta = {p.key: p.value for p in onnx.load(str(registry.get("denoise_kpn_shot").path)).metadata_props}
@@ -121,10 +136,46 @@ def test_finetune_resumes_after_sigterm_and_writes_a_complete_models_folder(shot
         assert record["held_out"] == report["held_out"] and record["minutes"] == 0.75
     else:
         assert report["held_out"]["gain_db"] < 0.05 and report["model"] == "denoise_kpn"
-        assert set(registry.entries) == shipped
+        assert set(registry.entries) == shipped and report["temporal_model"] == "denoise_kpn_temporal"
 
     # the farm command picks it from the folder
     result = subprocess.run([sys.executable, "-m", "addon.cli", "denoise", str(held), "-o", str(tmp_path / "d.exr"),
                              "--models-dir", str(out)], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert f"denoise: {report['model']}" in result.stdout + result.stderr
+
+
+def test_a_kept_fine_tune_also_runs_inside_the_shipped_temporal_pooling(tmp_path):
+    """``export_temporal``: the fine-tuned per-frame weights go into the shipped temporal model's architecture
+    (its pooling parameters kept) as ``denoise_kpn_shot_temporal``, a parity-checked model of windows of
+    frames; a per-frame network of another size is refused (False, nothing written)."""
+    from export.finetune import SHOT_TEMPORAL_MODEL, export_temporal
+    from ml_core.checkpoint import save_checkpoint
+    from ml_core.models import build
+    from ml_core.shipped import model_from_onnx
+
+    shipped = Registry(DEFAULT_MODELS_DIR)
+    net, meta = model_from_onnx(shipped.get("denoise_kpn").path)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.01)  # "fine-tuned"
+    run = tmp_path / "run"
+    training = {"command": "test", "seed": 0, "dataset_fingerprint": "none", "metrics": {}}
+    save_checkpoint(run / "last.pt", net, name="denoise_kpn_shot", version="0.9.0-shot", training=training)
+    shot = type("Shot", (), {"path": Path("/shots/sh010.blend"), "sha256": "ab" * 32})()
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    assert export_temporal(run / "last.pt", staging, shot)
+    registry = Registry(staging)
+    assert registry.verify(SHOT_TEMPORAL_MODEL) is None
+    pooled, _ = model_from_onnx(registry.get(SHOT_TEMPORAL_MODEL).path)
+    base, _ = model_from_onnx(shipped.get("denoise_kpn_temporal").path)
+    for key, value in pooled.state_dict().items():
+        assert torch.equal(value, net.state_dict()[key] if key in net.state_dict() else base.state_dict()[key]), key
+    assert registry.get(SHOT_TEMPORAL_MODEL).contract.input("prev_color").warp == ("vector", "prev")
+
+    small = build("denoise_kpn", seed=0, **{**net.params, "widths": [8, 12, 16], "scales": 3})
+    save_checkpoint(run / "last.pt", small, name="denoise_kpn_shot", version="0.0.1", training=training)
+    other = tmp_path / "other"
+    other.mkdir()
+    assert not export_temporal(run / "last.pt", other, shot) and not any(other.iterdir())
