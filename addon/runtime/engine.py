@@ -190,8 +190,11 @@ class Model:
         overlap = c.tile_overlap + motion  # large motion widens every tile's margin: plan_grid sizes tiles by it
         rule = c.alpha
         alpha_output = rule.output if rule and any(alphas.get(src) is not None for src in rule.sources) else None
+        # inputs counted free of NaN/Inf stay so through the warps and scaling above (estimated ones are not
+        # counted): their tiles skip the search
+        finite = {name for name, count in counts.items() if not count}
         outputs, tiles = self._run_tiles(images, scalars, height, width, tile_size, overlap, alpha_output, progress,
-                                         exact_tiles)
+                                         exact_tiles, finite)
         if alpha_output:
             self._restore_alpha(outputs[alpha_output], alphas, scalars)
         if rule is not None:  # grey in, grey out: every colour source of the result was grey
@@ -204,7 +207,7 @@ class Model:
 
     def _run_tiles(self, images: dict, scalars: dict, height: int, width: int, tile_size: int | None,
                    overlap: int, alpha_output: str | None, progress,
-                   exact_tiles: bool = False) -> tuple[dict[str, np.ndarray], int]:
+                   exact_tiles: bool = False, finite: set[str] = frozenset()) -> tuple[dict[str, np.ndarray], int]:
         """Every output, blended from overlapping tiles; ``alpha_output`` gets one more channel, left for alpha."""
         c, s = self.contract, self.contract.scale
         canvas_h, canvas_w = round_up(height, c.pad_multiple), round_up(width, c.pad_multiple)
@@ -226,7 +229,7 @@ class Model:
                 for spec in c.image_inputs:
                     g = s if spec.grid == "output" else 1
                     box = (row.win0 * g, row.win1 * g, col.win0 * g, col.win1 * g)
-                    feed[spec.name] = input_tile(images.get(spec.name), spec, box)
+                    feed[spec.name] = input_tile(images.get(spec.name), spec, box, spec.name in finite)
                 for out_spec, result in zip(c.outputs, self.session.ort.run(names, feed)):
                     tile_out = result[0].transpose(1, 2, 0)
                     if out_spec.color_space == "srgb":
@@ -361,20 +364,25 @@ def _check_sizes(c: ModelContract, images: dict, label) -> tuple[int, int]:
     return height, width
 
 
-def input_tile(arr: np.ndarray | None, spec: ImageInput, box: tuple[int, int, int, int]) -> np.ndarray:
+def input_tile(arr: np.ndarray | None, spec: ImageInput, box: tuple[int, int, int, int],
+               finite: bool = False) -> np.ndarray:
     """One 1 x C x h x w tile: edge-padded past the image (the canvas is padded bottom/right), NaN/Inf zeroed,
-    sRGB-encoded if the model wants sRGB; a constant ``fill`` for an absent optional input."""
+    sRGB-encoded if the model wants sRGB; a constant ``fill`` for an absent optional input. ``finite``: the
+    image is known to hold no NaN/Inf (counted before tiling), so the search for them is skipped and a tile
+    of a float32 image is one copy (the transpose), not three."""
     y0, y1, x0, x1 = box
     if arr is None:
         return np.full((1, len(spec.channels), y1 - y0, x1 - x0), spec.fill, np.float32)
-    part = np.array(arr[y0:y1, x0:x1], dtype=np.float32)
+    part = arr[y0:y1, x0:x1]
     short_y, short_x = (y1 - y0) - part.shape[0], (x1 - x0) - part.shape[1]
     if short_y or short_x:
         part = np.pad(part, ((0, short_y), (0, short_x), (0, 0)), mode="edge")
-    part[~np.isfinite(part)] = 0.0  # counted once per image before tiling
+    if not finite:
+        part = np.array(part, dtype=np.float32)  # a copy: the caller's image is never changed
+        part[~np.isfinite(part)] = 0.0  # counted once per image before tiling
     if spec.color_space == "srgb":
         part = color.srgb_encode(part)
-    return np.ascontiguousarray(part.transpose(2, 0, 1)[None])
+    return np.ascontiguousarray(part.transpose(2, 0, 1)[None], dtype=np.float32)
 
 
 def _count_overflow(arr: np.ndarray) -> int:
