@@ -27,8 +27,9 @@ Within ``--minutes`` of wall time, start-up, rendering, training, export and eva
    ``denoise_kpn_shot`` (its metadata names the shot file, its sha256, the base model, the minutes, the pairs
    and the held-out gain), the same network inside the shipped temporal model's pooling of neighbouring
    frames as ``denoise_kpn_shot_temporal`` (what ``--temporal`` and Blender's animations then run), and copies
-   of every other shipped model; or every shipped model when the fine-tune did not help; and ``finetune.json``, the report. A MODELS_DIR that holds something other than an earlier
-   fine-tune is refused, never overwritten.
+   of every other shipped model; or every shipped model when the fine-tune did not help; and
+   ``finetune.json``, the report. A MODELS_DIR that holds something other than an earlier fine-tune is
+   refused, never overwritten.
 
 Interrupted (Ctrl-C, SIGTERM: exit 130), the same command resumes: renders are written atomically into the
 work folder (``--work``, default ``~/.cache/postpass/finetune/<shot sha256>-m<minutes>-s<seed>-<target>``), training

@@ -190,9 +190,11 @@ class Model:
         overlap = c.tile_overlap + motion  # large motion widens every tile's margin: plan_grid sizes tiles by it
         rule = c.alpha
         alpha_output = rule.output if rule and any(alphas.get(src) is not None for src in rule.sources) else None
-        # inputs counted free of NaN/Inf stay so through the warps and scaling above (estimated ones are not
-        # counted): their tiles skip the search
-        finite = {name for name, count in counts.items() if not count}
+        # inputs counted free of NaN/Inf stay so through the scaling above, and through a warp along a Vector
+        # pass that was counted free of them too (not along uncounted key chains; estimated inputs are not
+        # counted either): their tiles skip the search
+        finite = {spec.name for spec in c.image_inputs if counts.get(spec.name) == 0
+                  and (not spec.warp or (counts.get(spec.warp[0]) == 0 and not key_chains))}
         outputs, tiles = self._run_tiles(images, scalars, height, width, tile_size, overlap, alpha_output, progress,
                                          exact_tiles, finite)
         if alpha_output:

@@ -3,9 +3,10 @@
 Two architectures share one contract (:func:`window_contract`: frame f and its warped neighbours f - 1, f + 1):
 :class:`DenoiseKPNAccumulate` pools the three frames' samples by fixed agreement tests and runs the per-frame
 network on the pool (shipped as ``denoise_kpn_temporal`` 0.2.0); :class:`DenoiseKPNTemporal`, described below,
-lets a U-Net that reads all three frames choose the blend (0.1.0). Measured side by side (docs/benchmarks.md),
-the pool gains about three times as much over the per-frame model as the learned blend did on 26 training
-sequences; the blend is kept to reproduce 0.1.0 and to grow from when there is data to learn it.
+lets a U-Net that reads all three frames choose the blend (0.1.0). Measured side by side at 4 spp
+(docs/benchmarks.md, one bench run): the pool +0.51 / +0.37 dB over the per-frame model on the test split / the
+authored animations, the blend learned from 26 training sequences +0.24 / +0.30, and the pool keeps fast motion
+that the blend lost 2.9 dB on; the blend is kept to reproduce 0.1.0 and to grow from when there is data.
 
 An animation's neighbouring frames hold independent samples of mostly the same surfaces. Blender's Vector pass
 says exactly where each pixel was one frame before and will be one frame after, so the previous and the next
@@ -239,9 +240,7 @@ class DenoiseKPNAccumulate(DenoiseKPN):
     fast motion over fine texture; relative to frame f's noise, so it lets more samples in at 4 spp than at 16,
     where a frame's own detail is worth more than a neighbour's samples blurred by the warp's interpolation;
     a fixed range, the 5 x 5 min/max of 3 x 3 means (TAA's clamp), measured 0.45 dB lower at 16 spp on the
-    test split). Measured against the learned per-pixel blend of
-    :class:`DenoiseKPNTemporal` (0.1.0) on the temporal validation split at 4 spp: +0.9 dB over the per-frame
-    model where the blend gained +0.3 (docs/benchmarks.md, "Temporal denoising").
+    test split). Figures against the learned blend of :class:`DenoiseKPNTemporal` (0.1.0): the module docstring.
     """
     architecture = "denoise_kpn_accumulate"
 
@@ -254,7 +253,9 @@ class DenoiseKPNAccumulate(DenoiseKPN):
         super().__init__(aux, widths, kernel, scales, demodulate, finest_kernel, outlier_limit, residual)
         self.agreement_gain = nn.Parameter(torch.log(torch.tensor(ACCUMULATE_GAINS)))
         # how much a neighbour's weight falls with how far its pixel moved (log1p of pixels): fast motion blurs
-        # within a frame and the warp's interpolation blurs fine detail more the further it reaches
+        # within a frame and the warp's interpolation blurs fine detail more the further it reaches. 0 measured
+        # best; it is also what reads the Vector pass in the graph, which the contract needs as an input (the
+        # runtime warps the neighbours along it) and an ONNX export drops when no operation reads it
         self.motion_gain = nn.Parameter(torch.tensor(MOTION_GAIN))
 
     def init_from(self, other: PostpassModel) -> None:
@@ -280,7 +281,8 @@ class DenoiseKPNAccumulate(DenoiseKPN):
         (the class docstring's tests); the other inputs as given."""
         gain = torch.exp(self.agreement_gain)
         color, albedo, normal = torch.clamp(x["color"], min=0.0), x["albedo"], x["normal"]
-        log_now = torch.log1p(color * x["exposure"].reshape(-1, 1, 1, 1))
+        exposure = x["exposure"].reshape(-1, 1, 1, 1)
+        log_now = torch.log1p(color * exposure)
         mean_now = F.avg_pool2d(log_now, MEAN_BOX, stride=1, padding=MEAN_BOX // 2, count_include_pad=False)
         local = F.avg_pool2d(log_now, 3, stride=1, padding=1, count_include_pad=False)
         # the standard error of that 3 x 3 mean: its pixels' spread / 3 (noise, wide at few samples)
@@ -292,7 +294,7 @@ class DenoiseKPNAccumulate(DenoiseKPN):
         flows = neighbour_flows(x["vector"])
         for n in NEIGHBOURS:
             c, a, m = torch.clamp(x[f"{n}_color"], min=0.0), x[f"{n}_albedo"], x[f"{n}_normal"]
-            log_c = torch.log1p(c * x["exposure"].reshape(-1, 1, 1, 1))
+            log_c = torch.log1p(c * exposure)
             mean_c = F.avg_pool2d(log_c, MEAN_BOX, stride=1, padding=MEAN_BOX // 2, count_include_pad=False)
             local_c = F.avg_pool2d(log_c, 3, stride=1, padding=1, count_include_pad=False)
             outside = torch.clamp((local_c - local).abs() - tolerance, min=0.0).amax(1, keepdim=True)

@@ -200,9 +200,9 @@ def test_accumulating_model_is_the_per_frame_model_on_the_pooled_samples():
     guides = {f"{n}_{p}": x[p] for n in ("prev", "next") for p in ("albedo", "normal")}
     others = {"prev_color": x["color"] * (1 + 0.02 * torch.randn(x["color"].shape, generator=rng)),
               "next_color": x["color"] * (1 + 0.02 * torch.randn(x["color"].shape, generator=rng))}
-    weights = pooled.accumulate({**x, **guides, **others})
+    pool = pooled.accumulate({**x, **guides, **others})
     mean = (x["color"] + others["prev_color"] + others["next_color"]) / 3
-    assert float((weights["color"] - x["color"]).abs().mean()) > 0.5 * float((mean - x["color"]).abs().mean())
+    assert float((pool["color"] - x["color"]).abs().mean()) > 0.5 * float((mean - x["color"]).abs().mean())
     brighter = {**x, **guides, "prev_color": x["color"] * 3, "next_color": x["color"] * 3}
     assert torch.allclose(pooled.accumulate(brighter)["color"], x["color"], rtol=0.02, atol=1e-3)
     other_surface = {**x, **{f"{n}_normal": x["normal"] for n in ("prev", "next")},

@@ -203,3 +203,17 @@ def test_the_batch_plans_windows_with_absent_ends_and_neighbours_outside_the_chu
     assert names(listed) == [[None, "beauty.1002.exr", "beauty.1003.exr"], ["beauty.1002.exr", "beauty.1003.exr", None]]
     per_frame = plan("denoise", [pattern], out, [1003])
     assert names(per_frame) == [["beauty.1003.exr"]] and per_frame[0].frame_source == 0
+
+
+def test_nan_in_the_vector_pass_never_reaches_the_network_through_the_warped_neighbours(temporal_name):
+    """The warped neighbours are only as finite as the Vector pass they move along: a NaN there is zeroed and
+    counted like any other, and the neighbours it moved are searched too, so the output stays finite."""
+    rng = np.random.default_rng(4)
+    h, w = 40, 48
+    frame = {"color": rng.random((h, w, 3), np.float32), "albedo": rng.random((h, w, 3), np.float32),
+             "normal": np.tile(np.array([0.0, 0.0, 1.0], np.float32), (h, w, 1))}
+    vector = np.zeros((h, w, 4), np.float32)
+    vector[10:14, 20:24] = np.nan
+    inputs = {**frame, "vector": vector, **{f"{n}_{k}": v for n in ("prev", "next") for k, v in frame.items()}}
+    result = api.run("denoise", inputs, model=temporal_name, frame_source=1)
+    assert result.nonfinite == {"vector": 64} and np.all(np.isfinite(result.image))
