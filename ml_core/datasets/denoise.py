@@ -17,7 +17,9 @@ views (AgX, Filmic) and photo tools do: the model must not learn one curve's cli
 
 ``clean_guides: "supervise"`` (issue 30): the clean guides the v2 target stores (its Denoising Albedo and Normal at
 512 spp) beside the noisy ones, as ``albedo_clean`` / ``normal_clean``, for a model that learns to clean its guides
-(``denoise_kpn``'s ``prefilter``, as OIDN's Accurate mode prefilters them).
+(``denoise_kpn``'s ``prefilter``, as OIDN's Accurate mode prefilters them). ``clean_guides: "input"``: the model
+reads those clean guides in place of the noisy ones (OIDN's ``cleanAux``), which measures what a perfect prefilter
+could give at most (docs/benchmarks.md: +0.49 dB on the authored set, issue 30).
 """
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ from .base import DATASETS, SceneDataset
 @DATASETS.register("denoise")
 class DenoiseDataset(SceneDataset):
     kinds = {"normal": NORMAL, "normal_clean": NORMAL}
-    CLEAN_GUIDES = (None, "supervise")
+    CLEAN_GUIDES = (None, "supervise", "input")
 
     def __init__(self, root, split: str, spp: tuple[int, ...] | None = None, fireflies: float = 0.0,
                  firefly_range: tuple[float, float] = (3.0, 5.0), ldr: bool = False, jpeg: float = 0.0,
@@ -59,7 +61,10 @@ class DenoiseDataset(SceneDataset):
         sample = {"color": noisy["Combined"][..., :3], "albedo": np.clip(noisy["Denoising Albedo"], 0.0, 1.0),
                   "normal": noisy["Denoising Normal"], "depth": noisy["Denoising Depth"],
                   "target": target["Combined"][..., :3]}
-        if self.clean_guides == "supervise":
+        if self.clean_guides == "input":  # the model reads clean guides (OIDN's cleanAux), as a prefilter gives
+            sample["albedo"] = np.clip(target["Denoising Albedo"], 0.0, 1.0)
+            sample["normal"] = target["Denoising Normal"]
+        elif self.clean_guides == "supervise":
             sample["albedo_clean"] = np.clip(target["Denoising Albedo"], 0.0, 1.0)
             sample["normal_clean"] = target["Denoising Normal"]
         return sample, {"spp": float(spp)}

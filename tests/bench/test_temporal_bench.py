@@ -113,6 +113,19 @@ def test_temporal_benchmark_scores_every_method_on_both_sets(sequences, temporal
     for name in methods:
         assert math.isclose(sets["authored"]["metrics"][name]["4"]["psnr"],
                             sets["test"]["per_scene"][name]["4"]["psnr"][0], abs_tol=1e-3)
+        # each sequence's ratio to OIDN, their median: OIDN's own is 1, ours a ratio of the per-sequence errors
+        assert m[PEER]["4"]["temporal_vs_oidn_median"] == 1.0
+        mine = r["per_scene"]["postpass denoise_kpn"]["4"]["temporal"]
+        theirs = r["per_scene"][PEER]["4"]["temporal"]
+        assert math.isclose(m["postpass denoise_kpn"]["4"]["temporal_vs_oidn_median"],
+                            np.median(np.divide(mine, theirs)), rel_tol=1e-6)
+        floor = r["reference_floor"]
+        if peers.pyoidn_available():  # the references' own noise: above zero, far below the noisy frames' error
+            assert len(floor["per_scene"]) == r["scenes"] and math.isclose(floor["mean"], np.mean(floor["per_scene"]))
+            assert 0 < floor["mean"] < 0.5 * m["noisy"]["4"]["temporal"]
+            assert math.isclose(floor["share"]["4"]["of_oidn"], floor["mean"] / m[PEER]["4"]["temporal"], rel_tol=1e-6)
+        else:
+            assert floor is None
     row = result["versus"]["psnr"]["postpass denoise_kpn_temporal"]["4"]
     assert set(row) == {"test", "authored", "gap"} and math.isclose(row["gap"], row["authored"] - row["test"])
     ratio = result["versus"]["temporal_ratio"]["postpass denoise_kpn_temporal"]["4"]
@@ -127,6 +140,7 @@ def test_temporal_benchmark_scores_every_method_on_both_sets(sequences, temporal
     assert "authored temporal" in report and "### Ours - blender-oidn (accurate, high)" in report
     assert "### Per family, test, 4 spp" in report and "### Per family, authored, 4 spp" in report
     assert "### Targets (issue 26)" in report
+    assert ("noise floor" in report) == peers.pyoidn_available()
     assert "| postpass denoise_kpn_temporal |" in capsys.readouterr().out
     for image in ("temporal_frames.png", "temporal_crops.png", "temporal_crops_authored.png"):
         assert (out / image).stat().st_size > 1000
@@ -163,6 +177,18 @@ def moving_sequence(frames: int = 4, shift: int = 2, size: int = 24, seed: int =
     vector = np.zeros((size, size, 4), np.float32)
     vector[..., 0] = vector[..., 2] = -shift
     return images, [vector] * frames
+
+
+def test_the_reference_floor_names_the_sequences_whose_own_noise_is_most_of_oidns_error():
+    # floors 0.010 and 0.002 against OIDN's 0.015 and 0.020: the first is over half of OIDN's error there
+    floor = temporal.floor_summary([0.010, 0.002], {"4": [0.015, 0.020], "16": [0.030]})
+    assert floor["mean"] == pytest.approx(0.006) and floor["per_scene"] == [0.010, 0.002]
+    assert floor["share"]["4"]["of_oidn"] == pytest.approx(0.006 / 0.0175) and floor["share"]["4"]["over_half"] == [0]
+    assert "16" not in floor["share"]  # a level whose sequences do not line up is left out
+    assert temporal.floor_summary([0.01, None], {"4": [0.02, 0.02]}) is None  # not measured (no pyoidn)
+    lines = temporal.floor_lines({"authored": {"reference_floor": floor, "scene_names": ["anim_neon", "anim_room"]}},
+                                 "4")
+    assert len(lines) == 2 and "anim_neon" in lines[0] and "anim_room" not in lines[0] and "34%" in lines[0]
 
 
 def test_temporal_error_sees_flicker_along_blenders_vectors_not_motion():

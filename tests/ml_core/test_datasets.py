@@ -152,5 +152,11 @@ def test_denoise_clean_guides_come_from_the_target_and_travel_with_the_crop(tiny
     # the clean albedo's values are the target's (any crop and flip of them keeps the set of values)
     values = np.unique(np.round(np.clip(clean_albedo, 0, 1), 5))
     assert np.isin(np.round(supervised[0]["albedo_clean"].numpy(), 5), values).all()
+    # "input": the model reads the clean guides in place of the noisy ones (the upper bound of a prefilter)
+    cleaned = make_dataset("denoise", tiny_dataset, "train", clean_guides="input", **options)
+    for i in range(len(plain)):
+        a, b, c = plain[i], supervised[i], cleaned[i]
+        assert torch.equal(c["albedo"], b["albedo_clean"]) and torch.equal(c["normal"], b["normal_clean"])
+        assert torch.equal(c["color"], a["color"]) and "albedo_clean" not in c
     with pytest.raises(ValueError, match="clean_guides must be one of"):
         make_dataset("denoise", tiny_dataset, "train", clean_guides="yes", **options)

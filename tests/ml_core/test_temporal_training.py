@@ -230,3 +230,27 @@ def test_accumulating_model_exports_with_the_window_contract(tmp_path):
     from addon.runtime.registry import Registry
     contract = Registry(tmp_path / "models").get("denoise_kpn_accumulate_tiny").contract
     assert contract.input("prev_color").warp == ("vector", "prev") and contract.input("next_albedo").source == 2
+
+
+def test_inbetween_items_from_sequences_take_two_references_as_keys_and_one_between(temporal_sequences):
+    """Issue 28's retrain on larger motion reads the temporal / guided presets' sequences: keys two frames
+    apart (the only spacing 3 frames allow), their Vector passes as they are (two steps: the models' own
+    convention), the reference between them the target, and the runtime's flow between the keys."""
+    from addon.runtime.estimate import optical_flow
+    from addon.runtime.exr import read_exr
+
+    ds = make_dataset("inbetween", temporal_sequences, "train", crop=32, crops_per_scene=2, augment=False, flow=True)
+    assert ds.spacings == (2,)
+    scene = ds.scenes[0]
+    frames = [read_exr(scene / render.sequence_name(f)) for f in (1, 2, 3)]
+    item = ds[0]
+    assert float(item["t"]) == 0.5 and float(item["steps"]) == 2.0
+    as_item = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))  # noqa: E731
+    for key, exr, name in (("frame0", frames[0], "Combined"), ("target", frames[1], "Combined"),
+                           ("frame1", frames[2], "Combined"), ("vectors0", frames[0], "Vector"),
+                           ("vectors1", frames[2], "Vector")):
+        assert torch.equal(item[key], as_item(exr.get(name)[..., :item[key].shape[0]])), key
+    flow = optical_flow(frames[0].get("Combined")[..., :3], frames[2].get("Combined")[..., :3])
+    assert torch.allclose(item["flow0"], as_item(flow))
+    with pytest.raises(ValueError, match="holds 3 sequence frames; key spacings \\[4\\] need more"):
+        make_dataset("inbetween", temporal_sequences, "train", spacings=[4])
