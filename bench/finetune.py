@@ -23,6 +23,11 @@ For each shot (default: the authored stills complete in ``--authored``, each wit
    models folder through ``addon.runtime``, by the name its report gives), all given colour + albedo + normal;
    tone-mapped PSNR / SSIM, relMSE and HDR-FLIP (``bench.denoise.score``).
 
+4. **The animation**, for an animated scene (``anim_room_lamp`` ...: frames 1..F at ``--spp`` with a reference
+   each): every frame through Blender's OIDN, the shipped per-frame and temporal models and each budget's two
+   fine-tuned models (per frame, and the temporal one its report names), mean PSNR and the temporal error
+   relative to OIDN's (``bench.temporal``; :func:`score_animation`).
+
 The report: a table per spp (rows: the shots, then the mean; columns: every method's PSNR, then per budget the
 fine-tuned model minus Blender's OIDN and minus the shipped model, the fine-tune's wall minutes and its own
 held-out gain), the issue's targets at ``--spp`` (the mean over the shots at the largest budget: Blender's OIDN
@@ -219,6 +224,41 @@ def score_shot(folder: Path, methods: dict, spp: tuple[int, ...] = (1, 4, 16)) -
     return result
 
 
+def score_animation(folder: Path, finetunes: dict, minutes, spp: int) -> dict | None:
+    """The shot's animation, when the authored scene ``folder`` is animated (frames 1..F at ``spp`` with a
+    reference each: ``bench.temporal``'s authored layout), every frame against its reference: Blender's OIDN per
+    frame, the shipped per-frame and temporal models, and per budget the fine-tuned models (per frame, and the
+    temporal one its report names: the fine-tuned network inside the shipped pooling of frames f-1, f+1).
+    {method: {psnr, ssim, flip, temporal (the temporal error, x 1), temporal_vs_oidn}, "frames": F}; None for a
+    still."""
+    from . import temporal as bench_temporal
+
+    layout = bench_temporal.AUTHORED_LAYOUT
+    frames = layout.frames(Path(folder), (spp,))
+    if frames < 2:
+        return None
+    sequence = bench_temporal.read_sequence(Path(folder), layout, frames, spp)
+    references, vectors = bench_temporal.read_references(Path(folder), layout, frames)
+    makers, _ = bench_temporal.method_makers(None)
+    methods = {name: makers[name]() for name in (PEER, SHIPPED, bench_temporal.TEMPORAL_DEFAULT) if name in makers}
+    for m in minutes:
+        done = finetunes.get(f"{m:g}", {})
+        if "model" in done:
+            models_dir = Path(done["models_dir"])
+            methods[tuned(m)] = bench_temporal._per_frame(tuned_method(models_dir, done["model"]))
+            temporal_model = (done.get("report") or {}).get("temporal_model")
+            if temporal_model:
+                methods[f"{tuned(m)}, temporal"] = bench_temporal._Temporal(temporal_model, models_dir)
+    result: dict = {"frames": frames}
+    for name, method in methods.items():
+        scores = bench_temporal.score(method(sequence, {}), references, vectors)
+        result[name] = {k: scores[k] for k in ("psnr", "ssim", "flip", "temporal")}
+    peer = result.get(PEER, {}).get("temporal")
+    for name in methods:
+        result[name]["temporal_vs_oidn"] = result[name]["temporal"] / peer if peer else math.nan
+    return result
+
+
 def summarize(metrics: dict, finetunes: dict, minutes: list[float], spp: list[int]) -> dict:
     """Per budget and spp, the fine-tuned model minus each peer per shot and their mean over the shots that
     have both; the methods' mean metrics over the shots scored with them.
@@ -319,7 +359,7 @@ def run(shots: list[str] | None = None, minutes: tuple[float, ...] = (15, 5), au
             finetunes[name][f"{m:g}"] = run_finetune(shot, out, m, log, target)
 
     base = base_methods()
-    metrics = {}
+    metrics, animations = {}, {}
     for name in names:
         methods = dict(base)
         for m in minutes:
@@ -328,7 +368,12 @@ def run(shots: list[str] | None = None, minutes: tuple[float, ...] = (15, 5), au
                 methods[tuned(m)] = tuned_method(Path(done["models_dir"]), done["model"])
         metrics[name] = score_shot(authored / name, methods, score_spp)
         log(f"scored {name} ({len(methods)} methods at {', '.join(map(str, score_spp))} spp)")
+        animation = score_animation(authored / name, finetunes[name], minutes, spp)
+        if animation:
+            animations[name] = animation
+            log(f"scored {name}'s animation ({animation['frames']} frames at {spp} spp)")
     result = assemble(names, minutes, spp, score_spp, metrics, finetunes, authored, out)
+    result["animations"] = animations
     text = markdown(result)
     core.write_reports(out, "finetune", result, text, log=log)
     if plot is not None:
@@ -388,7 +433,7 @@ def markdown(result: dict) -> str:
                      _num(f["wall_minutes"], ".1f"), _num(f["held_out_gain_db"], signed=True)]
         rows.append(mean)
         text += [f"### {s} spp", "", core.markdown_table(header, rows)]
-    text += _verdict(result)
+    text += _verdict(result) + animation_table(result)
     failed = [(shot, m, run["failed"]) for shot, by in result["finetunes"].items() for m, run in by.items()
               if "failed" in run]
     kept = [(shot, m) for shot, by in result["finetunes"].items() for m, run in by.items()
@@ -399,6 +444,29 @@ def markdown(result: dict) -> str:
     if failed:
         text += ["Failed fine-tunes (left out): " + "; ".join(f"{s} {m} min ({why})" for s, m, why in failed), ""]
     return "\n".join(text)
+
+
+def animation_table(result: dict) -> list[str]:
+    """The animated shots' frames (:func:`score_animation`): per method mean PSNR and temporal error against
+    Blender OIDN's, and the fine-tuned temporal model minus Blender OIDN."""
+    animations = result.get("animations") or {}
+    if not animations:
+        return []
+    methods = list(dict.fromkeys(m for a in animations.values() for m in a if m != "frames"))
+    header = ["animated shot"] + [f"{_short(m)}: PSNR / temporal x OIDN" for m in methods]
+    rows = [[f"{shot} ({a['frames']} frames)"] + [
+        f"{_num(a[m]['psnr'])} / {_num(a[m]['temporal_vs_oidn'])}x" if m in a else "-" for m in methods]
+        for shot, a in animations.items()]
+    lines = ["### The animated shots, every frame", "",
+             f"Frames 1..F of each animated shot at {result['spp']} spp (other seeds than any view the fine-tune "
+             "rendered), each against its reference: mean tone-mapped PSNR (dB) and the temporal error "
+             "(`bench.temporal`) relative to Blender OIDN's per-frame output.", "", core.markdown_table(header, rows)]
+    for m in methods:
+        if m.endswith(", temporal") and m.startswith("fine-tuned "):
+            gaps = [a[m]["psnr"] - a[PEER]["psnr"] for a in animations.values() if m in a and PEER in a]
+            lines.append(f"- {m} - Blender OIDN: {_num(_mean(gaps), signed=True)} dB, mean over {len(gaps)} "
+                         f"animated shot{'s' if len(gaps) != 1 else ''}.")
+    return lines + [""]
 
 
 def _verdict(result: dict) -> list[str]:

@@ -120,6 +120,42 @@ def test_a_scored_run_resumes_finished_fine_tunes_and_reports_them(scored, tmp_p
         bf.run([SHOT], (15,), authored, out, 8, SPP, None, score_only=True, log=lines.append)
 
 
+def test_an_animated_shot_is_scored_on_every_frame_with_the_fine_tuned_temporal_model(temporal_sequences, tmp_path):
+    """Issue 27 with 26: an animated shot's frames (a real 3-frame Cycles sequence in the authored layout) through
+    Blender's OIDN, the shipped per-frame and temporal models and a fine-tune's two models (here the shipped
+    weights published again under the fine-tune's names: the same scores); a still has no animation."""
+    from addon.runtime.registry import Registry
+    from ml_core import data, render
+
+    source = data.complete_scenes(temporal_sequences, "train")[0]
+    folder = tmp_path / "authored" / "anim_room_lamp"
+    folder.mkdir(parents=True)
+    for f in (1, 2, 3):
+        shutil.copy(source / render.sequence_name(f, 4), folder / f"frame_{f:04d}_spp0004.exr")
+        shutil.copy(source / render.sequence_name(f), folder / f"frame_{f:04d}_reference.exr")
+    models = shot_models(tmp_path / "models")
+    registry = Registry(models)
+    raw = json.loads(registry.path.read_text())["models"]["denoise_kpn_temporal"]
+    shutil.copy(models / raw["file"], models / "denoise_kpn_shot_temporal.onnx")
+    registry.publish("denoise_kpn_shot_temporal", "denoise_kpn_shot_temporal.onnx", raw["sha256"],
+                     {**raw["contract"], "version": raw["version"], "precision": raw["precision"]})
+    run = {"15": {"models_dir": str(models), "model": "denoise_kpn_shot",
+                  "report": {"temporal_model": "denoise_kpn_shot_temporal"}}}
+    result = bf.score_animation(folder, run, (15,), 4)
+    temporal, tuned = "postpass denoise_kpn_temporal", bf.tuned(15)
+    assert result["frames"] == 3
+    assert [m for m in result if m != "frames"] == [PEER, bf.SHIPPED, temporal, tuned, f"{tuned}, temporal"]
+    for m in (PEER, bf.SHIPPED, temporal):
+        assert np.isfinite([result[m][k] for k in ("psnr", "ssim", "flip", "temporal")]).all(), m
+    assert result[PEER]["temporal_vs_oidn"] == 1.0
+    assert math.isclose(result[tuned]["psnr"], result[bf.SHIPPED]["psnr"], abs_tol=1e-6)
+    assert math.isclose(result[f"{tuned}, temporal"]["psnr"], result[temporal]["psnr"], abs_tol=1e-6)
+    assert result[temporal]["psnr"] != result[bf.SHIPPED]["psnr"]  # the neighbours were used
+    assert bf.score_animation(authored_like(tmp_path / "stills") / SHOT, run, (15,), 4) is None
+    text = "\n".join(bf.animation_table({"spp": 4, "animations": {"anim_room_lamp": result}}))
+    assert "| anim_room_lamp (3 frames) |" in text and f"- {tuned}, temporal - Blender OIDN:" in text
+
+
 #: a stand-in for ``python -m export.finetune`` (its command line): 15 minutes writes a models folder and its
 #: report, 5 minutes fails as a fine-tune does (exit 1, one error line on stderr), 1 minute with an error event
 STAND_IN = """
