@@ -224,13 +224,13 @@ def score_shot(folder: Path, methods: dict, spp: tuple[int, ...] = (1, 4, 16)) -
     return result
 
 
-def score_animation(folder: Path, finetunes: dict, minutes, spp: int) -> dict | None:
+def score_animation(folder: Path, methods: dict, finetunes: dict, minutes, spp: int) -> dict | None:
     """The shot's animation, when the authored scene ``folder`` is animated (frames 1..F at ``spp`` with a
-    reference each: ``bench.temporal``'s authored layout), every frame against its reference: Blender's OIDN per
-    frame, the shipped per-frame and temporal models, and per budget the fine-tuned models (per frame, and the
-    temporal one its report names: the fine-tuned network inside the shipped pooling of frames f-1, f+1).
-    {method: {psnr, ssim, flip, temporal (the temporal error, x 1), temporal_vs_oidn}, "frames": F}; None for a
-    still."""
+    reference each: ``bench.temporal``'s authored layout), every frame against its reference. Per frame: of the
+    still's ``methods`` (name -> callable(colour, albedo, normal)), Blender's OIDN, the shipped model and the
+    fine-tuned ones; beside them the shipped temporal model and, per budget, the fine-tuned temporal model its
+    report names (the fine-tuned network inside the shipped pooling of frames f-1, f+1).
+    {method: {psnr, ssim, flip, temporal (the temporal error), temporal_vs_oidn}, "frames": F}; None for a still."""
     from . import temporal as bench_temporal
 
     layout = bench_temporal.AUTHORED_LAYOUT
@@ -238,23 +238,24 @@ def score_animation(folder: Path, finetunes: dict, minutes, spp: int) -> dict | 
     if frames < 2:
         return None
     sequence = bench_temporal.read_sequence(Path(folder), layout, frames, spp)
-    references, vectors = bench_temporal.read_references(Path(folder), layout, frames)
+    references, vectors, _ = bench_temporal.read_references(Path(folder), layout, frames)
+    runs = {name: bench_temporal.per_frame_method(methods[name]) for name in (PEER, SHIPPED) if name in methods}
     makers, _ = bench_temporal.method_makers(None)
-    methods = {name: makers[name]() for name in (PEER, SHIPPED, bench_temporal.TEMPORAL_DEFAULT) if name in makers}
+    if bench_temporal.TEMPORAL_DEFAULT in makers:
+        runs[bench_temporal.TEMPORAL_DEFAULT] = makers[bench_temporal.TEMPORAL_DEFAULT]()
     for m in minutes:
         done = finetunes.get(f"{m:g}", {})
-        if "model" in done:
-            models_dir = Path(done["models_dir"])
-            methods[tuned(m)] = bench_temporal._per_frame(tuned_method(models_dir, done["model"]))
-            temporal_model = (done.get("report") or {}).get("temporal_model")
-            if temporal_model:
-                methods[f"{tuned(m)}, temporal"] = bench_temporal._Temporal(temporal_model, models_dir)
+        if tuned(m) in methods:
+            runs[tuned(m)] = bench_temporal.per_frame_method(methods[tuned(m)])
+        temporal_model = (done.get("report") or {}).get("temporal_model")
+        if "model" in done and temporal_model:
+            runs[f"{tuned(m)}, temporal"] = bench_temporal.TemporalMethod(temporal_model, Path(done["models_dir"]))
     result: dict = {"frames": frames}
-    for name, method in methods.items():
+    for name, method in runs.items():
         scores = bench_temporal.score(method(sequence, {}), references, vectors)
         result[name] = {k: scores[k] for k in ("psnr", "ssim", "flip", "temporal")}
     peer = result.get(PEER, {}).get("temporal")
-    for name in methods:
+    for name in runs:
         result[name]["temporal_vs_oidn"] = result[name]["temporal"] / peer if peer else math.nan
     return result
 
@@ -368,7 +369,7 @@ def run(shots: list[str] | None = None, minutes: tuple[float, ...] = (15, 5), au
                 methods[tuned(m)] = tuned_method(Path(done["models_dir"]), done["model"])
         metrics[name] = score_shot(authored / name, methods, score_spp)
         log(f"scored {name} ({len(methods)} methods at {', '.join(map(str, score_spp))} spp)")
-        animation = score_animation(authored / name, finetunes[name], minutes, spp)
+        animation = score_animation(authored / name, methods, finetunes[name], minutes, spp)
         if animation:
             animations[name] = animation
             log(f"scored {name}'s animation ({animation['frames']} frames at {spp} spp)")

@@ -169,16 +169,19 @@ def read_sequence(scene: Path, layout: Layout, frames: int, spp: int) -> list[di
     return out
 
 
-def read_references(scene: Path, layout: Layout, frames: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """(references, their Vector passes) of frames 1..``frames``: what every method is scored against."""
+def read_references(scene: Path, layout: Layout,
+                    frames: int) -> tuple[list[np.ndarray], list[np.ndarray], list[tuple[np.ndarray, np.ndarray]]]:
+    """(references, their Vector passes, their (albedo, normal)) of frames 1..``frames``: what every method is
+    scored against (the guides for :func:`reference_floor`)."""
     from addon.runtime.exr import read_exr
 
-    refs, vectors = [], []
+    refs, vectors, guides = [], [], []
     for f in range(1, frames + 1):
         exr = read_exr(scene / layout.reference(f))
         refs.append(exr.get("Combined")[..., :3])
         vectors.append(exr.get("Vector"))
-    return refs, vectors
+        guides.append((exr.get("Denoising Albedo"), exr.get("Denoising Normal")))
+    return refs, vectors, guides
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -210,21 +213,16 @@ def temporal_error_maps(outputs: list[np.ndarray], references: list[np.ndarray],
     return maps
 
 
-def reference_floor(scene: Path, layout: Layout, frames: int, references: list[np.ndarray],
+def reference_floor(references: list[np.ndarray], guides: list[tuple[np.ndarray, np.ndarray]],
                     vectors: list[np.ndarray]) -> float | None:
     """An estimate of the temporal error that the references' own noise sets for every method: the temporal error
-    of the references denoised by pyoidn (High, with their own albedo and normal) against the references
-    themselves. A reference of finite samples has its own noise, new in each frame; no method reproduces it, so it
-    counts in every method's temporal error, and where it is a large share of Blender OIDN's (bright emitters,
-    caustics) the ratio to OIDN mostly measures the reference. None without pyoidn."""
+    of the references denoised by pyoidn (High, with their own albedo and normal, ``guides``) against the
+    references themselves. A reference of finite samples has its own noise, new in each frame; no method
+    reproduces it, so it counts in every method's temporal error, and where it is a large share of Blender OIDN's
+    (bright emitters, caustics) the ratio to OIDN mostly measures the reference. None without pyoidn."""
     if not peers.pyoidn_available():
         return None
-    from addon.runtime.exr import read_exr
-
-    denoised = []
-    for f, ref in zip(range(1, frames + 1), references):
-        exr = read_exr(scene / layout.reference(f))
-        denoised.append(peers.pyoidn_denoise(ref, exr.get("Denoising Albedo"), exr.get("Denoising Normal")))
+    denoised = [peers.pyoidn_denoise(ref, albedo, normal) for ref, (albedo, normal) in zip(references, guides)]
     return float(np.mean(temporal_errors(denoised, references, vectors)))
 
 
@@ -246,7 +244,8 @@ def warped_median(before: np.ndarray | None, now: np.ndarray, after: np.ndarray 
 # Methods: each takes a sequence (frames as ``read_sequence`` gives) and the outputs of the methods that ran
 # before it on that sequence, and returns one output per frame
 # ----------------------------------------------------------------------------------------------------------
-def _per_frame(fn) -> Callable:
+def per_frame_method(fn) -> Callable:
+    """A sequence method of a per-frame denoiser ``fn(colour, albedo, normal)``: each frame alone."""
     return lambda frames, done: [fn(x["color"], x["albedo"], x["normal"]) for x in frames]
 
 
@@ -291,17 +290,17 @@ def method_makers(models_dir: Path | None = None) -> tuple[dict[str, Callable], 
         return run
 
     makers = {"noisy": lambda: lambda frames, done: [x["color"] for x in frames],
-              PEER: lambda: _per_frame(blender_oidn())}
+              PEER: lambda: per_frame_method(blender_oidn())}
     if peers.pyoidn_available():
-        makers[PYOIDN] = lambda: _per_frame(peers.pyoidn_denoise)
+        makers[PYOIDN] = lambda: per_frame_method(peers.pyoidn_denoise)
     makers[MEDIAN] = median
     per_frame, temporal = _models(models_dir)
     for name in per_frame:
-        makers[f"postpass {name}"] = lambda _name=name: _per_frame(
+        makers[f"postpass {name}"] = lambda _name=name: per_frame_method(
             lambda c, a, n: api.run("denoise", {"color": c, "albedo": a, "normal": n}, model=_name,
                                     models_dir=models_dir).image)
     for name in temporal:
-        makers[f"postpass {name}"] = lambda _name=name: _Temporal(_name, models_dir)
+        makers[f"postpass {name}"] = lambda _name=name: TemporalMethod(_name, models_dir)
     missing = {}
     if not temporal:
         from addon.runtime.registry import Registry as ModelRegistry
@@ -310,7 +309,7 @@ def method_makers(models_dir: Path | None = None) -> tuple[dict[str, Callable], 
     return makers, missing
 
 
-class _Temporal:
+class TemporalMethod:
     """A temporal model through the runtime's API: each frame with its neighbours (absent at the ends)."""
 
     def __init__(self, name: str, models_dir: Path | None):
@@ -373,8 +372,8 @@ def run(root: Path, split: str = "test", spp: tuple[int, ...] = (4, 16), count: 
         grid = grids[f"temporal_crops{'' if seq_set is sets[0] else '_' + name}.png"] = core.Grid(
             list(runs) + ["reference"], row_labels=[])
         for i, (scene, frames) in enumerate(zip(seq_set.scenes.scenes, seq_set.frames)):
-            refs, ref_vectors = read_references(scene, seq_set.layout, frames)
-            floors.setdefault(name, []).append(reference_floor(scene, seq_set.layout, frames, refs, ref_vectors))
+            refs, ref_vectors, ref_guides = read_references(scene, seq_set.layout, frames)
+            floors.setdefault(name, []).append(reference_floor(refs, ref_guides, ref_vectors))
             for s in spp:
                 sequence = read_sequence(scene, seq_set.layout, frames, s)
                 done: dict[str, list] = {}
@@ -494,7 +493,7 @@ def summarize(scores: core.Scores, runs: dict, missing: dict, sets: list[Sequenc
         if any(PEER in r for r in metrics_by_set.values()):
             ratio[m] = rows
     plot_set = "authored" if "authored" in by_set else next(iter(by_set))
-    temporal = [m for m, fn in runs.items() if isinstance(fn, _Temporal)]
+    temporal = [m for m, fn in runs.items() if isinstance(fn, TemporalMethod)]
     return {"task": "temporal", "spp": list(spp), "methods": list(runs), "missing": missing, "notes": notes,
             "ours": {"per_frame": [m for m in ours if m not in temporal], "temporal": temporal},
             "sets": by_set, "plot_set": plot_set,
@@ -542,7 +541,7 @@ def hd_timing(runs: dict, seq_set: SequenceSet, spp: int, repeats: int = core.HD
 def _one_frame(fn, frames: list[dict]) -> Callable:
     """A call that denoises the middle of three ``frames`` once: a temporal model with its neighbours, a
     per-frame method the middle frame alone."""
-    if isinstance(fn, _Temporal):
+    if isinstance(fn, TemporalMethod):
         return lambda: fn.one(frames, 1)
     return lambda: fn([frames[1]], {})
 

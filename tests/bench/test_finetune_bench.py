@@ -141,7 +141,8 @@ def test_an_animated_shot_is_scored_on_every_frame_with_the_fine_tuned_temporal_
                      {**raw["contract"], "version": raw["version"], "precision": raw["precision"]})
     run = {"15": {"models_dir": str(models), "model": "denoise_kpn_shot",
                   "report": {"temporal_model": "denoise_kpn_shot_temporal"}}}
-    result = bf.score_animation(folder, run, (15,), 4)
+    methods = {**bf.base_methods([PEER, bf.SHIPPED]), bf.tuned(15): bf.tuned_method(models, "denoise_kpn_shot")}
+    result = bf.score_animation(folder, methods, run, (15,), 4)
     temporal, tuned = "postpass denoise_kpn_temporal", bf.tuned(15)
     assert result["frames"] == 3
     assert [m for m in result if m != "frames"] == [PEER, bf.SHIPPED, temporal, tuned, f"{tuned}, temporal"]
@@ -151,7 +152,7 @@ def test_an_animated_shot_is_scored_on_every_frame_with_the_fine_tuned_temporal_
     assert math.isclose(result[tuned]["psnr"], result[bf.SHIPPED]["psnr"], abs_tol=1e-6)
     assert math.isclose(result[f"{tuned}, temporal"]["psnr"], result[temporal]["psnr"], abs_tol=1e-6)
     assert result[temporal]["psnr"] != result[bf.SHIPPED]["psnr"]  # the neighbours were used
-    assert bf.score_animation(authored_like(tmp_path / "stills") / SHOT, run, (15,), 4) is None
+    assert bf.score_animation(authored_like(tmp_path / "stills") / SHOT, methods, run, (15,), 4) is None
     text = "\n".join(bf.animation_table({"spp": 4, "animations": {"anim_room_lamp": result}}))
     assert "| anim_room_lamp (3 frames) |" in text and f"- {tuned}, temporal - Blender OIDN:" in text
 
