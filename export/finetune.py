@@ -60,8 +60,8 @@ from addon.runtime.registry import DEFAULT_MODELS_DIR, REGISTRY_FILE, Registry
 from ml_core import paths
 from ml_core.shot import (DEFAULT_GENERAL, EXIT_INTERRUPTED, EXIT_OK, HELD_OUT_VIEWS, NOISY_PER_VIEW, REPORT,
                           TARGETS, VIEW_SIZE, Clock, FinetuneError, Shot, ShotRenderer, check_arguments,
-                          dataset_from_views, file_sha256, general_mix, noisy_name, open_shot, render_views,
-                          stop_handler, training_config, usage_error, write_json)
+                          dataset_from_views, file_sha256, general_mix, interrupted, noisy_name, open_shot,
+                          render_views, stop_handler, training_config, usage_error, write_json)
 
 BASE_MODEL = "denoise_kpn"
 SHOT_MODEL = "denoise_kpn_shot"
@@ -352,8 +352,9 @@ def finetune(shot_path: Path, out: Path, minutes: float, work: Path | None = Non
         publish_folder(staging, out)
         clock.save()
         progress("done")
-    except KeyboardInterrupt:
-        clock.leave()
+    except BaseException as exc:
+        if interrupted(exc):
+            clock.leave()
         raise
     finally:
         progress.close()
@@ -404,7 +405,9 @@ def main(argv: list[str] | None = None) -> int:
                           quiet=args.quiet)
     except FinetuneError as exc:
         return _fail(str(exc), exc.exit_code, args.json)
-    except KeyboardInterrupt:
+    except BaseException as exc:
+        if not interrupted(exc):
+            raise
         return _fail("interrupted; run the same command again to resume", EXIT_INTERRUPTED, args.json)
     if args.json:
         emit({"event": "done", "report": report})
