@@ -56,12 +56,13 @@ from pathlib import Path
 import numpy as np
 
 from addon.runtime.files import _fsync_folder, atomic_output
+from addon.runtime.interrupts import interrupted
 from addon.runtime.registry import DEFAULT_MODELS_DIR, REGISTRY_FILE, Registry
 from ml_core import paths
 from ml_core.shot import (DEFAULT_GENERAL, EXIT_INTERRUPTED, EXIT_OK, HELD_OUT_VIEWS, NOISY_PER_VIEW, REPORT,
                           TARGETS, VIEW_SIZE, Clock, FinetuneError, Shot, ShotRenderer, check_arguments,
-                          dataset_from_views, file_sha256, general_mix, interrupted, noisy_name, open_shot,
-                          render_views, stop_handler, training_config, usage_error, write_json)
+                          dataset_from_views, file_sha256, general_mix, noisy_name, open_shot, render_views,
+                          stop_handler, training_config, usage_error, write_json)
 
 BASE_MODEL = "denoise_kpn"
 SHOT_MODEL = "denoise_kpn_shot"

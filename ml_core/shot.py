@@ -234,19 +234,6 @@ def stop_handler(signum, frame) -> None:
         raise KeyboardInterrupt
 
 
-def interrupted(exc: BaseException | None) -> bool:
-    """Whether ``exc`` is the stop request or came of it. The handler's KeyboardInterrupt lands wherever Python
-    is, and some code wraps it: a C extension's module init turns it into ``ImportError: initialization failed``
-    with the interrupt as its cause (the first ``import OpenEXR`` of a training's data loader, say), and cleanup
-    that fails while it unwinds carries it as its context."""
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, KeyboardInterrupt):
-            return True
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
-    return False
-
 
 class ShotRenderer:
     """Renders views of the opened shot: its own settings, with the Denoising passes, into multilayer EXRs."""

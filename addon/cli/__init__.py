@@ -22,6 +22,7 @@ from ..runtime.batch import (EXIT_INTERRUPTED, EXIT_USAGE, BatchError, BatchOpti
 from ..runtime.contract import ModelError
 from ..runtime.engine import DEFAULT_TILE
 from ..runtime.exr import ImageError
+from ..runtime.interrupts import interrupted
 from ..runtime.sequence import SequenceError
 from ..runtime.session import DEVICES
 from . import finetune, info, render_guides
@@ -86,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.json:  # pipeline tools read stdout: they get the error there too
                 print(json.dumps({"error": str(exc), "exit_code": EXIT_USAGE}))
             return EXIT_USAGE
-        except KeyboardInterrupt:
+        except BaseException as exc:  # a stop, also one that landed inside a module's init, is 130
+            if not interrupted(exc):
+                raise
             print(f"postpass {args.command}: interrupted", file=sys.stderr)
             return EXIT_INTERRUPTED
 

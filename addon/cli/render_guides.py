@@ -30,6 +30,7 @@ from pathlib import Path
 
 from ..guide_render import DEFAULT_SAMPLES
 from ..runtime import trainer
+from ..runtime.interrupts import interrupted
 from ..runtime.sequence import SequenceError, format_frames, parse_pattern
 from ..runtime.tasks import frame_range
 
@@ -317,10 +318,10 @@ def child_main(argv: list[str]) -> int:
         emit(event="error", message=message, exit_code=code)
         return code
 
-    def interrupted(signum, frame):
+    def stop(signum, frame):
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGTERM, stop)
     shot, pattern, frames_text, samples = argv[0], argv[1], argv[2], int(argv[3])
     scene_name = argv[4] if len(argv) > 4 else None
     frames = frame_range(frames_text)
@@ -384,6 +385,8 @@ def child_main(argv: list[str]) -> int:
     except KeyboardInterrupt:
         return fail("interrupted; rerun to resume", EXIT_INTERRUPTED)
     except Exception as exc:  # a bug, or Blender failing mid-way: one line for the parent, the rest on stderr
+        if interrupted(exc):  # a stop that landed inside a module's init
+            return fail("interrupted; rerun to resume", EXIT_INTERRUPTED)
         import traceback
 
         traceback.print_exc()

@@ -45,6 +45,7 @@ from .contract import ModelError
 from .engine import DEFAULT_TILE
 from .exr import ImageError
 from .imageio import check_output, file_problem, pass_names
+from .interrupts import interrupted
 from .registry import Registry
 from .registry import models_dir as resolve_models_dir
 from .sequence import FramePattern, SequenceError, format_frames, frame_number, parse_pattern
@@ -505,6 +506,8 @@ def run_frame(job: FrameJob, options: BatchOptions) -> FrameResult:
                            source_count=job.source_count, key_chains=dict(job.chains) or None,
                            **window)
     except Exception as exc:  # any problem of this frame fails only this frame; the batch goes on
+        if interrupted(exc):  # a stop that landed inside a module's init: the batch stops, resumable
+            raise KeyboardInterrupt from exc
         return finish("failed", _reason(exc, job))
     return finish("done", model=result.model, provider=result.provider, nonfinite=sum(result.nonfinite.values()),
                   choice=result.choice, notes=tuple(result.notes) + job.notes)

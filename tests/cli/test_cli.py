@@ -227,6 +227,36 @@ def test_sigterm_stops_a_run_cleanly(long_sequence, models_dir, tmp_path):
     assert "; interrupted; exit 130" in log
 
 
+
+def test_a_stop_that_lands_inside_a_module_init_stops_the_batch_not_the_frame(cycles_sequence, models_dir, tmp_path,
+                                                                            monkeypatch, capsys):
+    """The stop's KeyboardInterrupt is raised wherever Python is; inside a C extension's module init (the first
+    ``import onnxruntime`` or ``import OpenEXR`` of a run) it comes out as ``ImportError: initialization failed``
+    caused by it. That is the farm's SIGTERM: the batch stops with 130 and resumes, the frame is not 'failed' and
+    the batch does not go on. A plain ImportError still fails only its frame."""
+    from addon.runtime import batch
+
+    calls = []
+
+    def interrupted_init(*args, **kwargs):
+        calls.append(args)
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:
+            raise ImportError("initialization failed") from exc
+
+    monkeypatch.setenv("POSTPASS_MODELS", str(models_dir))
+    monkeypatch.setattr(batch, "run_files", interrupted_init)
+    args = ["denoise", str(cycles_sequence / "beauty.####.exr"), "-o", str(tmp_path / "out" / "c.####.exr")]
+    assert main(args) == 130 and len(calls) == 1
+    assert "0 failed" in capsys.readouterr().err and not list((tmp_path / "out").glob("c.*"))
+
+    def broken_init(*args, **kwargs):
+        raise ImportError("initialization failed")
+
+    monkeypatch.setattr(batch, "run_files", broken_init)
+    assert main(args) == 1 and "6 failed" in capsys.readouterr().err
+
 def test_progress_bar_on_a_terminal(cycles_sequence, models_dir, tmp_path):
     leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a 100-column terminal
