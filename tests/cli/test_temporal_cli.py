@@ -114,6 +114,12 @@ def test_a_still_runs_alone_and_says_so(cycles_sequence, temporal_name, tmp_path
     assert ("  note (1 frame: 1003): no frames f-1 and f+1 to read (a still, or a gap on each side: made from frame "
             "f alone)") in run.stderr.splitlines()
     assert read_exr(tmp_path / "still.exr").get("Combined").shape == (32, 40, 4)
+    # a still whose name holds no frame number: named by its file, and the same result
+    shutil.copy(cycles_sequence / "beauty.1003.exr", tmp_path / "render.exr")
+    run = postpass("denoise", tmp_path / "render.exr", "-o", tmp_path / "render_denoised.exr", "--temporal")
+    assert run.returncode == 0, run.stderr
+    assert "render.exr done in " in run.stderr and "  done: render.exr" in run.stderr.splitlines()
+    assert filecmp.cmp(tmp_path / "render_denoised.exr", tmp_path / "still.exr", shallow=False)
 
 
 @pytest.mark.parametrize("drop, missing", [
