@@ -284,7 +284,7 @@ def _plan_key_pairs(spec: tasks.TaskSpec, layout: tasks.Layout, inputs: list[str
     keys = sorted(set(pattern.frames_on_disk() if keys is None else keys))
     if len(keys) < 2:
         raise BatchError(f"{pattern}: {spec.name} needs at least two key frames, found "
-                         f"{format_frames(keys) or 'none'}")
+                         f"{f'only frame {keys[0]}' if keys else 'none'}")
     key_set = set(keys)
     if frames is None:
         frames = [f for f in range(keys[0], keys[-1] + 1) if f not in key_set]

@@ -108,6 +108,13 @@ def test_negative_threads_and_tile_size_are_refused(shot, models_dir, monkeypatc
         default_threads()
 
 
+
+def test_an_inbetween_sequence_with_one_key_says_which_frame_it_found(shot, models_dir, monkeypatch, capsys):
+    monkeypatch.setenv("POSTPASS_MODELS", str(models_dir))
+    (shot / "beauty.1002.exr").unlink()
+    assert main(["inbetween", str(shot / "beauty.####.exr"), "-o", str(shot / "made.####.exr")]) == 2
+    assert error_line(capsys.readouterr().err).endswith("needs at least two key frames, found only frame 1001")
+
 # ----------------------------------------------------------------------------------------------------------
 # 3. Grey and 16-bit textures: the same channels and bit depth out
 # ----------------------------------------------------------------------------------------------------------
