@@ -222,6 +222,9 @@ def test_image_only_model_runs_on_the_estimated_flow_whatever_the_key_steps(mode
     assert tiled.tiles > 4
     np.testing.assert_allclose(tiled.image, auto.image, atol=1e-3)
     assert api.inbetween(frames[0], frames[2], 0.5, models_dir=models_dir).shape == frames[0].shape
+    for t in (1.5, -0.25, float("nan"), "half"):  # extrapolation, or no time at all: one line, before any run
+        with pytest.raises(api.ModelError, match=r"^inbetween: t=.*so 0 <= t <= 1$"):
+            api.inbetween(frames[0], frames[2], t, models_dir=models_dir)
 
 
 # ----------------------------------------------------------------------------------------------------------

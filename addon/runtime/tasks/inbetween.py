@@ -61,6 +61,7 @@ def inbetween(frame0: np.ndarray | Mapping | ExrImage, frame1: np.ndarray | Mapp
     passes of the guide renders of the frames in between, nearest first; that key is then moved along each
     frame's own vectors in turn (curves, acceleration), not along the made frame's scaled ones.
     """
+    _check_time(t)
     key = [_key(f"frame{i}", frame, guided=guides is not None) for i, frame in enumerate((frame0, frame1))]
     if guides is None:
         if any("albedo" in k or "normal" in k for k in key):
@@ -106,9 +107,21 @@ def inbetween_file(src0: PathLike, src1: PathLike, dst: PathLike, t: float = 0.5
     which model ran and why (``guide passes given``). ``key_chains={"prev": [files], "next": [files]}``: the
     guide renders of the frames between the made frame and a key, nearest first (see :func:`inbetween`);
     ``postpass inbetween --guides`` finds them itself."""
+    _check_time(t)
     sources = [src0, src1] if guides is None else [src0, src1, guides]
     return run_files("inbetween", sources, dst, inputs={"t": t}, key_steps=key_steps, source_count=len(sources),
                      **options)
+
+
+def _check_time(t) -> None:
+    """A made frame lies between its keys: 0 <= t <= 1 (the models never learned to extrapolate)."""
+    try:
+        inside = 0.0 <= float(t) <= 1.0
+    except (TypeError, ValueError):
+        inside = False
+    if not inside:
+        raise ModelError(f"inbetween: t={t!r}; the made frame lies between frame0 (t=0) and frame1 (t=1), so "
+                         "0 <= t <= 1")
 
 
 def _key(name: str, frame, guided: bool) -> dict[str, np.ndarray]:
