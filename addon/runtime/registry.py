@@ -160,8 +160,10 @@ class Registry:
         fitting = [e for e in of_kind if set(e.contract.required) <= given and (not exact or given <= accepts(e))]
         if not fitting:
             of_task = [e for e in self.entries.values() if e.contract.task == task]
+            tasks_here = sorted({e.contract.task for e in self.entries.values()})
             have = "; ".join(f"{e.name} (x{e.contract.scale} {e.precision}: needs {', '.join(e.contract.required)}"
-                             f"; takes {', '.join(sorted(accepts(e)))})" for e in of_task) or "none"
+                             f"; takes {', '.join(sorted(accepts(e)))})" for e in of_task) or \
+                f"none; it has models of {', '.join(tasks_here) or 'no task'}"
             want = f"{task}" + (f" x{scale}" if scale else "") + f" {precision}"
             raise ModelError(f"no {want} model in {self.path} fits inputs {', '.join(sorted(given)) or 'none'} "
                              f"(its {task} models: {have})")

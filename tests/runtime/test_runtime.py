@@ -158,6 +158,8 @@ def test_model_is_chosen_by_task_scale_and_given_inputs(models_dir):
         denoise(rgb, albedo=rgb, models_dir=models_dir)
     with pytest.raises(ModelError, match="no upres x3 fp32 model"):
         upres(rgb, scale=3, models_dir=models_dir)
+    with pytest.raises(ModelError, match=r"\(its sharpen models: none; it has models of colorize, denoise, "):
+        run("sharpen", {"color": rgb}, models_dir=models_dir)  # a task name mistyped or unknown
 
 
 def test_bad_inputs_give_one_line_errors_naming_the_input(models_dir):
