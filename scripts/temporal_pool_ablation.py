@@ -9,6 +9,7 @@ noise uncorrelated between pixels). The methods join ``bench temporal``'s in one
 compare with Blender OIDN per frame and the shipped models on the same inputs.
 
     python scripts/temporal_pool_ablation.py --out out/temporal_pool --spp 4 16
+    python scripts/temporal_pool_ablation.py --out out/temporal_pool_hq --authored ~/.cache/postpass/authored_hq
 """
 import argparse
 import sys
@@ -63,6 +64,7 @@ def main() -> None:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--spp", type=int, nargs="+", default=[4, 16])
     p.add_argument("--data", type=Path, default=paths.cache_dir() / "data_temporal")
+    p.add_argument("--authored", type=Path, default=None, help="authored set folder (default: CACHE/authored)")
     args = p.parse_args()
     shared = {}
 
@@ -87,7 +89,8 @@ def main() -> None:
 
     temporal.method_makers = with_pools
     methods = ["noisy", temporal.PEER, temporal.PYOIDN, "postpass denoise_kpn", temporal.TEMPORAL_DEFAULT, *added]
-    result = temporal.run(args.data, spp=tuple(args.spp), out=args.out, hd_repeats=0, methods=methods)
+    result = temporal.run(args.data, spp=tuple(args.spp), out=args.out, hd_repeats=0, methods=methods,
+                          authored=args.authored)
     print(temporal.markdown_table(result))
 
 
