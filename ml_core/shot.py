@@ -150,8 +150,6 @@ class Clock:
 
     def enter(self, stage: str) -> None:
         self.leave()
-        if Stop.requested:  # a stop whose KeyboardInterrupt something swallowed ("Exception ignored in ...")
-            raise KeyboardInterrupt
         self.stage, self.stage_start = stage, time.monotonic()
 
     def stage_seconds(self, stage: str) -> float:
@@ -223,18 +221,17 @@ class Stop:
     own (it prints it and goes on): the render engine's, and those a setting runs (switching Cycles' denoising
     re-creates the engine to update the passes), so the signal handler (:func:`stop_handler`) only records the
     request during :meth:`ShotRenderer.render`, every bpy call of it, and the render raises KeyboardInterrupt
-    once Blender returns. Elsewhere it raises at once, and the request stays recorded: should something swallow
-    that KeyboardInterrupt, the next stage (:meth:`Clock.enter`) raises it again."""
+    once Blender returns."""
 
     rendering = False
     requested = False
 
 
 def stop_handler(signum, frame) -> None:
-    Stop.requested = True
-    if not Stop.rendering:
+    if Stop.rendering:
+        Stop.requested = True
+    else:
         raise KeyboardInterrupt
-
 
 
 class ShotRenderer:

@@ -90,11 +90,8 @@ class FrameJob:
     @property
     def label(self) -> str:
         """``frame N``, or for a file whose name holds no number that file's name (its own, not a window's
-        neighbour's: frame f's file is ``sources[frame_source]``)."""
-        if self.frame is not None:
-            return f"frame {self.frame}"
-        own = self.sources[self.frame_source] if self.frame_source is not None else None
-        return Path(own or next((s for s in self.sources if s), self.output)).name
+        neighbour's: ``sources[frame_source]``; the first source where frame_source is None, e.g. with a guide)."""
+        return f"frame {self.frame}" if self.frame is not None else Path(self.sources[self.frame_source or 0]).name
 
     @property
     def files_read(self) -> tuple[str, ...]:
