@@ -418,11 +418,16 @@ def _output_path(output: str, frame: int | None, source: str, several: bool) -> 
         if frame is None:
             raise BatchError(f"{source}: no frame number in its name to fill the output pattern {output}")
         return _abs(pattern.path(frame))
-    if output.endswith(("/", os.sep)) or os.path.isdir(output):
+    if _is_folder(output):
         return _abs(Path(output) / Path(source).name)
     if several:
         raise BatchError(f"{output}: several frames need an output pattern (####) or a folder")
     return _abs(output)
+
+
+def _is_folder(output: str) -> bool:
+    """Whether ``output`` (not a pattern) names a folder, whose files take the inputs' names."""
+    return output.endswith(("/", os.sep)) or os.path.isdir(output)
 
 
 def frame_file(text: str | None, frame: int | None) -> str | None:
@@ -441,6 +446,12 @@ def _check_outputs(jobs: list[FrameJob], inputs: list[str], output: str) -> None
     out_pattern, in_pattern = parse_pattern(output), parse_pattern(inputs[0])
     if out_pattern and in_pattern and out_pattern.same_files_as(in_pattern):
         raise BatchError(f"{output}: the output pattern is the input pattern; refusing to write over inputs")
+    # A folder takes the inputs' names: the input pattern's own folder would write over its frames, also those
+    # this run does not read (inbetween makes frames between its keys, which may be rendered frames on disk)
+    if out_pattern is None and in_pattern and _is_folder(output) \
+            and dataclasses.replace(in_pattern, folder=Path(output)).same_files_as(in_pattern):
+        raise BatchError(f"{output}: the output folder is the input pattern's folder ({in_pattern}); refusing to "
+                         "write over inputs (choose another folder)")
     read = {os.path.realpath(p) for j in jobs for p in j.files_read}
     written: dict[str, FrameJob] = {}
     for job in jobs:

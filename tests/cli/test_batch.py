@@ -64,6 +64,17 @@ def test_two_inputs_of_one_name_cannot_share_an_output_folder(shot, tmp_path):
         plan("denoise", [str(shot / "beauty.1001.exr"), str(other / "beauty.1001.exr")], str(tmp_path / "out") + "/")
 
 
+def test_an_output_folder_holding_the_input_pattern_is_refused(shot):
+    # keys 1001 and 1005: the run reads none of the rendered frames 1002-1004, but into the input's folder it
+    # would write its frames 1002-1004 over them
+    pattern = str(shot / "beauty.####.exr")
+    for output in (f"{shot}/", str(shot), f"{shot}/../shot"):
+        with pytest.raises(BatchError, match=r"the output folder is the input pattern's folder .*refusing to write"):
+            plan("inbetween", [pattern], output, keys=[1001, 1005])
+    elsewhere = plan("inbetween", [pattern], str(shot / "inb") + "/", keys=[1001, 1005])
+    assert [j.frame for j in elsewhere] == [1002, 1003, 1004]
+
+
 def test_inbetween_reads_key_frames_outside_its_chunk(tmp_path):
     for frame in range(1001, 1010, 2):  # rendered every other frame: 1001, 1003, ... 1009
         (tmp_path / f"beauty.{frame}.exr").touch()
