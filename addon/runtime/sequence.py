@@ -1,8 +1,10 @@
 """Frame sequences as farms name them: ``#``-padded or printf file patterns, and frame ranges.
 
 Patterns: ``beauty.####.exr`` (four ``#``: frame 7 is ``beauty.0007.exr``), ``beauty.%04d.exr`` (the same),
-``beauty.%d.exr`` (no padding). Only the file name may hold the frame number, and only once. Frames longer
-than the padding are written whole (``10000`` for ``####``), as Blender does.
+``beauty.%d.exr`` (no padding). Only the file name may hold the frame number, and only once: a folder's ``#``
+and ``%`` are its own characters (``Show #2/beauty.####.exr``), and so is a ``%`` of a file name that is no
+field (``wood 50%.png``; ``%4d``, which pads with spaces, is refused). Frames longer than the padding are
+written whole (``10000`` for ``####``), as Blender does.
 
 Ranges (``--frames``): ``1001-1100``, with a step ``1001-1100x2``, single frames, and comma-separated lists of
 those: ``1001,1005,1010-1020x5``. The frames come out in the order given, each once.
@@ -16,6 +18,7 @@ from pathlib import Path
 
 _HASHES = re.compile(r"#+")
 _PRINTF = re.compile(r"%(0\d+)?d")
+_SPACE_PADDED = re.compile(r"%[1-9]\d*d")  # %4d pads with spaces: meant as %04d, refused
 _RANGE = re.compile(r"^(-?\d+)(?:-(-?\d+)(?:x(\d+))?)?$")
 
 
@@ -69,12 +72,15 @@ def parse_pattern(text: str | os.PathLike) -> FramePattern | None:
     name = path.name
     fields = [(m.start(), m.end(), len(m.group())) for m in _HASHES.finditer(name)]
     fields += [(m.start(), m.end(), int(m.group(1) or 1)) for m in _PRINTF.finditer(name)]
-    if "#" in str(path.parent) or _PRINTF.search(str(path.parent)):
-        raise SequenceError(f"{text}: only the file name may hold the frame number, not the folder")
     if len(fields) > 1:
         raise SequenceError(f"{text}: more than one frame number field; use one run of # or one %0Nd")
-    if "%" in _PRINTF.sub("", name):
+    if _SPACE_PADDED.search(name):
         raise SequenceError(f"{text}: a stray % in the file name; the frame number field is %d or %0Nd")
+    # A folder that exists is the folder of that name ("Show #2"); one that does not, under a plain file name,
+    # is most likely a frame field put in the wrong place
+    folder_field = "#" in str(path.parent) or _PRINTF.search(str(path.parent))
+    if folder_field and not fields and not path.parent.is_dir():
+        raise SequenceError(f"{text}: only the file name may hold the frame number, not the folder")
     if not fields:
         return None
     start, end, padding = fields[0]

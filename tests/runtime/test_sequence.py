@@ -24,6 +24,18 @@ def test_plain_file_names_are_not_patterns():
     assert parse_pattern("shot/beauty.1001.exr") is None
 
 
+def test_hashes_and_percents_that_are_no_field_are_the_names_own(tmp_path):
+    # folders artists name "Show #2" and textures named "wood 50%.png" are read and written as they are
+    show = tmp_path / "Show #2" / "render %5"
+    show.mkdir(parents=True)
+    pattern = parse_pattern(show / "beauty.####.exr")
+    assert pattern.folder == show and pattern.path(7) == show / "beauty.0007.exr"
+    assert parse_pattern(tmp_path / "Show #2" / "new #3" / "beauty.%04d.exr").folder.name == "new #3"
+    assert parse_pattern(show / "beauty.exr") is None  # a plain file in an existing folder of that name
+    assert parse_pattern(tmp_path / "wood 50%.png") is None
+    assert parse_pattern(tmp_path / "wood 50%.####.png").path(3).name == "wood 50%.0003.png"
+
+
 @pytest.mark.parametrize("text, problem", [
     ("beauty.##.####.exr", "more than one frame number field"),
     ("beauty.%04d.%d.exr", "more than one frame number field"),
