@@ -23,13 +23,13 @@ def describe(path: str) -> dict:
     path = str(path)
     if Path(path).suffix.lower() == ".exr":
         return _describe_exr(path)
-    read_image(path)  # checks the suffix and that OpenCV decodes it
+    image = read_image(path)  # checks the suffix and that OpenCV decodes it; its size as the runtime reads it
     import cv2
 
     with library_output_swallowed():
         raw = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-    height, width = raw.shape[:2]
-    channels = 1 if raw.ndim == 2 else raw.shape[2]
+    height, width = image.size
+    channels = image.get("Combined").shape[2]
     integer = raw.dtype.kind in "ui"
     bits = raw.dtype.itemsize * 8
     return {

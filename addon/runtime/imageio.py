@@ -78,7 +78,7 @@ def read_image(path: str | os.PathLike, layer: str | None = "ViewLayer", keep_pa
     import cv2
 
     with library_output_swallowed():  # libpng/libtiff print their complaints about a bad file on stderr
-        raw = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+        raw = cv2.imread(path, _imread_flags(suffix))
     if raw is None:
         raise ImageError(path, "unreadable image (OpenCV cannot decode it)")
     if raw.ndim == 2:
@@ -93,6 +93,17 @@ def read_image(path: str | os.PathLike, layer: str | None = "ViewLayer", keep_pa
     else:
         arr = raw.astype(np.float32)
     return ExrImage(path, None, {PLAIN_PASS: arr}, {}, bit_depth=raw.dtype.itemsize * 8)
+
+
+def _imread_flags(suffix: str) -> int:
+    """How OpenCV decodes a file of ``suffix``: as stored (alpha, 16-bit, float), which ignores EXIF
+    orientation; a JPEG (no alpha, 8-bit) turned upright as its EXIF orientation says, as viewers show it (a
+    camera stores a portrait photo sideways), since every result is written without that tag."""
+    import cv2
+
+    if suffix in (".jpg", ".jpeg"):
+        return cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH  # grey stays one channel
+    return cv2.IMREAD_UNCHANGED
 
 
 def pass_names(path: str | os.PathLike, layer: str | None = "ViewLayer") -> set[str]:

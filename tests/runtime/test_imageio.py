@@ -110,6 +110,24 @@ def test_opencv_channel_order_and_grey_images(tmp_path):
     assert grey.shape == (4, 4, 1) and grey[0, 0, 0] == pytest.approx(0.5, abs=0.003)  # sRGB 188 ~ linear 0.5
 
 
+def test_a_jpeg_is_read_upright_as_its_exif_orientation_says(models_dir, tmp_path):
+    # a camera's portrait photo: stored 40 wide and 20 high, left half red, EXIF orientation 6 (turn it 90
+    # degrees clockwise to show it): viewers show it 20 wide, red on top; results are written without the tag
+    stored = np.zeros((20, 40, 3), np.uint8)
+    stored[:, :20, 2] = 255  # OpenCV stores BGR
+    jpeg = cv2.imencode(".jpg", stored)[1].tobytes()
+    ifd = b"II*\x00" + (8).to_bytes(4, "little") + (1).to_bytes(2, "little") \
+        + bytes.fromhex("1201 0300 01000000 0600 0000") + bytes(4)  # Orientation (SHORT) = 6; no next IFD
+    app1 = b"Exif\x00\x00" + ifd
+    (tmp_path / "portrait.jpg").write_bytes(jpeg[:2] + b"\xff\xe1" + (len(app1) + 2).to_bytes(2, "big") + app1
+                                            + jpeg[2:])
+    photo = read_image(tmp_path / "portrait.jpg").get("Combined")
+    assert photo.shape == (40, 20, 3)
+    assert photo[5, 10, 0] > 0.9 > 0.1 > photo[35, 10, 0]  # red on top
+    denoise_file(tmp_path / "portrait.jpg", tmp_path / "clean.png", models_dir=models_dir)
+    assert read_image(tmp_path / "clean.png").size == (40, 20)
+
+
 def test_bad_files_give_one_line_errors_naming_the_file(cycles_render, models_dir, tmp_path):
     noisy = cycles_render / "noisy_spp0004.exr"
     truncated = tmp_path / "truncated.exr"
