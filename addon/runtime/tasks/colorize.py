@@ -63,11 +63,13 @@ def finish(model, result: InferenceResult, inputs: dict) -> None:
 
 def plan_jobs(jobs: list, options: dict) -> list:
     """Each job's hints in its ``side``: the hint image and mask of its frame (a pattern, or one file for
-    every frame), or the points of the ``hint_points`` file, read once here; a point off the first frame is a
-    usage error, refused before anything runs."""
+    every frame), or the points of the ``hint_points`` file, read once here; a point off the first frame, or a
+    mask without hints, is a usage error, refused before anything runs."""
     from ..batch import BatchError, frame_file  # batch imports this registry: import it when planning
 
     hints, mask, points_file = options.get("hints"), options.get("mask"), options.get("hint_points")
+    if mask is not None and hints is None and points_file is None:
+        raise BatchError(f"{mask}: a hint mask needs hints (--hints) to go with it")
     if points_file is not None:
         if hints is not None or mask is not None:
             raise BatchError(f"{points_file}: give hints as an image (--hints, --mask) or as points, not both")
