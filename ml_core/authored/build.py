@@ -77,7 +77,9 @@ class Settings:
     frame_reference_spp: int = 0
     noisy_spp: tuple[int, ...] = (1, 4, 16)
     frame_noisy_spp: tuple[int, ...] = (4, 16)
-    threads: int = 0  # 0: all cores (speed only, not pixels)
+    #: 0: all cores. Speed, not pixels, in all but anim_neon_walk, whose noisy frames differ a little from
+    #: build to build at any thread count (Cycles' choice among its many emitters; docs/benchmarks.md)
+    threads: int = 0
 
     def resolved(self) -> "Settings":
         anim = self.anim_size or max(8, int(round(self.size * 5 / 8 / 8)) * 8)
