@@ -43,7 +43,7 @@ from typing import Callable
 import numpy as np
 
 from .contract import ModelError
-from .engine import DEFAULT_TILE, InferenceResult, check_run_options, load_model
+from .engine import DEFAULT_TILE, InferenceResult, beyond_display_white, check_run_options, load_model
 from .exr import ImageError, set_io_threads, update_exr, write_exr  # noqa: F401  (ImageError: re-exported, as before)
 from .imageio import check_output, output_bit_depth, read_image, source_range_of, write_image
 from .registry import (PASS_SETTINGS, Choice, Registry, RegistryEntry, frames_read, main_input, reads_frame,
@@ -62,13 +62,16 @@ def run(task: str, inputs: dict, *, model: str | None = None, scale: int | None 
     """Run ``task`` on ``inputs`` ({contract input name: array or number}; None means absent);
     ``key_steps``: frame steps between the frames whose Vector passes are given (see ``Model.run``);
     ``key_chains``: {"prev"/"next": [Vector passes of the frames between, nearest first]} (see ``Model.run``);
-    ``source_range``: ``"ldr"``, ``"hdr"`` or None (unknown: no preference, nothing clipped);
+    ``source_range``: ``"ldr"``, ``"hdr"`` or None (unknown: ``"hdr"`` when the task's main input holds values
+    above 1.0, an HDR render that an sRGB model would clip; else no preference, nothing clipped);
     ``frame_source``: the inputs are a window of frames f - r .. f + r whose frame f is source r = this (a
     model input's ``source``): only models of such windows run, and a neighbour frame's inputs left out are an
     absent frame (a note in the result says so), not missing passes (None: any model that fits the inputs);
     ``source_count``: the inputs come from sources 0 .. n - 1 of a run (a model input's ``source``): only models
     that read exactly those run (inbetween: 2, the key frames; 3, with the made frame's guide passes)."""
     check_run_options(threads=threads, tile_size=tile_size)
+    if source_range is None:
+        source_range = _range_of_values(task, inputs)
     registry = Registry(models_dir)
     given = {k for k, v in inputs.items() if v is not None}
     absent = set()
@@ -405,6 +408,19 @@ def _pick(registry: Registry, task: str, given: set[str], model: str | None, sca
     if scale is not None and entry.contract.scale != scale:
         raise ModelError(f"model {model!r} up-reses x{entry.contract.scale}, not x{scale}")
     return registry.named(model, given, source_range, files, frame_source, source_count)
+
+
+def _range_of_values(task: str, inputs: dict) -> str | None:
+    """``"hdr"`` when the task's main input (denoise ``color``, upres ``image``) holds values above 1.0: a render,
+    never a display-referred image, so a linear model is picked rather than an sRGB one that clips it; else None
+    (values in [0, 1] may be either)."""
+    from . import tasks  # the task modules import this one
+
+    image = inputs.get(tasks.get(task).main_input) if task in tasks.names() else None
+    if image is None or isinstance(image, (int, float)):
+        return None
+    image = np.asarray(image)
+    return "hdr" if image.dtype.kind == "f" and image.size and beyond_display_white(image) else None
 
 
 def _finish(task: str, model, result: InferenceResult, inputs: dict) -> None:

@@ -174,7 +174,7 @@ class Model:
             if count:
                 log.warning("%s: replaced %d NaN/Inf values%s with 0", label(name), count, beyond)
         for spec in c.image_inputs:  # a display (sRGB) model clips HDR: say so, the result loses highlights
-            if spec.color_space == "srgb" and spec.name in images and _max_abs(images[spec.name]) > 1.0 + 1e-3:
+            if spec.color_space == "srgb" and spec.name in images and beyond_display_white(images[spec.name]):
                 log.warning("%s: values above 1.0 clip in model %r (an sRGB model for textures and photos); "
                             "for HDR renders use a linear model (name none: a float file picks one, an array with "
                             "source_range='hdr')",
@@ -405,6 +405,11 @@ def _as_float32(arr: np.ndarray) -> np.ndarray:
 def _count_nonfinite(arr: np.ndarray) -> int:
     return sum(int(chunk.size - np.count_nonzero(np.isfinite(chunk)))
                for chunk in _row_chunks(arr))
+
+
+def beyond_display_white(arr: np.ndarray) -> bool:
+    """Whether a linear image holds values above 1.0 (an HDR render's highlights), which an sRGB model clips."""
+    return _max_abs(arr) > 1.0 + 1e-3
 
 
 def _max_abs(arr: np.ndarray) -> float:

@@ -129,3 +129,18 @@ def test_the_source_range_picks_an_srgb_model_for_8bit_and_a_linear_one_for_rend
     named = run("denoise", {"color": rgba * 4}, model="denoise_srgb", models_dir=folder, source_range="hdr")
     assert named.choice == ("denoise: denoise_srgb (chosen by name; an HDR source on this sRGB model: values above "
                             "1.0 clip)")
+
+
+def test_an_array_with_values_above_one_gets_a_linear_model(tmp_path):
+    # the README's `upres(clean, scale=2)` on a denoised render: an array of unknown range whose highlights
+    # an sRGB model would clip; before, the registry's earliest model (here the sRGB one) ran on it
+    folder = tmp_path / "models"
+    folder.mkdir()
+    passthrough_model(folder, "denoise_srgb", "srgb")
+    passthrough_model(folder, "denoise_linear", "linear")
+    rgb = np.random.default_rng(3).random((H, W, 3)).astype(np.float32)
+    assert run("denoise", {"color": rgb}, models_dir=folder).model == "denoise_srgb"  # [0, 1]: no preference
+    render = run("denoise", {"color": rgb * 4}, models_dir=folder)
+    assert render.model == "denoise_linear" and render.image.max() > 1
+    assert denoise(rgb * 4, models_dir=folder).max() > 1
+    assert run("denoise", {"color": rgb * 4}, models_dir=folder, source_range="ldr").model == "denoise_srgb"
