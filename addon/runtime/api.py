@@ -44,7 +44,8 @@ import numpy as np
 
 from .contract import ModelError
 from .engine import DEFAULT_TILE, InferenceResult, beyond_display_white, check_run_options, load_model
-from .exr import ImageError, set_io_threads, update_exr, write_exr  # noqa: F401  (ImageError: re-exported, as before)
+from .exr import (ImageError, scaled_window, set_io_threads, update_exr,  # noqa: F401  (ImageError: re-exported)
+                  write_exr)
 from .imageio import check_output, output_bit_depth, read_image, source_range_of, write_image
 from .registry import (PASS_SETTINGS, Choice, Registry, RegistryEntry, frames_read, main_input, reads_frame,
                        reads_sources, source_name)
@@ -459,4 +460,8 @@ def _write_result(dst: PathLike, result: InferenceResult, entry: RegistryEntry, 
         parts, primary.parts = primary.parts, None
         update_exr(primary.path, dst, {pass_name: image}, out_layer, parts=parts)
     else:
-        write_exr(dst, {pass_name: image}, out_layer, header=primary.header)
+        # an up-res of a crop (data window inside the display window) keeps its place in the scaled frame
+        scale = entry.contract.scale
+        write_exr(dst, {pass_name: image}, out_layer, header=primary.header,
+                  data_window=scaled_window(primary.data_window, scale),
+                  display_window=scaled_window(primary.display_window, scale))

@@ -67,6 +67,10 @@ class ExrImage:
     #: the file's decoded OpenEXR parts (every layer, channel and header), kept only when read with
     #: ``keep_parts`` so the result can be written back into them without decoding the file again (:func:`update_exr`)
     parts: list | None = field(default=None, repr=False, compare=False)
+    #: an EXR's data window (where its pixels lie) and display window (the frame a comp shows), each
+    #: (x min, y min, x max, y max), inclusive, as OpenEXR stores them; None for other image files
+    data_window: tuple[int, int, int, int] | None = None
+    display_window: tuple[int, int, int, int] | None = None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -472,7 +476,26 @@ def read_exr(path: str | os.PathLike, layer: str | None = "ViewLayer", keep_part
         stack = np.stack([np.asarray(comps[c], dtype=np.float32) for c in order], axis=-1)
         passes[name] = stack
     header = {k: v for k, v in parts[0].header.items() if isinstance(v, (str, int, float))}
-    return ExrImage(path, layer, passes, header, multilayer, parts=parts if keep_parts else None)
+    data_window, display_window = (_window(parts[0].header.get(key)) for key in ("dataWindow", "displayWindow"))
+    return ExrImage(path, layer, passes, header, multilayer, parts=parts if keep_parts else None,
+                    data_window=data_window, display_window=display_window)
+
+
+def _window(value) -> tuple[int, int, int, int] | None:
+    """An OpenEXR header's window, ``(array([x min, y min]), array([x max, y max]))``, as four ints."""
+    if value is None:
+        return None
+    (x0, y0), (x1, y1) = value
+    return int(x0), int(y0), int(x1), int(y1)
+
+
+def scaled_window(window: tuple[int, int, int, int] | None, scale: int) -> tuple[int, int, int, int] | None:
+    """``window`` of an image resized by ``scale``: its min corner and its size times ``scale`` (as Nuke's
+    Reformat scales a frame), so an up-ressed crop keeps its place in the up-ressed frame."""
+    if window is None:
+        return None
+    x0, y0, x1, y1 = window
+    return x0 * scale, y0 * scale, (x1 + 1) * scale - 1, (y1 + 1) * scale - 1
 
 
 @contextlib.contextmanager
@@ -516,17 +539,24 @@ def _check_written(path: Path, tmp: str) -> None:
 
 
 def write_exr(path: str | os.PathLike, passes: dict[str, np.ndarray], layer: str | None = "ViewLayer",
-              header: dict | None = None, half: bool = False) -> None:
+              header: dict | None = None, half: bool = False,
+              data_window: tuple[int, int, int, int] | None = None,
+              display_window: tuple[int, int, int, int] | None = None) -> None:
     """Write passes as a multi-part multilayer EXR the way Blender does (or a plain RGBA EXR if ``layer`` is None).
 
     The file appears atomically: written to a temporary name in the same folder, then renamed (see
     :func:`image_output`). A plain EXR (``layer`` None) names one channel Y and two Y, A (grey, grey + alpha).
+    ``data_window`` / ``display_window`` (as :class:`ExrImage` holds them; the data window the passes' size):
+    where the pixels lie in the frame; default both the passes' size at the origin.
     """
     import OpenEXR
 
     path = Path(path)
     dtype = np.float16 if half else np.float32
     extra = {k: v for k, v in (header or {}).items() if isinstance(v, str)}
+    for key, window in (("dataWindow", data_window), ("displayWindow", display_window)):
+        if window is not None:
+            extra[key] = (np.array(window[:2], np.int32), np.array(window[2:], np.int32))
     parts = [_new_part(name, arr, layer, dtype, extra) for name, arr in passes.items()]
     _ensure_io_threads()
     with image_output(path) as tmp:

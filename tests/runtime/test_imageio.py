@@ -68,6 +68,26 @@ def test_inbetween_and_upres_files_use_the_render_passes(cycles_render, models_d
     assert read_exr(tmp_path / "up.exr").size == (48, 48) and guided.image.shape == (48, 48, 4)
 
 
+def test_an_upres_of_a_crop_keeps_its_place_in_the_scaled_frame(models_dir, tmp_path):
+    # A comp's crop: 20x16 pixels at (5, 3) of a 40x24 frame. Up-ressed x2 it lies at (10, 6), 40x32, of an
+    # 80x48 frame, as Nuke's Reformat scales it; before, it came out at the origin in a 40x32 frame.
+    rgba = np.random.default_rng(4).random((16, 20, 4)).astype(np.float32)
+    window = {"dataWindow": (np.array([5, 3], np.int32), np.array([24, 18], np.int32)),
+              "displayWindow": (np.array([0, 0], np.int32), np.array([39, 23], np.int32))}
+    for name, prefix in (("plain.exr", ""), ("layers.exr", "ViewLayer.Combined.")):
+        part = OpenEXR.Part({"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage, **window},
+                            {prefix + c: np.ascontiguousarray(rgba[..., i]) for i, c in enumerate("RGBA")})
+        OpenEXR.File([part]).write(str(tmp_path / name))
+        crop = read_exr(tmp_path / name)
+        assert (crop.data_window, crop.display_window) == ((5, 3, 24, 18), (0, 0, 39, 23))
+        upres_file(tmp_path / name, tmp_path / f"up_{name}", scale=2, models_dir=models_dir)
+        up = read_exr(tmp_path / f"up_{name}")
+        assert (up.data_window, up.display_window, up.size) == ((10, 6, 49, 37), (0, 0, 79, 47), (32, 40)), name
+        denoise_file(tmp_path / name, tmp_path / f"dn_{name}", models_dir=models_dir)  # the same size: as it was
+        clean = read_exr(tmp_path / f"dn_{name}")
+        assert (clean.data_window, clean.display_window) == (crop.data_window, crop.display_window), name
+
+
 def test_colorize_file_with_a_painted_hint_image(models_dir, tmp_path):
     rng = np.random.default_rng(0)
     write_image(tmp_path / "gray.png", rng.random((32, 40, 1)), bit_depth=8)
