@@ -43,7 +43,7 @@ from . import tasks
 from .api import check_source_passes, check_window_passes, forget_frames, run_files, source_models, window_models
 from .contract import ModelError
 from .engine import DEFAULT_TILE
-from .exr import ImageError
+from .exr import ImageError, read_exr_headers
 from .imageio import check_output, file_problem, pass_names
 from .interrupts import interrupted
 from .registry import Registry
@@ -544,8 +544,24 @@ def run_batch(jobs: list[FrameJob], options: BatchOptions, *, scheduler: str | N
     stop after the first failed frame (jobs not yet finished are not run).
     """
     options = dataclasses.replace(options, models_dir=str(resolve_models_dir(options.models_dir).resolve()))
+    check_layer(jobs, options.layer)
     check_models(options, jobs)
     return _results(jobs, options, scheduler, fail_fast)
+
+
+def check_layer(jobs: list[FrameJob], layer: str | None) -> None:
+    """Refuse a batch whose first frame's file is an EXR without view layer ``layer`` (a mistyped ``--layer``:
+    an ImageError naming the file and the layers it has; headers only), rather than fail every frame on it. A
+    file that is missing or damaged is left to its frame, which fails naming it."""
+    first = next((job.sources[job.frame_source or 0] for job in jobs
+                  if not job.problem and job.sources[job.frame_source or 0]), None)
+    if first is None or Path(first).suffix.lower() != ".exr":
+        return
+    try:
+        read_exr_headers(first)
+    except ImageError:
+        return
+    pass_names(first, layer)
 
 
 def _results(jobs: list[FrameJob], options: BatchOptions, scheduler: str | None,

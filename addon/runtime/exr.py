@@ -438,14 +438,24 @@ def _channel_name(full: str) -> tuple[str | None, str, str]:
 
 def exr_pass_names(path: str | os.PathLike, layer: str | None = "ViewLayer") -> set[str]:
     """The passes of ``layer`` an EXR holds (as :func:`read_exr` reads them), from its headers alone: no pixel
-    is read. An ImageError for a missing, empty, foreign or damaged file."""
+    is read. An ImageError for a missing, empty, foreign or damaged file, and (as :func:`read_exr`) for one
+    without that view layer."""
     names = set()
-    for part in read_exr_headers(path):
-        for channel in part.header.get("channels", ()):
-            chan_layer, pass_name, _ = _channel_name(channel.name)
-            if chan_layer is None or layer is None or chan_layer == layer:
-                names.add(pass_name)
+    channels = [channel.name for part in read_exr_headers(path) for channel in part.header.get("channels", ())]
+    for full in channels:
+        chan_layer, pass_name, _ = _channel_name(full)
+        if chan_layer is None or layer is None or chan_layer == layer:
+            names.add(pass_name)
+    if not names:
+        raise _no_layer(path, layer, channels)
     return names
+
+
+def _no_layer(path: str | os.PathLike, layer: str | None, channels: list[str]) -> ImageError:
+    """The error for an EXR none of whose ``channels`` (full names) is in view layer ``layer``: it names the
+    layers the file has, so a mistyped ``--layer`` is fixed from the message alone."""
+    layers = ", ".join(dict.fromkeys(_channel_name(full)[0] for full in channels)) or "no channels"
+    return ImageError(path, f"no channels for view layer {layer!r}; it has {layers}")
 
 
 def read_exr(path: str | os.PathLike, layer: str | None = "ViewLayer", keep_parts: bool = False) -> ExrImage:
@@ -457,11 +467,13 @@ def read_exr(path: str | os.PathLike, layer: str | None = "ViewLayer", keep_part
     parts = _read_parts(path)
     grouped: dict[str, dict[str, np.ndarray]] = {}
     multilayer = False
+    names = []
     for part in parts:
         try:
             channels = part.channels
         except Exception as exc:
             raise ImageError(path, f"unreadable EXR part ({str(exc).splitlines()[0]})") from None
+        names += channels
         for full, chan in channels.items():
             chan_layer, pass_name, suffix = _channel_name(full)
             if chan_layer is not None and layer is not None and chan_layer != layer:
@@ -469,7 +481,7 @@ def read_exr(path: str | os.PathLike, layer: str | None = "ViewLayer", keep_part
             multilayer = multilayer or chan_layer is not None
             grouped.setdefault(pass_name, {})[suffix] = chan.pixels
     if not grouped:
-        raise ImageError(path, f"no channels for view layer {layer!r}")
+        raise _no_layer(path, layer, names)
     passes = {}
     for name, comps in grouped.items():
         order = _ordered(comps)

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from addon.cli import main
-from addon.runtime import ImageError, ModelError, denoise, denoise_file, read_image, run, upres, upres_file, \
-    write_exr, write_image
+from addon.runtime import ImageError, ModelError, denoise, denoise_file, read_image, run, update_exr, upres, \
+    upres_file, write_exr, write_image
 from addon.runtime import color, files
 from addon.runtime.batch import BatchError, BatchOptions, plan, run_frame
 from addon.runtime.imageio import file_problem
@@ -114,6 +114,25 @@ def test_an_inbetween_sequence_with_one_key_says_which_frame_it_found(shot, mode
     (shot / "beauty.1002.exr").unlink()
     assert main(["inbetween", str(shot / "beauty.####.exr"), "-o", str(shot / "made.####.exr")]) == 2
     assert error_line(capsys.readouterr().err).endswith("needs at least two key frames, found only frame 1001")
+
+
+def test_a_wrong_layer_is_refused_while_planning_naming_the_layers_there(shot, models_dir, monkeypatch, capsys,
+                                                                         tmp_path):
+    monkeypatch.setenv("POSTPASS_MODELS", str(models_dir))
+    for frame in (1001, 1002):  # a second view layer beside ViewLayer
+        path = shot / f"beauty.{frame}.exr"
+        update_exr(path, path, {"Combined": np.zeros((24, 32, 4), np.float32)}, layer="Background")
+    pattern, out = str(shot / "beauty.####.exr"), str(tmp_path / "o.####.exr")
+    problem = f"{shot / 'beauty.1001.exr'}: no channels for view layer 'Foo'; it has ViewLayer, Background"
+    assert main(["denoise", pattern, "-o", out, "--layer", "Foo", "--json"]) == 2  # before: exit 1, frame by frame
+    stdout, err = capsys.readouterr()
+    assert error_line(err) == f"postpass denoise: error: {problem}"
+    assert json.loads(stdout) == {"error": problem, "exit_code": 2}
+    assert not (tmp_path / "o.1001.exr").exists()
+    with pytest.raises(ImageError) as info:  # the API (and a frame after the first) says the same
+        read_image(shot / "beauty.1001.exr", layer="Foo")
+    assert str(info.value) == problem
+    assert main(["denoise", pattern, "-o", out, "--layer", "Background", "-q"]) == 0
 
 # ----------------------------------------------------------------------------------------------------------
 # 3. Grey and 16-bit textures: the same channels and bit depth out
