@@ -1,9 +1,10 @@
 """Image files as float32 linear arrays: EXR through OpenEXR (see ``exr.py``), PNG/JPEG/TIFF through OpenCV.
 
 8- and 16-bit files hold sRGB-encoded colour: reading decodes it to linear and writing encodes it back (alpha
-is stored linearly). 32-bit float TIFFs are linear both ways. Every reader returns an :class:`ExrImage` (a
-non-EXR image has one pass, ``Combined``, and its file's ``bit_depth``), so callers handle renders and textures
-alike. Grey images read as one channel and write as one (OpenCV writes no grey + alpha: that becomes RGBA).
+is stored linearly). Float TIFFs (32- or 64-bit) are linear both ways, written back as 32-bit float; integer
+samples other than 8- and 16-bit unsigned have no agreed range and are refused. Every reader returns an
+:class:`ExrImage` (a non-EXR image has one pass, ``Combined``, and its file's ``bit_depth``), so callers handle
+renders and textures alike. Grey images read as one channel and write as one (OpenCV writes no grey + alpha: that becomes RGBA).
 Writes are atomic and checked (:func:`~addon.runtime.exr.image_output`); :func:`file_problem` tells whether a
 file on disk is a complete image, cheaply (``--skip-existing`` trusts only those).
 """
@@ -86,13 +87,21 @@ def read_image(path: str | os.PathLike, layer: str | None = "ViewLayer", keep_pa
     channels = raw.shape[2]
     if channels >= 3:
         raw = raw[..., [2, 1, 0, *range(3, channels)]]  # OpenCV's BGR(A) -> RGB(A)
-    if np.issubdtype(raw.dtype, np.integer):
+    bits = raw.dtype.itemsize * 8
+    if raw.dtype in (np.uint8, np.uint16):
         arr = raw.astype(np.float32) / np.iinfo(raw.dtype).max
         colour = channels - (channels in (2, 4))  # the last of 2 or 4 channels is alpha
         arr[..., :colour] = srgb_decode(arr[..., :colour])
-    else:
+        depth = bits
+    elif np.issubdtype(raw.dtype, np.integer):
+        # 32-bit or signed integer TIFF samples have no range images agree on (sRGB over 0..2^31 would make a
+        # 0..999 image black; taken as linear values it would be 999 times too bright): refused, not guessed
+        kind = f"{bits}-bit {'signed ' if raw.dtype.kind == 'i' else ''}integer"
+        raise ImageError(path, f"{kind} samples have no defined colour range; save it as 8- or 16-bit or as float")
+    else:  # float16/32/64: linear values, never clipped, written back as 32-bit float where the format has it
         arr = raw.astype(np.float32)
-    return ExrImage(path, None, {PLAIN_PASS: arr}, {}, bit_depth=raw.dtype.itemsize * 8)
+        depth = 32
+    return ExrImage(path, None, {PLAIN_PASS: arr}, {}, bit_depth=depth)
 
 
 def _imread_flags(suffix: str) -> int:
@@ -150,8 +159,12 @@ def write_image(path: str | os.PathLike, image: np.ndarray, bit_depth: int | Non
         arr = arr[..., [2, 1, 0, *range(3, channels)]]  # RGB(A) -> OpenCV's BGR(A)
     import cv2
 
+    # OpenCV stores a 3-channel float TIFF as LogLuv (SGILOG) unless told otherwise: lossy (about 1%), and
+    # negative values lost. Deflate is lossless, and what Nuke and Photoshop write for float TIFFs.
+    params = [cv2.IMWRITE_TIFF_COMPRESSION, cv2.IMWRITE_TIFF_COMPRESSION_ADOBE_DEFLATE] \
+        if depth == 32 and suffix in (".tif", ".tiff") else []
     with image_output(path) as tmp:
-        if not cv2.imwrite(tmp, np.ascontiguousarray(arr)):
+        if not cv2.imwrite(tmp, np.ascontiguousarray(arr), params):
             raise ImageError(path, f"cannot write: {write_failure(path) or 'OpenCV could not write it'}")
 
 

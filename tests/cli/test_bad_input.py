@@ -175,6 +175,24 @@ def test_texture_files_keep_channels_and_bit_depth(models_dir, tmp_path, name, s
     assert np.array_equal(read_image(tmp_path / "up.exr").get("Combined"), result.image)
 
 
+def test_float_tiffs_come_back_float_and_unclipped_and_32_bit_integers_are_refused(models_dir, tmp_path):
+    hdr = np.random.default_rng(5).random((12, 16, 3)) * 8.0 - 1.0  # float64, linear, beyond [0, 1]
+    cv2.imwrite(str(tmp_path / "f64.tif"), hdr)
+    assert read_image(tmp_path / "f64.tif").bit_depth == 32  # as a float32 TIFF: linear, an HDR model runs
+    for run_file, name in ((denoise_file, "dn.tif"), (upres_file, "up.tif")):
+        result = run_file(tmp_path / "f64.tif", tmp_path / name, models_dir=models_dir,
+                          **({"scale": 2} if run_file is upres_file else {}))
+        written = cv2.imread(str(tmp_path / name), cv2.IMREAD_UNCHANGED)
+        assert written.dtype == np.float32, name  # before: a 16-bit integer TIFF, clipped to [0, 1]
+        assert np.array_equal(written[..., ::-1], result.image) and result.image.max() > 1.0, name
+    cv2.imwrite(str(tmp_path / "i32.tif"), np.full((12, 16, 3), 999, np.int32))
+    with pytest.raises(ImageError) as info:  # before: sRGB over 0..2^31, so black
+        denoise_file(tmp_path / "i32.tif", tmp_path / "i32_out.tif", models_dir=models_dir)
+    assert str(info.value) == (f"{tmp_path / 'i32.tif'}: 32-bit signed integer samples have no defined colour "
+                               "range; save it as 8- or 16-bit or as float")
+    assert not (tmp_path / "i32_out.tif").exists()
+
+
 # ----------------------------------------------------------------------------------------------------------
 # 4. Damaged, empty and foreign EXR files: one line, and stdout only the JSON
 # ----------------------------------------------------------------------------------------------------------
