@@ -72,10 +72,17 @@ examples:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
     try:
         args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse exits on --help and on usage errors; callers get a code instead
+    except SystemExit as exc:  # argparse exits on --help; callers get a code instead
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    except UsageError as exc:
+        print(f"{exc.parser.prog}: error: {exc.message}", file=sys.stderr)
+        if "--json" in argv:  # nothing was parsed, so the line itself says whether stdout wants JSON
+            json_error = exc.parser.get_default("json_error") or usage_json_error
+            print(json.dumps(json_error(exc.message)))
+        return EXIT_USAGE
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
@@ -85,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         except (BatchError, ModelError, ImageError, SequenceError) as exc:
             print(f"postpass {args.command}: error: {exc}", file=sys.stderr)
             if args.json:  # pipeline tools read stdout: they get the error there too
-                print(json.dumps({"error": str(exc), "exit_code": EXIT_USAGE}))
+                print(json.dumps(usage_json_error(str(exc))))
             return EXIT_USAGE
         except BaseException as exc:  # a stop, also one that landed inside a module's init, is 130
             if not interrupted(exc):
@@ -94,11 +101,26 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_INTERRUPTED
 
 
+def usage_json_error(message: str) -> dict:
+    """What ``--json`` prints on stdout for a command refused before any work (exit 2). A command whose JSON
+    output has another shape (``finetune``'s events) sets its own as its parser's default ``json_error``."""
+    return {"error": message, "exit_code": EXIT_USAGE}
+
+
+class UsageError(Exception):
+    """A command line argparse refused: ``parser`` is the (sub)command's parser, ``message`` what is wrong."""
+
+    def __init__(self, parser: argparse.ArgumentParser, message: str):
+        super().__init__(message)
+        self.parser, self.message = parser, message
+
+
 class _Parser(argparse.ArgumentParser):
-    """Usage errors in one line (farm logs keep the last line): what is wrong, and where the options are listed."""
+    """Usage errors in one line (farm logs keep the last line): what is wrong, and where the options are listed;
+    :func:`main` prints it (and with ``--json`` its JSON error on stdout) and returns 2."""
 
     def error(self, message: str):
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        raise UsageError(self, f"{message} (see {self.prog} --help)")
 
 
 def whole_number(minimum: int):

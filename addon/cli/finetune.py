@@ -73,7 +73,7 @@ def add_parser(commands, whole_number) -> argparse.ArgumentParser:
     sub.add_argument("--threads", type=whole_number(0), metavar="N", help="CPU threads (default or 0: every core)")
     sub.add_argument("--json", action="store_true", help="progress and the report as JSON lines on stdout")
     sub.add_argument("-q", "--quiet", action="store_true", help="print only errors")
-    sub.set_defaults(run=run)
+    sub.set_defaults(run=run, json_error=json_error)
     return sub
 
 
@@ -103,10 +103,15 @@ def run(args: argparse.Namespace) -> int:
                 trainer.interrupt(process, signal.SIGINT)
 
 
+def json_error(message: str) -> dict:
+    """The ``--json`` line of a fine-tune refused before it starts, in the format of the child's events."""
+    return {"event": "error", "message": message, "exit_code": trainer.EXIT_USAGE}
+
+
 def _refuse(message: str, as_json: bool) -> int:
     print(f"postpass finetune: error: {message}", file=sys.stderr)
-    if as_json:  # pipeline tools read stdout: the error is there too, in the format of the child's
-        print(json.dumps({"event": "error", "message": message, "exit_code": trainer.EXIT_USAGE}), flush=True)
+    if as_json:  # pipeline tools read stdout: the error is there too
+        print(json.dumps(json_error(message)), flush=True)
     return trainer.EXIT_USAGE
 
 

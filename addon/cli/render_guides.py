@@ -99,7 +99,7 @@ def add_parser(commands) -> argparse.ArgumentParser:
     sub.add_argument("--scene", metavar="NAME", help="the scene to render (default: the file's active scene)")
     sub.add_argument("--json", action="store_true", help="progress and the result as JSON lines on stdout")
     sub.add_argument("-q", "--quiet", action="store_true", help="print only errors")
-    sub.set_defaults(run=run)
+    sub.set_defaults(run=run, json_error=json_error)
     return sub
 
 
@@ -228,10 +228,15 @@ def _show(event: dict, args: argparse.Namespace, say) -> None:
             say(f"postpass {COMMAND}: nothing to render, all {skipped} guide files are there: 0 s per frame")
 
 
+def json_error(message: str) -> dict:
+    """The ``--json`` line of a guide render refused before it starts, in the format of the child's events."""
+    return {"event": "error", "message": message, "exit_code": EXIT_USAGE}
+
+
 def _refuse(message: str, as_json: bool) -> int:
     print(f"postpass {COMMAND}: error: {message}", file=sys.stderr)
     if as_json:
-        print(json.dumps({"event": "error", "message": message, "exit_code": EXIT_USAGE}), flush=True)
+        print(json.dumps(json_error(message)), flush=True)
     return EXIT_USAGE
 
 

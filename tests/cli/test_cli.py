@@ -399,6 +399,22 @@ def test_usage_errors_return_2_without_exiting(capsys):
     assert "frame range '10-1': '10-1' must run upwards" in capsys.readouterr().err
 
 
+def test_usage_errors_with_json_put_the_error_on_stdout_in_the_commands_format(capsys):
+    # before: exit 2 with nothing on stdout, while every other refusal printed its JSON error there
+    assert main(["denoise", "x.####.png", "-o", "y.####.png", "--json", "--frames", "zz"]) == 2
+    out, err = capsys.readouterr()
+    message = "argument --frames: frame range 'zz': cannot read 'zz'"
+    assert err.startswith(f"postpass denoise: error: {message}") and len(err.splitlines()) == 1
+    assert json.loads(out) == {"error": err.strip().removeprefix("postpass denoise: error: "), "exit_code": 2}
+    assert main(["finetune", "shot.blend", "--json"]) == 2  # finetune's stdout is events: its error is one too
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {"event": "error", "message": err.strip().removeprefix("postpass finetune: error: "),
+                               "exit_code": 2}
+    assert "required: -o/--output" in err
+    assert main(["denoise", "x.####.png", "-o", "y.####.png", "--frames", "zz"]) == 2
+    assert capsys.readouterr().out == ""  # without --json, stdout stays empty
+
+
 def test_the_command_needs_neither_blender_nor_torch(cycles_sequence, models_dir, tmp_path):
     """Farm nodes install the runtime only: a whole batch imports no bpy, torch, ml_core or Dask."""
     script = ("import sys; from addon.cli import main\n"
