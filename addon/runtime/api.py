@@ -44,7 +44,7 @@ import numpy as np
 
 from .contract import ModelError
 from .engine import DEFAULT_TILE, InferenceResult, beyond_display_white, check_run_options, load_model
-from .exr import (ImageError, scaled_window, set_io_threads, update_exr,  # noqa: F401  (ImageError: re-exported)
+from .exr import (ExrImage, ImageError, scaled_window, set_io_threads, update_exr,  # noqa: F401  (re-exported)
                   write_exr)
 from .imageio import check_output, output_bit_depth, read_image, source_range_of, write_image
 from .registry import (PASS_SETTINGS, Choice, Registry, RegistryEntry, frames_read, main_input, reads_frame,
@@ -141,7 +141,7 @@ def run_files(task: str, sources: list[PathLike | None], dst: PathLike, *, input
         files, all_passes = _window_files(sources, layer, keep, registry, task, frame_source, model, scale,
                                           precision)
     else:
-        files = [read_image(p, layer, keep_parts=keep and i == own) if p is not None else None
+        files = [raw_render(task, read_image(p, layer, keep_parts=keep and i == own)) if p is not None else None
                  for i, p in enumerate(sources)]
         all_passes = [set(f.passes) if f is not None else set() for f in files]
         if source_count is not None:
@@ -168,7 +168,7 @@ def run_files(task: str, sources: list[PathLike | None], dst: PathLike, *, input
 
     needed = {spec.pass_name for spec in entry.contract.image_inputs if spec.pass_name}
     if window:
-        _refresh_trimmed(files, all_passes, needed, layer, keep)
+        _refresh_trimmed(files, all_passes, needed, layer, keep, task)
     arrays, labels = dict(inputs), dict(labels or {})
     for spec in entry.contract.image_inputs:
         if spec.name in arrays or spec.pass_name is None or (spec.optional and not _holds(all_passes, spec)):
@@ -220,6 +220,30 @@ def _frame_key(path: str, layer: str | None) -> tuple | None:
     return os.path.realpath(path), layer, st.st_mtime_ns, st.st_size, st.st_ino
 
 
+#: the pass that holds the raw render when Blender's own denoiser (on by default) wrote its result as Combined
+RAW_RENDER_PASS = "Noisy Image"
+
+
+def raw_render(task: str, image: ExrImage) -> ExrImage:
+    """``image`` as the ``task`` reads it: for denoise, a render whose Combined is Blender's denoised result (its
+    raw render kept as "Noisy Image": Cycles' Denoise on, Blender's default, with Denoising Data) gives its raw
+    render as Combined, since denoising an already denoised image only blurs it. Said once per folder."""
+    if task == "denoise" and RAW_RENDER_PASS in image.passes:
+        raw, combined = image.passes.pop(RAW_RENDER_PASS)[..., :3], image.passes.get("Combined")
+        if combined is not None and combined.shape[-1] == 4:  # the denoiser leaves alpha as rendered: keep it
+            raw = np.concatenate([raw, combined[..., 3:]], -1)
+        image.passes["Combined"] = raw
+        folder = os.path.dirname(os.path.abspath(image.path))
+        if folder not in _RAW_RENDER_SAID:  # once per folder: a sequence's frames are all rendered alike
+            _RAW_RENDER_SAID.add(folder)
+            log.warning("%s: its Combined pass is Blender's denoised render; denoising the raw render (%r) "
+                        "instead", image.path, RAW_RENDER_PASS)
+    return image
+
+
+_RAW_RENDER_SAID: set[str] = set()
+
+
 def _window_files(sources: list, layer: str | None, keep: bool, registry: Registry, task: str, frame_source: int,
                   model: str | None, scale: int | None, precision: str) -> tuple[list, list[set[str]]]:
     """The window's files (decoded, or as this thread kept them from the window before) and each one's passes,
@@ -236,7 +260,7 @@ def _window_files(sources: list, layer: str | None, keep: bool, registry: Regist
         hit = (seen.get(key) or cache.get(key)) if key is not None else None
         if hit is None:
             # every file of a window is some frame's own file in a run: keep its parts for then (EXR results)
-            image = read_image(path, layer, keep_parts=keep)
+            image = raw_render(task, read_image(path, layer, keep_parts=keep))
             hit = (image, frozenset(image.passes))
         check_window_passes(models, str(path), hit[1], layer)
         if key is not None:
@@ -250,11 +274,11 @@ def _window_files(sources: list, layer: str | None, keep: bool, registry: Regist
 
 
 def _refresh_trimmed(files: list, all_passes: list[set[str]], needed: set[str], layer: str | None,
-                     keep: bool) -> None:
+                     keep: bool, task: str) -> None:
     """Read again a kept frame that lost a pass this model reads (another model's window kept fewer)."""
     for i, file in enumerate(files):
         if file is not None and (needed & all_passes[i]) - set(file.passes):
-            fresh = read_image(file.path, layer, keep_parts=keep)
+            fresh = raw_render(task, read_image(file.path, layer, keep_parts=keep))
             file.passes.update(fresh.passes)
             file.parts = file.parts if file.parts is not None else fresh.parts
 

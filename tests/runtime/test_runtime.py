@@ -343,6 +343,32 @@ def test_a_file_result_decodes_its_source_once_and_keeps_its_other_passes(models
     assert read_exr(tmp_path / "clean.0001.exr").header == read_exr(source).header
 
 
+def test_a_render_blender_denoised_is_denoised_from_its_raw_render(models_dir, tmp_path, caplog):
+    """Cycles' Denoise is on by default: with Denoising Data its EXR holds Blender's denoised image as Combined
+    and the raw render as "Noisy Image". Denoising Combined again would blur a finished image without a word;
+    the raw render is denoised instead (alpha as rendered), and the command says so."""
+    from addon.runtime import denoise_file, read_exr, write_exr
+
+    rng = np.random.default_rng(5)
+    h, w = 40, 48
+    noisy = rng.random((h, w, 3), np.float32) * 4
+    alpha = np.where(rng.random((h, w, 1)) > 0.2, 1.0, 0.0).astype(np.float32)
+    guides = {"Denoising Albedo": rng.random((h, w, 3), np.float32),
+              "Denoising Normal": rng.random((h, w, 3), np.float32) * 2 - 1}
+    blender_denoised = np.full((h, w, 3), 0.5, np.float32)
+    write_exr(tmp_path / "denoised_on.exr", {"Combined": np.concatenate([blender_denoised, alpha], -1),
+                                             "Noisy Image": noisy, **guides}, "ViewLayer")
+    write_exr(tmp_path / "denoised_off.exr", {"Combined": np.concatenate([noisy, alpha], -1), **guides}, "ViewLayer")
+    with caplog.at_level(logging.WARNING, logger="postpass"):
+        on = denoise_file(tmp_path / "denoised_on.exr", tmp_path / "on_clean.exr", models_dir=models_dir)
+    off = denoise_file(tmp_path / "denoised_off.exr", tmp_path / "off_clean.exr", models_dir=models_dir)
+    assert np.array_equal(on.image, off.image)
+    assert np.array_equal(read_exr(tmp_path / "on_clean.exr").get("Combined"), on.image)
+    assert np.array_equal(on.image[..., 3:], alpha)
+    assert any("Blender's denoised render" in r.getMessage() and "denoised_on.exr" in r.getMessage()
+               for r in caplog.records)
+
+
 def test_exr_writes_are_byte_identical_for_any_number_of_io_threads(tmp_path):
     """OpenEXR's threads compress chunks in parallel; the file is the same bytes (frames stay reproducible)."""
     from addon.runtime.exr import set_io_threads, write_exr
