@@ -141,7 +141,7 @@ def run_files(task: str, sources: list[PathLike | None], dst: PathLike, *, input
         files, all_passes = _window_files(sources, layer, keep, registry, task, frame_source, model, scale,
                                           precision)
     else:
-        files = [raw_render(task, read_image(p, layer, keep_parts=keep and i == own)) if p is not None else None
+        files = [_prepared(task, read_image(p, layer, keep_parts=keep and i == own)) if p is not None else None
                  for i, p in enumerate(sources)]
         all_passes = [set(f.passes) if f is not None else set() for f in files]
         if source_count is not None:
@@ -220,28 +220,14 @@ def _frame_key(path: str, layer: str | None) -> tuple | None:
     return os.path.realpath(path), layer, st.st_mtime_ns, st.st_size, st.st_ino
 
 
-#: the pass that holds the raw render when Blender's own denoiser (on by default) wrote its result as Combined
-RAW_RENDER_PASS = "Noisy Image"
+def _prepared(task: str, image: ExrImage) -> ExrImage:
+    """``image``, a source file just read, after the task's ``prepare_source`` hook (when it has one)."""
+    from . import tasks  # the task modules import this one
 
-
-def raw_render(task: str, image: ExrImage) -> ExrImage:
-    """``image`` as the ``task`` reads it: for denoise, a render whose Combined is Blender's denoised result (its
-    raw render kept as "Noisy Image": Cycles' Denoise on, Blender's default, with Denoising Data) gives its raw
-    render as Combined, since denoising an already denoised image only blurs it. Said once per folder."""
-    if task == "denoise" and RAW_RENDER_PASS in image.passes:
-        raw, combined = image.passes.pop(RAW_RENDER_PASS)[..., :3], image.passes.get("Combined")
-        if combined is not None and combined.shape[-1] == 4:  # the denoiser leaves alpha as rendered: keep it
-            raw = np.concatenate([raw, combined[..., 3:]], -1)
-        image.passes["Combined"] = raw
-        folder = os.path.dirname(os.path.abspath(image.path))
-        if folder not in _RAW_RENDER_SAID:  # once per folder: a sequence's frames are all rendered alike
-            _RAW_RENDER_SAID.add(folder)
-            log.warning("%s: its Combined pass is Blender's denoised render; denoising the raw render (%r) "
-                        "instead", image.path, RAW_RENDER_PASS)
+    hook = tasks.get(task).prepare_source if task in tasks.names() else None
+    if hook is not None:
+        hook(image)
     return image
-
-
-_RAW_RENDER_SAID: set[str] = set()
 
 
 def _window_files(sources: list, layer: str | None, keep: bool, registry: Registry, task: str, frame_source: int,
@@ -260,7 +246,7 @@ def _window_files(sources: list, layer: str | None, keep: bool, registry: Regist
         hit = (seen.get(key) or cache.get(key)) if key is not None else None
         if hit is None:
             # every file of a window is some frame's own file in a run: keep its parts for then (EXR results)
-            image = raw_render(task, read_image(path, layer, keep_parts=keep))
+            image = _prepared(task, read_image(path, layer, keep_parts=keep))
             hit = (image, frozenset(image.passes))
         check_window_passes(models, str(path), hit[1], layer)
         if key is not None:
@@ -278,7 +264,7 @@ def _refresh_trimmed(files: list, all_passes: list[set[str]], needed: set[str], 
     """Read again a kept frame that lost a pass this model reads (another model's window kept fewer)."""
     for i, file in enumerate(files):
         if file is not None and (needed & all_passes[i]) - set(file.passes):
-            fresh = raw_render(task, read_image(file.path, layer, keep_parts=keep))
+            fresh = _prepared(task, read_image(file.path, layer, keep_parts=keep))
             file.passes.update(fresh.passes)
             file.parts = file.parts if file.parts is not None else fresh.parts
 

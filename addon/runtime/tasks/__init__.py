@@ -204,6 +204,9 @@ class TaskSpec:
       runs. Colorize: hint files per frame, hint points read and checked against the first frame.
     * ``side_inputs(job, layer) -> (inputs, labels)``: the model inputs the task adds for a job at run time,
       from its ``side`` (colorize: hint and mask arrays), and a label per input for error messages.
+    * ``prepare_source(image) -> None``: change a source file's decoded passes (an
+      :class:`~addon.runtime.exr.ExrImage` just read, before any model choice or check sees them) in place.
+      Denoise: a render Blender denoised already gives its raw render as Combined.
     * ``finish(model, result, inputs) -> None``: change the :class:`~addon.runtime.engine.InferenceResult`
       of ``model`` (the :class:`~addon.runtime.engine.Model` that ran) in place before
       :func:`addon.runtime.api.run` returns it or :func:`addon.runtime.api.run_files` writes it (``inputs``:
@@ -253,6 +256,7 @@ class TaskSpec:
     layout_of: Callable | None = None
     plan_jobs: Callable | None = None
     side_inputs: Callable | None = None
+    prepare_source: Callable | None = None
     finish: Callable | None = None
     api: tuple[Callable, ...] = ()
     on_render: str | None = None

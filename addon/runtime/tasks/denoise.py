@@ -14,11 +14,12 @@ no recurrent state), so farm chunks need no warm-up: a chunk reads the frame on 
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 import numpy as np
 
-from ..api import PathLike, run, run_files
+from ..api import PathLike, log, run, run_files
 from ..contract import ModelError
 from ..engine import InferenceResult
 from ..exr import ExrImage
@@ -28,6 +29,29 @@ from . import CliOption, Layout, TaskSpec, register
 TEMPORAL = Layout("window", window=1, ends="absent")
 #: A neighbour frame's arrays (``prev``, ``next``) by input name, and the passes of a file they come from.
 NEIGHBOUR_PASSES = {"color": "Combined", "albedo": "Denoising Albedo", "normal": "Denoising Normal"}
+
+
+#: the pass that holds the raw render when Blender's own denoiser (Cycles' Denoise, on by default) wrote its
+#: result as Combined; Denoising Data must be on for Blender to keep it
+RAW_RENDER_PASS = "Noisy Image"
+_RAW_RENDER_SAID: set[str] = set()  # folders whose renders were said to be Blender-denoised
+
+
+def raw_render(image: ExrImage) -> None:
+    """A render whose Combined is Blender's denoised result (its raw render kept as "Noisy Image") gets its raw
+    render as Combined, alpha as rendered: denoising an already denoised image only blurs it. Said once per
+    folder (a warning): a sequence's frames are all rendered alike."""
+    if RAW_RENDER_PASS not in image.passes:
+        return
+    raw, combined = image.passes.pop(RAW_RENDER_PASS)[..., :3], image.passes.get("Combined")
+    if combined is not None and combined.shape[-1] == 4:  # the denoiser leaves alpha as rendered: keep it
+        raw = np.concatenate([raw, combined[..., 3:]], -1)
+    image.passes["Combined"] = raw
+    folder = os.path.dirname(os.path.abspath(image.path))
+    if folder not in _RAW_RENDER_SAID:
+        _RAW_RENDER_SAID.add(folder)
+        log.warning("%s: its Combined pass is Blender's denoised render; denoising the raw render (%r) instead",
+                    image.path, RAW_RENDER_PASS)
 
 
 def denoise(color: np.ndarray, albedo: np.ndarray | None = None, normal: np.ndarray | None = None, *,
@@ -106,6 +130,7 @@ SPEC = register(TaskSpec(
     main_input="color",
     layout="frame",
     layout_of=layout_of,
+    prepare_source=raw_render,
     cli_options=(
         CliOption(("--temporal",), {"action": "store_true",
                                     "help": "denoise an animation with a temporal model: each frame with frames f-1 "
