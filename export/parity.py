@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from addon.runtime import tasks
 from addon.runtime.contract import ImageInput, ModelContract
 from addon.runtime.engine import input_tile, resolve_scalars, split_channels
 from addon.runtime.imageio import read_image
@@ -51,6 +52,9 @@ def parity_batches(contract: ModelContract, samples: list[str] | None = None, se
 
 def _from_files(contract: ModelContract, samples: list[str]) -> dict:
     files = [read_image(p) for p in samples]
+    prepare = tasks.get(contract.task).prepare_source
+    for file in files if prepare else ():  # as the runtime reads a source (a Blender-denoised render's raw render)
+        prepare(file)
     images = {}
     for spec in contract.image_inputs:
         if spec.pass_name is None or spec.source >= len(files) or spec.pass_name not in files[spec.source].passes:

@@ -5,8 +5,10 @@ command on top of this: training, export, the held-out evaluation and the models
 A *view* is a frame drawn from the shot's frame range, the camera nudged (up to half a degree, up to 2% lens
 shift) and a crop of at most 256x256 px at the shot's own resolution, rendered with the shot's own lights,
 materials, integrator and motion blur, twice at its sample count (its own adaptive-sampling settings, two other
-Cycles seeds) and once as a reference at ``reference_spp`` samples, all with the Denoising passes; the reference
-is denoised by Blender's OIDN (Accurate, High) by default (``target="denoised"``: a clean target for a few
+Cycles seeds) and once as a reference at ``reference_spp`` samples, all with the Denoising passes. The noisy
+images are denoised by Blender's OIDN (Accurate, High) as the artist's render is by default, their raw render kept
+as "Noisy Image" (the runtime and the datasets read such a file's raw render as its colour, and Blender's result
+for a model that improves on it: ``denoise_oidn_residual``). The reference is denoised too by default (``target="denoised"``: a clean target for a few
 samples' cost; its raw render stays in the file as "Noisy Image") or kept raw. The plan picks
 ``reference_spp`` from a probe's timing so that about a dozen views fit (a power of two, at least 4x the shot's
 samples, at most 1024), then views are rendered until the render share of the budget is spent. Views 0 and 1
@@ -285,7 +287,9 @@ class ShotRenderer:
         cy.samples, cy.seed = spp, seed
         use, threshold, min_samples = self.adaptive
         cy.use_adaptive_sampling = use and not reference  # the reference: every sample everywhere
-        cy.use_denoising = reference and self.target == "denoised"
+        # the noisy images as the artist's render has them (Blender's result beside the raw render); the
+        # reference denoised or raw as ``target`` says
+        cy.use_denoising = not reference or self.target == "denoised"
         cy.adaptive_threshold, cy.adaptive_min_samples = threshold, min_samples
         rot, sx, sy = self.rest
         camera.delta_rotation_euler = (rot[0] + view.pitch, rot[1] + view.yaw, rot[2])
@@ -349,7 +353,7 @@ def render_views(renderer: ShotRenderer, shot: Shot, work: Path, seed: int, cloc
         probe.unlink()
         per_sample = max((t_many - t_one) / (PROBE_SPP - 1), 1e-4)
         fixed = max(t_one - per_sample, 0.0)
-        plan = {"per_sample": per_sample, "fixed": fixed, "spp": shot.spp, "views": 0,
+        plan = {"per_sample": per_sample, "fixed": fixed, "spp": shot.spp, "views": 0, "noisy_denoised": True,
                 "noisy_seconds": min(t_spp, t_one + per_sample * (shot.spp - 1)),
                 "probe_seconds": {"spp": round(t_spp, 3), "one": round(t_one, 3), "many": round(t_many, 3)}}
         left = render_until - clock.elapsed()
@@ -455,4 +459,24 @@ def training_config(shot: Shot, name: str, root: Path, base: Path, base_meta: di
                  "options": {"spp": [shot.spp]}, "mix": mix},
         "train": {"init": str(base), "epochs": 1000, "seconds": round(seconds, 1), "batch_size": 16, "lr": 1e-4,
                   "ema": 0.99, "weight_decay": 0.0, "loss": "hdr_l1_display_psnr"},
+    }
+
+
+#: the correction of Blender's denoised render (``denoise_oidn_residual``): its size and training, as measured on
+#: two authored shots (docs/benchmarks.md, issue 27): a fresh network (seeded), L1 in the log domain, Adam at 5e-4
+RESIDUAL_ARCHITECTURE = {"architecture": "denoise_oidn_residual", "params": {"widths": [32, 48, 64, 96]}}
+
+
+def residual_config(shot: Shot, name: str, root: Path, seed: int, seconds: float, train_scenes: int,
+                    crop: int) -> dict:
+    """The training config of the shot's correction of Blender's denoised render: its views alone (the general
+    dataset holds no Blender-denoised renders, and what this model learns is the shot's)."""
+    return {
+        "task": "denoise", "name": name, "run": "finetune-residual", "seed": seed,
+        "version": f"1.0.0+shot.{shot.sha256[:8]}", "config_path": "", "model": RESIDUAL_ARCHITECTURE,
+        "data": {"root": str(root), "train_split": "train", "val_split": "val", "crop": crop,
+                 "crops_per_scene": max(1, round(EPOCH_CROPS / train_scenes)), "val_crops_per_scene": 8,
+                 "options": {"spp": [shot.spp], "blender_denoised": True}, "mix": []},
+        "train": {"epochs": 1000, "seconds": round(seconds, 1), "batch_size": 16, "lr": 5e-4, "ema": 0.99,
+                  "weight_decay": 0.0, "loss": "hdr_l1"},
     }

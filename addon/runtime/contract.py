@@ -27,6 +27,13 @@ from dataclasses import asdict, dataclass, field
 CONTRACT_VERSION = 1
 COLOR_SPACES = ("linear", "srgb", "data")
 GRIDS = ("input", "output")
+#: Blender's passes of a render its own denoiser (Cycles' Denoise, on by default) finished, with Denoising Data on:
+#: Combined is then the denoised image and the raw render is kept as "Noisy Image". The denoise task reads such a
+#: file as its raw render (Combined) and Blender's result under :data:`BLENDER_DENOISED_PASS`, a name only the
+#: runtime gives it (``addon.runtime.tasks.denoise.raw_render``), which a model that improves on Blender's result
+#: names as its input's pass.
+RAW_RENDER_PASS = "Noisy Image"
+BLENDER_DENOISED_PASS = "Denoised Image"
 #: Keys export writes beside the contract; the runtime shows them but never acts on them.
 PROVENANCE_KEYS = ("name", "version", "precision", "architecture", "config", "training_command", "seed",
                    "dataset_fingerprint", "metrics", "parity", "exporter")

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .contract import ImageInput, ModelContract, ModelError
+from .contract import BLENDER_DENOISED_PASS, ImageInput, ModelContract, ModelError
 from .files import atomic_output
 
 REGISTRY_FILE = "registry.json"
@@ -41,6 +41,7 @@ PASS_SETTINGS = {
     "Vector": "the Vector pass",
     "Depth": "the Z pass",
     "Normal": "the Normal pass",
+    BLENDER_DENOISED_PASS: "Cycles' Denoise (OpenImageDenoise, Accurate, High)",
 }
 
 

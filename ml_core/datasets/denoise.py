@@ -20,6 +20,11 @@ views (AgX, Filmic) and photo tools do: the model must not learn one curve's cli
 (``denoise_kpn``'s ``prefilter``, as OIDN's Accurate mode prefilters them). ``clean_guides: "input"``: the model
 reads those clean guides in place of the noisy ones (OIDN's ``cleanAux``), which measures what a perfect prefilter
 could give at most (docs/benchmarks.md: +0.49 dB on the authored set, issue 30).
+
+A noisy render that Blender denoised (Denoise on with Denoising Data: Combined is Blender's OIDN result, the raw
+render "Noisy Image"; what ``export.finetune`` renders of a shot) gives its raw render as ``color``, as the runtime
+reads such a file; ``blender_denoised`` also gives Blender's result (for a model that improves on it), and
+requires such renders.
 """
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ import cv2
 import numpy as np
 
 from addon.runtime.color import exposure_scale, srgb_encode
+from addon.runtime.contract import RAW_RENDER_PASS
 
 from ..transforms import NORMAL
 from .base import DATASETS, SceneDataset
@@ -39,11 +45,11 @@ class DenoiseDataset(SceneDataset):
 
     def __init__(self, root, split: str, spp: tuple[int, ...] | None = None, fireflies: float = 0.0,
                  firefly_range: tuple[float, float] = (3.0, 5.0), ldr: bool = False, jpeg: float = 0.0,
-                 clean_guides: str | None = None, **options):
+                 clean_guides: str | None = None, blender_denoised: bool = False, **options):
         if clean_guides not in self.CLEAN_GUIDES:
             raise ValueError(f"clean_guides must be one of {self.CLEAN_GUIDES}, got {clean_guides!r}")
         super().__init__(root, split, **options)
-        self.clean_guides = clean_guides
+        self.clean_guides, self.blender_denoised = clean_guides, blender_denoised
         self.fireflies, self.firefly_range = fireflies, tuple(firefly_range)
         self.ldr, self.jpeg = ldr, jpeg
         available = sorted(int(p.stem[-4:]) for p in self.scenes[0].glob("noisy_spp*.exr"))
@@ -55,12 +61,21 @@ class DenoiseDataset(SceneDataset):
     def load(self, scene, rng):
         spp = int(rng.choice(self.spp))
         noisy, target = self.passes(scene, f"noisy_spp{spp:04d}.exr"), self.passes(scene, "target.exr")
+        # Aux passes come from the noisy render itself: that is what a user's render provides. A render Blender
+        # denoised (a shot fine-tune's views) is read as the runtime reads it: its raw render is the colour,
+        # Blender's result is ``blender_denoised`` (for a model that improves on it)
+        raw = noisy.get(RAW_RENDER_PASS)
+        color = (noisy["Combined"] if raw is None else raw)[..., :3]
         if self.ldr:
-            return self._displayed(noisy["Combined"][..., :3], target["Combined"][..., :3], rng), {"spp": float(spp)}
-        # Aux passes come from the noisy render itself: that is what a user's render provides.
-        sample = {"color": noisy["Combined"][..., :3], "albedo": np.clip(noisy["Denoising Albedo"], 0.0, 1.0),
+            return self._displayed(color, target["Combined"][..., :3], rng), {"spp": float(spp)}
+        sample = {"color": color, "albedo": np.clip(noisy["Denoising Albedo"], 0.0, 1.0),
                   "normal": noisy["Denoising Normal"], "depth": noisy["Denoising Depth"],
                   "target": target["Combined"][..., :3]}
+        if self.blender_denoised:
+            if raw is None:
+                raise ValueError(f"{scene}: noisy_spp{spp:04d}.exr is not a render Blender denoised (no "
+                                 f"{RAW_RENDER_PASS!r} pass): blender_denoised needs one")
+            sample["blender_denoised"] = noisy["Combined"][..., :3]
         if self.clean_guides == "input":  # the model reads clean guides (OIDN's cleanAux), as a prefilter gives
             sample["albedo"] = np.clip(target["Denoising Albedo"], 0.0, 1.0)
             sample["normal"] = target["Denoising Normal"]

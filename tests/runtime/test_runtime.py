@@ -369,6 +369,64 @@ def test_a_render_blender_denoised_is_denoised_from_its_raw_render(models_dir, t
                for r in caplog.records)
 
 
+def test_a_correction_of_blenders_denoised_render_reads_the_raw_render_and_blenders_result(models_dir, tmp_path):
+    """A shot fine-tune's correction of Blender's denoised render (``denoise_oidn_residual``) runs where a render
+    holds Blender's result (Combined, with the raw render as "Noisy Image"): it reads the raw render as its colour
+    and Blender's result as ``blender_denoised``, exactly as the torch model computes it. A render without
+    Blender's result gets the other denoiser, and the choice names the setting that would give it; the API takes
+    ``blender_denoised=`` and then runs only a model that reads it."""
+    import torch
+    from conftest import copy_models
+
+    from addon.runtime import denoise_file, write_exr
+    from addon.runtime.color import exposure_scale
+    from export import export_checkpoint
+    from ml_core.checkpoint import save_checkpoint
+    from ml_core.models import build
+
+    folder = copy_models(models_dir, ["denoise_kpn"], tmp_path / "models")
+    net = build("denoise_oidn_residual", seed=0, widths=[8, 12, 16])
+    with torch.no_grad():  # a correction that does something (an untrained one returns Blender's result)
+        net.unet.head.weight.normal_(0.0, 0.05)
+        net.unet.head.bias.fill_(0.05)
+    training = {"command": "test", "seed": 0, "dataset_fingerprint": "none", "metrics": {}}
+    save_checkpoint(tmp_path / "r.pt", net, name="denoise_oidn_residual_shot", version="0.0.1", training=training)
+    export_checkpoint(tmp_path / "r.pt", folder)
+
+    rng = np.random.default_rng(7)
+    h, w = 40, 48
+    raw = rng.random((h, w, 3), np.float32) * 4
+    blender = (0.3 + 0.4 * rng.random((h, w, 3))).astype(np.float32)
+    alpha = np.where(rng.random((h, w, 1)) > 0.2, 1.0, 0.0).astype(np.float32)
+    albedo, normal = rng.random((h, w, 3), np.float32), rng.random((h, w, 3), np.float32) * 2 - 1
+    guides = {"Denoising Albedo": albedo, "Denoising Normal": normal}
+    write_exr(tmp_path / "on.exr", {"Combined": np.concatenate([blender, alpha], -1), "Noisy Image": raw, **guides},
+              "ViewLayer")
+    write_exr(tmp_path / "off.exr", {"Combined": np.concatenate([raw, alpha], -1), **guides}, "ViewLayer")
+
+    def nchw(a):
+        return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))[None]
+
+    with torch.no_grad():
+        expected = net(nchw(raw), nchw(albedo), nchw(normal), nchw(blender),
+                       torch.tensor([[exposure_scale(blender)]]))[0].numpy().transpose(1, 2, 0)
+    assert np.abs(expected - blender).max() > 0.01  # the correction changes Blender's result
+    on = denoise_file(tmp_path / "on.exr", tmp_path / "on_clean.exr", models_dir=folder)
+    assert on.model == "denoise_oidn_residual_shot"
+    np.testing.assert_allclose(on.image[..., :3], expected, rtol=1e-4, atol=1e-4)
+    assert np.array_equal(on.image[..., 3:], alpha)
+    off = denoise_file(tmp_path / "off.exr", tmp_path / "off_clean.exr", models_dir=folder)
+    assert off.model == "denoise_kpn"
+    assert "no blender_denoised pass" in off.choice and "Cycles' Denoise" in off.choice
+    assert off.better_with == ("Denoised Image",)
+
+    given = denoise(raw, albedo, normal, blender_denoised=blender, models_dir=folder)
+    np.testing.assert_allclose(given, expected, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ModelError, match="blender_denoised"):  # no model of the shipped folder reads it
+        denoise(raw, albedo, normal, blender_denoised=blender, models_dir=copy_models(models_dir, ["denoise_kpn"],
+                                                                                       tmp_path / "kpn_only"))
+
+
 def test_exr_writes_are_byte_identical_for_any_number_of_io_threads(tmp_path):
     """OpenEXR's threads compress chunks in parallel; the file is the same bytes (frames stay reproducible)."""
     from addon.runtime.exr import set_io_threads, write_exr

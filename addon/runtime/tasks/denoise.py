@@ -20,7 +20,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..api import PathLike, log, run, run_files
-from ..contract import ModelError
+from ..contract import BLENDER_DENOISED_PASS, RAW_RENDER_PASS, ModelError
 from ..engine import InferenceResult
 from ..exr import ExrImage
 from . import CliOption, Layout, TaskSpec, register
@@ -31,34 +31,39 @@ TEMPORAL = Layout("window", window=1, ends="absent")
 NEIGHBOUR_PASSES = {"color": "Combined", "albedo": "Denoising Albedo", "normal": "Denoising Normal"}
 
 
-#: the pass that holds the raw render when Blender's own denoiser (Cycles' Denoise, on by default) wrote its
-#: result as Combined; Denoising Data must be on for Blender to keep it
-RAW_RENDER_PASS = "Noisy Image"
 _RAW_RENDER_SAID: set[str] = set()  # folders whose renders were said to be Blender-denoised
 
 
 def raw_render(image: ExrImage) -> None:
     """A render whose Combined is Blender's denoised result (its raw render kept as "Noisy Image") gets its raw
-    render as Combined, alpha as rendered: denoising an already denoised image only blurs it. Said once per
-    folder (a warning): a sequence's frames are all rendered alike."""
+    render as Combined, alpha as rendered, and Blender's result as :data:`BLENDER_DENOISED_PASS`: denoising an
+    already denoised image only blurs it, while a model that improves on Blender's result (a shot fine-tune's
+    ``denoise_oidn_residual_shot``) reads both. Said once per folder (a warning): a sequence's frames are all
+    rendered alike."""
     if RAW_RENDER_PASS not in image.passes:
         return
     raw, combined = image.passes.pop(RAW_RENDER_PASS)[..., :3], image.passes.get("Combined")
-    if combined is not None and combined.shape[-1] == 4:  # the denoiser leaves alpha as rendered: keep it
-        raw = np.concatenate([raw, combined[..., 3:]], -1)
+    if combined is not None:
+        image.passes[BLENDER_DENOISED_PASS] = combined[..., :3]
+        if combined.shape[-1] == 4:  # the denoiser leaves alpha as rendered: keep it
+            raw = np.concatenate([raw, combined[..., 3:]], -1)
     image.passes["Combined"] = raw
     folder = os.path.dirname(os.path.abspath(image.path))
     if folder not in _RAW_RENDER_SAID:
         _RAW_RENDER_SAID.add(folder)
-        log.warning("%s: its Combined pass is Blender's denoised render; denoising the raw render (%r) instead",
-                    image.path, RAW_RENDER_PASS)
+        log.warning("%s: its Combined pass is Blender's denoised render; denoising the raw render (%r) instead "
+                    "(Blender's result is read only by a model that improves on it)", image.path, RAW_RENDER_PASS)
 
 
 def denoise(color: np.ndarray, albedo: np.ndarray | None = None, normal: np.ndarray | None = None, *,
-            vector: np.ndarray | None = None, prev: Mapping | ExrImage | None = None,
+            blender_denoised: np.ndarray | None = None, vector: np.ndarray | None = None, prev: Mapping | ExrImage | None = None,
             next: Mapping | ExrImage | None = None, exposure: float | None = None, **options) -> np.ndarray:
     """Denoise a linear render (RGB or RGBA), optionally guided by Denoising Albedo and camera-space Normal: the
     model is the one for the inputs given (colour only, + albedo, + albedo and normal).
+
+    ``blender_denoised``: Blender's own denoised image of this render (Cycles' Denoise with OpenImageDenoise,
+    Accurate, High: a render's Combined when it also holds "Noisy Image", ``color`` then being that raw render),
+    for a model that improves on it (a shot fine-tune's ``denoise_oidn_residual_shot``; none is shipped).
 
     Temporal, a frame of an animation: give ``vector``, this frame's Vector pass (H x W x 4, Blender's), and
     its neighbours ``prev`` (frame f - 1) and ``next`` (frame f + 1), each a dict of arrays
@@ -71,7 +76,8 @@ def denoise(color: np.ndarray, albedo: np.ndarray | None = None, normal: np.ndar
     model scales the neighbours by it too); ``source_range="ldr"`` for an 8-bit image's decoded values (an
     sRGB model where published; the result clipped to [0, 1]).
     """
-    inputs = {"color": color, "albedo": albedo, "normal": normal, "exposure": exposure}
+    inputs = {"color": color, "albedo": albedo, "normal": normal, "exposure": exposure,
+              "blender_denoised": blender_denoised}
     if vector is None and prev is None and next is None:
         return run("denoise", inputs, **options).image
     if vector is None:
