@@ -26,6 +26,7 @@ from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, Po
 from . import jobs, model_picker, preferences
 from .guide_render import DEFAULT_SAMPLES as GUIDE_SAMPLES
 from .runtime import ModelError, tasks, trainer
+from .runtime.contract import BLENDER_DENOISED_PASS
 from .runtime.registry import reads_frame
 
 #: View layer switches that make Cycles write a pass, by the pass name a model contract asks for.
@@ -36,7 +37,14 @@ PASS_SWITCHES = {
     "Depth": (None, "use_pass_z"),
     "Vector": (None, "use_pass_vector"),
     "Normal": (None, "use_pass_normal"),
+    # Blender's denoised render beside the raw one: Cycles' Denoise (a scene setting, BLENDER_DENOISE below) with
+    # Denoising Data, which keeps the raw render as "Noisy Image"
+    BLENDER_DENOISED_PASS: ("cycles", "denoising_store_passes"),
 }
+#: Cycles' Denoise as a model that corrects Blender's denoised render was trained with (``export.finetune``
+#: renders the shot's views so): OpenImageDenoise, colour + albedo + normal, Accurate prefilter, High quality
+BLENDER_DENOISE = {"use_denoising": True, "denoiser": "OPENIMAGEDENOISE", "denoising_input_passes": "RGB_ALBEDO_NORMAL",
+                   "denoising_prefilter": "ACCURATE", "denoising_quality": "HIGH"}
 PRECISIONS = [("fp32", "Full", "Full-precision models (fp32): the reference quality"),
               ("fp16", "Half", "Half-precision models (fp16) where published: faster on CUDA, slightly less exact")]
 #: The on-render choice of a ``render_scale`` task that does nothing: scale 1.
@@ -204,6 +212,9 @@ def enable_passes(scene: bpy.types.Scene, passes: set[str], motion_blur_off: boo
             setattr(getattr(layer, owner) if owner else layer, switch, True)
     if "Vector" in passes and motion_blur_off:
         scene.render.use_motion_blur = False  # Cycles writes no Vector pass with motion blur on
+    if BLENDER_DENOISED_PASS in passes:
+        for name, value in BLENDER_DENOISE.items():
+            setattr(scene.cycles, name, value)
     return unknown
 
 

@@ -12,8 +12,10 @@ from frames 1 and 3; ``guides.0002.exr``: frame 2's guide render, which the guid
 its samples, which the temporal denoiser reads beside it), ``comparison.png`` (one row per task, tone-mapped, with PSNR against the reference; the
 colorize row colours the reference's grey from 10 hints sampled from it) and ``summary.json``; and
 ``shot.blend`` (the demo scene saved as an artist's shot), ``shot_models/`` (``postpass finetune`` on it: the
-shipped denoiser fine-tuned on the shot for a minute, its models folder and report) and ``postpass_shot.exr``
-(that model on the noisy render, shown in the denoise row).
+shipped denoiser fine-tuned on the shot for a minute, its models folder and report), ``postpass_shot.exr``
+(that model on the noisy render, shown in the denoise row) and, when the fine-tune kept its correction of
+Blender's denoised render, ``postpass_shot_residual.exr`` (that correction on ``blender_oidn.exr``, Blender's
+result with the raw render beside it, shown in the denoise row too).
 """
 from __future__ import annotations
 
@@ -97,11 +99,18 @@ def run(out: Path, size: int = 256, spp: int = 4, reference_spp: int = 512, mode
         log(f"  {name}.exr: {entry.name} v{entry.version} on {result.provider} in {result.seconds:.1f} s"
             + (" with frames 1 and 3" if temporal else ""))
     if shot_model:  # the fine-tune's model, from its own models folder, on the same noisy render
-        model, folder, minutes = shot_model
+        model, residual, folder, minutes = shot_model
         result = api.denoise_file(out / "noisy.exr", out / "postpass_shot.exr", model=model, models_dir=folder)
         timings["postpass_shot"] = result.seconds
         labels["postpass_shot"] = f"Postpass {model} ({minutes:g} min on this shot)"
         log(f"  postpass_shot.exr: {model} from {folder} in {result.seconds:.1f} s")
+        if residual:  # its correction of Blender's result, on the render Blender denoised (the raw render beside it)
+            result = api.denoise_file(out / "blender_oidn.exr", out / "postpass_shot_residual.exr", model=residual,
+                                      models_dir=folder)
+            timings["postpass_shot_residual"] = result.seconds
+            labels["postpass_shot_residual"] = f"Postpass {residual} (Blender OIDN + {minutes:g} min on this shot)"
+            log(f"  postpass_shot_residual.exr: {residual} on blender_oidn.exr (Blender's result and the raw "
+                f"render) in {result.seconds:.1f} s")
 
     reference = read_exr(out / "reference.exr").get("Combined")
     results = {name: read_exr(out / f"{name}.exr").get("Combined") for name in labels if name != "reference"}
@@ -158,10 +167,12 @@ def _denoise_png(out: Path, name: str, model: str, models_dir) -> float:
     return result.seconds
 
 
-def _finetune(bpy, scene, out: Path, size: int, spp: int, minutes: float, log) -> tuple[str, Path, float]:
+def _finetune(bpy, scene, out: Path, size: int, spp: int, minutes: float,
+              log) -> tuple[str, str | None, Path, float]:
     """Save the demo scene as an artist's shot (``shot.blend``: Cycles at ``spp`` samples, no denoising) and run
     ``postpass finetune`` on it (``python -m export.finetune``, a child process: it opens the .blend itself)
-    for ``minutes``; returns (the model it kept, its models folder, minutes)."""
+    for ``minutes``; returns (the denoiser it kept, its correction of Blender's result or None when it kept none,
+    its models folder, minutes)."""
     import subprocess
 
     scene.cycles.samples, scene.cycles.use_denoising, scene.cycles.use_adaptive_sampling = spp, False, False
@@ -177,7 +188,7 @@ def _finetune(bpy, scene, out: Path, size: int, spp: int, minutes: float, log) -
         raise RuntimeError(f"postpass finetune failed (exit {done.returncode}): {done.stderr.strip()[-500:]}")
     log(f"  {done.stdout.strip()}")
     report = json.loads((models / "finetune.json").read_text())
-    return report["model"], models, minutes
+    return report["model"], report.get("residual_model"), models, minutes
 
 
 def _upres_row(out: Path, reference, models_dir, timings: dict, log) -> dict:

@@ -195,11 +195,32 @@ def base_methods(names: list[str] | None = None) -> dict:
     return denoise_methods(None, [n for n in wanted if names is None or n in names])
 
 
-def tuned_method(models_dir: Path, model: str):
-    """A fine-tuned model as a method (colour, albedo, normal) -> colour, through ``addon.runtime``."""
+def tuned_method(models_dir: Path, model: str, blender_oidn=None):
+    """A fine-tuned model as a method (colour, albedo, normal) -> colour, through ``addon.runtime``. A model
+    that corrects Blender's denoised render (``denoise_oidn_residual_shot``) also gets Blender's result on the
+    same inputs, ``blender_oidn`` (a method): what a render with Cycles' Denoise and Denoising Data holds
+    (Combined is bit for bit the compositor Denoise node's result at Accurate, High)."""
     from addon.runtime import api
 
-    return lambda c, a, n: api.denoise(c, albedo=a, normal=n, model=model, models_dir=models_dir)
+    if blender_oidn is None:
+        return lambda c, a, n: api.denoise(c, albedo=a, normal=n, model=model, models_dir=models_dir)
+    return lambda c, a, n: api.denoise(c, albedo=a, normal=n, blender_denoised=blender_oidn(c, a, n)[..., :3],
+                                       model=model, models_dir=models_dir)
+
+
+def finetuned_methods(minutes: float, done: dict, base: dict) -> dict:
+    """The methods of one fine-tune (``run_finetune``'s record): ``fine-tuned M min``, what its models folder gives
+    a render with Blender's own denoised result beside the raw render (Blender's default Denoise with Denoising
+    Data): the correction of Blender's result when the fine-tune kept one, else the denoiser its report names;
+    and, when both were kept, ``kpn fine-tuned M min``, the fine-tuned denoise_kpn alone (renders without
+    Blender's result, and the temporal model's per-frame network)."""
+    if "model" not in done:
+        return {}
+    models, residual = Path(done["models_dir"]), (done.get("report") or {}).get("residual_model")
+    if not residual:
+        return {tuned(minutes): tuned_method(models, done["model"])}
+    return {tuned(minutes): tuned_method(models, residual, base[PEER]),
+            f"kpn {tuned(minutes)}": tuned_method(models, done["model"])}
 
 
 def score_shot(folder: Path, methods: dict, spp: tuple[int, ...] = (1, 4, 16)) -> dict:
@@ -295,7 +316,11 @@ def summarize(metrics: dict, finetunes: dict, minutes: list[float], spp: list[in
 
 
 def _held_out(run: dict) -> float:
-    gain = ((run.get("report") or {}).get("held_out") or {}).get("gain_db")
+    """The fine-tune's own gain on its held-out views: its correction's over Blender's result when it kept one,
+    else its denoise_kpn's over the shipped one."""
+    report = run.get("report") or {}
+    held_out = report.get("held_out") or {}
+    gain = held_out.get("residual_gain_db" if report.get("residual_model") else "gain_db")
     return math.nan if gain is None else float(gain)
 
 
@@ -364,9 +389,7 @@ def run(shots: list[str] | None = None, minutes: tuple[float, ...] = (15, 5), au
     for name in names:
         methods = dict(base)
         for m in minutes:
-            done = finetunes[name].get(f"{m:g}", {})
-            if "model" in done:
-                methods[tuned(m)] = tuned_method(Path(done["models_dir"]), done["model"])
+            methods.update(finetuned_methods(m, finetunes[name].get(f"{m:g}", {}), base))
         metrics[name] = score_shot(authored / name, methods, score_spp)
         log(f"scored {name} ({len(methods)} methods at {', '.join(map(str, score_spp))} spp)")
         animation = score_animation(authored / name, methods, finetunes[name], minutes, spp)
@@ -406,8 +429,11 @@ def markdown(result: dict) -> str:
     text = [f"Fine-tuned on the shot (`python -m export.finetune`, {', '.join(f'{m:g}' for m in minutes)} min "
             f"budgets, shots at {result['spp']} spp) against the shipped model and the peers, on the authored "
             f"still frames the fine-tunes never saw; tone-mapped PSNR (dB), all given colour + albedo + normal. "
-            f"Wall: the fine-tune's minutes, start-up included; held-out: its own gain over the shipped model on "
-            f"its held-out views (its report).", ""]
+            f"Fine-tuned: what the fine-tune's models folder gives a render that holds Blender's own denoised "
+            f"result (Cycles' Denoise with Denoising Data): its correction of Blender's result when it kept one, "
+            f"else its denoise_kpn; kpn fine-tuned: that denoise_kpn alone. Wall: the fine-tune's minutes, "
+            f"start-up included; held-out: its own gain on its held-out views (its report: the correction's over "
+            f"Blender's result, else denoise_kpn's over the shipped one).", ""]
     for s in result["score_spp"]:
         header = ["shot"] + [_short(m) for m in methods]
         for m in minutes:

@@ -395,7 +395,7 @@ class FinetuneRun(ChildRun):
 
 
 def outcome(run: FinetuneRun) -> tuple[str, str]:
-    """(report level, one line) for a finished run: INFO kept the fine-tuned model, WARNING kept the shipped
+    """(report level, one line) for a finished run: INFO kept a fine-tuned model, WARNING kept the shipped
     ones (it did not help), INFO cancelled, ERROR failed."""
     code = run.returncode
     if code == EXIT_INTERRUPTED:
@@ -403,8 +403,8 @@ def outcome(run: FinetuneRun) -> tuple[str, str]:
     if code != EXIT_DONE:
         return "ERROR", f"Fine-tune failed: {run.error or f'exit code {code}'}"
     report = run.report or {}
-    return ("WARNING" if report.get("kept") == "shipped" else "INFO"), \
-        f"Fine-tune done: {report_line(report)}"
+    helped = report.get("kept") != "shipped" or bool(report.get("residual_model"))
+    return ("INFO" if helped else "WARNING"), f"Fine-tune done: {report_line(report)}"
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -441,11 +441,22 @@ def _gain(report: dict) -> float | None:
 
 def report_line(report: dict | None) -> str:
     """What a fine-tune's report means for denoising, in one line: ``denoise_kpn_shot (+0.84 dB on held-out
-    frames)``, or that it did not help and the shipped models run."""
+    frames)``, or that it did not help and the shipped models run; led by its correction of Blender's denoised
+    render when it kept one (``denoise_oidn_residual_shot (+1.30 dB over Blender's denoiser on held-out frames)
+    on renders with Cycles' Denoise and Denoising Data; ...``)."""
     if not report:
         return "no report (finetune.json) in the shot's models folder"
     gain = _gain(report)
     figure = f"{gain:+.2f} dB on held-out frames" if gain is not None else "no held-out figure"
+    residual = report.get("residual_model")
+    if residual:
+        try:
+            over = f"{float(report['held_out']['residual_gain_db']):+.2f} dB over Blender's denoiser on held-out frames"
+        except (KeyError, TypeError, ValueError):
+            over = "no held-out figure"
+        other = "the shipped models" if report.get("kept") == "shipped" else \
+            f"{report.get('model') or 'fine-tuned model'} ({figure})"
+        return f"{residual} ({over}) on renders with Cycles' Denoise and Denoising Data; {other} on others"
     if report.get("kept") == "shipped":
         return f"none, the fine-tune did not help ({figure}); the shipped models run"
     return f"{report.get('model') or 'fine-tuned model'} ({figure})"

@@ -108,11 +108,17 @@ def test_finetune_writes_the_shot_models_beside_the_blend_and_denoise_then_uses_
     else:
         expected_model = report["base_model"]
         expected_line = f"Shot model: none, the fine-tune did not help ({gain}); the shipped models run"
+    if report["residual_model"]:  # its correction of Blender's denoised render leads the line
+        other = f"{report['model']} ({gain})" if report["kept"] == "finetuned" else "the shipped models"
+        expected_line = (f"Shot model: denoise_oidn_residual_shot ({report['held_out']['residual_gain_db']:+.2f} dB "
+                         f"over Blender's denoiser on held-out frames) on renders with Cycles' Denoise and Denoising "
+                         f"Data; {other} on others")
     assert gui.shot_model_line() == expected_line
     assert expected_line in labels(draw_panel(gui.RENDER_PT_postpass, bpy.context.scene))
     assert line in labels(draw_panel(gui.RENDER_PT_postpass_finetune, bpy.context.scene))
 
     scene = bpy.context.scene
+    scene.cycles.use_denoising = False
     scene.view_layers[0].cycles.denoising_store_passes = True  # colour, albedo and normal: the full denoiser
     bpy.ops.render.render(scene=scene.name)  # F12
     assert bpy.ops.postpass.denoise(image="Render Result") == {"FINISHED"}
@@ -120,6 +126,16 @@ def test_finetune_writes_the_shot_models_beside_the_blend_and_denoise_then_uses_
     scene.postpass.denoise_on_render = True  # and every frame a render writes
     plan = addon.handlers.plan_frame(scene, str(tmp_path / "frame.exr"), True)
     assert [step.options.models_dir for step in plan.steps] == [models]
+    if report["residual_model"]:
+        # denoising on render turned Blender's own denoiser on, as the correction was trained, and a render
+        # then runs the correction on Blender's result
+        cy = scene.cycles
+        assert cy.use_denoising and (cy.denoiser, cy.denoising_prefilter, cy.denoising_quality) == (
+            "OPENIMAGEDENOISE", "ACCURATE", "HIGH")
+        scene.postpass.denoise_on_render = False
+        bpy.ops.render.render(scene=scene.name)
+        assert bpy.ops.postpass.denoise(image="Render Result") == {"FINISHED"}
+        assert addon.jobs.LAST_RUN["model"] == "denoise_oidn_residual_shot"
 
     # A fine-tune that did not help: the panel says so instead of naming a model.
     report.update(kept="shipped", held_out={**report["held_out"], "gain_db": -0.123})

@@ -20,9 +20,16 @@ def test_demo_writes_results_and_comparison(tmp_path, models_dir):
     assert metrics["Blender OIDN"]["psnr"] > metrics["noisy 2 spp"]["psnr"] + 3
     # the shipped denoiser fine-tuned on the demo scene saved as a shot, from its own models folder
     shot = [k for k in metrics if k.endswith("min on this shot)")]
-    assert len(shot) == 1 and (tmp_path / "postpass_shot.exr").is_file()
-    assert json.loads((tmp_path / "shot_models" / "finetune.json").read_text())["spp"] == 2
+    report = json.loads((tmp_path / "shot_models" / "finetune.json").read_text())
+    assert report["spp"] == 2 and (tmp_path / "postpass_shot.exr").is_file()
+    assert shot[0] == f"Postpass {report['model']} (0.5 min on this shot)"
     assert metrics[shot[0]]["psnr"] > metrics["noisy 2 spp"]["psnr"] + 3
+    # its correction of Blender's result, when kept, on the render Blender denoised (beside Blender's result)
+    residual = report["residual_model"]
+    assert shot[1:] == ([f"Postpass {residual} (Blender OIDN + 0.5 min on this shot)"] if residual else [])
+    assert (tmp_path / "postpass_shot_residual.exr").is_file() == bool(residual)
+    if residual:
+        assert metrics[shot[1]]["psnr"] > metrics["Blender OIDN"]["psnr"] - 1.0
     denoisers = [k for k in metrics if k.startswith("Postpass denoise") and k not in shot]
     upressers = [k for k in metrics if k.startswith("Postpass upres")]
     assert denoisers, "every denoiser in the registry shows in the demo"
