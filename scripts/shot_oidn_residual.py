@@ -16,7 +16,10 @@ and its still frame (its own seed and reference) at 1, 4 and 16 spp, beside Blen
     python scripts/shot_oidn_residual.py --work /tmp/ft/room_work --models /tmp/ft/room \\
         --frames ~/.cache/postpass/authored_hq/anim_room_lamp --out out/shot_oidn_residual/room.json
 
-A prototype: nothing in the runtime reads OIDN's output yet (docs/benchmarks.md says what it would take).
+The prototype of what ``postpass finetune`` now trains and ships as ``denoise_oidn_residual_shot``
+(``ml_core.models.denoise_oidn_residual``; there the views are rendered with Cycles' Denoise on, which writes
+Blender's result beside the raw render, and the runtime reads both). Kept to reproduce the figures recorded in
+docs/benchmarks.md; it needs a work folder of raw noisy views (rendered before that change).
 """
 import argparse
 import json

@@ -141,6 +141,29 @@ def copy_models(source, names, folder):
 DENOISE_SET = ("denoise_kpn", "denoise_kpn_color", "denoise_kpn_albedo", "denoise_kpn_ldr")
 
 
+def export_residual_model(folder, work):
+    """A small ``denoise_oidn_residual`` (a correction of Blender's denoised render, as a shot fine-tune keeps
+    one) exported into the models folder ``folder`` as ``denoise_oidn_residual_shot``; its head is perturbed so
+    it changes Blender's result (an untrained one returns it exactly). Returns the torch model."""
+    from pathlib import Path
+
+    import torch
+
+    from export import export_checkpoint
+    from ml_core.checkpoint import save_checkpoint
+    from ml_core.models import build
+
+    net = build("denoise_oidn_residual", seed=0, widths=[8, 12, 16])
+    with torch.no_grad():
+        net.unet.head.weight.normal_(0.0, 0.05, generator=torch.Generator().manual_seed(0))
+        net.unet.head.bias.fill_(0.05)
+    training = {"command": "test", "seed": 0, "dataset_fingerprint": "none", "metrics": {}}
+    checkpoint = save_checkpoint(Path(work) / "denoise_oidn_residual_shot.pt", net, name="denoise_oidn_residual_shot",
+                                 version="0.0.1", training=training)
+    export_checkpoint(checkpoint, folder)
+    return net
+
+
 @pytest.fixture(scope="session")
 def denoise_models():
     """The shipped models folder, which holds ``denoise_kpn`` (colour + albedo + normal), ``denoise_kpn_color``

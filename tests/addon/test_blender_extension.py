@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import copy_models, tiny_blender_scene
+from conftest import copy_models, export_residual_model, tiny_blender_scene
 from onnx import TensorProto, helper, numpy_helper
 
 from addon import runtime
@@ -91,6 +91,37 @@ def test_denoise_on_render_replaces_the_frame_and_keeps_the_noisy_render(bpy, ex
     # The rest of the render stays: the passes the model read, Depth and Vector.
     assert close(result.get("Denoising Albedo"), read_exr(noisy).get("Denoising Albedo"))
     assert {"Depth", "Vector"} <= set(result.passes)
+
+
+def test_denoise_on_render_with_a_correction_of_blenders_result_turns_blenders_denoise_on(bpy, extension,
+                                                                                         models_dir, tmp_path):
+    """A models folder with a correction of Blender's denoised render (a shot fine-tune's
+    ``denoise_oidn_residual_shot``): Denoise on Render turns Cycles' Denoise on as the correction was trained
+    (OpenImageDenoise, albedo and normal, Accurate, High) with Denoising Data, and each rendered frame becomes the
+    correction of Blender's result, read from the render beside its raw render."""
+    folder = copy_models(models_dir, ["denoise_aux"], tmp_path / "models")
+    export_residual_model(folder, tmp_path)
+    prefs = bpy.context.preferences.addons[MODULE].preferences
+    models, prefs.models_folder = prefs.models_folder, str(folder)
+    try:
+        scene = tiny_blender_scene(tmp_path)
+        scene.cycles.use_denoising = False
+        scene.view_layers[0].cycles.denoising_store_passes = False
+        scene.postpass.denoise_on_render = True
+        cy = scene.cycles
+        assert cy.use_denoising and scene.view_layers[0].cycles.denoising_store_passes
+        assert (cy.denoiser, cy.denoising_input_passes, cy.denoising_prefilter, cy.denoising_quality) == (
+            "OPENIMAGEDENOISE", "RGB_ALBEDO_NORMAL", "ACCURATE", "HIGH")
+        scene.frame_start = scene.frame_end = 1
+        bpy.ops.render.render(animation=True, scene=scene.name)
+        frame, rendered = tmp_path / "beauty.0001.exr", tmp_path / "original" / "beauty.0001.exr"
+        assert "Noisy Image" in read_exr(rendered).passes  # Blender's result and the raw render
+        expected = runtime.denoise_file(rendered, tmp_path / "expected.exr", **run_options(folder))
+        assert expected.model == extension.addon.jobs.LAST_RUN["model"] == "denoise_oidn_residual_shot"
+        assert close(read_exr(frame).get("Combined"), expected.image)
+        assert not close(expected.image, read_exr(rendered).get("Combined"), atol=1e-3)
+    finally:
+        prefs.models_folder = models
 
 
 def test_upres_and_inbetween_on_render_write_beside_the_frames(bpy, extension, models_dir, tmp_path):

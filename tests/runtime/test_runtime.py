@@ -376,22 +376,13 @@ def test_a_correction_of_blenders_denoised_render_reads_the_raw_render_and_blend
     Blender's result gets the other denoiser, and the choice names the setting that would give it; the API takes
     ``blender_denoised=`` and then runs only a model that reads it."""
     import torch
-    from conftest import copy_models
+    from conftest import copy_models, export_residual_model
 
     from addon.runtime import denoise_file, write_exr
     from addon.runtime.color import exposure_scale
-    from export import export_checkpoint
-    from ml_core.checkpoint import save_checkpoint
-    from ml_core.models import build
 
     folder = copy_models(models_dir, ["denoise_kpn"], tmp_path / "models")
-    net = build("denoise_oidn_residual", seed=0, widths=[8, 12, 16])
-    with torch.no_grad():  # a correction that does something (an untrained one returns Blender's result)
-        net.unet.head.weight.normal_(0.0, 0.05)
-        net.unet.head.bias.fill_(0.05)
-    training = {"command": "test", "seed": 0, "dataset_fingerprint": "none", "metrics": {}}
-    save_checkpoint(tmp_path / "r.pt", net, name="denoise_oidn_residual_shot", version="0.0.1", training=training)
-    export_checkpoint(tmp_path / "r.pt", folder)
+    net = export_residual_model(folder, tmp_path)
 
     rng = np.random.default_rng(7)
     h, w = 40, 48
