@@ -19,7 +19,8 @@ and its still frame (its own seed and reference) at 1, 4 and 16 spp, beside Blen
 The prototype of what ``postpass finetune`` now trains and ships as ``denoise_oidn_residual_shot``
 (``ml_core.models.denoise_oidn_residual``; there the views are rendered with Cycles' Denoise on, which writes
 Blender's result beside the raw render, and the runtime reads both). Kept to reproduce the figures recorded in
-docs/benchmarks.md; it needs a work folder of raw noisy views (rendered before that change).
+docs/benchmarks.md (work folders of raw noisy views, rendered before that change; a newer one's views are read as
+the runtime reads them).
 """
 import argparse
 import json
@@ -91,7 +92,9 @@ class Images:
         image = read_exr(noisy)
         color, albedo, normal = (image.get(p)[..., :3].astype(np.float32) for p in ("Combined",) + GUIDES)
         cached = self.cache / f"{key}.npy"
-        if cached.is_file():
+        if "Noisy Image" in image.passes:  # rendered with Cycles' Denoise on: Blender's result beside the raw render
+            denoised, color = color, image.get("Noisy Image")[..., :3].astype(np.float32)
+        elif cached.is_file():
             denoised = np.load(cached)
         else:
             denoised = self.oidn(color, albedo, normal)
