@@ -394,10 +394,14 @@ def _sources(inputs: list[str], frames: list[int] | None) -> list[tuple[int | No
     patterns = [parse_pattern(i) for i in inputs]
     if len(inputs) == 1 and patterns[0] is not None:
         pattern = patterns[0]
-        frames = pattern.frames_on_disk() if frames is None else frames
-        if not frames:
+        on_disk = pattern.frames_on_disk()
+        if not on_disk:
             raise BatchError(f"{pattern}: no frames on disk match this pattern")
-        return [(f, str(pattern.path(f))) for f in frames]
+        if frames is not None and frames and set(on_disk).isdisjoint(frames):
+            # a range that misses the sequence (--frames 1-100 for 1001-1100) would otherwise fail once per frame
+            raise BatchError(f"{pattern}: none of the {len(frames)} frames asked ({format_frames(frames)}) is on disk "
+                             f"(frames on disk: {format_frames(on_disk)})")
+        return [(f, str(pattern.path(f))) for f in (on_disk if frames is None else frames)]
     if any(patterns):
         raise BatchError("give one input pattern or a list of files, not both")
     if frames is not None:

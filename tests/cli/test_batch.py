@@ -48,6 +48,9 @@ def test_frames_select_the_work_and_may_name_frames_not_on_disk(shot, tmp_path):
     ("denoise", ["beauty.1001.exr", "beauty.####.exr"], "out/", {}, "give one input pattern or a list of files"),
     ("denoise", ["beauty.1001.exr"], "out/", {"frames": [1001]}, "--frames selects frames of an input pattern"),
     ("denoise", ["missing.####.exr"], "out/", {}, "missing.####.exr: no frames on disk match this pattern"),
+    # a range that misses the sequence (1-999 for 1001-1006) is one refusal, not a failure per frame
+    ("denoise", ["beauty.####.exr"], "out/", {"frames": list(range(1, 1000))},
+     r"beauty.####.exr: none of the 999 frames asked \(1-999\) is on disk \(frames on disk: 1001-1006\)"),
     ("denoise", ["beauty.####.exr"], "out/", {"hints": "h.png"}, r"denoise takes no option hints \(its options: temporal"),
     ("sharpen", ["beauty.####.exr"], "out/", {}, "unknown task 'sharpen'; choose one of denoise, upres, colorize, inb"),
 ])
