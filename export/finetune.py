@@ -27,10 +27,12 @@ Within ``--minutes`` of wall time, start-up, rendering, training, export and eva
      from the general v2 dataset when it is on this machine (``--general``; so the model keeps what it knew):
      for renders without Blender's result, and inside the temporal model.
 4. **Evaluate honestly** on the held-out views' whole images, tone-mapped PSNR against their raw references:
-   the fine-tuned ``denoise_kpn_shot`` against the shipped ``denoise_kpn``, the correction against Blender's
-   own result. Each is kept only when it gains at least :data:`MIN_GAIN_DB` over its baseline; otherwise the
-   report says so and the baseline stays (the shipped model; Blender's result, for which a render's Combined
-   needs nothing of ours).
+   the fine-tuned ``denoise_kpn_shot`` against the shipped ``denoise_kpn``; the correction against Blender's
+   own result and against the denoiser the folder runs otherwise on a render that holds Blender's result (the
+   kept one of those two). Each is kept only when it gains at least :data:`MIN_GAIN_DB` over a baseline;
+   otherwise the report says so and the baseline stays. So a render with Blender's result never gets a
+   denoiser that did worse than Blender's own on the held-out views when the correction (which starts as
+   Blender's result) did better than that denoiser.
 5. **Write MODELS_DIR whole** (built beside it, renamed into place): a complete models folder
    (``registry.json``) that ``postpass denoise --models-dir MODELS_DIR`` and the add-on read: the models kept,
    their metadata naming the shot file, its sha256, the base model, the minutes, the pairs and the held-out
@@ -369,10 +371,16 @@ def finetune(shot_path: Path, out: Path, minutes: float, work: Path | None = Non
                     "finetuned_psnr": round(scores[SHOT_MODEL], 3), "gain_db": gain}
         residual_kept = False
         if with_residual:
+            # kept when it beats Blender's result, or what this folder runs otherwise on a render that holds
+            # Blender's result (the raw render denoised by the kept denoise_kpn): it starts as Blender's result,
+            # so a render with Blender's result is never handed to a denoiser that does worse than Blender's own
             residual_gain = round(scores[RESIDUAL_MODEL] - scores[BLENDER_OIDN], 3)
-            residual_kept = residual_gain >= MIN_GAIN_DB
+            otherwise = SHOT_MODEL if kept == "finetuned" else BASE_MODEL
+            over_otherwise = round(scores[RESIDUAL_MODEL] - scores[otherwise], 3)
+            residual_kept = residual_gain >= MIN_GAIN_DB or over_otherwise >= MIN_GAIN_DB
             held_out.update({"blender_oidn_psnr": round(scores[BLENDER_OIDN], 3),
-                             "residual_psnr": round(scores[RESIDUAL_MODEL], 3), "residual_gain_db": residual_gain})
+                             "residual_psnr": round(scores[RESIDUAL_MODEL], 3), "residual_gain_db": residual_gain,
+                             "residual_over_denoiser_db": over_otherwise})
         record = {
             "shot": str(shot.path), "shot_sha256": shot.sha256, "base_model": BASE_MODEL,
             "base_version": base_meta.get("version", ""), "minutes": minutes, "seed": seed,
@@ -435,12 +443,14 @@ def summary(report: dict) -> str:
     verdict = (f"kept {SHOT_MODEL}: {h['gain_db']:+.2f} dB over {BASE_MODEL} on held-out frames"
                if report["kept"] == "finetuned" else
                f"the fine-tune did not help on held-out frames ({h['gain_db']:+.2f} dB): kept the shipped {BASE_MODEL}")
+    verdict += f" ({h['finetuned_psnr']:.2f} vs {h['base_psnr']:.2f} dB, noisy {h['noisy_psnr']:.2f})"
     if "residual_gain_db" in h:
-        verdict += (f"; {'kept' if report.get('residual_model') else 'did not keep'} {RESIDUAL_MODEL}: "
-                    f"{h['residual_gain_db']:+.2f} dB over Blender's own denoiser ({h['residual_psnr']:.2f} vs "
-                    f"{h['blender_oidn_psnr']:.2f} dB; it runs on renders with Cycles' Denoise and Denoising Data on)")
-    return (f"postpass finetune: {verdict} ({h['finetuned_psnr']:.2f} vs {h['base_psnr']:.2f} dB, noisy "
-            f"{h['noisy_psnr']:.2f}); {report['pairs']['train']} training pairs from {report['views']} views, "
+        otherwise = SHOT_MODEL if report["kept"] == "finetuned" else BASE_MODEL
+        verdict += (f"; {'kept' if report.get('residual_model') else 'did not keep'} {RESIDUAL_MODEL} for renders "
+                    f"with Cycles' Denoise and Denoising Data: {h['residual_gain_db']:+.2f} dB against Blender's own "
+                    f"denoiser ({h['residual_psnr']:.2f} vs {h['blender_oidn_psnr']:.2f} dB), "
+                    f"{h.get('residual_over_denoiser_db', float('nan')):+.2f} dB against {otherwise}")
+    return (f"postpass finetune: {verdict}; {report['pairs']['train']} training pairs from {report['views']} views, "
             f"references at {report['reference_spp']} spp; {s['total'] / 60:.1f} of {report['minutes']:g} minutes "
             f"(render {s.get('render', 0):.0f} s, train {s.get('train', 0):.0f} s, export {s.get('export', 0):.0f} s, "
             f"evaluate {s.get('evaluate', 0):.0f} s) -> {report['models_dir']}")
