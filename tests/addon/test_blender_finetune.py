@@ -138,7 +138,7 @@ def test_finetune_writes_the_shot_models_beside_the_blend_and_denoise_then_uses_
         assert addon.jobs.LAST_RUN["model"] == "denoise_oidn_residual_shot"
 
     # A fine-tune that did not help: the panel says so instead of naming a model.
-    report.update(kept="shipped", held_out={**report["held_out"], "gain_db": -0.123})
+    report.update(kept="shipped", residual_model=None, held_out={**report["held_out"], "gain_db": -0.123})
     (models / "finetune.json").write_text(json.dumps(report))
     assert gui.shot_model_line() == ("Shot model: none, the fine-tune did not help (-0.12 dB on held-out frames); "
                                      "the shipped models run")

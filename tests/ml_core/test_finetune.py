@@ -141,7 +141,7 @@ def test_finetune_resumes_after_sigterm_and_writes_a_complete_models_folder(shot
     assert {"blender_oidn_psnr", "residual_psnr", "residual_gain_db", "residual_over_denoiser_db"} <= set(held_out)
     assert report["seconds_trained"]["residual"] > 0
     otherwise = held_out["finetuned_psnr" if report["kept"] == "finetuned" else "base_psnr"]
-    assert held_out["residual_over_denoiser_db"] == round(held_out["residual_psnr"] - otherwise, 3)
+    assert abs(held_out["residual_over_denoiser_db"] - (held_out["residual_psnr"] - otherwise)) < 0.002
     if residual:  # it beats Blender's result, or the denoiser such a render would get otherwise
         assert max(held_out["residual_gain_db"], held_out["residual_over_denoiser_db"]) >= 0.05
         record = model_record(registry, "denoise_oidn_residual_shot")
