@@ -50,4 +50,5 @@ def test_demo_writes_results_and_comparison(tmp_path, models_dir):
     from addon.guide_render import is_guide_file
     assert is_guide_file(tmp_path / "guides.0002.exr") and (tmp_path / "postpass_inbetween_guided.exr").is_file()
     grid = cv2.imread(str(tmp_path / "comparison.png"))
-    assert grid.shape[1] == 64 * max(4 + len(denoisers), 2 + len(upressers)) and grid.std() > 5
+    # the denoise row: noisy, Blender OIDN, every denoiser, the shot's models, the reference
+    assert grid.shape[1] == 64 * max(3 + len(denoisers) + len(shot), 2 + len(upressers)) and grid.std() > 5

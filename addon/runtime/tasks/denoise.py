@@ -56,8 +56,9 @@ def raw_render(image: ExrImage) -> None:
 
 
 def denoise(color: np.ndarray, albedo: np.ndarray | None = None, normal: np.ndarray | None = None, *,
-            blender_denoised: np.ndarray | None = None, vector: np.ndarray | None = None, prev: Mapping | ExrImage | None = None,
-            next: Mapping | ExrImage | None = None, exposure: float | None = None, **options) -> np.ndarray:
+            blender_denoised: np.ndarray | None = None, vector: np.ndarray | None = None,
+            prev: Mapping | ExrImage | None = None, next: Mapping | ExrImage | None = None,
+            exposure: float | None = None, **options) -> np.ndarray:
     """Denoise a linear render (RGB or RGBA), optionally guided by Denoising Albedo and camera-space Normal: the
     model is the one for the inputs given (colour only, + albedo, + albedo and normal).
 
