@@ -168,7 +168,7 @@ def held_out_scores(work: Path, shot: Shot, models: dict[str, Path]) -> dict:
     where the views hold it, of Blender's denoised render (:data:`BLENDER_OIDN`). Each model gets what a render
     file gives it: the raw render, albedo and normal, and Blender's result when it reads one."""
     from addon.runtime import api
-    from addon.runtime.contract import RAW_RENDER_PASS
+    from addon.runtime.contract import BLENDER_DENOISED_PASS, as_raw_render
     from addon.runtime.exr import read_exr
     from addon.runtime.registry import Registry
 
@@ -179,14 +179,11 @@ def held_out_scores(work: Path, shot: Shot, models: dict[str, Path]) -> dict:
     scores = {name: [] for name in ["noisy", BLENDER_OIDN, *models]}
     for index in range(HELD_OUT_VIEWS):
         folder = work / "views" / f"{index:04d}"
-        passes = read_exr(folder / "reference.exr").passes
-        # a denoised reference keeps its raw render as "Noisy Image": the unbiased one to score against
-        reference = passes.get(RAW_RENDER_PASS, passes["Combined"])[..., :3]
+        # a denoised reference keeps its raw render: the unbiased one to score against
+        reference = as_raw_render(read_exr(folder / "reference.exr").passes)["Combined"][..., :3]
         for k in range(NOISY_PER_VIEW):
-            passes = read_exr(folder / noisy_name(shot.spp, k)).passes
-            raw = passes.get(RAW_RENDER_PASS)
-            color = (passes["Combined"] if raw is None else raw)[..., :3]
-            blender = None if raw is None else passes["Combined"][..., :3]
+            passes = as_raw_render(read_exr(folder / noisy_name(shot.spp, k)).passes)
+            color, blender = passes["Combined"][..., :3], passes.get(BLENDER_DENOISED_PASS)
             scores["noisy"].append(render_metrics(color, reference)["psnr"])
             if blender is not None:
                 scores[BLENDER_OIDN].append(render_metrics(blender, reference)["psnr"])

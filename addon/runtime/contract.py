@@ -30,8 +30,8 @@ GRIDS = ("input", "output")
 #: Blender's passes of a render its own denoiser (Cycles' Denoise, on by default) finished, with Denoising Data on:
 #: Combined is then the denoised image and the raw render is kept as "Noisy Image". The denoise task reads such a
 #: file as its raw render (Combined) and Blender's result under :data:`BLENDER_DENOISED_PASS`, a name only the
-#: runtime gives it (``addon.runtime.tasks.denoise.raw_render``), which a model that improves on Blender's result
-#: names as its input's pass.
+#: runtime gives it (:func:`as_raw_render`), which a model that improves on Blender's result names as its input's
+#: pass.
 RAW_RENDER_PASS = "Noisy Image"
 BLENDER_DENOISED_PASS = "Denoised Image"
 #: Keys export writes beside the contract; the runtime shows them but never acts on them.
@@ -42,6 +42,27 @@ PROVENANCE_KEYS = ("name", "version", "precision", "architecture", "config", "tr
 def _fields(item) -> dict:
     # an empty ``estimate`` or ``warp`` is left out, so models exported before them keep byte-identical metadata
     return {k: v for k, v in asdict(item).items() if not (k in ("estimate", "warp") and not v)}
+
+
+def as_raw_render(passes: dict) -> dict:
+    """A render's ``passes`` (name -> H x W x C array) as the denoise task reads them: where Blender's denoiser
+    wrote Combined (the raw render kept as :data:`RAW_RENDER_PASS`), Combined is the raw render (with Combined's
+    alpha, which the denoiser leaves as rendered) and Blender's result is :data:`BLENDER_DENOISED_PASS` (RGB); the
+    other passes as they are. A new dict (the given one is not changed); ``passes`` itself when it holds no raw
+    render. The runtime (the denoise task's ``prepare_source``), the datasets and the fine-tune's evaluation all
+    read Blender-denoised renders through this."""
+    if RAW_RENDER_PASS not in passes:
+        return passes
+    out = {name: value for name, value in passes.items() if name != RAW_RENDER_PASS}
+    raw, combined = passes[RAW_RENDER_PASS][..., :3], passes.get("Combined")
+    if combined is not None:
+        out[BLENDER_DENOISED_PASS] = combined[..., :3]
+        if combined.shape[-1] == 4:
+            import numpy as np
+
+            raw = np.concatenate([raw, combined[..., 3:]], -1)
+    out["Combined"] = raw
+    return out
 
 
 class ModelError(ValueError):

@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from addon.runtime.color import exposure_scale, srgb_encode
-from addon.runtime.contract import RAW_RENDER_PASS
+from addon.runtime.contract import BLENDER_DENOISED_PASS, RAW_RENDER_PASS, as_raw_render
 
 from ..transforms import NORMAL
 from .base import DATASETS, SceneDataset
@@ -60,22 +60,22 @@ class DenoiseDataset(SceneDataset):
 
     def load(self, scene, rng):
         spp = int(rng.choice(self.spp))
-        noisy, target = self.passes(scene, f"noisy_spp{spp:04d}.exr"), self.passes(scene, "target.exr")
-        # Aux passes come from the noisy render itself: that is what a user's render provides. A render Blender
-        # denoised (a shot fine-tune's views) is read as the runtime reads it: its raw render is the colour,
-        # Blender's result is ``blender_denoised`` (for a model that improves on it)
-        raw = noisy.get(RAW_RENDER_PASS)
-        color = (noisy["Combined"] if raw is None else raw)[..., :3]
+        # A render Blender denoised (a shot fine-tune's views) is read as the runtime reads it: its raw render is
+        # the colour, Blender's result ``blender_denoised`` (for a model that improves on it)
+        noisy = as_raw_render(self.passes(scene, f"noisy_spp{spp:04d}.exr"))
+        target = self.passes(scene, "target.exr")
+        color = noisy["Combined"][..., :3]
         if self.ldr:
             return self._displayed(color, target["Combined"][..., :3], rng), {"spp": float(spp)}
+        # Aux passes come from the noisy render itself: that is what a user's render provides.
         sample = {"color": color, "albedo": np.clip(noisy["Denoising Albedo"], 0.0, 1.0),
                   "normal": noisy["Denoising Normal"], "depth": noisy["Denoising Depth"],
                   "target": target["Combined"][..., :3]}
         if self.blender_denoised:
-            if raw is None:
+            if BLENDER_DENOISED_PASS not in noisy:
                 raise ValueError(f"{scene}: noisy_spp{spp:04d}.exr is not a render Blender denoised (no "
                                  f"{RAW_RENDER_PASS!r} pass): blender_denoised needs one")
-            sample["blender_denoised"] = noisy["Combined"][..., :3]
+            sample["blender_denoised"] = noisy[BLENDER_DENOISED_PASS]
         if self.clean_guides == "input":  # the model reads clean guides (OIDN's cleanAux), as a prefilter gives
             sample["albedo"] = np.clip(target["Denoising Albedo"], 0.0, 1.0)
             sample["normal"] = target["Denoising Normal"]

@@ -369,6 +369,23 @@ def test_a_render_blender_denoised_is_denoised_from_its_raw_render(models_dir, t
                for r in caplog.records)
 
 
+def test_a_blender_denoised_render_reads_as_its_raw_render_without_changing_the_passes_given():
+    """``contract.as_raw_render``, which the runtime, the datasets (whose decoded passes are cached and shared)
+    and the fine-tune's evaluation read Blender-denoised renders through: a new dict, the given one untouched."""
+    from addon.runtime.contract import as_raw_render
+
+    rng = np.random.default_rng(3)
+    blender, raw, albedo = (rng.random((4, 5, c), np.float32) for c in (4, 3, 3))
+    passes = {"Combined": blender, "Noisy Image": raw, "Denoising Albedo": albedo}
+    read = as_raw_render(passes)
+    assert set(passes) == {"Combined", "Noisy Image", "Denoising Albedo"} and passes["Combined"] is blender
+    assert set(read) == {"Combined", "Denoised Image", "Denoising Albedo"} and read["Denoising Albedo"] is albedo
+    assert np.array_equal(read["Combined"], np.concatenate([raw, blender[..., 3:]], -1))
+    assert np.array_equal(read["Denoised Image"], blender[..., :3])
+    plain = {"Combined": blender}
+    assert as_raw_render(plain) is plain
+
+
 def test_a_correction_of_blenders_denoised_render_reads_the_raw_render_and_blenders_result(models_dir, tmp_path):
     """A shot fine-tune's correction of Blender's denoised render (``denoise_oidn_residual``) runs where a render
     holds Blender's result (Combined, with the raw render as "Noisy Image"): it reads the raw render as its colour

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..api import PathLike, log, run, run_files
-from ..contract import BLENDER_DENOISED_PASS, RAW_RENDER_PASS, ModelError
+from ..contract import RAW_RENDER_PASS, ModelError, as_raw_render
 from ..engine import InferenceResult
 from ..exr import ExrImage
 from . import CliOption, Layout, TaskSpec, register
@@ -42,12 +42,9 @@ def raw_render(image: ExrImage) -> None:
     rendered alike."""
     if RAW_RENDER_PASS not in image.passes:
         return
-    raw, combined = image.passes.pop(RAW_RENDER_PASS)[..., :3], image.passes.get("Combined")
-    if combined is not None:
-        image.passes[BLENDER_DENOISED_PASS] = combined[..., :3]
-        if combined.shape[-1] == 4:  # the denoiser leaves alpha as rendered: keep it
-            raw = np.concatenate([raw, combined[..., 3:]], -1)
-    image.passes["Combined"] = raw
+    passes = as_raw_render(image.passes)
+    image.passes.clear()  # in place: the run holds this dict
+    image.passes.update(passes)
     folder = os.path.dirname(os.path.abspath(image.path))
     if folder not in _RAW_RENDER_SAID:
         _RAW_RENDER_SAID.add(folder)
