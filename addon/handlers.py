@@ -50,7 +50,7 @@ from bpy.app.handlers import persistent
 
 from . import images, jobs, operators, preferences, properties
 from .runtime import Registry
-from .runtime.api import check_window_passes, forget_frames, window_models
+from .runtime.api import check_window_passes, forget_frames, prepared_pass_names, window_models
 from .runtime.imageio import pass_names
 from .worker import EXPECTED_ERRORS
 
@@ -159,7 +159,7 @@ def temporal_window(scene: bpy.types.Scene, written: str) -> tuple[int, str | No
         options = prefs.run_options(spec.name, model, settings.precision, r)
         models = window_models(Registry(options.models_dir), spec.name, r, options.model,
                                precision=options.precision)
-        check_window_passes(models, written, pass_names(written, layer), layer)
+        check_window_passes(models, written, prepared_pass_names(spec.name, written, layer), layer)
     except EXPECTED_ERRORS as exc:
         return 0, str(exc).splitlines()[0]
     return r, None

@@ -9,7 +9,8 @@ the peer every Blender user already has), ``postpass_<model>.exr`` per shipped P
 ``postpass_denoise_kpn_ldr.png`` (the 8-bit image denoiser's result), ``frame_0001.exr`` ... ``frame_0003.exr`` (the scene's animation, for inbetweening frame 2
 from frames 1 and 3; ``guides.0002.exr``: frame 2's guide render, which the guided inbetweener also reads),
 ``noisy_frame_0001.exr`` and ``noisy_frame_0003.exr`` (the still's neighbouring frames at
-its samples, which the temporal denoiser reads beside it), ``comparison.png`` (one row per task, tone-mapped, with PSNR against the reference; the
+its samples, rendered with Cycles' Denoise on: the temporal denoisers read them beside the still, and
+``denoise_oidn_temporal`` averages Blender's denoised frames 1-3 on ``blender_oidn.exr``), ``comparison.png`` (one row per task, tone-mapped, with PSNR against the reference; the
 colorize row colours the reference's grey from 10 hints sampled from it) and ``summary.json``; and
 ``shot.blend`` (the demo scene saved as an artist's shot), ``shot_models/`` (``postpass finetune`` on it: the
 shipped denoiser fine-tuned on the shot for a minute, its models folder and report), ``postpass_shot.exr``
@@ -58,8 +59,10 @@ def run(out: Path, size: int = 256, spp: int = 4, reference_spp: int = 512, mode
             "reference": dict(spp=reference_spp, seed=2, adaptive=config.target_adaptive_threshold),
             "lowres_x2": dict(spp=reference_spp, seed=3, scale=2, adaptive=config.target_adaptive_threshold),
             **{f"frame_{f:04d}": dict(spp=config.anim_spp, seed=4, frame=f, denoise=True) for f in (1, 2, 3)},
-            # the still's neighbouring frames at its samples, each with its own seed, for the temporal denoiser
-            **{f"noisy_frame_{f:04d}": dict(spp=spp, seed=10 + f, frame=f) for f in (1, 3)}}
+            # the still's neighbouring frames at its samples, each with its own seed, for the temporal denoisers,
+            # with Cycles' Denoise on as Blender renders by default: the raw render is kept as "Noisy Image" (what
+            # denoise_kpn_temporal reads), Blender's result as Combined (what denoise_oidn_temporal averages)
+            **{f"noisy_frame_{f:04d}": dict(spp=spp, seed=10 + f, frame=f, denoise=True) for f in (1, 3)}}
     for name, job in jobs.items():
         timings[name] = render.render_still(bpy, scene, out / f"{name}.exr", config=config, **job)
         what = f"{job['spp']} spp" + (" + OIDN" if job.get("denoise") else "") + (" at 1/2 size" if job.get("scale") else "")
@@ -92,11 +95,13 @@ def run(out: Path, size: int = 256, spp: int = 4, reference_spp: int = 512, mode
         temporal = "vector" in entry.contract.required
         neighbours = dict(temporal=True, prev=out / "noisy_frame_0001.exr", next=out / "noisy_frame_0003.exr") \
             if temporal else {}
-        result = api.denoise_file(out / "noisy.exr", out / f"{name}.exr", model=entry.name, models_dir=models_dir,
+        # a model of Blender's denoised frames reads the render Blender denoised (its raw render beside it)
+        source = "blender_oidn.exr" if "blender_denoised" in entry.contract.required else "noisy.exr"
+        result = api.denoise_file(out / source, out / f"{name}.exr", model=entry.name, models_dir=models_dir,
                                   **neighbours)
         timings[name] = result.seconds
         labels[name] = f"Postpass {entry.name}" + (" (frames 1-3)" if temporal else "")
-        log(f"  {name}.exr: {entry.name} v{entry.version} on {result.provider} in {result.seconds:.1f} s"
+        log(f"  {name}.exr: {entry.name} v{entry.version} on {source}, {result.provider}, in {result.seconds:.1f} s"
             + (" with frames 1 and 3" if temporal else ""))
     if shot_model:  # the fine-tune's model, from its own models folder, on the same noisy render
         model, residual, folder, minutes = shot_model

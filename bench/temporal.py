@@ -55,7 +55,9 @@ from typing import Callable
 
 import numpy as np
 
+from addon.runtime.contract import BLENDER_DENOISED_PASS
 from ml_core import paths, render
+from ml_core.data import BLENDER_OIDN_DIR
 from ml_core.flow import backward_flow, forward_flow, sample
 from ml_core.figures import save_figure
 from ml_core.metrics import render_metrics
@@ -251,10 +253,12 @@ def per_frame_method(fn) -> Callable:
 
 def temporal_inputs(frames: list[dict], f: int) -> dict:
     """The temporal contract's inputs for frame ``f`` (0-based) of ``frames``: its colour / albedo / normal /
-    vector and its neighbours' colour / albedo / normal, a missing neighbour's as None (absent)."""
-    inputs = {k: frames[f][k] for k in ("color", "albedo", "normal", "vector")}
+    vector and its neighbours' colour / albedo / normal, a missing neighbour's as None (absent); Blender's
+    denoised frames too (``blender_denoised``) where the frames hold them."""
+    parts = ("color", "albedo", "normal", *(("blender_denoised",) if "blender_denoised" in frames[f] else ()))
+    inputs = {k: frames[f][k] for k in (*parts, "vector")}
     for prefix, g in (("prev", f - 1), ("next", f + 1)):
-        for k in ("color", "albedo", "normal"):
+        for k in parts:
             inputs[f"{prefix}_{k}"] = frames[g][k] if 0 <= g < len(frames) else None
     return inputs
 
@@ -300,7 +304,7 @@ def method_makers(models_dir: Path | None = None) -> tuple[dict[str, Callable], 
             lambda c, a, n: api.run("denoise", {"color": c, "albedo": a, "normal": n}, model=_name,
                                     models_dir=models_dir).image)
     for name in temporal:
-        makers[f"postpass {name}"] = lambda _name=name: TemporalMethod(_name, models_dir)
+        makers[f"postpass {name}"] = lambda _name=name: TemporalMethod(_name, models_dir, blender_oidn)
     missing = {}
     if not temporal:
         from addon.runtime.registry import Registry as ModelRegistry
@@ -312,11 +316,12 @@ def method_makers(models_dir: Path | None = None) -> tuple[dict[str, Callable], 
 class TemporalMethod:
     """A temporal model through the runtime's API: each frame with its neighbours (absent at the ends)."""
 
-    def __init__(self, name: str, models_dir: Path | None):
+    def __init__(self, name: str, models_dir: Path | None, blender_oidn: Callable | None = None):
         from addon.runtime.registry import Registry as ModelRegistry
 
         self.name, self.models_dir = name, models_dir
         self.takes = {i.name for i in ModelRegistry(models_dir).get(name).contract.inputs}
+        self.blender_oidn = blender_oidn or (lambda: peers.BlenderOIDN("Accurate", "High"))
 
     def one(self, frames: list[dict], f: int) -> np.ndarray:
         """Frame ``f`` (0-based) of ``frames``."""
@@ -326,6 +331,10 @@ class TemporalMethod:
                        model=self.name, models_dir=self.models_dir).image
 
     def __call__(self, frames: list[dict], done: dict) -> list[np.ndarray]:
+        if "blender_denoised" in self.takes and "blender_denoised" not in frames[0]:
+            # a model of Blender's denoised frames: the peer's outputs, as a render with Cycles' Denoise holds them
+            base = done.get(PEER) or [self.blender_oidn()(x["color"], x["albedo"], x["normal"]) for x in frames]
+            frames = [{**x, "blender_denoised": b} for x, b in zip(frames, base)]
         return [self.one(frames, f) for f in range(len(frames))]
 
 
@@ -540,8 +549,11 @@ def hd_timing(runs: dict, seq_set: SequenceSet, spp: int, repeats: int = core.HD
 
 def _one_frame(fn, frames: list[dict]) -> Callable:
     """A call that denoises the middle of three ``frames`` once: a temporal model with its neighbours, a
-    per-frame method the middle frame alone."""
+    per-frame method the middle frame alone. A model of Blender's denoised frames is timed without Blender's
+    denoiser, which ran in the render (Cycles' Denoise): its own cost on top of a render that holds it."""
     if isinstance(fn, TemporalMethod):
+        if "blender_denoised" in fn.takes:  # Blender's result is in the render already (its colour stands in:
+            frames = [{**x, "blender_denoised": x["color"]} for x in frames]  # the time does not depend on it)
         return lambda: fn.one(frames, 1)
     return lambda: fn([frames[1]], {})
 
@@ -723,8 +735,9 @@ def regression_crops(root: Path, out: Path, split: str = "val", count: int = 4, 
                      spp: int = 4) -> list[Path]:
     """Small fixed temporal cases for the shipped-model quality test: the centre ``size`` px of every frame of
     the first ``count`` sequences of ``split`` at ``spp``, one half-float EXR per frame
-    (``<seed>_f0001_spp0004.exr``: the noisy Combined, its albedo, normal and Vector, and the frame's reference
-    as a ``Reference`` pass)."""
+    (``<seed>_f0001_spp0004.exr``: the noisy Combined, its albedo, normal and Vector, Blender's denoised frame as
+    "Denoised Image" where ``python -m ml_core.data blender-oidn`` made it, and the frame's reference as a
+    ``Reference`` pass)."""
     from addon.runtime.exr import read_exr, write_exr
 
     written = []
@@ -738,17 +751,20 @@ def regression_crops(root: Path, out: Path, split: str = "val", count: int = 4, 
                 return np.clip(a[y:y + size, x:x + size], -60000, 60000)  # half-float range
 
             path = Path(out) / f"{scene.name}_f{f:04d}_spp{spp:04d}.exr"
+            oidn = scene / BLENDER_OIDN_DIR / render.sequence_name(f, spp)
+            blender = {BLENDER_DENOISED_PASS: crop(read_exr(oidn).get("Combined")[..., :3])} if oidn.is_file() else {}
             write_exr(path, {"Combined": crop(noisy.get("Combined")),
                              **{p: crop(noisy.get(p)) for p in ("Denoising Albedo", "Denoising Normal", "Vector")},
-                             "Reference": crop(target.get("Combined"))}, half=True)
+                             **blender, "Reference": crop(target.get("Combined"))}, half=True)
             written.append(path)
     return written
 
 
 def score_crops(folder: Path, models_dir: Path | None = None) -> dict[str, dict[str, float]]:
     """The per-frame and the temporal denoise models' mean tone-mapped PSNR over every frame of the crops in
-    ``folder`` and their mean temporal error (x 1000), beside the noisy input's: the figures ``expected.json``
-    records and ``tests/tasks/test_shipped_models.py`` holds the shipped temporal model to."""
+    ``folder`` and their mean temporal error (x 1000), beside the noisy input's and, where the crops hold it,
+    Blender's own denoised frames' (``blender_oidn``): the figures ``expected.json`` records and
+    ``tests/tasks/test_shipped_models.py`` holds the shipped temporal models to."""
     from addon.runtime.exr import read_exr
 
     sequences: dict[str, list] = {}
@@ -761,12 +777,21 @@ def score_crops(folder: Path, models_dir: Path | None = None) -> dict[str, dict[
     results: dict[str, list] = {n: [] for n in names}
     for exrs in sequences.values():
         frames = [{"color": e.get("Combined")[..., :3], "albedo": e.get("Denoising Albedo"),
-                   "normal": e.get("Denoising Normal"), "vector": e.get("Vector")} for e in exrs]
+                   "normal": e.get("Denoising Normal"), "vector": e.get("Vector"),
+                   **({"blender_denoised": e.get(BLENDER_DENOISED_PASS)} if BLENDER_DENOISED_PASS in e.passes else {})}
+                  for e in exrs]
         references = [e.get("Reference")[..., :3] for e in exrs]
         for name in names:
             outputs = makers[name]()(frames, {})
             results[name].append((np.mean([render_metrics(o, r)["psnr"] for o, r in zip(outputs, references)]),
                                   np.mean(temporal_errors(outputs, references, [f["vector"] for f in frames]))))
+    if all(BLENDER_DENOISED_PASS in e.passes for exrs in sequences.values() for e in exrs):
+        results["blender_oidn"] = []  # Blender's own result per frame (the crops' "Denoised Image"): the peer
+        for exrs in sequences.values():
+            outputs, references = ([e.get(p)[..., :3] for e in exrs] for p in (BLENDER_DENOISED_PASS, "Reference"))
+            results["blender_oidn"].append((
+                np.mean([render_metrics(o, r)["psnr"] for o, r in zip(outputs, references)]),
+                np.mean(temporal_errors(outputs, references, [e.get("Vector") for e in exrs]))))
     return {name.removeprefix("postpass "): {"psnr": round(float(np.mean([p for p, _ in r])), 3),
                                             "temporal_x1000": round(1000 * float(np.mean([t for _, t in r])), 3)}
             for name, r in results.items()}

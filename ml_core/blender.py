@@ -5,6 +5,9 @@ import os
 import sys
 import tempfile
 from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
 
 
 def import_bpy():
@@ -52,3 +55,58 @@ def quiet_stdout():
         os.dup2(saved, 1)
         os.close(saved)
         os.close(devnull)
+
+
+class BlenderOIDN:
+    """Blender's compositor Denoise node on an image, as an artist would run it: with ``hdr`` its HDR switch
+    (off for an 8-bit image's linear [0, 1] values), and only the sockets of the passes given linked. Each call
+    sets up the compositor node tree and writes its inputs to a temporary EXR (Blender reads files)."""
+
+    def __init__(self, prefilter: str = "Accurate", quality: str = "High", hdr: bool = True):
+        self.bpy = import_bpy()
+        self.prefilter, self.quality, self.hdr = prefilter, quality, hdr
+        self.workdir = Path(tempfile.mkdtemp(prefix="postpass-oidn-"))
+
+    def _setup(self, source: Path, width: int, height: int, guides: dict[str, str]):
+        bpy = self.bpy
+        scene = reset_scene()
+        tree = bpy.data.node_groups.new("postpass_oidn", "CompositorNodeTree")
+        scene.compositing_node_group = tree
+        image = bpy.data.images.load(str(source))
+        node = tree.nodes.new("CompositorNodeImage")
+        node.image = image
+        denoise = tree.nodes.new("CompositorNodeDenoise")
+        denoise.inputs["HDR"].default_value = self.hdr
+        denoise.inputs["Prefilter"].default_value = self.prefilter
+        denoise.inputs["Quality"].default_value = self.quality
+        output = tree.nodes.new("NodeGroupOutput")
+        tree.interface.new_socket("Image", in_out="OUTPUT", socket_type="NodeSocketColor")
+        tree.links.new(node.outputs["Combined"], denoise.inputs["Image"])
+        for pass_name, socket in guides.items():
+            tree.links.new(node.outputs[pass_name], denoise.inputs[socket])
+        tree.links.new(denoise.outputs[0], output.inputs[0])
+        scene.render.resolution_x, scene.render.resolution_y = width, height
+        scene.render.resolution_percentage = 100
+        settings = scene.render.image_settings
+        settings.media_type, settings.file_format, settings.color_depth = "IMAGE", "OPEN_EXR", "32"
+        scene.render.use_file_extension = False
+        return scene
+
+    def __call__(self, color: np.ndarray, albedo: np.ndarray | None = None,
+                 normal: np.ndarray | None = None) -> np.ndarray:
+        from addon.runtime.exr import read_exr, write_exr
+
+        h, w = color.shape[:2]
+        source, result = self.workdir / "input.exr", self.workdir / "output.exr"
+        guides = {name: (socket, array) for name, socket, array in (("Denoising Albedo", "Albedo", albedo),
+                                                                     ("Denoising Normal", "Normal", normal))
+                  if array is not None}
+        write_exr(source, {"Combined": np.concatenate([color[..., :3], np.ones((h, w, 1), np.float32)], -1),
+                           **{name: array for name, (_, array) in guides.items()}})
+        scene = self._setup(source, w, h, {name: socket for name, (socket, _) in guides.items()})
+        scene.render.filepath = str(result)
+        with quiet_stdout():
+            self.bpy.ops.render.render(write_still=True, scene=scene.name)
+        out = read_exr(result, layer=None).get("Combined")[..., :3].copy()
+        os.unlink(result)
+        return out

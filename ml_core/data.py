@@ -299,6 +299,43 @@ def contact_sheet(out: Path, split: str, count: int = 8, path: Path | None = Non
                       row_labels=[_scene_label(f) for f in folders])
 
 
+#: where :func:`blender_oidn` writes Blender's denoised copy of a scene's noisy files (a folder inside the scene's,
+#: so the split's file globs and the scene's fingerprint files stay as rendered)
+BLENDER_OIDN_DIR = "blender_oidn"
+
+
+def blender_oidn(out: Path, split: str, progress: bool = False) -> dict:
+    """Blender's own denoised copy of every noisy sequence frame (``seq_*_spp*.exr``) of ``split``'s complete
+    scenes, beside it under :data:`BLENDER_OIDN_DIR` with the same name: the compositor's Denoise node
+    (OpenImageDenoise, Accurate prefilter, High, albedo and normal), what an artist's render with Cycles' Denoise on
+    holds as Combined. A model that improves on Blender's result (``denoise_oidn_pool``) trains and validates on
+    them. Resumable (files there are kept; each appears atomically); returns counts."""
+    from addon.runtime.exr import read_exr, write_exr
+
+    from .blender import BlenderOIDN
+
+    scenes = complete_scenes(out, split)
+    if not scenes:
+        raise DataError(f"{out}: no complete scene in split {split!r} (build it first)")
+    files = [f for scene in scenes for f in sorted(scene.glob("seq_*_spp*.exr"))]
+    if not files:
+        raise DataError(f"{out}: split {split!r} has no noisy sequence frames (seq_*_spp*.exr): build it with "
+                        "a sequence preset (temporal, guided)")
+    oidn, made, start = None, 0, time.time()
+    todo = [f for f in files if not (f.parent / BLENDER_OIDN_DIR / f.name).is_file()]
+    for i, source in enumerate(todo):
+        oidn = oidn or BlenderOIDN("Accurate", "High")
+        passes = read_exr(source)
+        result = oidn(passes.get("Combined")[..., :3], passes.get("Denoising Albedo"), passes.get("Denoising Normal"))
+        (source.parent / BLENDER_OIDN_DIR).mkdir(exist_ok=True)
+        write_exr(source.parent / BLENDER_OIDN_DIR / source.name, {"Combined": result})
+        made += 1
+        if progress:
+            print(f"{i + 1}/{len(todo)} {source}", file=sys.stderr)
+    return {"split": split, "scenes": len(scenes), "frames": len(files), "made": made,
+            "seconds": round(time.time() - start, 1)}
+
+
 # --------------------------------------------------------------------------------------------------
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m ml_core.data", description=__doc__,
@@ -325,6 +362,11 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--retries", type=int, default=2, metavar="N",
                    help="run a scene that fails up to N more times (default: %(default)s)")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
+    o = sub.add_parser("blender-oidn", help="Blender's denoised copy (Denoise node: OIDN, Accurate, High) of every "
+                                            "noisy sequence frame of a split, for models that improve on it (resumable)")
+    o.add_argument("out", type=Path)
+    o.add_argument("--split", required=True)
+    o.add_argument("--quiet", action="store_true", help="no progress lines")
     s = sub.add_parser("stats", help="scenes, disk and render time per split; writes stats.json")
     s.add_argument("out", type=Path)
     c = sub.add_parser("sheet", help="write a contact-sheet PNG of a split's first scenes")
@@ -370,6 +412,8 @@ def main(argv: list[str] | None = None) -> int:
                             progress=not args.quiet and sys.stderr.isatty(), scheduler=args.scheduler,
                             retries=args.retries)
             print(json.dumps(summary))
+        elif args.command == "blender-oidn":
+            print(json.dumps(blender_oidn(args.out, args.split, progress=not args.quiet)))
         elif args.command == "stats":
             print(json.dumps(stats(args.out), indent=1))
         elif args.command == "sheet":

@@ -204,22 +204,16 @@ def cycles_render(tmp_path_factory):
 SEQUENCE_FRAMES = range(1001, 1007)
 
 
-@pytest.fixture(scope="session")
-def cycles_sequence(tmp_path_factory):
-    """Folder with ``beauty.1001.exr`` ... ``beauty.1006.exr``: six frames of one moving test scene rendered by
-    real Cycles at 40x32, 4 spp, multilayer with two view layers (``ViewLayer``; ``Characters``, its own
-    samples so its pixels differ), each with Combined, Denoising Albedo/Normal/Depth, Depth and Vector.
-
-    Rendered in a child process so bpy's bundled libraries never share a process with OpenEXR/onnxruntime.
-    """
+def _render_sequence(folder, denoise: bool):
+    """Render :func:`cycles_sequence`'s frames into ``folder``; ``denoise``: with Cycles' Denoise on (OIDN,
+    Accurate, High), so Combined is Blender's denoised render and "Noisy Image" the raw one."""
     import subprocess
     import sys
 
-    folder = tmp_path_factory.mktemp("sequence")
     script = (
         "import sys; from pathlib import Path; from ml_core import blender, render, scenes, splits\n"
         "bpy = blender.import_bpy()\n"
-        "first, last = int(sys.argv[2]), int(sys.argv[3])\n"
+        "first, last, denoise = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == '1'\n"
         "config = render.preset('tiny', width=40, height=32)\n"
         "spec = scenes.make_spec(splits.split_seeds('test', 1)[0], meshes=[], frames=last - first + 1)\n"
         "scene = scenes.build_scene(spec)\n"
@@ -229,10 +223,28 @@ def cycles_sequence(tmp_path_factory):
         "layer.samples = 1\n"
         "for frame in range(first, last + 1):\n"
         "    render.render_still(bpy, scene, Path(sys.argv[1]) / f'beauty.{frame:04d}.exr', spp=4, seed=frame,\n"
-        "                        frame=frame - first + 1, config=config)\n")
-    subprocess.run([sys.executable, "-c", script, str(folder), str(SEQUENCE_FRAMES[0]), str(SEQUENCE_FRAMES[-1])],
-                   check=True, capture_output=True, timeout=300)
+        "                        frame=frame - first + 1, denoise=denoise, config=config)\n")
+    subprocess.run([sys.executable, "-c", script, str(folder), str(SEQUENCE_FRAMES[0]), str(SEQUENCE_FRAMES[-1]),
+                    "1" if denoise else "0"], check=True, capture_output=True, timeout=300)
     return folder
+
+
+@pytest.fixture(scope="session")
+def cycles_sequence(tmp_path_factory):
+    """Folder with ``beauty.1001.exr`` ... ``beauty.1006.exr``: six frames of one moving test scene rendered by
+    real Cycles at 40x32, 4 spp, multilayer with two view layers (``ViewLayer``; ``Characters``, its own
+    samples so its pixels differ), each with Combined, Denoising Albedo/Normal/Depth, Depth and Vector.
+
+    Rendered in a child process so bpy's bundled libraries never share a process with OpenEXR/onnxruntime.
+    """
+    return _render_sequence(tmp_path_factory.mktemp("sequence"), denoise=False)
+
+
+@pytest.fixture(scope="session")
+def cycles_denoised_sequence(tmp_path_factory):
+    """:func:`cycles_sequence`'s frames rendered with Cycles' Denoise on, as Blender renders by default: Combined
+    is Blender's denoised render, "Noisy Image" the raw one (issue 26's ``denoise_oidn_temporal`` reads both)."""
+    return _render_sequence(tmp_path_factory.mktemp("denoised_sequence"), denoise=True)
 
 
 #: an artist's shot for the fine-tune tests (issue 27): argv = out.blend size engine camera(0/1); a plane,

@@ -46,7 +46,7 @@ from .contract import ModelError
 from .engine import DEFAULT_TILE, InferenceResult, beyond_display_white, check_run_options, load_model
 from .exr import (ExrImage, ImageError, scaled_window, set_io_threads, update_exr,  # noqa: F401  (re-exported)
                   write_exr)
-from .imageio import check_output, output_bit_depth, read_image, source_range_of, write_image
+from .imageio import check_output, output_bit_depth, pass_names, read_image, source_range_of, write_image
 from .registry import (PASS_SETTINGS, Choice, Registry, RegistryEntry, frames_read, main_input, reads_frame,
                        reads_sources, source_name)
 
@@ -228,6 +228,16 @@ def _prepared(task: str, image: ExrImage) -> ExrImage:
     if hook is not None:
         hook(image)
     return image
+
+
+def prepared_pass_names(task: str, path: PathLike, layer: str | None) -> set[str]:
+    """The passes of file ``path`` (its header only) as ``task`` sees them after its ``prepare_source`` hook
+    (:func:`_prepared`): what the checks before a run compare with what a model needs."""
+    from . import tasks  # the task modules import this one
+
+    names = pass_names(path, layer)
+    rename = tasks.get(task).source_pass_names if task in tasks.names() else None
+    return set(rename(names)) if rename is not None else set(names)
 
 
 def _window_files(sources: list, layer: str | None, keep: bool, registry: Registry, task: str, frame_source: int,

@@ -40,7 +40,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from . import tasks
-from .api import check_source_passes, check_window_passes, forget_frames, run_files, source_models, window_models
+from .api import (check_source_passes, check_window_passes, forget_frames, prepared_pass_names, run_files,
+                  source_models, window_models)
 from .contract import ModelError
 from .engine import DEFAULT_TILE
 from .exr import ImageError, read_exr_headers
@@ -613,7 +614,7 @@ def check_models(options: BatchOptions, jobs: list[FrameJob] = ()) -> None:
         models = window_models(registry, options.task, windows[0].frame_source, options.model, options.scale)
         for path in dict.fromkeys(p for j in windows for p in j.sources if p):
             try:
-                passes = pass_names(path, options.layer)
+                passes = prepared_pass_names(options.task, path, options.layer)
             except ImageError:  # missing or damaged: that frame fails on its own, naming the file
                 continue
             check_window_passes(models, path, passes, options.layer)
@@ -623,7 +624,7 @@ def check_models(options: BatchOptions, jobs: list[FrameJob] = ()) -> None:
         for path, source in dict.fromkeys((p, i) for j in keyed if j.source_count == source_count
                                           for i, p in enumerate(j.sources) if p):
             try:
-                passes = pass_names(path, options.layer)
+                passes = prepared_pass_names(options.task, path, options.layer)
             except ImageError:  # missing or damaged: that frame fails on its own, naming the file
                 continue
             check_source_passes(models, path, passes, options.layer, source)

@@ -44,6 +44,18 @@ def _fields(item) -> dict:
     return {k: v for k, v in asdict(item).items() if not (k in ("estimate", "warp") and not v)}
 
 
+def raw_render_pass_names(names: set[str] | frozenset[str]) -> set[str]:
+    """The pass names :func:`as_raw_render` leaves of a render whose passes are ``names`` (a header's)."""
+    names = set(names)
+    if RAW_RENDER_PASS not in names:
+        return names
+    names.discard(RAW_RENDER_PASS)
+    if "Combined" in names:
+        names.add(BLENDER_DENOISED_PASS)
+    names.add("Combined")
+    return names
+
+
 def as_raw_render(passes: dict) -> dict:
     """A render's ``passes`` (name -> H x W x C array) as the denoise task reads them: where Blender's denoiser
     wrote Combined (the raw render kept as :data:`RAW_RENDER_PASS`), Combined is the raw render (with Combined's

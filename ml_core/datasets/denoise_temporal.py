@@ -10,6 +10,10 @@ the model on both and adds a temporal loss on how the output changes from t - 1 
 ``absent``: the share of items in which a neighbour is left out (zeros, as the runtime gives the first and last
 frame of a sequence and a still), drawn per neighbour and shared by both frames of the pair, so the model
 keeps the per-frame model's quality where it has no neighbour.
+
+``blender_denoised``: each frame (and neighbour) also gives Blender's denoised copy of its noisy render
+(``blender_denoised``, ``prev_blender_denoised``, ...: the files ``python -m ml_core.data blender-oidn`` makes),
+for a model that improves on Blender's result (``denoise_oidn_pool``).
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ import numpy as np
 
 from addon.runtime.motion import warp_neighbour
 
+from ..data import BLENDER_OIDN_DIR
 from ..render import sequence_name
 from ..transforms import NORMAL, VECTOR
 from .base import DATASETS, SceneDataset
@@ -38,7 +43,8 @@ def _kinds() -> dict[str, str]:
 class DenoiseSequenceDataset(SceneDataset):
     kinds = _kinds()
 
-    def __init__(self, root, split: str, spp: tuple[int, ...] | None = None, absent: float = 0.1, **options):
+    def __init__(self, root, split: str, spp: tuple[int, ...] | None = None, absent: float = 0.1,
+                 blender_denoised: bool = False, **options):
         super().__init__(root, split, **options)
         first = self.scenes[0]
         self.frames = len(list(first.glob("seq_*_target.exr")))
@@ -51,12 +57,22 @@ class DenoiseSequenceDataset(SceneDataset):
         if missing:
             raise ValueError(f"{self.root}: no sequence frames at {sorted(missing)} spp (have {available})")
         self.absent = absent
+        self.parts = (*PARTS, "blender_denoised") if blender_denoised else PARTS
+        if blender_denoised:
+            lacking = [s.name for s in self.scenes if not (s / BLENDER_OIDN_DIR / sequence_name(1, self.spp[0])).is_file()]
+            if lacking:
+                raise ValueError(f"{self.root}: {len(lacking)} scenes of split {split!r} have no Blender-denoised "
+                                 f"frames (first: {lacking[0]}): run `python -m ml_core.data blender-oidn "
+                                 f"{self.root} --split {split}`")
 
     def _frame(self, scene, frame: int, spp: int, prefix: str, out: dict) -> None:
         noisy = self.passes(scene, sequence_name(frame, spp))
         out[f"{prefix}color"] = noisy["Combined"][..., :3]
         out[f"{prefix}albedo"] = np.clip(noisy["Denoising Albedo"], 0.0, 1.0)
         out[f"{prefix}normal"] = noisy["Denoising Normal"]
+        if "blender_denoised" in self.parts:
+            out[f"{prefix}blender_denoised"] = self.passes(scene, f"{BLENDER_OIDN_DIR}/{sequence_name(frame, spp)}")[
+                "Combined"][..., :3]
 
     def _window(self, scene, t: int, spp: int, drop: tuple[bool, bool], prefix: str, out: dict) -> None:
         self._frame(scene, t, spp, prefix, out)
@@ -65,11 +81,11 @@ class DenoiseSequenceDataset(SceneDataset):
         for (name, frame), dropped in zip((("prev_", t - 1), ("next_", t + 1)), drop):
             if dropped or not 1 <= frame <= self.frames:
                 zeros = np.zeros_like(out[f"{prefix}color"])
-                for part in PARTS:
+                for part in self.parts:
                     out[f"{prefix}{name}{part}"] = zeros
             else:  # moved onto frame t's pixels as the runtime does (the contract's ``warp``)
                 self._frame(scene, frame, spp, f"{prefix}{name}", out)
-                for part in PARTS:
+                for part in self.parts:
                     key = f"{prefix}{name}{part}"
                     out[key] = warp_neighbour(out[key], out[f"{prefix}vector"], name[:-1])
 

@@ -6,7 +6,9 @@ file is left over; a render that cannot run temporally (no Vector pass, motion b
 frame with one warning; stills are denoised alone; a cancelled render still writes its last frame.
 
 The models are the default models folder's (``$POSTPASS_MODELS``, else the shipped ``addon/models``), which
-must hold the temporal denoiser ``denoise_kpn_temporal``: a folder without it fails here, it does not skip.
+must hold the temporal denoiser of Blender-denoised renders ``denoise_oidn_temporal``: a folder without it fails
+here, it does not skip. Temporal denoising on render turns Cycles' own Denoise on (its Auto models read Blender's
+result), so the animation's frames are Blender's denoised renders averaged along the Vector pass.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from addon import runtime
 from addon.runtime import read_exr
 from ml_core.blender import import_bpy
 
-TEMPORAL_MODEL = "denoise_kpn_temporal"
+TEMPORAL_MODEL = "denoise_oidn_temporal"
 ATOL = 1e-4
 
 
@@ -78,6 +80,7 @@ def test_an_animation_is_denoised_with_each_frames_neighbours(bpy, extension, tm
     settings, layer = scene.postpass, scene.view_layers[0]
     assert settings.denoise_temporal
     assert layer.use_pass_vector and layer.cycles.denoising_store_passes and not scene.render.use_motion_blur
+    assert scene.cycles.use_denoising and scene.cycles.denoising_prefilter == "ACCURATE"  # Blender's result too
     capfd.readouterr()
     bpy.ops.render.render(animation=True, scene=scene.name)
     out = capfd.readouterr().out

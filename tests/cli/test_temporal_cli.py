@@ -26,6 +26,9 @@ ENDS = [{"note": "no frame f-1 to read (an end of the sequence or a gap: made fr
          "frames": [FRAMES[0]]},
         {"note": "no frame f+1 to read (an end of the sequence or a gap: made from frames f-1, f)",
          "frames": [FRAMES[-1]]}]
+#: the choice line of a raw render's sequence: the temporal denoiser of raw renders, and what would do better
+CHOICE = ("reads frames f-1, f, f+1; uses albedo/normal/vector; the input has no blender_denoised pass; render with "
+          "Cycles' Denoise (OpenImageDenoise, Accurate, High) for better results")
 
 
 def postpass(*args) -> subprocess.CompletedProcess:
@@ -55,7 +58,7 @@ def test_two_chunks_give_the_frames_of_one_run_and_each_file_is_decoded_once(cyc
     assert denoise(pattern, tmp_path / "one" / "c.####.exr", "--json", "-q") == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["done"] == FRAMES and summary["models"] == [temporal_name]
-    assert summary["choice"] == f"denoise: {temporal_name} (reads frames f-1, f, f+1; uses albedo/normal/vector)"
+    assert summary["choice"] == f"denoise: {temporal_name} ({CHOICE})"
     assert summary["notes"] == ENDS  # the first and last frames have one neighbour, said in the log
     assert reads == [f"beauty.{f}.exr" for f in FRAMES]  # six frames, windows of three: six decodes
 
@@ -110,7 +113,7 @@ def test_a_per_frame_run_never_picks_the_temporal_model(cycles_sequence, tempora
 def test_a_still_runs_alone_and_says_so(cycles_sequence, temporal_name, tmp_path):
     run = postpass("denoise", cycles_sequence / "beauty.1003.exr", "-o", tmp_path / "still.exr", "--temporal")
     assert run.returncode == 0, run.stderr
-    assert f"denoise: {temporal_name} (reads frames f-1, f, f+1; uses albedo/normal/vector)" in run.stderr
+    assert f"denoise: {temporal_name} ({CHOICE})" in run.stderr
     assert ("  note (1 frame: 1003): no frames f-1 and f+1 to read (a still, or a gap on each side: made from frame "
             "f alone)") in run.stderr.splitlines()
     assert read_exr(tmp_path / "still.exr").get("Combined").shape == (32, 40, 4)

@@ -26,7 +26,8 @@ TEMPORAL_INPUTS = {"color": (1, "Combined"), "albedo": (1, "Denoising Albedo"), 
                    "vector": (1, "Vector"), "prev_color": (0, "Combined"), "prev_albedo": (0, "Denoising Albedo"),
                    "prev_normal": (0, "Denoising Normal"), "next_color": (2, "Combined"),
                    "next_albedo": (2, "Denoising Albedo"), "next_normal": (2, "Denoising Normal")}
-CHOICE = "reads frames f-1, f, f+1; uses albedo/normal/vector"
+CHOICE = ("reads frames f-1, f, f+1; uses albedo/normal/vector; the input has no blender_denoised pass; render with "
+          "Cycles' Denoise (OpenImageDenoise, Accurate, High) for better results")
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +145,7 @@ def test_a_window_without_the_passes_is_refused_naming_the_file_before_it_runs(c
     frame = read_image(beauty(cycles_sequence, 1003))
     with pytest.raises(ModelError, match="need this frame's Vector pass: give vector="):
         denoise(frame.get("Combined"), prev=frames[1002])
-    with pytest.raises(ModelError, match="prev is a neighbour frame: a dict of color, albedo, normal arrays"):
+    with pytest.raises(ModelError, match="prev is a neighbour frame: a dict of color, albedo, normal, blender_denoised arrays"):
         denoise(frame.get("Combined"), vector=frame.get("Vector"), prev=frame.get("Combined"))
 
     per_frame = copy_models(temporal_models, ["denoise_kpn", "denoise_kpn_color"], tmp_path / "models")

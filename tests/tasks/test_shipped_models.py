@@ -25,14 +25,15 @@ GUIDED_DATA = Path(__file__).parents[1] / "data" / "inbetween_guided"
 #: addon/models fails here (it is not skipped); a model added to the registry must be listed here, which
 #: brings it under the quality guards below.
 RELEASE = {
-    "denoise": ("denoise_kpn", "denoise_kpn_color", "denoise_kpn_albedo", "denoise_kpn_ldr", "denoise_kpn_temporal"),
+    "denoise": ("denoise_kpn", "denoise_kpn_color", "denoise_kpn_albedo", "denoise_kpn_ldr", "denoise_kpn_temporal",
+                "denoise_oidn_temporal"),
     "upres": ("upres_x2", "upres_x4", "upres_hdr_x2", "upres_hdr_x4", "upres_guided_x2", "upres_guided_x4"),
     "colorize": ("colorize_unet",),
     "inbetween": ("inbetween_vectors", "inbetween_image", "inbetween_guided"),
 }
 SHIPPED = [name for names in RELEASE.values() for name in names]
 #: denoisers of animations (frames f-1, f, f+1; issue 26): guarded on the temporal crops
-TEMPORAL_DENOISERS = ("denoise_kpn_temporal",)
+TEMPORAL_DENOISERS = ("denoise_kpn_temporal", "denoise_oidn_temporal")
 DENOISERS = [name for name in RELEASE["denoise"] if name not in TEMPORAL_DENOISERS]
 UPRESSERS = list(RELEASE["upres"])
 #: inbetweeners that also read the made frame's guide render (issue 28): guarded on the guide-pass crops
@@ -120,6 +121,9 @@ def test_shipped_temporal_denoiser_keeps_its_quality(name):
     assert scores[name]["temporal_x1000"] <= 1.1 * expected[name]["temporal_x1000"]
     assert scores[name]["temporal_x1000"] < scores["denoise_kpn"]["temporal_x1000"]
     assert scores[name]["psnr"] >= scores["noisy"]["psnr"] + 3.0
+    if "blender_denoised" in Registry().get(name).contract.required:  # it improves on Blender's frames: beats them
+        assert scores[name]["psnr"] > scores["blender_oidn"]["psnr"]
+        assert scores[name]["temporal_x1000"] < scores["blender_oidn"]["temporal_x1000"]
 
 
 @pytest.mark.parametrize("name", UPRESSERS)

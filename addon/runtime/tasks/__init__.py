@@ -207,6 +207,9 @@ class TaskSpec:
     * ``prepare_source(image) -> None``: change a source file's decoded passes (an
       :class:`~addon.runtime.exr.ExrImage` just read, before any model choice or check sees them) in place.
       Denoise: a render Blender denoised already gives its raw render as Combined.
+    * ``source_pass_names(names) -> names``: the pass names ``prepare_source`` leaves of a file whose header
+      holds ``names`` (the checks that read headers only, before any file is decoded). Denoise: "Noisy Image"
+      gone, Blender's result as "Denoised Image".
     * ``finish(model, result, inputs) -> None``: change the :class:`~addon.runtime.engine.InferenceResult`
       of ``model`` (the :class:`~addon.runtime.engine.Model` that ran) in place before
       :func:`addon.runtime.api.run` returns it or :func:`addon.runtime.api.run_files` writes it (``inputs``:
@@ -257,6 +260,7 @@ class TaskSpec:
     plan_jobs: Callable | None = None
     side_inputs: Callable | None = None
     prepare_source: Callable | None = None
+    source_pass_names: Callable | None = None
     finish: Callable | None = None
     api: tuple[Callable, ...] = ()
     on_render: str | None = None

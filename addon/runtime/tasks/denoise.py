@@ -20,15 +20,19 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..api import PathLike, log, run, run_files
-from ..contract import RAW_RENDER_PASS, ModelError, as_raw_render
+from ..contract import BLENDER_DENOISED_PASS, RAW_RENDER_PASS, ModelError, as_raw_render, raw_render_pass_names
 from ..engine import InferenceResult
 from ..exr import ExrImage
 from . import CliOption, Layout, TaskSpec, register
 
 #: Temporal runs: windows of frames f - 1, f, f + 1 (sources 0, 1, 2), a neighbour not on disk absent.
 TEMPORAL = Layout("window", window=1, ends="absent")
-#: A neighbour frame's arrays (``prev``, ``next``) by input name, and the passes of a file they come from.
-NEIGHBOUR_PASSES = {"color": "Combined", "albedo": "Denoising Albedo", "normal": "Denoising Normal"}
+#: A neighbour frame's arrays (``prev``, ``next``) by input name, and the passes of a file they come from
+#: (Blender's denoised result only in a render that has it: a model of Blender's frames reads it).
+NEIGHBOUR_PASSES = {"color": "Combined", "albedo": "Denoising Albedo", "normal": "Denoising Normal",
+                    "blender_denoised": BLENDER_DENOISED_PASS}
+#: the neighbour passes every temporal model needs; the others are read where the file has them
+NEIGHBOUR_REQUIRED = ("color", "albedo", "normal")
 
 
 _RAW_RENDER_SAID: set[str] = set()  # folders whose renders were said to be Blender-denoised
@@ -48,8 +52,8 @@ def raw_render(image: ExrImage) -> None:
     folder = os.path.dirname(os.path.abspath(image.path))
     if folder not in _RAW_RENDER_SAID:
         _RAW_RENDER_SAID.add(folder)
-        log.warning("%s: its Combined pass is Blender's denoised render; denoising the raw render (%r) instead "
-                    "(Blender's result is read only by a model that improves on it)", image.path, RAW_RENDER_PASS)
+        log.warning("%s: its Combined pass is Blender's denoised render; a denoiser reads the raw render (%r) as "
+                    "colour, and Blender's result is read by a model that improves on it", image.path, RAW_RENDER_PASS)
 
 
 def denoise(color: np.ndarray, albedo: np.ndarray | None = None, normal: np.ndarray | None = None, *,
@@ -111,7 +115,9 @@ def _neighbour(name: str, frame: Mapping | ExrImage | None) -> dict[str, np.ndar
     if frame is None:
         return {}
     if isinstance(frame, ExrImage):
-        return {key: frame.get(pass_name) for key, pass_name in NEIGHBOUR_PASSES.items()}
+        raw_render(frame)  # a Blender-denoised render: its raw render as colour, Blender's result beside it
+        return {key: frame.get(pass_name) for key, pass_name in NEIGHBOUR_PASSES.items()
+                if key in NEIGHBOUR_REQUIRED or pass_name in frame.passes}
     if not isinstance(frame, Mapping):
         raise ModelError(f"denoise: {name} is a neighbour frame: a dict of {', '.join(NEIGHBOUR_PASSES)} arrays, "
                          f"a read_image result or None, not {type(frame).__name__}")
@@ -135,6 +141,7 @@ SPEC = register(TaskSpec(
     layout="frame",
     layout_of=layout_of,
     prepare_source=raw_render,
+    source_pass_names=raw_render_pass_names,
     cli_options=(
         CliOption(("--temporal",), {"action": "store_true",
                                     "help": "denoise an animation with a temporal model: each frame with frames f-1 "

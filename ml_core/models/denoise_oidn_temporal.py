@@ -1,0 +1,132 @@
+"""Blender's own denoised frames, averaged along the Vector pass: an animation denoised by OIDN without its
+flicker (issue 26).
+
+Blender denoises each frame of an animation alone (Cycles' Denoise: OpenImageDenoise, Accurate, High), so the
+error OIDN leaves (blotches in dim indirect light, textures smoothed a little differently) is new in every
+frame, and dark areas and fine textures crawl. Each frame's file also holds the raw render ("Noisy Image", with
+Denoising Data on) and the exact motion (the Vector pass). Frame f's output here is the average of OIDN's frame f
+and OIDN's frames f - 1 and f + 1 moved onto frame f along its Vector pass (by the runtime, before the graph),
+each neighbour pixel weighted by fixed tests of whether it shows the same thing:
+
+    w = present x exp(-g_albedo |albedo difference| - g_normal |normal difference|
+                      - (|difference of the 5 x 5 means of the log colour| / (g_tolerance x sigma))^2)
+
+``present``: the warped neighbour has something there, in any of its passes (an absent neighbour, the ends of
+a sequence, and the pixels whose surface point was outside its frame are zeros; a neighbour's raw colour is read
+only here, and the runtime gives it anyway). The guides' differences are 3 x 3 means (a few
+samples' guides alias on fine textures). ``sigma`` is the frame's own noise: the root mean square difference,
+over 9 x 9 pixels, between the raw render and OIDN's result in the log domain. OIDN's leftover error scales with
+it, so the tolerance is wide at 4 spp, where the frames' errors differ most and averaging them gains most, and
+narrow at 16, where a neighbour's disagreement is more likely detail that the warp's interpolation blurred or
+shading the vectors do not carry (a moving shadow, a reflection) than noise. A fixed tolerance in the log
+domain instead gained at 4 spp and lost up to 1.3 dB at 16 on the authored animations (docs/benchmarks.md).
+
+Why average OIDN's outputs and not the noisy samples before a network: the same three-frame pool of noisy
+samples fed to our per-frame network (``denoise_kpn_temporal`` 0.2.0) stays 0.62 dB below OIDN per frame on the
+authored animations, whose gap is the network's; OIDN's frames are already better than anything we run, and
+averaging three of them cuts the part of their error that changes from frame to frame. The tests' gains are
+parameters (learnable; chosen on the temporal test and validation splits, ``epochs: 0``).
+
+A window, not a recurrence (a recurrence on the output measured no better): frame f depends on frames f - 1,
+f, f + 1 only, so a farm chunk reads one frame on each side of its range and gives exactly the frames of an
+unchunked run.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from addon.runtime.contract import (BLENDER_DENOISED_PASS, AlphaRule, ImageInput, ImageOutput, ModelContract,
+                                    ScalarInput)
+
+from . import PostpassModel, register
+from .blocks import RGB, hdr_encode
+from .denoise_temporal import NEIGHBOURS, neighbour_flows
+from .denoise_unet import AUX
+
+#: starting gains: albedo and normal mismatch, and the colour tolerance in units of the frame's noise
+GAINS = (10.0, 5.0, 0.5)
+#: the box of the colour means compared, of the guides' differences, and of the noise estimate
+COLOUR_BOX, GUIDE_BOX, NOISE_BOX = 5, 3, 9
+#: how far the tolerance's noise estimate cannot fall (log units): a noiseless region still averages exact copies
+NOISE_FLOOR = 1e-3
+
+
+def _box(x: torch.Tensor, size: int) -> torch.Tensor:
+    return F.avg_pool2d(x, size, stride=1, padding=size // 2, count_include_pad=False)
+
+
+def blender_window_contract() -> ModelContract:
+    """Frame f's raw render, guides, Vector pass and Blender's denoised result (source 1 of a window f - 1, f,
+    f + 1), and each neighbour's Blender result and guides, moved onto frame f by the runtime."""
+    denoised = ImageInput("blender_denoised", RGB, "linear", "Blender's denoised render of frame f (Cycles' "
+                          "Denoise: OpenImageDenoise, Accurate, High)", hdr=True, pass_name=BLENDER_DENOISED_PASS,
+                          source=1)
+    current = [ImageInput("color", RGB, "linear", "raw (noisy) render of frame f", hdr=True, pass_name="Combined",
+                          source=1),
+               ImageInput("albedo", RGB, "linear", "Denoising Albedo of frame f", pass_name="Denoising Albedo",
+                          source=1),
+               ImageInput("normal", ("X", "Y", "Z"), "data", "camera-space Denoising Normal of frame f",
+                          pass_name="Denoising Normal", source=1),
+               ImageInput("vector", ("X", "Y", "Z", "W"), "data",
+                          "Blender Vector pass of frame f (pixels, y up; towards frame f - 1 and from f + 1)",
+                          pass_name="Vector", source=1),
+               denoised]
+    neighbours = []
+    for source, (n, which) in ((0, ("prev", "f - 1")), (2, ("next", "f + 1"))):
+        for name, spec in (("color", current[0]), ("blender_denoised", denoised), ("albedo", AUX["albedo"]),
+                           ("normal", AUX["normal"])):
+            neighbours.append(ImageInput(f"{n}_{name}", spec.channels, spec.color_space,
+                                         f"{spec.pass_name} of frame {which}, moved onto frame f along its "
+                                         "Vector pass by the runtime (absent: zeros)", hdr=spec.hdr,
+                                         pass_name=spec.pass_name, source=source, optional=True, fill=0.0,
+                                         warp=("vector", n)))
+    exposure = ScalarInput("exposure", "scale mapping the image's log-average luminance to 0.18",
+                           exposure_of=("color",))
+    output = ImageOutput("denoised", RGB, "linear", "denoised beauty of frame f", hdr=True, pass_name="Combined")
+    return ModelContract("denoise", (*current, *neighbours, exposure), (output,), scale=1, pad_multiple=1,
+                         tile_overlap=COLOUR_BOX // 2 + NOISE_BOX // 2 + GUIDE_BOX // 2,
+                         alpha=AlphaRule(("color",), "denoised"))
+
+
+@register
+class DenoiseOIDNPool(PostpassModel):
+    architecture = "denoise_oidn_pool"
+
+    def __init__(self):
+        super().__init__()
+        self.gain = nn.Parameter(torch.log(torch.tensor(GAINS)))
+        # how much a neighbour's weight falls with how far its pixel moved (log1p of pixels): 0, as measured
+        # best for the noisy pool (``denoise_kpn_accumulate``); it is also what reads the Vector pass in the graph,
+        # which the contract needs as an input (the runtime warps along it) and an ONNX export drops when unread
+        self.motion_gain = nn.Parameter(torch.tensor(0.0))
+
+    def contract(self) -> ModelContract:
+        return blender_window_contract()
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        x = self.named_inputs(inputs)
+        gain = torch.exp(self.gain)
+        exposure = x["exposure"]
+        now = torch.clamp(x["blender_denoised"], min=0.0)
+        log_now = hdr_encode(now, exposure)
+        noise = hdr_encode(x["color"], exposure) - log_now
+        sigma = torch.sqrt(_box(noise.square().mean(1, keepdim=True), NOISE_BOX)) + NOISE_FLOOR
+        tolerance = gain[2] * sigma
+        mean_now = _box(log_now, COLOUR_BOX)
+        total, weight_sum = now, torch.ones_like(sigma)
+        flows = neighbour_flows(x["vector"])
+        for n in NEIGHBOURS:
+            other, albedo, normal = torch.clamp(x[f"{n}_blender_denoised"], min=0.0), x[f"{n}_albedo"], x[f"{n}_normal"]
+            present = ((x[f"{n}_color"].abs() + other + albedo.abs() + normal.abs()).sum(1, keepdim=True) > 0).to(
+                other.dtype)
+            albedo_miss = _box((albedo - x["albedo"]).abs().mean(1, keepdim=True), GUIDE_BOX)
+            normal_miss = _box((normal - x["normal"]).abs().mean(1, keepdim=True), GUIDE_BOX)
+            colour_miss = (_box(hdr_encode(other, exposure), COLOUR_BOX) - mean_now).abs().mean(1, keepdim=True)
+            weight = present * torch.exp(-gain[0] * albedo_miss - gain[1] * normal_miss
+                                         - (colour_miss / tolerance).square()
+                                         - self.motion_gain * torch.log1p(flows[n].square().sum(1, keepdim=True).sqrt()))
+            total = total + weight * other
+            weight_sum = weight_sum + weight
+        return total / weight_sum

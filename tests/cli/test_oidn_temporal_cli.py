@@ -1,0 +1,102 @@
+"""Issue 26, an animation rendered with Cycles' Denoise on (as Blender renders by default, with Denoising Data
+and the Vector pass): ``postpass denoise --temporal`` averages Blender's own denoised frames along the Vector pass
+(``denoise_oidn_temporal``, shipped), chunks give the frames of one run, the API gives the same frames from
+arrays, and a render without Blender's result still gets the temporal denoiser of raw renders."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import SEQUENCE_FRAMES
+
+from addon.cli import main
+from addon.runtime import api, denoise, read_exr
+from addon.runtime.color import exposure_scale
+from addon.runtime.motion import warp_neighbour
+from ml_core.models import build
+
+MODEL = "denoise_oidn_temporal"
+FRAMES = list(SEQUENCE_FRAMES)
+
+
+def run(pattern: Path, out: Path, *extra: str) -> int:
+    return main(["denoise", str(pattern), "-o", str(out), "--temporal", "--threads", "1", *extra])
+
+
+def frame(folder: Path, f: int) -> dict:
+    """A Blender-denoised frame's arrays: the raw render, Blender's result, guides and vectors."""
+    exr = read_exr(folder / f"beauty.{f}.exr")
+    return {"color": exr.get("Noisy Image")[..., :3], "blender_denoised": exr.get("Combined")[..., :3],
+            "albedo": exr.get("Denoising Albedo"), "normal": exr.get("Denoising Normal"), "vector": exr.get("Vector")}
+
+
+def torch_window(x: dict, prev: dict, next: dict) -> np.ndarray:
+    """What the ml_core model (fixed gains, no weights) makes of the window: the neighbours warped along frame
+    f's Vector pass as the runtime warps them."""
+    model = build("denoise_oidn_pool").eval()
+    inputs = {k: x[k] for k in ("color", "albedo", "normal", "vector", "blender_denoised")}
+    for name, n in (("prev", prev), ("next", next)):
+        for part in ("color", "blender_denoised", "albedo", "normal"):
+            inputs[f"{name}_{part}"] = warp_neighbour(n[part], x["vector"], name)
+    tensors = {k: torch.from_numpy(np.ascontiguousarray(v.transpose(2, 0, 1)))[None] for k, v in inputs.items()}
+    tensors["exposure"] = torch.tensor([[exposure_scale(x["color"])]])
+    with torch.no_grad():
+        return model(*[tensors[n] for n in model.input_names])[0].numpy().transpose(1, 2, 0)
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    from addon.runtime.registry import Registry
+
+    assert MODEL in Registry().entries, f"addon/models: no {MODEL} (python -m export ... see docs/benchmarks.md)"
+
+
+def test_a_blender_denoised_animation_gets_its_frames_averaged_along_the_vectors(cycles_denoised_sequence,
+                                                                                  shipped, tmp_path, capsys):
+    folder = cycles_denoised_sequence
+    assert "Noisy Image" in read_exr(folder / "beauty.1001.exr").passes  # Cycles kept the raw render
+    assert run(folder / "beauty.####.exr", tmp_path / "one" / "c.####.exr", "--json", "-q") == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["done"] == FRAMES and summary["models"] == [MODEL]
+    assert MODEL in summary["choice"] and "blender_denoised" in summary["choice"]
+
+    prev, x, next = (frame(folder, f) for f in (1002, 1003, 1004))
+    out = read_exr(tmp_path / "one" / "c.1003.exr").get("Combined")[..., :3]
+    np.testing.assert_allclose(out, torch_window(x, prev, next), rtol=1e-4, atol=1e-5)
+    # the neighbours made a difference, and the result stays near Blender's own frame
+    assert not np.allclose(out, x["blender_denoised"], atol=1e-4)
+    scale = exposure_scale(x["blender_denoised"])
+    assert np.abs(np.log1p(out * scale) - np.log1p(x["blender_denoised"] * scale)).mean() < 0.1
+
+    # the API from arrays: the same frame
+    array = denoise(x["color"], x["albedo"], x["normal"], blender_denoised=x["blender_denoised"], vector=x["vector"],
+                    prev={k: prev[k] for k in ("color", "albedo", "normal", "blender_denoised")},
+                    next={k: next[k] for k in ("color", "albedo", "normal", "blender_denoised")})
+    np.testing.assert_allclose(array, out, rtol=1e-5, atol=1e-6)
+
+    # two chunks give the frames of one run exactly (a window, no recurrence)
+    api.forget_frames()
+    assert run(folder / "beauty.####.exr", tmp_path / "chunks" / "c.####.exr", "--frames", "1001-1003", "-q") == 0
+    assert run(folder / "beauty.####.exr", tmp_path / "chunks" / "c.####.exr", "--frames", "1004-1006", "-q") == 0
+    for f in FRAMES:
+        assert np.array_equal(read_exr(tmp_path / "chunks" / f"c.{f}.exr").get("Combined"),
+                              read_exr(tmp_path / "one" / f"c.{f}.exr").get("Combined")), f
+
+
+def test_a_still_is_blenders_own_result(cycles_denoised_sequence, shipped, tmp_path):
+    """No neighbour: nothing to average; the frame is Blender's denoised render as it was (alpha kept)."""
+    source = read_exr(cycles_denoised_sequence / "beauty.1003.exr")
+    assert run(cycles_denoised_sequence / "beauty.1003.exr", tmp_path / "still.exr", "-q") == 0
+    result = read_exr(tmp_path / "still.exr").get("Combined")
+    np.testing.assert_allclose(result[..., :3], source.get("Combined")[..., :3], rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(result[..., 3], source.get("Combined")[..., 3])
+
+
+def test_raw_renders_keep_the_temporal_denoiser_of_raw_renders(cycles_sequence, temporal_name, shipped, tmp_path,
+                                                               capsys):
+    assert run(cycles_sequence / "beauty.####.exr", tmp_path / "c.####.exr", "--frames", "1002-1003", "--json",
+               "-q") == 0
+    assert json.loads(capsys.readouterr().out)["models"] == [temporal_name] != [MODEL]

@@ -1,0 +1,92 @@
+"""The average of Blender's denoised frames along the Vector pass (``denoise_oidn_pool``, issue 26): what it
+takes from a neighbour and what it leaves, on arrays made to show each case."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ml_core.models import build
+
+
+def _frame(rng, h=24, w=24, noise=0.3):
+    """A smooth Blender result, a raw render ``noise`` (relative) around it, guides and a still Vector pass."""
+    denoised = torch.rand(1, 3, 1, 1, generator=rng) * 0.5 + 0.25 + torch.zeros(1, 3, h, w)
+    raw = denoised * (1 + noise * torch.randn(1, 3, h, w, generator=rng)).clamp(min=0.0)
+    normal = torch.nn.functional.normalize(torch.ones(1, 3, h, w), dim=1)
+    return {"color": raw, "blender_denoised": denoised, "albedo": torch.full((1, 3, h, w), 0.5), "normal": normal,
+            "vector": torch.zeros(1, 4, h, w), "exposure": torch.ones(1, 1)}
+
+
+def _with(x, prev=None, next=None):
+    """``x`` with its neighbours (each a dict of colour, Blender's result, albedo, normal; None: absent, zeros)."""
+    out = dict(x)
+    for name, frame in (("prev", prev), ("next", next)):
+        for part in ("color", "blender_denoised", "albedo", "normal"):
+            out[f"{name}_{part}"] = frame[part] if frame is not None else torch.zeros_like(x["color"])
+    return out
+
+
+def _run(model, x):
+    with torch.no_grad():
+        return model(*[x[name] for name in model.input_names])
+
+
+@pytest.fixture(scope="module")
+def model():
+    return build("denoise_oidn_pool").eval()
+
+
+def test_without_neighbours_it_returns_blenders_frame_exactly(model):
+    x = _frame(torch.Generator().manual_seed(0))
+    out = _run(model, _with(x))
+    assert torch.equal(out, x["blender_denoised"])
+
+
+def test_a_neighbour_showing_the_same_surface_is_averaged_in(model):
+    rng = torch.Generator().manual_seed(1)
+    x = _frame(rng)
+    other = {**x, "blender_denoised": x["blender_denoised"] * 1.02}  # OIDN's error differs a little per frame
+    out = _run(model, _with(x, prev=other, next=other))
+    middle = out[..., 6:-6, 6:-6]
+    # both neighbours agree within the frame's noise: close to the mean of the three frames (1 + 2 x 1.02) / 3
+    assert torch.allclose(middle, x["blender_denoised"][..., 6:-6, 6:-6] * (1 + 2 * 1.02) / 3, rtol=2e-3)
+
+
+def test_a_neighbour_whose_shading_changed_is_left_out(model):
+    x = _frame(torch.Generator().manual_seed(2))
+    lit = {**x, "blender_denoised": x["blender_denoised"] * 3.0}  # a light turned on: the vectors do not carry it
+    out = _run(model, _with(x, prev=lit))
+    assert torch.allclose(out, x["blender_denoised"], rtol=1e-3)
+
+
+def test_a_neighbour_with_other_guides_is_left_out(model):
+    x = _frame(torch.Generator().manual_seed(3))
+    other = {**x, "albedo": torch.full_like(x["albedo"], 0.9), "blender_denoised": x["blender_denoised"] * 1.02}
+    out = _run(model, _with(x, next=other))
+    assert torch.allclose(out, x["blender_denoised"], rtol=2e-3)
+
+
+def test_the_tolerance_follows_the_frames_own_noise(model):
+    """The same 8 % difference between OIDN's frames is averaged in at few samples (a noisy raw render), where
+    such differences are OIDN's leftover noise, and mostly left out at many (a clean one), where it is detail."""
+    shares = []
+    for noise in (0.6, 0.02):
+        x = _frame(torch.Generator().manual_seed(4), noise=noise)
+        other = {**x, "blender_denoised": x["blender_denoised"] * 1.08}
+        out = _run(model, _with(x, prev=other))[..., 6:-6, 6:-6]
+        base = x["blender_denoised"][..., 6:-6, 6:-6]
+        weight = ((out - base) / (0.08 * base - (out - base))).mean().item()  # out = (b + w 1.08 b) / (1 + w)
+        shares.append(weight)
+    assert shares[0] > 0.5 and shares[1] < 0.05, shares
+
+
+def test_it_exports_and_its_contract_reads_blenders_frames_warped_along_the_vectors(model):
+    contract = model.contract()
+    inputs = {i.name: i for i in contract.inputs}
+    assert inputs["blender_denoised"].pass_name == "Denoised Image" and inputs["blender_denoised"].source == 1
+    for n, source in (("prev", 0), ("next", 2)):
+        spec = inputs[f"{n}_blender_denoised"]
+        assert spec.warp == ("vector", n) and spec.optional and spec.source == source
+    assert set(contract.required) == {"color", "albedo", "normal", "vector", "blender_denoised"}
+    assert np.isfinite(_run(model, _with(_frame(torch.Generator().manual_seed(5)))).numpy()).all()
