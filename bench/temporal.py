@@ -264,12 +264,13 @@ def temporal_inputs(frames: list[dict], f: int) -> dict:
 
 
 def _models(models_dir: Path | None) -> tuple[list[str], list[str]]:
-    """(per-frame, temporal) denoise models of the registry: those taking exactly colour, albedo and normal,
-    and those taking a ``vector`` input."""
+    """(per-frame, temporal) denoise models of the registry: those taking exactly colour, albedo and normal (and
+    Blender's denoised render: a correction of it), and those taking a ``vector`` input."""
     from .denoise import _fits
 
     entries = core.models("denoise", models_dir)
-    per_frame = [e.name for e in entries if _fits(e, {"color", "albedo", "normal"})]
+    per_frame = [e.name for e in entries if _fits(e, {"color", "albedo", "normal"})
+                 or _fits(e, {"color", "albedo", "normal", "blender_denoised"})]
     temporal = [e.name for e in entries if "vector" in {i.name for i in e.contract.inputs}]
     return per_frame, temporal
 
@@ -277,8 +278,6 @@ def _models(models_dir: Path | None) -> tuple[list[str], list[str]]:
 def method_makers(models_dir: Path | None = None) -> tuple[dict[str, Callable], dict[str, str]]:
     """(name -> maker of a sequence method, name -> why a method is missing): every method available here in
     report order, and the temporal model when the registry has none."""
-    from addon.runtime import api
-
     shared: dict = {}
 
     def blender_oidn():
@@ -300,9 +299,7 @@ def method_makers(models_dir: Path | None = None) -> tuple[dict[str, Callable], 
     makers[MEDIAN] = median
     per_frame, temporal = _models(models_dir)
     for name in per_frame:
-        makers[f"postpass {name}"] = lambda _name=name: per_frame_method(
-            lambda c, a, n: api.run("denoise", {"color": c, "albedo": a, "normal": n}, model=_name,
-                                    models_dir=models_dir).image)
+        makers[f"postpass {name}"] = lambda _name=name: PerFrameModel(_name, models_dir, blender_oidn)
     for name in temporal:
         makers[f"postpass {name}"] = lambda _name=name: TemporalMethod(_name, models_dir, blender_oidn)
     missing = {}
@@ -311,6 +308,29 @@ def method_makers(models_dir: Path | None = None) -> tuple[dict[str, Callable], 
 
         missing[TEMPORAL_DEFAULT] = f"missing: no temporal denoise model in {ModelRegistry(models_dir).folder}"
     return makers, missing
+
+
+class PerFrameModel:
+    """A per-frame model through the runtime's API, each frame alone; a correction of Blender's denoised render
+    gets Blender's per-frame result of the same run (the peer's), as a render with Cycles' Denoise holds it."""
+
+    def __init__(self, name: str, models_dir: Path | None, blender_oidn: Callable):
+        from addon.runtime.registry import Registry as ModelRegistry
+
+        self.name, self.models_dir, self.blender_oidn = name, models_dir, blender_oidn
+        self.takes = {i.name for i in ModelRegistry(models_dir).get(name).contract.inputs}
+
+    def __call__(self, frames: list[dict], done: dict) -> list[np.ndarray]:
+        from addon.runtime import api
+
+        base = [None] * len(frames)
+        if "blender_denoised" in self.takes:
+            base = [x.get("blender_denoised") for x in frames]
+            if any(b is None for b in base):
+                base = done.get(PEER) or [self.blender_oidn()(x["color"], x["albedo"], x["normal"]) for x in frames]
+        return [api.run("denoise", {"color": x["color"], "albedo": x["albedo"], "normal": x["normal"],
+                                    **({"blender_denoised": b} if b is not None else {})},
+                        model=self.name, models_dir=self.models_dir).image for x, b in zip(frames, base)]
 
 
 class TemporalMethod:
@@ -555,6 +575,8 @@ def _one_frame(fn, frames: list[dict]) -> Callable:
         if "blender_denoised" in fn.takes:  # Blender's result is in the render already (its colour stands in:
             frames = [{**x, "blender_denoised": x["color"]} for x in frames]  # the time does not depend on it)
         return lambda: fn.one(frames, 1)
+    if isinstance(fn, PerFrameModel) and "blender_denoised" in fn.takes:
+        frames = [{**x, "blender_denoised": x["color"]} for x in frames]
     return lambda: fn([frames[1]], {})
 
 

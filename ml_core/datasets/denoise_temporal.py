@@ -11,6 +11,10 @@ the model on both and adds a temporal loss on how the output changes from t - 1 
 frame of a sequence and a still), drawn per neighbour and shared by both frames of the pair, so the model
 keeps the per-frame model's quality where it has no neighbour.
 
+``per_frame``: items of one frame alone (colour, guides, Vector pass, target; Blender's result with
+``blender_denoised``), any frame of the sequence: for a per-frame model trained on these sequences' frames as
+stills (``denoise_oidn_correction``), which reads a sixth of the files a window reads.
+
 ``blender_denoised``: each frame (and neighbour) also gives Blender's denoised copy of its noisy render
 (``blender_denoised``, ``prev_blender_denoised``, ...: the files ``python -m ml_core.data blender-oidn`` makes),
 for a model that improves on Blender's result (``denoise_oidn_pool``).
@@ -44,7 +48,7 @@ class DenoiseSequenceDataset(SceneDataset):
     kinds = _kinds()
 
     def __init__(self, root, split: str, spp: tuple[int, ...] | None = None, absent: float = 0.1,
-                 blender_denoised: bool = False, **options):
+                 blender_denoised: bool = False, per_frame: bool = False, **options):
         super().__init__(root, split, **options)
         first = self.scenes[0]
         self.frames = len(list(first.glob("seq_*_target.exr")))
@@ -56,7 +60,7 @@ class DenoiseSequenceDataset(SceneDataset):
         missing = set(self.spp) - set(available)
         if missing:
             raise ValueError(f"{self.root}: no sequence frames at {sorted(missing)} spp (have {available})")
-        self.absent = absent
+        self.absent, self.per_frame = absent, per_frame
         self.parts = (*PARTS, "blender_denoised") if blender_denoised else PARTS
         if blender_denoised:
             lacking = [s.name for s in self.scenes if not (s / BLENDER_OIDN_DIR / sequence_name(1, self.spp[0])).is_file()]
@@ -91,6 +95,13 @@ class DenoiseSequenceDataset(SceneDataset):
 
     def load(self, scene, rng):
         spp = int(rng.choice(self.spp))
+        if self.per_frame:
+            t = int(rng.integers(1, self.frames + 1))
+            sample: dict[str, np.ndarray] = {}
+            self._frame(scene, t, spp, "", sample)
+            sample["vector"] = self.passes(scene, sequence_name(t, spp))["Vector"]
+            sample["target"] = self.passes(scene, sequence_name(t))["Combined"][..., :3]
+            return sample, {"spp": float(spp)}
         # t and t - 1 both with both neighbours on disk: t in 3 .. frames - 1
         t = int(rng.integers(3, self.frames)) if self.frames >= 4 else 2
         drop = (bool(rng.random() < self.absent), bool(rng.random() < self.absent))

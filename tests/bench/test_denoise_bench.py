@@ -87,6 +87,45 @@ def test_denoise_benchmark_scores_the_split_and_the_authored_set_side_by_side(ti
         assert (out / grid).stat().st_size > 1000
 
 
+def test_without_the_split_the_authored_set_is_scored_alone_and_a_correction_gets_blenders_result(
+        tiny_dataset, tmp_path, capsys):
+    """A machine with the authored set alone scores it and says the split is left out; a correction of
+    Blender's denoised render (a shot's, here a small exported one) gets Blender's result of the same inputs, so
+    its row is Blender's result changed by its correction, not a failure."""
+    from conftest import export_residual_model
+
+    from addon.runtime.registry import models_dir
+
+    authored = fake_authored(tiny_dataset, tmp_path / "authored")
+    models = tmp_path / "models"
+    shutil.copytree(models_dir(), models)
+    export_residual_model(models, tmp_path / "work")
+    out = tmp_path / "out"
+    methods = ["noisy", PEER, "postpass denoise_oidn_residual_shot"]
+    code = bench_main(["denoise", "--data", str(tmp_path / "no_data"), "--spp", "4", "--no-hd", "--models",
+                       str(models), "--methods", *methods, "--authored", str(authored), "--regions", "1",
+                       "--out", str(out)])
+    assert code == 0
+    assert "no complete scenes in split 'test': the split is left out" in capsys.readouterr().out
+    result = json.loads((out / "denoise.json").read_text())
+    assert list(result["sets"]) == ["authored"] and result["scenes"] == 2
+    peer, corrected = (result["metrics"][m]["4"]["psnr"] for m in (PEER, "postpass denoise_oidn_residual_shot"))
+    assert corrected != peer  # Blender's result, changed by the correction's perturbed head
+    # what the runtime makes of the first scene given Blender's result on its inputs: the bench's figure
+    from addon.runtime import api, read_exr
+    from bench.peers import BlenderOIDN
+    from ml_core.metrics import render_metrics
+
+    noisy = read_exr(authored / "dim_wall" / "noisy_spp0004.exr")
+    c, a, n = noisy.get("Combined")[..., :3], noisy.get("Denoising Albedo"), noisy.get("Denoising Normal")
+    direct = api.denoise(c, albedo=a, normal=n, blender_denoised=BlenderOIDN()(c, a, n),
+                         model="denoise_oidn_residual_shot", models_dir=models)
+    reference = read_exr(authored / "dim_wall" / "reference.exr").get("Combined")[..., :3]
+    first = result["sets"]["authored"]["per_scene"]["psnr"]["postpass denoise_oidn_residual_shot"]["4"][0]
+    assert math.isclose(render_metrics(direct, reference)["psnr"], first, abs_tol=1e-3)
+    assert "Denoise on the authored set (2 scenes)" in (out / "denoise.md").read_text()
+
+
 def test_the_authored_set_is_left_out_with_a_note_when_there_is_none(tmp_path, monkeypatch):
     monkeypatch.setenv("POSTPASS_CACHE", str(tmp_path))
     found, note = core.authored_from(None, ["noisy_spp0004.exr"])

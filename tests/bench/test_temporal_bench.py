@@ -228,3 +228,36 @@ def test_the_temporal_model_gets_its_neighbours_and_none_beyond_the_ends():
     assert first["prev_color"] is None and first["prev_normal"] is None and first["next_albedo"][0, 0, 0] == 1
     assert middle["prev_color"][0, 0, 0] == 0 and middle["next_normal"][0, 0, 0] == 2
     assert middle["vector"] is frames[1]["vector"] and last["next_color"] is None and last["prev_color"] is not None
+
+
+def test_models_of_blenders_frames_get_the_peers_frames_as_a_denoised_render_holds_them(sequences, tmp_path):
+    """A per-frame correction of Blender's result (a shot's) and the average of Blender's frames
+    (``denoise_oidn_temporal``) are given Blender's per-frame result of the same run, the peer's row: each
+    output is what the runtime makes of that frame with those arrays."""
+    from conftest import export_residual_model
+
+    from addon.runtime import api
+    from addon.runtime.registry import DEFAULT_MODELS_DIR
+
+    models = copy_models(DEFAULT_MODELS_DIR, ["denoise_oidn_temporal"], tmp_path / "models")
+    export_residual_model(models, tmp_path / "work")
+    names = [PEER, "postpass denoise_oidn_residual_shot", "postpass denoise_oidn_temporal"]
+    makers, _ = temporal.method_makers(models)
+    assert set(names) <= set(makers)
+    found = temporal.split_sequences(sequences, "test", 1, (4,))[0]
+    frames = temporal.read_sequence(found.scenes.scenes[0], found.layout, found.frames[0], 4)
+    done: dict = {}
+    for name in names:
+        done[name] = makers[name]()(frames, done)
+    blender = done[PEER]
+    corrected = api.run("denoise", {**{k: frames[1][k] for k in ("color", "albedo", "normal")},
+                                    "blender_denoised": blender[1]},
+                        model="denoise_oidn_residual_shot", models_dir=models).image
+    np.testing.assert_allclose(done["postpass denoise_oidn_residual_shot"][1], corrected, rtol=0, atol=1e-6)
+    window = {**{k: frames[1][k] for k in ("color", "albedo", "normal", "vector")}, "blender_denoised": blender[1]}
+    for side, g in (("prev", 0), ("next", 2)):
+        window.update({f"{side}_{k}": frames[g][k] for k in ("color", "albedo", "normal")})
+        window[f"{side}_blender_denoised"] = blender[g]
+    pooled = api.run("denoise", window, model="denoise_oidn_temporal", models_dir=models).image
+    np.testing.assert_allclose(done["postpass denoise_oidn_temporal"][1], pooled, rtol=0, atol=1e-6)
+    assert not np.allclose(pooled, blender[1], atol=1e-5)  # the neighbours were averaged in

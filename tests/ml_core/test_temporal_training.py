@@ -254,3 +254,36 @@ def test_inbetween_items_from_sequences_take_two_references_as_keys_and_one_betw
     assert torch.allclose(item["flow0"], as_item(flow))
     with pytest.raises(ValueError, match="holds 3 sequence frames; key spacings \\[4\\] need more"):
         make_dataset("inbetween", temporal_sequences, "train", spacings=[4])
+
+
+def test_blender_oidn_copies_feed_models_of_blenders_frames(temporal_sequences, tmp_path):
+    """``python -m ml_core.data blender-oidn`` writes Blender's denoised copy of each noisy sequence frame
+    beside it (resumable); the temporal dataset then gives Blender's result of the frame and of its warped
+    neighbours, and per frame alone (``per_frame``) only the frame's own; without the copies it refuses, naming
+    the command."""
+    import shutil
+
+    from addon.runtime.exr import read_exr
+    from ml_core.blender import BlenderOIDN
+
+    root = tmp_path / "data"
+    shutil.copytree(temporal_sequences, root)
+    with pytest.raises(ValueError, match="ml_core.data blender-oidn"):
+        make_dataset("denoise_temporal", root, "train", crop=32, crops_per_scene=1, blender_denoised=True)
+    assert data.main(["blender-oidn", str(root), "--split", "train", "--quiet"]) == 0
+    scene = data.complete_scenes(root, "train")[0]
+    copy = scene / data.BLENDER_OIDN_DIR / render.sequence_name(2, 4)
+    noisy = read_exr(scene / render.sequence_name(2, 4))
+    expected = BlenderOIDN()(noisy.get("Combined")[..., :3], noisy.get("Denoising Albedo"),
+                             noisy.get("Denoising Normal"))
+    np.testing.assert_allclose(read_exr(copy).get("Combined")[..., :3], expected, rtol=0, atol=1e-6)
+    before = copy.stat().st_mtime_ns
+    assert data.blender_oidn(root, "train")["made"] == 0 and copy.stat().st_mtime_ns == before  # resumed
+
+    window = make_dataset("denoise_temporal", root, "train", crop=32, crops_per_scene=1, absent=0.0,
+                          augment=False, blender_denoised=True)[0]
+    assert window["blender_denoised"].shape == (3, 32, 32) and window["prev_blender_denoised"].any()
+    alone = make_dataset("denoise_temporal", root, "train", crop=32, crops_per_scene=1, augment=False,
+                         blender_denoised=True, per_frame=True)[0]
+    assert {"color", "albedo", "normal", "vector", "target", "blender_denoised"} <= set(alone)
+    assert not any(k.startswith(("prev_", "next_", "earlier/")) for k in alone)
