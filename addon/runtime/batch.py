@@ -391,6 +391,11 @@ LAYOUT_PLANNERS = {
 }
 
 
+#: --frames may ask for frames not (yet) on disk, each then a failure of its own (a render still running, a
+#: frame lost); more missing frames than this, and over 100 per frame found, is a mistyped range, refused
+MISSING_FRAMES_LIMIT = 10000
+
+
 def _sources(inputs: list[str], frames: list[int] | None) -> list[tuple[int | None, str]]:
     patterns = [parse_pattern(i) for i in inputs]
     if len(inputs) == 1 and patterns[0] is not None:
@@ -402,6 +407,13 @@ def _sources(inputs: list[str], frames: list[int] | None) -> list[tuple[int | No
             # a range that misses the sequence (--frames 1-100 for 1001-1100) would otherwise fail once per frame
             raise BatchError(f"{pattern}: none of the {len(frames)} frames asked ({format_frames(frames)}) is on disk "
                              f"(frames on disk: {format_frames(on_disk)})")
+        if frames is not None:
+            found = len(set(on_disk).intersection(frames))
+            if len(frames) - found > max(MISSING_FRAMES_LIMIT, 100 * found):
+                # a typo (--frames 1-3000000 for 1001-1100): millions of jobs, each failing once, minutes of planning
+                raise BatchError(f"{pattern}: {len(frames) - found} of the {len(frames)} frames asked "
+                                 f"({format_frames(frames)}) are not on disk, {found} are (frames on disk: "
+                                 f"{format_frames(on_disk)}): check --frames")
         return [(f, str(pattern.path(f))) for f in (on_disk if frames is None else frames)]
     if any(patterns):
         raise BatchError("give one input pattern or a list of files, not both")

@@ -51,6 +51,10 @@ def test_frames_select_the_work_and_may_name_frames_not_on_disk(shot, tmp_path):
     # a range that misses the sequence (1-999 for 1001-1006) is one refusal, not a failure per frame
     ("denoise", ["beauty.####.exr"], "out/", {"frames": list(range(1, 1000))},
      r"beauty.####.exr: none of the 999 frames asked \(1-999\) is on disk \(frames on disk: 1001-1006\)"),
+    # a mistyped range that holds the sequence and millions beside it: one refusal before millions of jobs
+    ("denoise", ["beauty.####.exr"], "out/", {"frames": list(range(1, 3000001))},
+     r"beauty.####.exr: 2999994 of the 3000000 frames asked \(1-3000000\) are not on disk, 6 are \(frames on disk: "
+     r"1001-1006\): check --frames"),
     ("denoise", ["beauty.####.exr"], "out/", {"hints": "h.png"}, r"denoise takes no option hints \(its options: temporal"),
     ("sharpen", ["beauty.####.exr"], "out/", {}, "unknown task 'sharpen'; choose one of denoise, upres, colorize, inb"),
 ])
