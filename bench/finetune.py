@@ -251,9 +251,12 @@ def score_animation(folder: Path, methods: dict, finetunes: dict, minutes, spp: 
     still's ``methods`` (name -> callable(colour, albedo, normal)), Blender's OIDN, the shipped model and the
     fine-tuned ones; beside them the shipped temporal model and, per budget, the fine-tuned temporal model its
     report names (the fine-tuned network inside the shipped pooling of frames f-1, f+1).
+    The shipped average of Blender's frames (``denoise_oidn_temporal``) and, where a budget kept the correction,
+    the average of the shot-corrected frames its report names, both given Blender's per-frame result.
     {method: {psnr, ssim, flip, temporal (the temporal error), temporal_vs_oidn}, "frames": F}; None for a still."""
     from . import temporal as bench_temporal
 
+    SHIPPED_OIDN_TEMPORAL = "postpass denoise_oidn_temporal"
     layout = bench_temporal.AUTHORED_LAYOUT
     frames = layout.frames(Path(folder), (spp,))
     if frames < 2:
@@ -262,18 +265,27 @@ def score_animation(folder: Path, methods: dict, finetunes: dict, minutes, spp: 
     references, vectors, _ = bench_temporal.read_references(Path(folder), layout, frames)
     runs = {name: bench_temporal.per_frame_method(methods[name]) for name in (PEER, SHIPPED) if name in methods}
     makers, _ = bench_temporal.method_makers(None)
-    if bench_temporal.TEMPORAL_DEFAULT in makers:
-        runs[bench_temporal.TEMPORAL_DEFAULT] = makers[bench_temporal.TEMPORAL_DEFAULT]()
+    for name in (bench_temporal.TEMPORAL_DEFAULT, SHIPPED_OIDN_TEMPORAL):
+        if name in makers:
+            runs[name] = makers[name]()
     for m in minutes:
         done = finetunes.get(f"{m:g}", {})
         if tuned(m) in methods:
             runs[tuned(m)] = bench_temporal.per_frame_method(methods[tuned(m)])
-        temporal_model = (done.get("report") or {}).get("temporal_model")
-        if "model" in done and temporal_model:
-            runs[f"{tuned(m)}, temporal"] = bench_temporal.TemporalMethod(temporal_model, Path(done["models_dir"]))
+        report = done.get("report") or {}
+        if "model" in done and report.get("temporal_model"):
+            runs[f"{tuned(m)}, temporal"] = bench_temporal.TemporalMethod(report["temporal_model"],
+                                                                          Path(done["models_dir"]))
+        if "model" in done and report.get("residual_temporal_model"):  # the corrected frames' average
+            runs[f"{tuned(m)}, temporal (Blender's frames)"] = bench_temporal.TemporalMethod(
+                report["residual_temporal_model"], Path(done["models_dir"]))
     result: dict = {"frames": frames}
+    outputs: dict = {}  # Blender's per-frame result, which the models of Blender's frames read, made once
     for name, method in runs.items():
-        scores = bench_temporal.score(method(sequence, {}), references, vectors)
+        outputs[name] = method(sequence, outputs)
+        if name == PEER:
+            outputs[bench_temporal.PEER] = outputs[name]
+        scores = bench_temporal.score(outputs[name], references, vectors)
         result[name] = {k: scores[k] for k in ("psnr", "ssim", "flip", "temporal")}
     peer = result.get(PEER, {}).get("temporal")
     for name in runs:

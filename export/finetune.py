@@ -85,6 +85,10 @@ SHIPPED_TEMPORAL, SHOT_TEMPORAL_MODEL = "denoise_kpn_temporal", "denoise_kpn_sho
 #: the shot's correction of Blender's own denoised render (``ml_core.models.denoise_oidn_residual``): what a
 #: render with Cycles' Denoise and Denoising Data on (Blender's defaults, plus the passes) gets
 RESIDUAL_MODEL = "denoise_oidn_residual_shot"
+#: the shipped average of Blender's denoised frames along the Vector pass (issue 26), and the shot's correction
+#: applied to each of the three frames before it (``denoise_oidn_residual_pool``): what ``--temporal`` and
+#: Blender's animations run on the shot's Blender-denoised renders when the correction is kept
+SHIPPED_OIDN_TEMPORAL, RESIDUAL_TEMPORAL_MODEL = "denoise_oidn_temporal", "denoise_oidn_residual_shot_temporal"
 #: what the correction is measured against and starts from: Blender's denoiser as the views rendered it
 BLENDER_OIDN = "Blender OIDN (Accurate, High)"
 #: the correction's share of the training time (trained first). Its gain grows with training time (room_lamp at
@@ -242,6 +246,35 @@ def export_temporal(checkpoint: Path, staging: Path, shot: Shot) -> bool:
     return True
 
 
+def export_residual_temporal(checkpoint: Path, staging: Path, shot: Shot) -> bool:
+    """Publish :data:`RESIDUAL_TEMPORAL_MODEL` in ``staging``: the shot's correction of ``checkpoint`` on
+    frames f-1, f, f+1 inside the shipped :data:`SHIPPED_OIDN_TEMPORAL`'s average (its gains kept). False, and
+    nothing written, when that shipped model is not the average of Blender's frames."""
+    from ml_core.checkpoint import load_checkpoint, save_checkpoint
+    from ml_core.models import build
+    from ml_core.shipped import model_from_onnx
+
+    from . import export_checkpoint
+
+    registry = Registry(DEFAULT_MODELS_DIR)
+    if SHIPPED_OIDN_TEMPORAL not in registry.entries:
+        return False
+    pool, _ = model_from_onnx(registry.get(SHIPPED_OIDN_TEMPORAL).path)
+    correction, config = load_checkpoint(checkpoint)
+    if pool.architecture != "denoise_oidn_pool" or correction.architecture != "denoise_oidn_residual":
+        return False
+    both = build("denoise_oidn_residual_pool", **correction.params)
+    both.init_from(correction)
+    both.init_from(pool)
+    path = checkpoint.with_name("residual_temporal.pt")
+    save_checkpoint(path, both, name=RESIDUAL_TEMPORAL_MODEL, version=config["version"], training=config["training"])
+    export_checkpoint(path, staging, name=RESIDUAL_TEMPORAL_MODEL,
+                      note=f"the correction of Blender's denoised render fine-tuned on the shot {shot.path.name} "
+                           f"(sha256 {shot.sha256[:12]}) on frames f-1, f, f+1, inside the shipped "
+                           f"{SHIPPED_OIDN_TEMPORAL}'s average along the Vector pass")
+    return True
+
+
 def add_shipped_models(folder: Path, skip: set[str]) -> list[str]:
     """Copy every shipped model except ``skip`` into ``folder`` and list it in the folder's registry."""
     shipped = json.loads((DEFAULT_MODELS_DIR / REGISTRY_FILE).read_text())["models"]
@@ -396,8 +429,13 @@ def finetune(shot_path: Path, out: Path, minutes: float, work: Path | None = Non
             if export_temporal(run_dir / "last.pt", staging, shot):
                 temporal = SHOT_TEMPORAL_MODEL
                 stamp_metadata(staging, SHOT_TEMPORAL_MODEL, record)
+        residual_temporal = None
         if residual_kept:  # its record names what it corrects and starts from
             stamp_metadata(staging, RESIDUAL_MODEL, {**record, "base_model": BLENDER_OIDN, "base_version": ""})
+            if export_residual_temporal(residual_dir / "last.pt", staging, shot):
+                residual_temporal = RESIDUAL_TEMPORAL_MODEL
+                stamp_metadata(staging, RESIDUAL_TEMPORAL_MODEL,
+                               {**record, "base_model": SHIPPED_OIDN_TEMPORAL, "base_version": ""})
         dropped = [name for name, keep in ((SHOT_MODEL, kept == "finetuned"), (RESIDUAL_MODEL, residual_kept))
                    if not keep and name in candidates]
         if dropped:
@@ -407,12 +445,14 @@ def finetune(shot_path: Path, out: Path, minutes: float, work: Path | None = Non
                 (staging / raw["models"].pop(name)["file"]).unlink()
             with atomic_output(registry_path) as tmp:
                 Path(tmp).write_text(json.dumps(raw, indent=1) + "\n")
-        add_shipped_models(staging, skip=({BASE_MODEL} | ({SHIPPED_TEMPORAL} if temporal else set()))
-                           if kept == "finetuned" else set())
+        add_shipped_models(staging, skip=(({BASE_MODEL} | ({SHIPPED_TEMPORAL} if temporal else set()))
+                                          if kept == "finetuned" else set())
+                           | ({SHIPPED_OIDN_TEMPORAL} if residual_temporal else set()))
         clock.leave()
         report = {**record, "kept": kept, "model": SHOT_MODEL if kept == "finetuned" else BASE_MODEL,
                   "temporal_model": temporal or SHIPPED_TEMPORAL,
                   "residual_model": RESIDUAL_MODEL if residual_kept else None,
+                  "residual_temporal_model": residual_temporal,
                   "models_dir": str(out),
                   "seconds": {**{k: round(v, 1) for k, v in clock.state["stages"].items()},
                               "total": round(clock.elapsed(), 1)}}

@@ -41,9 +41,9 @@ from addon.runtime.contract import (BLENDER_DENOISED_PASS, AlphaRule, ImageInput
                                     ScalarInput)
 
 from . import PostpassModel, register
-from .blocks import RGB, hdr_encode
+from .blocks import RGB, hdr_decode, hdr_encode
 from .denoise_temporal import NEIGHBOURS, neighbour_flows
-from .denoise_unet import AUX
+from .denoise_unet import AUX, aux_features
 
 #: starting gains: albedo and normal mismatch, and the colour tolerance in units of the frame's noise
 GAINS = (10.0, 5.0, 0.5)
@@ -57,9 +57,16 @@ def _box(x: torch.Tensor, size: int) -> torch.Tensor:
     return F.avg_pool2d(x, size, stride=1, padding=size // 2, count_include_pad=False)
 
 
-def blender_window_contract() -> ModelContract:
+#: the pool's reach around a pixel: its widest box, the noise estimate's, plus the guides' (the colour box
+#: reads the same pixels as the noise estimate's within it)
+POOL_OVERLAP = COLOUR_BOX // 2 + NOISE_BOX // 2 + GUIDE_BOX // 2
+
+
+def blender_window_contract(pad_multiple: int = 1, tile_overlap: int = POOL_OVERLAP,
+                            extra: tuple = ()) -> ModelContract:
     """Frame f's raw render, guides, Vector pass and Blender's denoised result (source 1 of a window f - 1, f,
-    f + 1), and each neighbour's Blender result and guides, moved onto frame f by the runtime."""
+    f + 1), and each neighbour's Blender result and guides, moved onto frame f by the runtime; ``extra``
+    scalar inputs after the exposure."""
     denoised = ImageInput("blender_denoised", RGB, "linear", "Blender's denoised render of frame f (Cycles' "
                           "Denoise: OpenImageDenoise, Accurate, High)", hdr=True, pass_name=BLENDER_DENOISED_PASS,
                           source=1)
@@ -85,9 +92,8 @@ def blender_window_contract() -> ModelContract:
     exposure = ScalarInput("exposure", "scale mapping the image's log-average luminance to 0.18",
                            exposure_of=("color",))
     output = ImageOutput("denoised", RGB, "linear", "denoised beauty of frame f", hdr=True, pass_name="Combined")
-    return ModelContract("denoise", (*current, *neighbours, exposure), (output,), scale=1, pad_multiple=1,
-                         tile_overlap=COLOUR_BOX // 2 + NOISE_BOX // 2 + GUIDE_BOX // 2,
-                         alpha=AlphaRule(("color",), "denoised"))
+    return ModelContract("denoise", (*current, *neighbours, exposure, *extra), (output,), scale=1,
+                         pad_multiple=pad_multiple, tile_overlap=tile_overlap, alpha=AlphaRule(("color",), "denoised"))
 
 
 @register
@@ -106,7 +112,10 @@ class DenoiseOIDNPool(PostpassModel):
         return blender_window_contract()
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-        x = self.named_inputs(inputs)
+        return self.average(self.named_inputs(inputs))
+
+    def average(self, x: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Frame f's ``blender_denoised`` averaged with its warped neighbours' where the tests pass."""
         gain = torch.exp(self.gain)
         exposure = x["exposure"]
         now = torch.clamp(x["blender_denoised"], min=0.0)
@@ -130,3 +139,54 @@ class DenoiseOIDNPool(PostpassModel):
             total = total + weight * other
             weight_sum = weight_sum + weight
         return total / weight_sum
+
+
+@register
+class DenoiseOIDNResidualPool(PostpassModel):
+    """A shot's correction of Blender's denoised render (:class:`~.denoise_oidn_residual.DenoiseOIDNResidual`,
+    issue 27) applied to frame f and to its warped neighbours, then :class:`DenoiseOIDNPool`'s average of the
+    three corrected frames: an animated shot gets both what was learned on the shot and the neighbouring frames.
+    The correction runs on the neighbours after the runtime's warp (a convolutional network: warping then
+    correcting is correcting then warping, up to the warp's interpolation), three times per frame; an absent
+    neighbour stays absent (zeros). ``init_from`` takes the correction's weights from a
+    ``denoise_oidn_residual`` and the pool's gains from a ``denoise_oidn_pool``."""
+    architecture = "denoise_oidn_residual_pool"
+
+    def __init__(self, widths: list[int] = (32, 48, 64, 96)):
+        super().__init__(widths=list(widths))
+        from .denoise_oidn_residual import DenoiseOIDNResidual
+
+        self.correction = DenoiseOIDNResidual(widths)
+        self.pool = DenoiseOIDNPool()
+
+    def init_from(self, other: PostpassModel) -> None:
+        if other.architecture == "denoise_oidn_residual" and other.params == self.params:
+            return self.correction.load_state_dict(other.state_dict())
+        if other.architecture == "denoise_oidn_pool":
+            return self.pool.load_state_dict(other.state_dict())
+        return PostpassModel.init_from(self, other)
+
+    def contract(self) -> ModelContract:
+        unet = self.correction.unet
+        scale = ScalarInput("denoised_exposure", "scale mapping Blender's denoised frame f's log-average "
+                            "luminance to 0.18 (the correction's)", exposure_of=("blender_denoised",))
+        return blender_window_contract(unet.pad_multiple, unet.receptive_radius + POOL_OVERLAP, (scale,))
+
+    def _corrected(self, color, albedo, normal, denoised, exposure):
+        base = hdr_encode(denoised, exposure)
+        features = torch.cat([base, hdr_encode(color, exposure), *aux_features({"albedo": albedo, "normal": normal})],
+                             1)
+        return hdr_decode(base + self.correction.unet(features), exposure)
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        x = self.named_inputs(inputs)
+        scale = x["denoised_exposure"]
+        out = dict(x)
+        for prefix in ("", "prev_", "next_"):
+            parts = [x[f"{prefix}{k}"] for k in ("color", "albedo", "normal", "blender_denoised")]
+            corrected = self._corrected(*parts, scale)
+            if prefix:  # an absent neighbour (zeros in every pass) stays absent
+                present = (sum(p.abs().sum(1, keepdim=True) for p in parts) > 0).to(corrected.dtype)
+                corrected = corrected * present
+            out[f"{prefix}blender_denoised"] = corrected
+        return self.pool.average(out)

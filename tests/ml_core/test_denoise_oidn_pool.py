@@ -90,3 +90,42 @@ def test_it_exports_and_its_contract_reads_blenders_frames_warped_along_the_vect
         assert spec.warp == ("vector", n) and spec.optional and spec.source == source
     assert set(contract.required) == {"color", "albedo", "normal", "vector", "blender_denoised"}
     assert np.isfinite(_run(model, _with(_frame(torch.Generator().manual_seed(5)))).numpy()).all()
+
+
+def test_a_shots_correction_goes_inside_the_shipped_average_of_blenders_frames(tmp_path):
+    """``export.finetune.export_residual_temporal``: the shot's correction (here a small perturbed one) applied to
+    frames f-1, f, f+1 and averaged with the shipped ``denoise_oidn_temporal``'s gains, published as
+    ``denoise_oidn_residual_shot_temporal``; its ONNX through the runtime gives what the torch model gives."""
+    from types import SimpleNamespace
+
+    from addon.runtime import api
+    from addon.runtime.registry import Registry
+    from export.finetune import RESIDUAL_TEMPORAL_MODEL, export_residual_temporal
+    from ml_core.checkpoint import load_checkpoint, save_checkpoint
+
+    net = build("denoise_oidn_residual", seed=0, widths=[8, 12, 16])
+    with torch.no_grad():
+        net.unet.head.weight.normal_(0.0, 0.05, generator=torch.Generator().manual_seed(0))
+    training = {"command": "test", "seed": 0, "dataset_fingerprint": "none", "metrics": {}}
+    checkpoint = save_checkpoint(tmp_path / "run" / "last.pt", net, name="denoise_oidn_residual_shot",
+                                 version="1.0.0+shot.test", training=training)
+    staging = tmp_path / "models"
+    shot = SimpleNamespace(path=tmp_path / "shot.blend", sha256="0" * 64)
+    assert export_residual_temporal(checkpoint, staging, shot)
+    entry = Registry(staging).get(RESIDUAL_TEMPORAL_MODEL)
+    both, _ = load_checkpoint(tmp_path / "run" / "residual_temporal.pt")
+    shipped = Registry().get("denoise_oidn_temporal")
+    assert both.architecture == "denoise_oidn_residual_pool" and entry.contract.tile_overlap > 16
+
+    rng = torch.Generator().manual_seed(6)
+    x = _with(_frame(rng, 40, 40), prev=_frame(rng, 40, 40))
+    x["denoised_exposure"] = torch.ones(1, 1)
+    expected = _run(both, x)[0].numpy().transpose(1, 2, 0)
+    arrays = {k: v[0].numpy().transpose(1, 2, 0) for k, v in x.items() if v.dim() == 4}
+    arrays = {k: v for k, v in arrays.items() if not k.startswith("next_")}  # absent: as the runtime feeds it
+    got = api.run("denoise", {**arrays, "exposure": 1.0, "denoised_exposure": 1.0}, model=RESIDUAL_TEMPORAL_MODEL,
+                  models_dir=staging).image
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+    # the correction did something, and the frames were still averaged: not the shipped average alone
+    plain = api.run("denoise", {**arrays, "exposure": 1.0}, model="denoise_oidn_temporal", models_dir=shipped.path.parent).image
+    assert not np.allclose(got, plain, atol=1e-4)

@@ -112,6 +112,11 @@ def test_finetune_resumes_after_sigterm_and_writes_a_complete_models_folder(shot
     choice = registry.choice("denoise", {"color", "albedo", "normal"})
     assert choice.entry.name == report["model"]
     residual = {"denoise_oidn_residual_shot"} if report["residual_model"] else set()
+    # with a kept correction, the shipped average of Blender's frames gives way to the same average of the
+    # shot-corrected frames
+    assert report["residual_temporal_model"] == ("denoise_oidn_residual_shot_temporal" if residual else None)
+    oidn_temporal = {"denoise_oidn_residual_shot_temporal"} if residual else {"denoise_oidn_temporal"}
+    shipped = shipped - {"denoise_oidn_temporal"} | oidn_temporal
     if report["kept"] == "finetuned":
         assert report["held_out"]["gain_db"] >= 0.05 and report["model"] == "denoise_kpn_shot"
         assert set(registry.entries) == shipped - {"denoise_kpn", "denoise_kpn_temporal"} | {
@@ -148,6 +153,21 @@ def test_finetune_resumes_after_sigterm_and_writes_a_complete_models_folder(shot
         assert record["base_model"] == "Blender OIDN (Accurate, High)" and record["held_out"] == held_out
         given = {"color", "albedo", "normal", "blender_denoised"}
         assert registry.choice("denoise", given, files=True, exact=False).entry.name == "denoise_oidn_residual_shot"
+        # animations rendered so: the correction on frames f-1, f, f+1 inside the shipped average's gains
+        window = registry.choice("denoise", given | {"vector", "prev_color", "prev_albedo", "prev_normal",
+                                                     "prev_blender_denoised"}, files=True, exact=False,
+                                 frame_source=1)
+        assert window.entry.name == "denoise_oidn_residual_shot_temporal"
+        from ml_core.checkpoint import load_checkpoint
+        from ml_core.shipped import model_from_onnx
+
+        # what was exported (its ONNX checked against it by the export's parity): the kept correction's weights
+        # and the shipped average's gains
+        correction, _ = load_checkpoint(work / "run_residual" / "last.pt")
+        both, _ = load_checkpoint(work / "run_residual" / "residual_temporal.pt")
+        pool, _ = model_from_onnx(Registry(DEFAULT_MODELS_DIR).get("denoise_oidn_temporal").path)
+        assert all(torch.equal(v, correction.state_dict()[k]) for k, v in both.correction.state_dict().items())
+        assert all(torch.equal(v, pool.state_dict()[k]) for k, v in both.pool.state_dict().items())
     else:
         assert max(held_out["residual_gain_db"], held_out["residual_over_denoiser_db"]) < 0.05
         assert report["residual_model"] is None
