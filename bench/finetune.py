@@ -32,7 +32,8 @@ The report: a table per spp (rows: the shots, then the mean; columns: every meth
 fine-tuned model minus Blender's OIDN and minus the shipped model, the fine-tune's wall minutes and its own
 held-out gain), the issue's targets at ``--spp`` (the mean over the shots at the largest budget: Blender's OIDN
 + 0.5 dB, the shipped model + 1.0 dB), ``OUT/finetune.json`` and ``OUT/finetune.md``, and a plot of the gain
-against minutes at ``--spp`` (``--plot``, default ``docs/finetune_gain.png``; 0 minutes is the shipped model).
+against minutes at ``--spp`` (``--plot``, default ``OUT/finetune_gain.png``: a run on other shots never overwrites
+the docs' figure, ``--plot docs/finetune_gain.png``; 0 minutes is the shipped model).
 """
 from __future__ import annotations
 
@@ -592,8 +593,9 @@ def options(p) -> None:
     p.add_argument("--spp", type=int, default=4, help="the shot's samples per pixel (default: %(default)s)")
     p.add_argument("--score-spp", type=int, nargs="+", default=[1, 4, 16],
                    help="the authored still's noisy levels scored (default: 1 4 16)")
-    p.add_argument("--plot", type=Path, default=paths.REPO_ROOT / "docs" / "finetune_gain.png",
-                   help="the gain-against-minutes plot (default: %(default)s)")
+    p.add_argument("--plot", type=Path, default=None,
+                   help="the gain-against-minutes plot (default: OUT/finetune_gain.png; the docs' figure is "
+                        "docs/finetune_gain.png, written only when named)")
     p.add_argument("--target", choices=("denoised", "raw"), default="denoised",
                    help="the fine-tune's training targets (export.finetune --target; default: %(default)s)")
     p.add_argument("--score-only", action="store_true",
@@ -602,7 +604,7 @@ def options(p) -> None:
 
 def main(args) -> str:
     return markdown(run(args.shots, tuple(args.minutes), args.authored, args.out, args.spp, tuple(args.score_spp),
-                        args.plot, args.score_only, target=args.target))
+                        args.plot or args.out / "finetune_gain.png", args.score_only, target=args.target))
 
 
 BENCHMARKS.add("finetune", Benchmark("the denoiser fine-tuned on a shot (issue 27) vs Blender OIDN and the "

@@ -38,7 +38,10 @@ Within ``--minutes`` of wall time, start-up, rendering, training, export and eva
    their metadata naming the shot file, its sha256, the base model, the minutes, the pairs and the held-out
    gain; with the fine-tuned ``denoise_kpn_shot``, the same network inside the shipped temporal model's pooling
    of neighbouring frames as ``denoise_kpn_shot_temporal`` (what ``--temporal`` and Blender's animations then
-   run); copies of every other shipped model; and ``finetune.json``, the report. A render with Blender's
+   run); with the kept correction, the same correction on frames f-1, f, f+1 inside the shipped average of
+   Blender's denoised frames as ``denoise_oidn_residual_shot_temporal`` (in place of ``denoise_oidn_temporal``:
+   what ``--temporal`` runs on Blender-denoised frames); copies of every other shipped model; and
+   ``finetune.json``, the report. A render with Blender's
    result gets the correction (the registry picks the model that reads the most of a file's passes), one
    without it the fine-tuned ``denoise_kpn_shot``. A MODELS_DIR that holds something other than an earlier
    fine-tune is refused, never overwritten.

@@ -50,6 +50,12 @@ machine): its finished files are kept, because a v2 scene is one to several minu
 folder is reused only when its ``scene.json`` equals the spec being rendered. Another host's partial folder is
 never taken over (whether its process lives cannot be seen from here); leftovers of complete scenes are deleted
 at the end of a build.
+
+Models that improve on Blender's own denoised render (issue 26's ``denoise_oidn_temporal``) train and validate
+on Blender's copy of each noisy sequence frame, made after the build (resumable) into
+``OUT/<split>/<seed>/blender_oidn/``:
+
+    python -m ml_core.data blender-oidn ~/.cache/postpass/data_temporal --split val
 """
 from __future__ import annotations
 

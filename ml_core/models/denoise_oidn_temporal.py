@@ -37,13 +37,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from addon.runtime.contract import (BLENDER_DENOISED_PASS, AlphaRule, ImageInput, ImageOutput, ModelContract,
-                                    ScalarInput)
+from addon.runtime.contract import BLENDER_DENOISED_PASS, ImageInput, ModelContract, ScalarInput
 
 from . import PostpassModel, register
 from .blocks import RGB, hdr_decode, hdr_encode
-from .denoise_temporal import NEIGHBOURS, neighbour_flows
-from .denoise_unet import AUX, aux_features
+from .denoise_temporal import NEIGHBOURS, neighbour_flows, window_contract
+from .denoise_unet import aux_features
 
 #: starting gains: albedo and normal mismatch, and the colour tolerance in units of the frame's noise
 GAINS = (10.0, 5.0, 0.5)
@@ -64,36 +63,12 @@ POOL_OVERLAP = COLOUR_BOX // 2 + NOISE_BOX // 2 + GUIDE_BOX // 2
 
 def blender_window_contract(pad_multiple: int = 1, tile_overlap: int = POOL_OVERLAP,
                             extra: tuple = ()) -> ModelContract:
-    """Frame f's raw render, guides, Vector pass and Blender's denoised result (source 1 of a window f - 1, f,
-    f + 1), and each neighbour's Blender result and guides, moved onto frame f by the runtime; ``extra``
-    scalar inputs after the exposure."""
+    """:func:`~.denoise_temporal.window_contract` with Blender's denoised render of frame f and of each
+    neighbour (frame f's raw render as ``color``); ``extra`` scalar inputs after the exposure."""
     denoised = ImageInput("blender_denoised", RGB, "linear", "Blender's denoised render of frame f (Cycles' "
                           "Denoise: OpenImageDenoise, Accurate, High)", hdr=True, pass_name=BLENDER_DENOISED_PASS,
                           source=1)
-    current = [ImageInput("color", RGB, "linear", "raw (noisy) render of frame f", hdr=True, pass_name="Combined",
-                          source=1),
-               ImageInput("albedo", RGB, "linear", "Denoising Albedo of frame f", pass_name="Denoising Albedo",
-                          source=1),
-               ImageInput("normal", ("X", "Y", "Z"), "data", "camera-space Denoising Normal of frame f",
-                          pass_name="Denoising Normal", source=1),
-               ImageInput("vector", ("X", "Y", "Z", "W"), "data",
-                          "Blender Vector pass of frame f (pixels, y up; towards frame f - 1 and from f + 1)",
-                          pass_name="Vector", source=1),
-               denoised]
-    neighbours = []
-    for source, (n, which) in ((0, ("prev", "f - 1")), (2, ("next", "f + 1"))):
-        for name, spec in (("color", current[0]), ("blender_denoised", denoised), ("albedo", AUX["albedo"]),
-                           ("normal", AUX["normal"])):
-            neighbours.append(ImageInput(f"{n}_{name}", spec.channels, spec.color_space,
-                                         f"{spec.pass_name} of frame {which}, moved onto frame f along its "
-                                         "Vector pass by the runtime (absent: zeros)", hdr=spec.hdr,
-                                         pass_name=spec.pass_name, source=source, optional=True, fill=0.0,
-                                         warp=("vector", n)))
-    exposure = ScalarInput("exposure", "scale mapping the image's log-average luminance to 0.18",
-                           exposure_of=("color",))
-    output = ImageOutput("denoised", RGB, "linear", "denoised beauty of frame f", hdr=True, pass_name="Combined")
-    return ModelContract("denoise", (*current, *neighbours, exposure, *extra), (output,), scale=1,
-                         pad_multiple=pad_multiple, tile_overlap=tile_overlap, alpha=AlphaRule(("color",), "denoised"))
+    return window_contract(pad_multiple, tile_overlap, denoised, extra)
 
 
 @register

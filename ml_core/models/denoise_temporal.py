@@ -64,9 +64,12 @@ def neighbour_flows(vector: torch.Tensor) -> dict[str, torch.Tensor]:
             "next": torch.stack([-vector[:, 2], vector[:, 3]], 1)}
 
 
-def window_contract(pad_multiple: int, tile_overlap: int) -> ModelContract:
+def window_contract(pad_multiple: int, tile_overlap: int, denoised: ImageInput | None = None,
+                    extra: tuple = ()) -> ModelContract:
     """The contract of a denoiser of windows of frames f - 1, f, f + 1 (sources 0, 1, 2): frame f's colour,
-    guides and Vector pass, and each neighbour's colour and guides, moved onto frame f by the runtime."""
+    guides and Vector pass, and each neighbour's colour and guides, moved onto frame f by the runtime; with
+    ``denoised`` (Blender's denoised render of frame f, source 1) that too, for frame f and each neighbour;
+    ``extra`` scalar inputs after the exposure."""
     current = [ImageInput("color", RGB, "linear", "noisy beauty render of frame f", hdr=True,
                           pass_name="Combined", source=1),
                ImageInput("albedo", RGB, "linear", "Denoising Albedo of frame f", pass_name="Denoising Albedo",
@@ -76,9 +79,13 @@ def window_contract(pad_multiple: int, tile_overlap: int) -> ModelContract:
                ImageInput("vector", ("X", "Y", "Z", "W"), "data",
                           "Blender Vector pass of frame f (pixels, y up; towards frame f - 1 and from f + 1)",
                           pass_name="Vector", source=1)]
+    parts = [("color", current[0]), ("albedo", AUX["albedo"]), ("normal", AUX["normal"])]
+    if denoised is not None:
+        current.append(denoised)
+        parts.insert(1, ("blender_denoised", denoised))
     neighbours = []
     for source, (n, which) in ((0, ("prev", "f - 1")), (2, ("next", "f + 1"))):
-        for name, spec in (("color", current[0]), ("albedo", AUX["albedo"]), ("normal", AUX["normal"])):
+        for name, spec in parts:
             neighbours.append(ImageInput(f"{n}_{name}", spec.channels, spec.color_space,
                                          f"{spec.pass_name} of frame {which}, moved onto frame f along its "
                                          "Vector pass by the runtime (absent: zeros)", hdr=spec.hdr,
@@ -87,7 +94,7 @@ def window_contract(pad_multiple: int, tile_overlap: int) -> ModelContract:
     exposure = ScalarInput("exposure", "scale mapping the image's log-average luminance to 0.18",
                            exposure_of=("color",))
     output = ImageOutput("denoised", RGB, "linear", "denoised beauty of frame f", hdr=True, pass_name="Combined")
-    return ModelContract("denoise", (*current, *neighbours, exposure), (output,), scale=1,
+    return ModelContract("denoise", (*current, *neighbours, exposure, *extra), (output,), scale=1,
                          pad_multiple=pad_multiple, tile_overlap=tile_overlap,
                          alpha=AlphaRule(("color",), "denoised"))
 

@@ -124,7 +124,7 @@ def test_an_animated_shot_is_scored_on_every_frame_with_the_fine_tuned_temporal_
     """Issue 27 with 26: an animated shot's frames (a real 3-frame Cycles sequence in the authored layout) through
     Blender's OIDN, the shipped per-frame and temporal models and a fine-tune's two models (here the shipped
     weights published again under the fine-tune's names: the same scores); a still has no animation."""
-    from addon.runtime.registry import Registry
+    from addon.runtime.registry import DEFAULT_MODELS_DIR, Registry
     from ml_core import data, render
 
     source = data.complete_scenes(temporal_sequences, "train")[0]
@@ -139,19 +139,32 @@ def test_an_animated_shot_is_scored_on_every_frame_with_the_fine_tuned_temporal_
     shutil.copy(models / raw["file"], models / "denoise_kpn_shot_temporal.onnx")
     registry.publish("denoise_kpn_shot_temporal", "denoise_kpn_shot_temporal.onnx", raw["sha256"],
                      {**raw["contract"], "version": raw["version"], "precision": raw["precision"]})
+    # and the kept correction's average of Blender's frames (here the shipped average under its name)
+    shipped = json.loads((DEFAULT_MODELS_DIR / "registry.json").read_text())["models"]["denoise_oidn_temporal"]
+    shutil.copy(DEFAULT_MODELS_DIR / shipped["file"], models / "denoise_oidn_residual_shot_temporal.onnx")
+    registry.publish("denoise_oidn_residual_shot_temporal", "denoise_oidn_residual_shot_temporal.onnx",
+                     shipped["sha256"], {**shipped["contract"], "version": shipped["version"],
+                                         "precision": shipped["precision"]})
     run = {"15": {"models_dir": str(models), "model": "denoise_kpn_shot",
-                  "report": {"temporal_model": "denoise_kpn_shot_temporal"}}}
+                  "report": {"temporal_model": "denoise_kpn_shot_temporal",
+                             "residual_temporal_model": "denoise_oidn_residual_shot_temporal"}}}
     methods = {**bf.base_methods([PEER, bf.SHIPPED]), bf.tuned(15): bf.tuned_method(models, "denoise_kpn_shot")}
     result = bf.score_animation(folder, methods, run, (15,), 4)
     temporal, tuned = "postpass denoise_kpn_temporal", bf.tuned(15)
+    average, tuned_average = "postpass denoise_oidn_temporal", f"{tuned}, temporal (Blender's frames)"
     assert result["frames"] == 3
-    assert [m for m in result if m != "frames"] == [PEER, bf.SHIPPED, temporal, tuned, f"{tuned}, temporal"]
-    for m in (PEER, bf.SHIPPED, temporal):
+    assert [m for m in result if m != "frames"] == [PEER, bf.SHIPPED, temporal, average, tuned,
+                                                     f"{tuned}, temporal", tuned_average]
+    for m in (PEER, bf.SHIPPED, temporal, average):
         assert np.isfinite([result[m][k] for k in ("psnr", "ssim", "flip", "temporal")]).all(), m
     assert result[PEER]["temporal_vs_oidn"] == 1.0
     assert math.isclose(result[tuned]["psnr"], result[bf.SHIPPED]["psnr"], abs_tol=1e-6)
     assert math.isclose(result[f"{tuned}, temporal"]["psnr"], result[temporal]["psnr"], abs_tol=1e-6)
     assert result[temporal]["psnr"] != result[bf.SHIPPED]["psnr"]  # the neighbours were used
+    # the averages of Blender's frames get the peer's frames: the same model under two names, the same scores,
+    # and not Blender's frames themselves
+    assert math.isclose(result[tuned_average]["psnr"], result[average]["psnr"], abs_tol=1e-6)
+    assert result[average]["psnr"] != result[PEER]["psnr"]
     assert bf.score_animation(authored_like(tmp_path / "stills") / SHOT, methods, run, (15,), 4) is None
     text = "\n".join(bf.animation_table({"spp": 4, "animations": {"anim_room_lamp": result}}))
     assert "| anim_room_lamp (3 frames) |" in text and f"- {tuned}, temporal - Blender OIDN:" in text

@@ -7,7 +7,9 @@ clipped to [0, 1] and written back in its bit depth with its alpha. The result's
 
 Temporal denoising (animations, issue 26) is the same task on windows of frames: frame f with frames f - 1 and
 f + 1, warped along f's Vector pass by a model whose inputs include the neighbours (``prev_*``, ``next_*``, all
-optional: an absent neighbour is zeros, which the model masks out, never the end frame repeated). It runs only
+optional: an absent neighbour is zeros, which the model masks out, never the end frame repeated). Renders made
+with Cycles' Denoise on get the average of Blender's own denoised frames (``denoise_oidn_temporal``: it reads
+the most of such a file), raw renders the network on the pooled samples (``denoise_kpn_temporal``). It runs only
 when asked (``--temporal``, ``temporal=True``, or the neighbour arrays given): a per-frame run never gets such
 a model, whatever passes a file holds. The output of frame f depends on frames f - 1 .. f + 1 alone (a window,
 no recurrent state), so farm chunks need no warm-up: a chunk reads the frame on each side of its range.
@@ -71,8 +73,10 @@ def denoise(color: np.ndarray, albedo: np.ndarray | None = None, normal: np.ndar
     its neighbours ``prev`` (frame f - 1) and ``next`` (frame f + 1), each a dict of arrays
     ``{"color": ..., "albedo": ..., "normal": ...}`` (Combined, Denoising Albedo, Denoising Normal) or a
     :func:`read_image` result of that frame's file, or None where the frame does not exist (the ends of a
-    sequence; both None: a still). A model of windows of frames runs (``denoise_kpn_temporal``; it needs
-    ``albedo`` and ``normal`` too). Without ``vector``, ``prev`` and ``next`` a per-frame model runs.
+    sequence; both None: a still). A model of windows of frames runs (it needs ``albedo`` and ``normal`` too):
+    with ``blender_denoised`` given (and ``"blender_denoised"`` in the neighbour dicts; a :func:`read_image`
+    result of a Blender-denoised render gives it), ``denoise_oidn_temporal``, the average of Blender's frames
+    along the Vector pass; without, ``denoise_kpn_temporal``. Without ``vector``, ``prev`` and ``next`` a per-frame model runs.
 
     ``exposure``: the scale the model normalises by (default: this frame's own, from ``color``; a temporal
     model scales the neighbours by it too); ``source_range="ldr"`` for an 8-bit image's decoded values (an
