@@ -16,7 +16,8 @@ colorize row colours the reference's grey from 10 hints sampled from it) and ``s
 shipped denoiser fine-tuned on the shot for a minute, its models folder and report), ``postpass_shot.exr``
 (that model on the noisy render, shown in the denoise row) and, when the fine-tune kept its correction of
 Blender's denoised render, ``postpass_shot_residual.exr`` (that correction on ``blender_oidn.exr``, Blender's
-result with the raw render beside it, shown in the denoise row too).
+result with the raw render beside it, shown in the denoise row too) and ``postpass_shot_residual_temporal.exr``
+(the correction on frames 1-3 inside the average of Blender's frames, what the shot's animations get).
 """
 from __future__ import annotations
 
@@ -116,6 +117,18 @@ def run(out: Path, size: int = 256, spp: int = 4, reference_spp: int = 512, mode
             labels["postpass_shot_residual"] = f"Postpass {residual} (Blender OIDN + {minutes:g} min on this shot)"
             log(f"  postpass_shot_residual.exr: {residual} on blender_oidn.exr (Blender's result and the raw "
                 f"render) in {result.seconds:.1f} s")
+            # and for animations: the correction on frames 1-3 inside the average of Blender's frames
+            report = json.loads((folder / "finetune.json").read_text())
+            averaged = report.get("residual_temporal_model")
+            if averaged:
+                result = api.denoise_file(out / "blender_oidn.exr", out / "postpass_shot_residual_temporal.exr",
+                                          model=averaged, models_dir=folder, temporal=True,
+                                          prev=out / "noisy_frame_0001.exr", next=out / "noisy_frame_0003.exr")
+                timings["postpass_shot_residual_temporal"] = result.seconds
+                labels["postpass_shot_residual_temporal"] = (f"Postpass {averaged} (frames 1-3, Blender OIDN + "
+                                                             f"{minutes:g} min on this shot)")
+                log(f"  postpass_shot_residual_temporal.exr: {averaged} on blender_oidn.exr with frames 1 and 3 in "
+                    f"{result.seconds:.1f} s")
 
     reference = read_exr(out / "reference.exr").get("Combined")
     results = {name: read_exr(out / f"{name}.exr").get("Combined") for name in labels if name != "reference"}

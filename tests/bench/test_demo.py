@@ -26,8 +26,13 @@ def test_demo_writes_results_and_comparison(tmp_path, models_dir):
     assert metrics[shot[0]]["psnr"] > metrics["noisy 2 spp"]["psnr"] + 3
     # its correction of Blender's result, when kept, on the render Blender denoised (beside Blender's result)
     residual = report["residual_model"]
-    assert shot[1:] == ([f"Postpass {residual} (Blender OIDN + 0.5 min on this shot)"] if residual else [])
+    # and, with it, that correction on frames 1-3 inside the average of Blender's frames (the shot's animations)
+    averaged = report["residual_temporal_model"]
+    assert bool(averaged) == bool(residual)
+    assert shot[1:] == ([f"Postpass {residual} (Blender OIDN + 0.5 min on this shot)",
+                         f"Postpass {averaged} (frames 1-3, Blender OIDN + 0.5 min on this shot)"] if residual else [])
     assert (tmp_path / "postpass_shot_residual.exr").is_file() == bool(residual)
+    assert (tmp_path / "postpass_shot_residual_temporal.exr").is_file() == bool(residual)
     if residual:
         assert metrics[shot[1]]["psnr"] > metrics["Blender OIDN"]["psnr"] - 1.0
     denoisers = [k for k in metrics if k.startswith("Postpass denoise") and k not in shot]
