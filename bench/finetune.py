@@ -55,6 +55,8 @@ from .core import BENCHMARKS, Benchmark
 from .denoise import PEER, PYOIDN, _Reference, denoise_methods, score
 
 NOISY, SHIPPED = "noisy", "postpass denoise_kpn"
+#: the shipped average of Blender's denoised frames (issue 26), scored on an animated shot beside the fine-tunes
+SHIPPED_OIDN_TEMPORAL = "postpass denoise_oidn_temporal"
 #: the issue's targets: the mean gain of the fine-tuned model at the largest budget, at the shot's spp
 TARGETS = {"blender": 0.5, "shipped": 1.0}
 #: short names of the two peers each fine-tuned model is measured against, as the tables say them
@@ -257,7 +259,6 @@ def score_animation(folder: Path, methods: dict, finetunes: dict, minutes, spp: 
     {method: {psnr, ssim, flip, temporal (the temporal error), temporal_vs_oidn}, "frames": F}; None for a still."""
     from . import temporal as bench_temporal
 
-    SHIPPED_OIDN_TEMPORAL = "postpass denoise_oidn_temporal"
     layout = bench_temporal.AUTHORED_LAYOUT
     frames = layout.frames(Path(folder), (spp,))
     if frames < 2:

@@ -310,6 +310,16 @@ def method_makers(models_dir: Path | None = None) -> tuple[dict[str, Callable], 
     return makers, missing
 
 
+def with_blender_frames(frames: list[dict], done: dict, blender_oidn: Callable) -> list[dict]:
+    """``frames`` each with Blender's per-frame denoised result (``blender_denoised``), as a render with Cycles'
+    Denoise holds it, for a model that reads it: the frames' own where they hold it, else the peer's outputs of
+    the same run (``done``), else Blender's OIDN run here."""
+    if all("blender_denoised" in x for x in frames):
+        return frames
+    base = done.get(PEER) or [blender_oidn()(x["color"], x["albedo"], x["normal"]) for x in frames]
+    return [{**x, "blender_denoised": b} for x, b in zip(frames, base)]
+
+
 class PerFrameModel:
     """A per-frame model through the runtime's API, each frame alone; a correction of Blender's denoised render
     gets Blender's per-frame result of the same run (the peer's), as a render with Cycles' Denoise holds it."""
@@ -323,14 +333,10 @@ class PerFrameModel:
     def __call__(self, frames: list[dict], done: dict) -> list[np.ndarray]:
         from addon.runtime import api
 
-        base = [None] * len(frames)
         if "blender_denoised" in self.takes:
-            base = [x.get("blender_denoised") for x in frames]
-            if any(b is None for b in base):
-                base = done.get(PEER) or [self.blender_oidn()(x["color"], x["albedo"], x["normal"]) for x in frames]
-        return [api.run("denoise", {"color": x["color"], "albedo": x["albedo"], "normal": x["normal"],
-                                    **({"blender_denoised": b} if b is not None else {})},
-                        model=self.name, models_dir=self.models_dir).image for x, b in zip(frames, base)]
+            frames = with_blender_frames(frames, done, self.blender_oidn)
+        return [api.run("denoise", {k: v for k, v in x.items() if k in self.takes}, model=self.name,
+                        models_dir=self.models_dir).image for x in frames]
 
 
 class TemporalMethod:
@@ -351,10 +357,8 @@ class TemporalMethod:
                        model=self.name, models_dir=self.models_dir).image
 
     def __call__(self, frames: list[dict], done: dict) -> list[np.ndarray]:
-        if "blender_denoised" in self.takes and "blender_denoised" not in frames[0]:
-            # a model of Blender's denoised frames: the peer's outputs, as a render with Cycles' Denoise holds them
-            base = done.get(PEER) or [self.blender_oidn()(x["color"], x["albedo"], x["normal"]) for x in frames]
-            frames = [{**x, "blender_denoised": b} for x, b in zip(frames, base)]
+        if "blender_denoised" in self.takes:
+            frames = with_blender_frames(frames, done, self.blender_oidn)
         return [self.one(frames, f) for f in range(len(frames))]
 
 
@@ -571,12 +575,10 @@ def _one_frame(fn, frames: list[dict]) -> Callable:
     """A call that denoises the middle of three ``frames`` once: a temporal model with its neighbours, a
     per-frame method the middle frame alone. A model of Blender's denoised frames is timed without Blender's
     denoiser, which ran in the render (Cycles' Denoise): its own cost on top of a render that holds it."""
+    if "blender_denoised" in getattr(fn, "takes", ()):  # Blender's result is in the render already (its
+        frames = [{**x, "blender_denoised": x["color"]} for x in frames]  # colour stands in: the time is the same)
     if isinstance(fn, TemporalMethod):
-        if "blender_denoised" in fn.takes:  # Blender's result is in the render already (its colour stands in:
-            frames = [{**x, "blender_denoised": x["color"]} for x in frames]  # the time does not depend on it)
         return lambda: fn.one(frames, 1)
-    if isinstance(fn, PerFrameModel) and "blender_denoised" in fn.takes:
-        frames = [{**x, "blender_denoised": x["color"]} for x in frames]
     return lambda: fn([frames[1]], {})
 
 

@@ -11,8 +11,7 @@ the model on both and adds a temporal loss on how the output changes from t - 1 
 frame of a sequence and a still), drawn per neighbour and shared by both frames of the pair, so the model
 keeps the per-frame model's quality where it has no neighbour.
 
-``per_frame``: items of one frame alone (colour, guides, Vector pass, target; Blender's result with
-``blender_denoised``), any frame of the sequence: for a per-frame model trained on these sequences' frames as
+``per_frame``: items of one frame alone (colour, guides, target; Blender's result with ``blender_denoised``), any frame of the sequence: for a per-frame model trained on these sequences' frames as
 stills (``denoise_oidn_correction``), which reads a sixth of the files a window reads.
 
 ``blender_denoised``: each frame (and neighbour) also gives Blender's denoised copy of its noisy render
@@ -99,7 +98,6 @@ class DenoiseSequenceDataset(SceneDataset):
             t = int(rng.integers(1, self.frames + 1))
             sample: dict[str, np.ndarray] = {}
             self._frame(scene, t, spp, "", sample)
-            sample["vector"] = self.passes(scene, sequence_name(t, spp))["Vector"]
             sample["target"] = self.passes(scene, sequence_name(t))["Combined"][..., :3]
             return sample, {"spp": float(spp)}
         # t and t - 1 both with both neighbours on disk: t in 3 .. frames - 1

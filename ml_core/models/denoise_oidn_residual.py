@@ -55,6 +55,12 @@ class DenoiseOIDNResidual(PostpassModel):
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
         x = self.named_inputs(inputs)
-        base = hdr_encode(x["blender_denoised"], x["exposure"])
-        features = torch.cat([base, hdr_encode(x["color"], x["exposure"]), *aux_features(x)], 1)
-        return hdr_decode(base + self.unet(features), x["exposure"])
+        return self.correct(x["color"], x["albedo"], x["normal"], x["blender_denoised"], x["exposure"])
+
+    def correct(self, color: torch.Tensor, albedo: torch.Tensor, normal: torch.Tensor, denoised: torch.Tensor,
+                exposure: torch.Tensor) -> torch.Tensor:
+        """Blender's result ``denoised`` corrected, given the raw render and guides of the same frame."""
+        base = hdr_encode(denoised, exposure)
+        features = torch.cat([base, hdr_encode(color, exposure), *aux_features({"albedo": albedo, "normal": normal})],
+                             1)
+        return hdr_decode(base + self.unet(features), exposure)

@@ -40,9 +40,8 @@ from torch import nn
 from addon.runtime.contract import BLENDER_DENOISED_PASS, ImageInput, ModelContract, ScalarInput
 
 from . import PostpassModel, register
-from .blocks import RGB, hdr_decode, hdr_encode
+from .blocks import RGB, hdr_encode
 from .denoise_temporal import NEIGHBOURS, neighbour_flows, window_contract
-from .denoise_unet import aux_features
 
 #: starting gains: albedo and normal mismatch, and the colour tolerance in units of the frame's noise
 GAINS = (10.0, 5.0, 0.5)
@@ -54,6 +53,12 @@ NOISE_FLOOR = 1e-3
 
 def _box(x: torch.Tensor, size: int) -> torch.Tensor:
     return F.avg_pool2d(x, size, stride=1, padding=size // 2, count_include_pad=False)
+
+
+def _present(*passes: torch.Tensor) -> torch.Tensor:
+    """1 where a warped neighbour has anything in any of its ``passes``, 0 where every one is zero (an absent
+    neighbour, or a pixel whose surface point was outside the neighbour's frame)."""
+    return (sum(p.abs().sum(1, keepdim=True) for p in passes) > 0).to(passes[0].dtype)
 
 
 #: the pool's reach around a pixel: its widest box, the noise estimate's, plus the guides' (the colour box
@@ -103,8 +108,7 @@ class DenoiseOIDNPool(PostpassModel):
         flows = neighbour_flows(x["vector"])
         for n in NEIGHBOURS:
             other, albedo, normal = torch.clamp(x[f"{n}_blender_denoised"], min=0.0), x[f"{n}_albedo"], x[f"{n}_normal"]
-            present = ((x[f"{n}_color"].abs() + other + albedo.abs() + normal.abs()).sum(1, keepdim=True) > 0).to(
-                other.dtype)
+            present = _present(x[f"{n}_color"], other, albedo, normal)
             albedo_miss = _box((albedo - x["albedo"]).abs().mean(1, keepdim=True), GUIDE_BOX)
             normal_miss = _box((normal - x["normal"]).abs().mean(1, keepdim=True), GUIDE_BOX)
             colour_miss = (_box(hdr_encode(other, exposure), COLOUR_BOX) - mean_now).abs().mean(1, keepdim=True)
@@ -147,21 +151,13 @@ class DenoiseOIDNResidualPool(PostpassModel):
                             "luminance to 0.18 (the correction's)", exposure_of=("blender_denoised",))
         return blender_window_contract(unet.pad_multiple, unet.receptive_radius + POOL_OVERLAP, (scale,))
 
-    def _corrected(self, color, albedo, normal, denoised, exposure):
-        base = hdr_encode(denoised, exposure)
-        features = torch.cat([base, hdr_encode(color, exposure), *aux_features({"albedo": albedo, "normal": normal})],
-                             1)
-        return hdr_decode(base + self.correction.unet(features), exposure)
-
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
         x = self.named_inputs(inputs)
-        scale = x["denoised_exposure"]
         out = dict(x)
         for prefix in ("", "prev_", "next_"):
             parts = [x[f"{prefix}{k}"] for k in ("color", "albedo", "normal", "blender_denoised")]
-            corrected = self._corrected(*parts, scale)
+            corrected = self.correction.correct(*parts, x["denoised_exposure"])
             if prefix:  # an absent neighbour (zeros in every pass) stays absent
-                present = (sum(p.abs().sum(1, keepdim=True) for p in parts) > 0).to(corrected.dtype)
-                corrected = corrected * present
+                corrected = corrected * _present(*parts)
             out[f"{prefix}blender_denoised"] = corrected
         return self.pool.average(out)

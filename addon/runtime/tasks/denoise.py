@@ -76,7 +76,8 @@ def denoise(color: np.ndarray, albedo: np.ndarray | None = None, normal: np.ndar
     sequence; both None: a still). A model of windows of frames runs (it needs ``albedo`` and ``normal`` too):
     with ``blender_denoised`` given (and ``"blender_denoised"`` in the neighbour dicts; a :func:`read_image`
     result of a Blender-denoised render gives it), ``denoise_oidn_temporal``, the average of Blender's frames
-    along the Vector pass; without, ``denoise_kpn_temporal``. Without ``vector``, ``prev`` and ``next`` a per-frame model runs.
+    along the Vector pass; without, ``denoise_kpn_temporal``. Without ``vector``, ``prev`` and ``next`` a
+    per-frame model runs.
 
     ``exposure``: the scale the model normalises by (default: this frame's own, from ``color``; a temporal
     model scales the neighbours by it too); ``source_range="ldr"`` for an 8-bit image's decoded values (an
