@@ -16,7 +16,7 @@ samples (adaptive sampling and denoising off, its own bounces; the scene's own s
 every render of a scene and size taking turns in each round, all in one run on one machine. From them: G/F and
 the cost of every other frame in full plus guides for the rest against all frames, (F + G) / 2F (the issue's
 target: at most 0.6, i.e. G/F at most 0.2). Per scene and size, F = a + b * spp is fitted to the full renders
-(least squares) and the fit gives F at ``--fit-spp`` (384: the set's per-frame reference) as a row marked
+(least squares) and the fit gives F at ``--fit-spp`` (384: a production frame's samples) as a row marked
 "(fit)": not measured.
 
 The guide's passes are checked at the scene's own size: for each guide spp, a render with the guide settings but

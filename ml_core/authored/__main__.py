@@ -11,8 +11,8 @@
     python -m ml_core.authored lowres --out ~/.cache/postpass/authored [--only NAME ...] [--spp N]  # 1/2, 1/4 size
 
 ``build`` is resumable: complete scenes are skipped and an interrupted one renders only its missing files.
-Stills render at ``--size`` (256), animated scenes (5 frames) at 5/8 of it (160) with 384-spp per-frame
-references; about 1.5 hours on 2 cores. With ``--scheduler`` (a Dask scheduler's address or scheduler file)
+Stills render at ``--size`` (256), animated scenes (5 frames) at 5/8 of it (160) with 1536-spp per-frame
+references; about 1.6 hours on 2 cores. With ``--scheduler`` (a Dask scheduler's address or scheduler file)
 each scene is one task on the cluster, rendered into ``--out`` (a folder every worker sees at the same path);
 as with ``python -m ml_core.data build --scheduler``, scenes that fail are retried ``--retries`` times and named
 at the end (exit 1), a bad argument exits 2 before anything renders. See ``ml_core.authored.build``.
@@ -111,7 +111,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--reference-spp", type=int, default=1024, help="reference samples, no adaptive sampling")
     b.add_argument("--frame-reference-spp", type=int, default=0,
                    help="per-frame reference samples of animated scenes "
-                        "(default: 3/8 of --reference-spp, 384 for 1024)")
+                        "(default: 3/2 of --reference-spp, 1536 for 1024)")
     b.add_argument("--only", nargs="+", metavar="NAME", help="render only these scenes")
     b.add_argument("--threads", type=int, default=0,
                    help="Cycles threads of each render (0: all cores; with several Dask workers on one machine, "

@@ -8,10 +8,10 @@ each file its own sampling seed; no denoising):
                                                                     adaptive sampling off: a true reference
 ``frame_0001_spp0004.exr`` ... ``frame_0005_reference.exr``         animated scenes: every frame at 4 and 16 spp
                                                                     and a reference at ``frame_reference_spp``
-                                                                    (384), adaptive sampling off
+                                                                    (1536), adaptive sampling off
 
 Animated scenes render every file at ``anim_size`` (160 px for ``--size 256``). With these defaults the whole
-set takes about 1.5 hours on 2 CPU cores (``python -m ml_core.authored estimate`` extrapolates a timing
+set takes about 1.6 hours on 2 CPU cores (``python -m ml_core.authored estimate`` extrapolates a timing
 preview; see the README).
 ``scene.json``      name, family, description, frames, size, spp (written first)
 ``manifest.json``   written last: render seconds and settings per file, Blender version, integrator
@@ -73,7 +73,10 @@ class Settings:
     #: has its own reference, so an animation at full size would cost as much as four stills
     anim_size: int = 0
     reference_spp: int = 1024
-    #: per-frame references of animated scenes (0: 3/8 of ``reference_spp``, 384 for 1024), for the same reason
+    #: per-frame references of animated scenes (0: 3/2 of ``reference_spp``, 1536 for 1024). The temporal error
+    #: (``bench.temporal``) compares frame-to-frame changes, so a reference's own noise, new in every frame,
+    #: counts in every method's error: at 384 spp it was about half of Blender OIDN's on these scenes and
+    #: hid most of what a temporal denoiser removes (docs/benchmarks.md, issue 26)
     frame_reference_spp: int = 0
     noisy_spp: tuple[int, ...] = (1, 4, 16)
     frame_noisy_spp: tuple[int, ...] = (4, 16)
@@ -83,7 +86,7 @@ class Settings:
 
     def resolved(self) -> "Settings":
         anim = self.anim_size or max(8, int(round(self.size * 5 / 8 / 8)) * 8)
-        frame_reference = self.frame_reference_spp or max(1, self.reference_spp * 3 // 8)
+        frame_reference = self.frame_reference_spp or max(1, self.reference_spp * 3 // 2)
         return replace(self, anim_size=anim, frame_reference_spp=frame_reference)
 
     def record(self) -> dict:

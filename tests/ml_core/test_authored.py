@@ -64,8 +64,8 @@ def test_estimate_splits_fixed_and_per_sample_cost_and_counts_every_frame():
     per_sample_256 = 0.1 * 4  # CPU seconds per sample at 256 px
     # a still: 1 + 4 + 16 + 1024 samples at 256 px, 4 fixed costs, on 2 cores, plus building the scene once
     assert est["studio_product"] == pytest.approx((1045 * per_sample_256 + 4 * 1.0) / 2 + 0.5, abs=0.1)
-    # an animation: also its 5 frames (4 + 16 + 384 spp each), everything at 160 px, 19 renders
-    anim = ((1045 + 5 * 404) * 0.1 * (160 / 128) ** 2 + 19 * 1.0) / 2 + 0.5
+    # an animation: also its 5 frames (4 + 16 + 1536 spp each), everything at 160 px, 19 renders
+    anim = ((1045 + 5 * 1556) * 0.1 * (160 / 128) ** 2 + 19 * 1.0) / 2 + 0.5
     assert est["anim_turntable"] == pytest.approx(anim, abs=0.1)
     assert est["total"] == pytest.approx(est["studio_product"] + est["anim_turntable"], abs=0.2)
     cheaper = estimate(times, 64, 128, Settings(size=256, reference_spp=512), cores=2)
@@ -142,7 +142,7 @@ def test_build_writes_every_file_with_every_pass(built):
     settings = Settings(size=32, reference_spp=8)
     assert summary["scenes"] == 2 and summary["skipped"] == 0
     assert summary["rendered_files"] == sum(len(products(SCENES.get(n), settings)) for n in E2E)
-    assert json.loads((out / "authored.json").read_text())["settings"]["frame_reference_spp"] == 3  # 3/8 of 8
+    assert json.loads((out / "authored.json").read_text())["settings"]["frame_reference_spp"] == 12  # 3/2 of 8
     for name in E2E:
         entry, folder = SCENES.get(name), out / name
         record = json.loads((folder / "scene.json").read_text())
