@@ -14,7 +14,7 @@ import os
 
 import bpy
 
-from . import images, jobs, operators, preferences, properties
+from . import images, jobs, model_picker, operators, preferences, properties
 from .runtime import ModelError, trainer
 
 
@@ -61,12 +61,15 @@ def _draw_render_task(layout, scene, settings, spec) -> None:
 def temporal_status(scene, settings, spec) -> tuple[str, str, str | None]:
     """What the "Temporal (animations)" switch of an on-render task will do in the next render: (level, one
     line, the passes a button should turn on or None). Level INFO: it runs (or is off); WARNING: it is on but an
-    animation's frames will be processed alone (the render says so too)."""
+    animation's frames will be processed alone (the render says so too), or it is off and each frame's model
+    would replace the result of Cycles' Denoise (on in the scene) with one that does not read it."""
     layout = properties.temporal_values(settings, spec)
-    if layout is None:
-        return "INFO", "Frames are denoised one by one", None
     chosen = getattr(settings, properties.model_setting(spec))
     prefs = preferences.get(bpy.context)
+    if layout is None:
+        if _replaces_blender_denoise(scene, spec, chosen, prefs.folders()):
+            return "WARNING", BELOW_BLENDER_DENOISE, None
+        return "INFO", "Frames are denoised one by one", None
     try:
         model = properties.run_model(spec.name, chosen, prefs.folders(), layout.frame_source)
     except ModelError as exc:  # a model name no folder has
@@ -86,6 +89,25 @@ def temporal_status(scene, settings, spec) -> tuple[str, str, str | None]:
     if missing:
         return "WARNING", f"Needs {operators.pass_settings(missing)}", ", ".join(missing)
     return "INFO", "Animations: each frame with its neighbours, written one frame later; stills alone", None
+
+
+#: The per-frame status line when the frames' own models would replace Cycles' Denoise result with one that does
+#: not read it: on scenes unlike its training data such a model scores below Blender's result (docs/benchmarks.md)
+BELOW_BLENDER_DENOISE = "Frames one by one, from the raw render: usually below Cycles' own Denoise"
+
+
+def _replaces_blender_denoise(scene, spec, chosen: str, folders) -> bool:
+    """Whether a frame's own run would replace Cycles' Denoise result (on in the scene) with a model that does not
+    read it, where the task has models that do (a temporal one; a shot fine-tune's correction)."""
+    if scene.render.engine != "CYCLES" or not scene.cycles.use_denoising:
+        return False
+    try:
+        per_frame = properties.passes_needed(spec.name, chosen, folders)
+        readers = [e for e in model_picker.models_of(spec.name, folders)
+                   if any(i.pass_name == properties.BLENDER_DENOISED_PASS for i in e.contract.image_inputs)]
+    except ModelError:
+        return False  # the model line shows the problem
+    return bool(readers) and properties.BLENDER_DENOISED_PASS not in per_frame
 
 
 def guides_status(scene, settings, spec) -> tuple[str, str, str | None]:

@@ -253,6 +253,11 @@ def test_the_render_panel_says_what_temporal_denoising_needs_and_turns_it_on(bpy
     assert ("label", "Needs the Vector pass") in drawn
     assert ("operator", "postpass.enable_passes", "Enable the Vector pass", {"passes": "Vector"}) in drawn
     settings.denoise_temporal = False
+    # Temporal turned Cycles' Denoise on; a frame's own model (none of the folder's per-frame models reads
+    # Blender's result) would replace that result with one usually below it: the panel says so
+    assert scene.cycles.use_denoising
+    assert ("label", gui.BELOW_BLENDER_DENOISE) in draw_panel(gui.RENDER_PT_postpass, scene)
+    scene.cycles.use_denoising = False
     assert ("label", "Frames are denoised one by one") in draw_panel(gui.RENDER_PT_postpass, scene)
     settings.denoise_temporal = True  # turning it on turns its passes on
     assert layer.use_pass_vector and ready in draw_panel(gui.RENDER_PT_postpass, scene)

@@ -54,8 +54,12 @@ def raw_render(image: ExrImage) -> None:
     folder = os.path.dirname(os.path.abspath(image.path))
     if folder not in _RAW_RENDER_SAID:
         _RAW_RENDER_SAID.add(folder)
+        # the per-frame shipped models read the raw render alone and score below Blender's own result on the
+        # authored set (docs/benchmarks.md): a user who asked to denoise such a render must not take it for better
         log.warning("%s: its Combined pass is Blender's denoised render; a denoiser reads the raw render (%r) as "
-                    "colour, and Blender's result is read by a model that improves on it", image.path, RAW_RENDER_PASS)
+                    "colour. A model that also reads Blender's result improves on it (an animation with --temporal: "
+                    "denoise_oidn_temporal; a shot's fine-tune); a per-frame model of the raw render alone usually "
+                    "comes out below Blender's result on scenes unlike its training data", image.path, RAW_RENDER_PASS)
 
 
 def denoise(color: np.ndarray, albedo: np.ndarray | None = None, normal: np.ndarray | None = None, *,
