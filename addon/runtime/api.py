@@ -330,6 +330,36 @@ def check_window_passes(models: list[RegistryEntry], path: str, passes: set[str]
                            f"and needs {_and(needs)} in every frame{advice}")
 
 
+def check_windows_alike(models: list[RegistryEntry], passes: dict[str, set[str] | frozenset[str]],
+                        first: list[str], layer: str | None) -> None:
+    """Refuse (an ImageError naming the file) a run on windows of frames whose files differ in a pass the model
+    its first window may pick needs of every frame: the first frame that runs picks the run's model and every
+    later frame uses it, so a sequence rendered partly with Cycles' Denoise and partly without would fail its
+    later frames one by one, and a chunk of them alone would pick another model. ``passes``: each file's
+    (header) passes; ``first``: the files of the first window that runs. The message names a model every file
+    fits, when one does."""
+    def fits(entry: RegistryEntry, names) -> bool:
+        return all(p in names for p in frame_passes(entry))
+
+    first_fit = [e for e in models if all(fits(e, passes[p]) for p in first if p in passes)]
+    everywhere = [e for e in models if all(fits(e, names) for names in passes.values())]
+    risky = [e for e in first_fit if e not in everywhere]
+    if not risky:
+        return
+    entry = max(risky, key=lambda e: len(frame_passes(e)))  # the choice prefers the model that reads the most
+    path = next(p for p, names in passes.items() if not fits(entry, names))
+    missing = [p for p in frame_passes(entry) if p not in passes[path]]
+    has = next(p for p in first if p in passes and fits(entry, passes[p]))
+    where = f" in view layer {layer!r}" if layer else ""
+    noun = "pass" if len(missing) == 1 else "passes"
+    settings = list(dict.fromkeys(PASS_SETTINGS[p] for p in missing if p in PASS_SETTINGS))
+    alike = f"render every frame with {' and '.join(settings)}" if settings else "render the frames alike"
+    other = f", or run them all with a model every frame fits (--model {everywhere[0].name})" if everywhere else ""
+    raise ImageError(path, f"no {_and(missing)} {noun}{where}, which {Path(has).name} has: one model runs the "
+                           f"whole sequence, and {entry.name} needs {_and(frame_passes(entry))} in every frame; "
+                           f"{alike}{other}")
+
+
 def source_models(registry: Registry, task: str, source_count: int, model: str | None = None,
                   scale: int | None = None, precision: str = "fp32") -> list[RegistryEntry]:
     """The models a run whose sources are 0 .. ``source_count`` - 1 may use (see :meth:`Registry.choice`): the

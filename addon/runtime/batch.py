@@ -40,8 +40,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from . import tasks
-from .api import (check_source_passes, check_window_passes, forget_frames, prepared_pass_names, run_files,
-                  source_models, window_models)
+from .api import (check_source_passes, check_window_passes, check_windows_alike, forget_frames,
+                  prepared_pass_names, run_files, source_models, window_models)
 from .contract import ModelError
 from .engine import DEFAULT_TILE
 from .exr import ImageError, read_exr_headers
@@ -624,12 +624,15 @@ def check_models(options: BatchOptions, jobs: list[FrameJob] = ()) -> None:
     windows = [j for j in jobs if j.frame_source and not j.problem]
     if windows:
         models = window_models(registry, options.task, windows[0].frame_source, options.model, options.scale)
+        read = {}
         for path in dict.fromkeys(p for j in windows for p in j.sources if p):
             try:
-                passes = prepared_pass_names(options.task, path, options.layer)
+                read[path] = prepared_pass_names(options.task, path, options.layer)
             except ImageError:  # missing or damaged: that frame fails on its own, naming the file
                 continue
-            check_window_passes(models, path, passes, options.layer)
+            check_window_passes(models, path, read[path], options.layer)
+        if options.model is None:  # the first window picks the model every frame runs with
+            check_windows_alike(models, read, [p for p in windows[0].sources if p], options.layer)
     keyed = [j for j in jobs if j.source_count is not None and not j.problem]
     for source_count in sorted({j.source_count for j in keyed}):
         models = source_models(registry, options.task, source_count, options.model, options.scale)

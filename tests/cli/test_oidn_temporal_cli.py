@@ -100,3 +100,27 @@ def test_raw_renders_keep_the_temporal_denoiser_of_raw_renders(cycles_sequence, 
     assert run(cycles_sequence / "beauty.####.exr", tmp_path / "c.####.exr", "--frames", "1002-1003", "--json",
                "-q") == 0
     assert json.loads(capsys.readouterr().out)["models"] == [temporal_name] != [MODEL]
+
+
+def test_a_sequence_rendered_partly_without_blenders_denoise_is_refused_before_anything_runs(
+        cycles_denoised_sequence, cycles_sequence, temporal_name, shipped, tmp_path, capsys):
+    """Frames 1001-1003 rendered with Cycles' Denoise, 1004-1006 without (a partial re-render): the first frame
+    would pick the model of Blender's frames for the run and every frame from 1003 on would fail after the work
+    began (1003 for its neighbour). Refused at planning instead, naming the file, what it lacks, which file has
+    it and a model every frame fits; that model named runs them all."""
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    for f in FRAMES:
+        source = cycles_denoised_sequence if f <= 1003 else cycles_sequence
+        (mixed / f"beauty.{f}.exr").write_bytes((source / f"beauty.{f}.exr").read_bytes())
+    assert run(mixed / "beauty.####.exr", tmp_path / "out" / "c.####.exr") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "beauty.1004.exr: no Denoised Image pass" in err[0]
+    assert "which beauty.1001.exr has" in err[0] and f"--model {temporal_name}" in err[0], err[0]
+    assert not (tmp_path / "out").exists()
+    # a chunk whose windows stay in the denoised frames runs (frame 1002 reads 1001-1003)
+    assert run(mixed / "beauty.####.exr", tmp_path / "chunk" / "c.####.exr", "--frames", "1002", "-q") == 0
+    assert run(mixed / "beauty.####.exr", tmp_path / "all" / "c.####.exr", "--model", temporal_name, "--json",
+               "-q") == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["models"] == [temporal_name] and len(list((tmp_path / "all").iterdir())) == len(FRAMES)
