@@ -124,3 +124,26 @@ def test_a_sequence_rendered_partly_without_blenders_denoise_is_refused_before_a
                "-q") == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["models"] == [temporal_name] and len(list((tmp_path / "all").iterdir())) == len(FRAMES)
+
+
+def test_the_api_reads_neighbours_of_blender_denoised_renders_without_changing_them(cycles_denoised_sequence,
+                                                                                   shipped):
+    """``denoise(..., prev=read_image(...), next=read_image(...))`` on renders Cycles denoised: the neighbour
+    images are read as a file is (the raw render as colour, Blender's result beside it) and left as the caller
+    had them; a frame given as its Combined (Blender's result) without ``blender_denoised=`` is refused in one
+    line that says what to give, not with every model's inputs listed."""
+    from addon.runtime import ModelError, read_image
+
+    folder = cycles_denoised_sequence
+    r, before, after = (read_image(folder / f"beauty.{f}.exr") for f in (1003, 1002, 1004))
+    combined = before.get("Combined").copy()
+    with pytest.raises(ModelError) as refused:
+        denoise(r.get("Combined"), r.get("Denoising Albedo"), r.get("Denoising Normal"), vector=r.get("Vector"),
+                prev=before, next=after)
+    message = str(refused.value)
+    assert "\n" not in message and "blender_denoised=" in message and "'Noisy Image'" in message, message
+    out = denoise(r.get("Noisy Image")[..., :3], r.get("Denoising Albedo"), r.get("Denoising Normal"),
+                  vector=r.get("Vector"), blender_denoised=r.get("Combined")[..., :3], prev=before, next=after)
+    assert np.array_equal(before.get("Combined"), combined) and "Noisy Image" in before.passes  # untouched
+    x, prev, next = (frame(folder, f) for f in (1003, 1002, 1004))
+    np.testing.assert_allclose(out, torch_window(x, prev, next), rtol=1e-4, atol=1e-5)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 
 import numpy as np
 
@@ -51,7 +52,11 @@ def raw_render(image: ExrImage) -> None:
     passes = as_raw_render(image.passes)
     image.passes.clear()  # in place: the run holds this dict
     image.passes.update(passes)
-    folder = os.path.dirname(os.path.abspath(image.path))
+    _say_blender_denoised(image.path)
+
+
+def _say_blender_denoised(path: str) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
     if folder not in _RAW_RENDER_SAID:
         _RAW_RENDER_SAID.add(folder)
         # the per-frame shipped models read the raw render alone and score below Blender's own result on the
@@ -59,7 +64,7 @@ def raw_render(image: ExrImage) -> None:
         log.warning("%s: its Combined pass is Blender's denoised render; a denoiser reads the raw render (%r) as "
                     "colour. A model that also reads Blender's result improves on it (an animation with --temporal: "
                     "denoise_oidn_temporal; a shot's fine-tune); a per-frame model of the raw render alone usually "
-                    "comes out below Blender's result on scenes unlike its training data", image.path, RAW_RENDER_PASS)
+                    "comes out below Blender's result on scenes unlike its training data", path, RAW_RENDER_PASS)
 
 
 def denoise(color: np.ndarray, albedo: np.ndarray | None = None, normal: np.ndarray | None = None, *,
@@ -95,7 +100,10 @@ def denoise(color: np.ndarray, albedo: np.ndarray | None = None, normal: np.ndar
         raise ModelError("denoise: prev/next (the neighbour frames) need this frame's Vector pass: give vector=")
     inputs["vector"] = vector
     for name, frame in (("prev", prev), ("next", next)):
-        inputs.update({f"{name}_{key}": value for key, value in _neighbour(name, frame).items()})
+        neighbour = _neighbour(name, frame)
+        if neighbour and ("blender_denoised" in neighbour) != (blender_denoised is not None):
+            raise ModelError(_mixed_frames(name, blender_denoised is not None))
+        inputs.update({f"{name}_{key}": value for key, value in neighbour.items()})
     result = run("denoise", inputs, frame_source=TEMPORAL.window, **options)
     return result.image
 
@@ -119,12 +127,26 @@ def denoise_file(src: PathLike, dst: PathLike, *, temporal: bool = False, prev: 
     return run_files("denoise", [prev, src, next], dst, frame_source=TEMPORAL.window, **options)
 
 
+def _mixed_frames(name: str, frame_has: bool) -> str:
+    """Why a window whose frames differ in Blender's denoised result is refused (one model reads a window)."""
+    if frame_has:
+        return (f"denoise: blender_denoised (Blender's result) is given for this frame but {name} (a neighbour frame) "
+                f"has none: give every frame's, as renders with Cycles' Denoise hold it, or none")
+    return (f"denoise: {name} holds Blender's denoised result (a render with Cycles' Denoise on) but this frame's "
+            f"blender_denoised is not given: give this frame's raw render ('Noisy Image') as colour and its Combined "
+            f"as blender_denoised= (denoise_file reads both by itself)")
+
+
 def _neighbour(name: str, frame: Mapping | ExrImage | None) -> dict[str, np.ndarray]:
-    """A neighbour frame's arrays by input name (``color``, ``albedo``, ``normal``); {} for None."""
+    """A neighbour frame's arrays by input name (``color``, ``albedo``, ``normal``; ``blender_denoised`` where it
+    has one); {} for None. A :func:`read_image` result is read as the denoiser reads a file (a Blender-denoised
+    render's raw render as colour, Blender's result beside it) without changing the caller's image."""
     if frame is None:
         return {}
     if isinstance(frame, ExrImage):
-        raw_render(frame)  # a Blender-denoised render: its raw render as colour, Blender's result beside it
+        if RAW_RENDER_PASS in frame.passes:
+            _say_blender_denoised(frame.path)
+            frame = replace(frame, passes=as_raw_render(frame.passes))
         return {key: frame.get(pass_name) for key, pass_name in NEIGHBOUR_PASSES.items()
                 if key in NEIGHBOUR_REQUIRED or pass_name in frame.passes}
     if not isinstance(frame, Mapping):
