@@ -33,7 +33,10 @@ over pixels, frame pairs and sequences; beside it each method's temporal error r
 ratio of the means and as the median over sequences of each sequence's ratio (one sequence with a large error
 moves the first, not the second). A reference has its own noise, new in every frame, which no method
 reproduces: :func:`reference_floor` estimates the share of every method's temporal error it makes (the report
-names the sequences where it is over half of OIDN's, needs pyoidn). The
+names the sequences where it is over half of OIDN's, needs pyoidn). So a split scene with longer references
+(``python -m ml_core.data references DATA --split test --spp 1024``: ``<scene>/references/``, every frame) is
+scored against them in place of the preset's targets (the note on the set says for how many); the authored
+animations' per-frame references are 1536 spp. The
 issue's targets: on the authored set at 4 spp, PSNR at least Blender OIDN's and temporal error at most 0.7x
 its; at most 1.5x the per-frame model's time.
 
@@ -49,6 +52,7 @@ to ``docs/temporal_error.png``.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -57,7 +61,7 @@ import numpy as np
 
 from addon.runtime.contract import BLENDER_DENOISED_PASS
 from ml_core import paths, render
-from ml_core.data import BLENDER_OIDN_DIR
+from ml_core.data import BLENDER_OIDN_DIR, REFERENCES_DIR, REFERENCES_FILE
 from ml_core.flow import backward_flow, forward_flow, sample
 from ml_core.figures import save_figure
 from ml_core.metrics import render_metrics
@@ -142,6 +146,11 @@ def split_sequences(root: Path, split: str, count: int | None, spp: tuple[int, .
     if not found.scenes.scenes:
         return None, f"{split} split: no sequence at {', '.join(map(str, spp))} spp under {Path(root).expanduser()}"
     note = f"{split} split: {_count(len(found.scenes.scenes), 'sequence')} under {Path(root).expanduser()}"
+    longer = sorted({longer_references(s) for s in found.scenes.scenes} - {None})
+    if longer:
+        counted = sum(longer_references(s) is not None for s in found.scenes.scenes)
+        note += (f", references: {'/'.join(map(str, longer))} spp ({REFERENCES_DIR}/) for {counted} of them, the "
+                 f"preset's targets for the rest")
     return found, note + (f" ({len(found.scenes.skipped)} skipped)" if found.scenes.skipped else "")
 
 
@@ -171,6 +180,14 @@ def read_sequence(scene: Path, layout: Layout, frames: int, spp: int) -> list[di
     return out
 
 
+def longer_references(scene: Path) -> int | None:
+    """The samples of the longer references ``python -m ml_core.data references`` rendered for every frame of a
+    split's ``scene`` (read in place of its targets, whose noise is most of a temporal error measured against
+    them), or None when it has none (or not yet all)."""
+    record = scene / REFERENCES_DIR / REFERENCES_FILE
+    return json.loads(record.read_text())["spp"] if record.is_file() else None
+
+
 def read_references(scene: Path, layout: Layout,
                     frames: int) -> tuple[list[np.ndarray], list[np.ndarray], list[tuple[np.ndarray, np.ndarray]]]:
     """(references, their Vector passes, their (albedo, normal)) of frames 1..``frames``: what every method is
@@ -178,8 +195,9 @@ def read_references(scene: Path, layout: Layout,
     from addon.runtime.exr import read_exr
 
     refs, vectors, guides = [], [], []
+    folder = scene / REFERENCES_DIR if longer_references(scene) else scene
     for f in range(1, frames + 1):
-        exr = read_exr(scene / layout.reference(f))
+        exr = read_exr(folder / layout.reference(f))
         refs.append(exr.get("Combined")[..., :3])
         vectors.append(exr.get("Vector"))
         guides.append((exr.get("Denoising Albedo"), exr.get("Denoising Normal")))

@@ -56,6 +56,12 @@ on Blender's copy of each noisy sequence frame, made after the build (resumable)
 ``OUT/<split>/<seed>/blender_oidn/``:
 
     python -m ml_core.data blender-oidn ~/.cache/postpass/data_temporal --split val
+
+A split that only evaluates (the test split) can get longer references of its sequence frames, which ``bench
+temporal`` scores against in place of the preset's targets (their noise, new in every frame, is most of a
+temporal error measured against them), into ``OUT/<split>/<seed>/references/``:
+
+    python -m ml_core.data references ~/.cache/postpass/data_temporal --split test --spp 1024
 """
 from __future__ import annotations
 
@@ -66,7 +72,7 @@ import json
 import os
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -342,6 +348,83 @@ def blender_oidn(out: Path, split: str, progress: bool = False) -> dict:
             "seconds": round(time.time() - start, 1)}
 
 
+#: where :func:`references` writes longer references of a scene's sequence frames (evaluation only)
+REFERENCES_DIR = "references"
+REFERENCES_FILE = "references.json"
+
+
+def dataset_config(out: Path) -> render.RenderConfig:
+    """The render config ``out``'s scenes were built with (``dataset.json``), checked by its fingerprint."""
+    record = json.loads((Path(out) / DATASET_FILE).read_text()) if (Path(out) / DATASET_FILE).is_file() else None
+    if record is None:
+        raise DataError(f"{out}: no {DATASET_FILE} (not a dataset folder; build it first)")
+    fields = {k: tuple(tuple(x) if isinstance(x, list) else x for x in v) if isinstance(v, list) else v
+              for k, v in record["render_config"].items()}
+    config = render.RenderConfig(**fields)
+    if config.fingerprint() != record["config_fingerprint"]:
+        raise DataError(f"{out}: its {DATASET_FILE} does not give back its render config (made by other code)")
+    return config
+
+
+def references(out: Path, split: str, spp: int, threads: int = 0, mesh_dir: Path | None = None,
+               progress: bool = False) -> dict:
+    """Longer references of every sequence frame of ``split``'s complete scenes, for evaluation: the scene rebuilt
+    from its ``scene.json`` with the dataset's render config, each frame rendered at ``spp`` samples, adaptive
+    sampling off, a sampling seed of its own, into ``<scene>/references/`` under the target's name
+    (``seq_0001_target.exr``). The preset's targets (fewer samples, adaptive) stay what models train on; their
+    noise, new in every frame, is most of a temporal error measured against them (``bench temporal`` reads these
+    in their place where a scene has them all). Resumable (each file atomic; ``references.json`` records the
+    samples, and a rerun with other samples is refused). Returns counts."""
+    out = Path(out).expanduser()
+    if spp < 1:
+        raise DataError(f"--spp must be >= 1, got {spp}")
+    scenes = [s for s in complete_scenes(out, split) if any(s.glob("seq_*_target.exr"))]
+    if not scenes:
+        raise DataError(f"{out}: no complete scene with sequence frames in split {split!r} (build it first with a "
+                        "sequence preset: temporal, guided)")
+    config = dataset_config(out)
+    record = json.loads((out / DATASET_FILE).read_text())
+    mesh_dir = mesh_dir or paths.default_mesh_dir()
+    if record.get("meshes") and mesh_dir is None:
+        raise DataError(f"{out}: built with meshes ({', '.join(record['meshes'])}); give their folder: --meshes DIR")
+    for scene in scenes:  # every refusal before any render
+        old = scene / REFERENCES_DIR / REFERENCES_FILE
+        if old.is_file() and json.loads(old.read_text())["spp"] != spp:
+            raise DataError(f"{old}: references at {json.loads(old.read_text())['spp']} spp are there; "
+                            f"remove {old.parent} to render them at {spp}")
+    from . import blender
+
+    bpy, made, start = None, 0, time.time()
+    for scene in scenes:
+        spec = json.loads((scene / render.SPEC).read_text())
+        folder = scene / REFERENCES_DIR
+        names = [render.sequence_name(f) for f in range(1, spec["frames"] + 1)]
+        done_record = folder / REFERENCES_FILE
+        if done_record.is_file():
+            continue
+        if bpy is None:
+            bpy = blender.import_bpy()
+            try:
+                meshes = _mesh_library(str(mesh_dir) if record.get("meshes") else None, record.get("mesh_fingerprint"))
+            except SceneError as exc:  # the default library is not the build's
+                raise DataError(f"{exc}; give the mesh folder {out} was built with: --meshes DIR") from None
+        built = render.build_scene(spec, meshes)
+        cfg = replace(config, threads=threads)
+        render.setup_render(built, cfg)
+        folder.mkdir(exist_ok=True)
+        files = {}
+        for frame, name in enumerate(names, 1):
+            seed = render._sampling_seed(spec["seed"], f"{REFERENCES_DIR}/{spp}/{name}")
+            if not (folder / name).is_file():
+                seconds = render.render_still(bpy, built, folder / name, spp=spp, seed=seed, frame=frame, config=cfg)
+                made += 1
+                if progress:
+                    print(f"{scene.name}: {REFERENCES_DIR}/{name} at {spp} spp in {seconds:.1f} s", file=sys.stderr)
+            files[name] = {"frame": frame, "seed": seed}
+        render.write_json(done_record, {"spp": spp, "adaptive_threshold": 0.0, "files": files})
+    return {"split": split, "scenes": len(scenes), "made": made, "spp": spp, "seconds": round(time.time() - start, 1)}
+
+
 # --------------------------------------------------------------------------------------------------
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m ml_core.data", description=__doc__,
@@ -373,6 +456,15 @@ def _parser() -> argparse.ArgumentParser:
     o.add_argument("out", type=Path)
     o.add_argument("--split", required=True)
     o.add_argument("--quiet", action="store_true", help="no progress lines")
+    r = sub.add_parser("references", help="longer references of every sequence frame of a split, for evaluation "
+                                          "(bench temporal reads them in place of the targets; resumable)")
+    r.add_argument("out", type=Path)
+    r.add_argument("--split", required=True)
+    r.add_argument("--spp", type=int, default=1024, help="samples, adaptive sampling off (default: %(default)s)")
+    r.add_argument("--threads", type=int, default=0, help="Cycles threads (0: all cores)")
+    r.add_argument("--meshes", type=Path, default=None,
+                   help="the mesh library the dataset was built with (default: ../shared/assets/meshes)")
+    r.add_argument("--quiet", action="store_true", help="no progress lines")
     s = sub.add_parser("stats", help="scenes, disk and render time per split; writes stats.json")
     s.add_argument("out", type=Path)
     c = sub.add_parser("sheet", help="write a contact-sheet PNG of a split's first scenes")
@@ -420,6 +512,9 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(summary))
         elif args.command == "blender-oidn":
             print(json.dumps(blender_oidn(args.out, args.split, progress=not args.quiet)))
+        elif args.command == "references":
+            print(json.dumps(references(args.out, args.split, args.spp, args.threads, args.meshes,
+                                        progress=not args.quiet)))
         elif args.command == "stats":
             print(json.dumps(stats(args.out), indent=1))
         elif args.command == "sheet":

@@ -286,3 +286,43 @@ def test_blender_oidn_copies_feed_models_of_blenders_frames(temporal_sequences, 
     alone = make_dataset("denoise_temporal", root, "train", crop=32, crops_per_scene=1, augment=False,
                          blender_denoised=True, per_frame=True)[0]
     assert set(alone) == {"color", "albedo", "normal", "target", "blender_denoised", "spp"}
+
+
+def test_longer_references_of_a_split_are_what_bench_temporal_scores_against(temporal_sequences, mesh_dir, tmp_path,
+                                                                            capsys, monkeypatch):
+    """``python -m ml_core.data references`` renders every sequence frame of a split again at more samples (the
+    same scene and frame: its albedo and motion are the target's), beside the scene under ``references/``,
+    resumable, a rerun at other samples refused; ``bench temporal`` then reads them in place of the targets."""
+    import shutil
+
+    from addon.runtime.exr import read_exr
+    from bench import temporal
+
+    root = tmp_path / "data"
+    shutil.copytree(temporal_sequences, root)
+    other = tmp_path / "other_meshes"
+    other.mkdir()
+    (other / "ball.obj").write_bytes((mesh_dir / "ball.obj").read_bytes())
+    monkeypatch.setenv("POSTPASS_MESH_DIR", str(other))  # the default library is not the one it was built with
+    assert data.main(["references", str(root), "--split", "val", "--spp", "24", "--quiet"]) == 2
+    assert "--meshes DIR" in capsys.readouterr().err
+    assert data.main(["references", str(root), "--split", "val", "--spp", "24", "--threads", "2", "--meshes",
+                      str(mesh_dir), "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out)["made"] == 3
+    scene = data.complete_scenes(root, "val")[0]
+    assert temporal.longer_references(scene) == 24
+    assert temporal.longer_references(data.complete_scenes(root, "train")[0]) is None
+    for f in (1, 2, 3):
+        longer, target = (read_exr(folder / render.sequence_name(f)) for folder in (scene / data.REFERENCES_DIR, scene))
+        assert set(longer.passes) == set(target.passes)
+        assert np.median(np.abs(longer.get("Denoising Albedo") - target.get("Denoising Albedo"))) < 0.02
+        assert not np.array_equal(longer.get("Combined"), target.get("Combined"))  # other samples, another seed
+    refs, _, _ = temporal.read_references(scene, temporal.SPLIT_LAYOUT, 3)
+    np.testing.assert_array_equal(refs[1], read_exr(scene / data.REFERENCES_DIR / render.sequence_name(2))
+                                  .get("Combined")[..., :3])
+    before = (scene / data.REFERENCES_DIR / render.sequence_name(1)).stat().st_mtime_ns
+    assert data.references(root, "val", 24, mesh_dir=mesh_dir)["made"] == 0  # resumed: nothing rendered again
+    assert (scene / data.REFERENCES_DIR / render.sequence_name(1)).stat().st_mtime_ns == before
+    assert data.main(["references", str(root), "--split", "val", "--spp", "32", "--meshes", str(mesh_dir),
+                      "--quiet"]) == 2
+    assert "references at 24 spp are there" in capsys.readouterr().err
