@@ -341,7 +341,10 @@ def check_windows_alike(models: list[RegistryEntry], passes: dict[str, set[str] 
     def fits(entry: RegistryEntry, names) -> bool:
         return all(p in names for p in frame_passes(entry))
 
-    first_fit = [e for e in models if all(fits(e, passes[p]) for p in first if p in passes)]
+    first = [p for p in first if p in passes]  # a file that could not be read fails its own frame
+    if not first:
+        return
+    first_fit = [e for e in models if all(fits(e, passes[p]) for p in first)]
     everywhere = [e for e in models if all(fits(e, names) for names in passes.values())]
     risky = [e for e in first_fit if e not in everywhere]
     if not risky:
@@ -349,7 +352,7 @@ def check_windows_alike(models: list[RegistryEntry], passes: dict[str, set[str] 
     entry = max(risky, key=lambda e: len(frame_passes(e)))  # the choice prefers the model that reads the most
     path = next(p for p, names in passes.items() if not fits(entry, names))
     missing = [p for p in frame_passes(entry) if p not in passes[path]]
-    has = next(p for p in first if p in passes and fits(entry, passes[p]))
+    has = first[0]
     where = f" in view layer {layer!r}" if layer else ""
     noun = "pass" if len(missing) == 1 else "passes"
     settings = list(dict.fromkeys(PASS_SETTINGS[p] for p in missing if p in PASS_SETTINGS))
