@@ -431,9 +431,11 @@ def test_a_correction_of_blenders_denoised_render_reads_the_raw_render_and_blend
 
     given = denoise(raw, albedo, normal, blender_denoised=blender, models_dir=folder)
     np.testing.assert_allclose(given, expected, rtol=1e-4, atol=1e-4)
-    with pytest.raises(ModelError, match="blender_denoised"):  # no model of the shipped folder reads it
+    # no model of the folder reads it (as in the shipped one): one line that says so and what to do
+    with pytest.raises(ModelError, match="no per-frame model in .* reads blender_denoised") as refused:
         denoise(raw, albedo, normal, blender_denoised=blender, models_dir=copy_models(models_dir, ["denoise_kpn"],
                                                                                        tmp_path / "kpn_only"))
+    assert "\n" not in str(refused.value) and "leave it out" in str(refused.value)
 
 
 def test_exr_writes_are_byte_identical_for_any_number_of_io_threads(tmp_path):

@@ -95,6 +95,8 @@ def denoise(color: np.ndarray, albedo: np.ndarray | None = None, normal: np.ndar
     inputs = {"color": color, "albedo": albedo, "normal": normal, "exposure": exposure,
               "blender_denoised": blender_denoised}
     if vector is None and prev is None and next is None:
+        if blender_denoised is not None and options.get("model") is None:
+            _check_per_frame_reader(options.get("models_dir"))
         return run("denoise", inputs, **options).image
     if vector is None:
         raise ModelError("denoise: prev/next (the neighbour frames) need this frame's Vector pass: give vector=")
@@ -125,6 +127,19 @@ def denoise_file(src: PathLike, dst: PathLike, *, temporal: bool = False, prev: 
             raise ModelError("denoise_file: prev/next are the neighbour frames of a temporal run: add temporal=True")
         return run_files("denoise", [src], dst, **options)
     return run_files("denoise", [prev, src, next], dst, frame_source=TEMPORAL.window, **options)
+
+
+def _check_per_frame_reader(models_dir) -> None:
+    """Refuse in one line a per-frame call given Blender's result where no per-frame model reads it (the shipped
+    folder has none: a shot fine-tune's correction does), rather than list every model's inputs."""
+    from ..registry import Registry, reads_frame
+
+    registry = Registry(models_dir)
+    if not any(e.contract.task == "denoise" and reads_frame(e.contract, 0)
+               and "blender_denoised" in {i.name for i in e.contract.inputs} for e in registry.entries.values()):
+        raise ModelError(f"denoise: no per-frame model in {registry.path} reads blender_denoised (Blender's result; "
+                         "a shot fine-tune's correction does): leave it out to denoise the raw render alone, or give "
+                         "vector=, prev= and next= for the temporal model of Blender's frames")
 
 
 def _mixed_frames(name: str, frame_has: bool) -> str:
