@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..runtime.contract import PROVENANCE_KEYS
+from ..runtime.contract import PROVENANCE_KEYS, RAW_RENDER_PASS
 from ..runtime.engine import load_model
 from ..runtime.exr import ImageError, library_output_swallowed, read_exr_headers
 from ..runtime.imageio import read_image
@@ -60,6 +60,8 @@ def _describe_exr(path: str) -> dict:
         "width": width, "height": height,
         "color_space": header.get("colorInteropID") or "linear (not stated in the file; Blender writes Linear Rec.709)",
         "layers": layers,
+        # rendered with Cycles' Denoise and Denoising Data: what denoise reads as colour differs from Combined
+        "blender_denoised_layers": [name for name, passes in layers.items() if RAW_RENDER_PASS in passes],
         "header": {k: v for k, v in header.items() if k not in LAYOUT_KEYS and isinstance(v, (str, int, float))},
     }
 
@@ -93,6 +95,9 @@ def _info_lines(d: dict) -> list[str]:
     for layer, passes in d["layers"].items():
         listed = ", ".join(f"{name} ({n})" for name, n in passes.items())
         lines.append(f"  {'layer ' + layer + ':' if layer else 'channels':13s} {listed}")
+        if layer in d.get("blender_denoised_layers", ()):
+            lines.append(f"  {'':13s} (Cycles' Denoise: Combined is Blender's denoised render, {RAW_RENDER_PASS!r} "
+                         "the raw one, which postpass denoise reads)")
     lines += [f"  {'header' if i == 0 else '':13s} {k} = {v}" for i, (k, v) in enumerate(d["header"].items())]
     return lines
 

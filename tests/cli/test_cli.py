@@ -375,6 +375,7 @@ def test_models_and_info(sequence, models_dir):
     assert described["header"]["cycles.Characters.samples"] == "1"
     text = postpass("info", sequence / beauty(1001), models_dir=models_dir).stdout
     assert "  layer ViewLayer: Combined (4), " in text and "  colour space  lin_rec709_scene" in text
+    assert described["blender_denoised_layers"] == [] and "Cycles' Denoise" not in text  # a raw render
 
     broken = sequence / beauty(1004)
     broken.write_bytes(broken.read_bytes()[:30000])
@@ -423,3 +424,15 @@ def test_the_command_needs_neither_blender_nor_torch(cycles_sequence, models_dir
               "print(code, sorted(m for m in ('torch', 'bpy', 'ml_core', 'dask') if m in sys.modules))")
     run = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert run.stdout.strip() == "0 []", run.stderr
+
+
+def test_info_says_which_layers_blender_denoised(cycles_denoised_sequence, capsys):
+    """A render made with Cycles' Denoise and Denoising Data: its Combined is Blender's result and "Noisy Image"
+    the raw render that denoise reads; info says so per view layer (and in --json)."""
+    path = cycles_denoised_sequence / "beauty.1001.exr"
+    assert main(["info", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["blender_denoised_layers"] == ["ViewLayer", "Characters"]
+    assert main(["info", str(path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("  layer Characters:"))
+    assert "Cycles' Denoise: Combined is Blender's denoised render, 'Noisy Image' the raw one" in lines[at + 1]
