@@ -84,7 +84,8 @@ def main() -> None:
             for key, value in zip(("high", "low", "free", "double"), row[name]):
                 totals.setdefault(f"{name} {key}", []).append(value)
         shares = {}
-        maps = {name: temporal.temporal_error_maps(outputs, refs, vectors) for name, outputs in (("oidn", oidn), ("ours", ours))}
+        maps = {name: temporal.temporal_error_maps(outputs, refs, vectors)
+                for name, outputs in (("oidn", oidn), ("ours", ours))}
         for t in range(1, frames):
             for region, mask in regions(refs[t], vectors[t]).items():
                 for name in maps:
