@@ -146,11 +146,10 @@ def split_sequences(root: Path, split: str, count: int | None, spp: tuple[int, .
     if not found.scenes.scenes:
         return None, f"{split} split: no sequence at {', '.join(map(str, spp))} spp under {Path(root).expanduser()}"
     note = f"{split} split: {_count(len(found.scenes.scenes), 'sequence')} under {Path(root).expanduser()}"
-    longer = sorted({longer_references(s) for s in found.scenes.scenes} - {None})
+    longer = [spp for spp in map(longer_references, found.scenes.scenes) if spp is not None]
     if longer:
-        counted = sum(longer_references(s) is not None for s in found.scenes.scenes)
-        note += (f", references: {'/'.join(map(str, longer))} spp ({REFERENCES_DIR}/) for {counted} of them, the "
-                 f"preset's targets for the rest")
+        note += (f", references: {'/'.join(map(str, sorted(set(longer))))} spp ({REFERENCES_DIR}/) for "
+                 f"{len(longer)} of them, the preset's targets for the rest")
     return found, note + (f" ({len(found.scenes.skipped)} skipped)" if found.scenes.skipped else "")
 
 

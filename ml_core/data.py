@@ -452,7 +452,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="run a scene that fails up to N more times (default: %(default)s)")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
     o = sub.add_parser("blender-oidn", help="Blender's denoised copy (Denoise node: OIDN, Accurate, High) of every "
-                                            "noisy sequence frame of a split, for models that improve on it (resumable)")
+                                            "noisy sequence frame of a split, for models that improve on it "
+                                            "(resumable)")
     o.add_argument("out", type=Path)
     o.add_argument("--split", required=True)
     o.add_argument("--quiet", action="store_true", help="no progress lines")

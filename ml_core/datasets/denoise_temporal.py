@@ -11,8 +11,9 @@ the model on both and adds a temporal loss on how the output changes from t - 1 
 frame of a sequence and a still), drawn per neighbour and shared by both frames of the pair, so the model
 keeps the per-frame model's quality where it has no neighbour.
 
-``per_frame``: items of one frame alone (colour, guides, target; Blender's result with ``blender_denoised``), any frame of the sequence: for a per-frame model trained on these sequences' frames as
-stills (``denoise_oidn_correction``), which reads a sixth of the files a window reads.
+``per_frame``: items of one frame alone (colour, guides, target; Blender's result with ``blender_denoised``),
+any frame of the sequence: for a per-frame model trained on these sequences' frames as stills
+(``denoise_oidn_correction``), which reads a sixth of the files a window reads.
 
 ``blender_denoised``: each frame (and neighbour) also gives Blender's denoised copy of its noisy render
 (``blender_denoised``, ``prev_blender_denoised``, ...: the files ``python -m ml_core.data blender-oidn`` makes),
@@ -62,7 +63,8 @@ class DenoiseSequenceDataset(SceneDataset):
         self.absent, self.per_frame = absent, per_frame
         self.parts = (*PARTS, "blender_denoised") if blender_denoised else PARTS
         if blender_denoised:
-            lacking = [s.name for s in self.scenes if not (s / BLENDER_OIDN_DIR / sequence_name(1, self.spp[0])).is_file()]
+            first_copy = sequence_name(1, self.spp[0])
+            lacking = [s.name for s in self.scenes if not (s / BLENDER_OIDN_DIR / first_copy).is_file()]
             if lacking:
                 raise ValueError(f"{self.root}: {len(lacking)} scenes of split {split!r} have no Blender-denoised "
                                  f"frames (first: {lacking[0]}): run `python -m ml_core.data blender-oidn "

@@ -127,5 +127,6 @@ def test_a_shots_correction_goes_inside_the_shipped_average_of_blenders_frames(t
                   models_dir=staging).image
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
     # the correction did something, and the frames were still averaged: not the shipped average alone
-    plain = api.run("denoise", {**arrays, "exposure": 1.0}, model="denoise_oidn_temporal", models_dir=shipped.path.parent).image
+    plain = api.run("denoise", {**arrays, "exposure": 1.0}, model="denoise_oidn_temporal",
+                    models_dir=shipped.path.parent).image
     assert not np.allclose(got, plain, atol=1e-4)

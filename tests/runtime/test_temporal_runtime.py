@@ -145,7 +145,8 @@ def test_a_window_without_the_passes_is_refused_naming_the_file_before_it_runs(c
     frame = read_image(beauty(cycles_sequence, 1003))
     with pytest.raises(ModelError, match="need this frame's Vector pass: give vector="):
         denoise(frame.get("Combined"), prev=frames[1002])
-    with pytest.raises(ModelError, match="prev is a neighbour frame: a dict of color, albedo, normal, blender_denoised arrays"):
+    with pytest.raises(ModelError,
+                       match="prev is a neighbour frame: a dict of color, albedo, normal, blender_denoised arrays"):
         denoise(frame.get("Combined"), vector=frame.get("Vector"), prev=frame.get("Combined"))
 
     per_frame = copy_models(temporal_models, ["denoise_kpn", "denoise_kpn_color"], tmp_path / "models")
