@@ -28,6 +28,25 @@ def l2(pred, target, exposure):
     return (pred - target).square().mean()
 
 
+@LOSSES.register("display_mse_linear")
+def display_mse_linear(pred, target, exposure):
+    """The displayed image's per-image log-MSE (as :func:`hdr_l1_display_psnr`'s display part) to first order:
+    the error in linear light weighted by the display curve's slope (exposure, sRGB) at the prediction, held
+    constant (detached). Per pixel its minimiser is still the target's mean, so targets with their own independent
+    noise (a few-sample render of the same frame) train it as clean ones do (Noise2Noise, Lehtinen et al. 2018);
+    a loss on the displayed (or log) target itself would not: the display of a noisy value does not average to
+    the display of its mean. Above display white the slope falls as 0.44 / x^2 (continuous there): highlights keep
+    a gradient, which the clip would zero, but a firefly in a noisy target cannot take the image's weight (a
+    0.44 / x tail did: validation fell 1.4 dB in the measurement of docs/benchmarks.md, "Noisy targets")."""
+    e = exposure.view(-1, 1, 1, 1)
+    p, t = pred * e, target * e
+    x = p.detach().clamp_min(0.0)
+    slope = torch.where(x <= 0.0031308, torch.full_like(x, 12.92), 1.055 / 2.4 * x.clamp_min(0.0031308) ** (-1.4 / 2.4))
+    slope = torch.where(x > 1.0, 1.055 / 2.4 / x.clamp_min(1.0).square(), slope)
+    per_image = (slope * (p - t)).square().mean(dim=(1, 2, 3))
+    return 0.0075 * torch.log(per_image + 1e-5).mean()
+
+
 @LOSSES.register("log_mse")
 def log_mse(pred, target, exposure):
     """Mean over images of log(MSE): minus PSNR per image up to scale, the loss of benchmarks that average PSNR

@@ -216,7 +216,8 @@ def train(config: dict, run_dir: Path | None = None, command: str = "", log=prin
     train_set = _datasets(dataset, root, {"split": dc.get("train_split", "train"), "scenes": dc.get("scenes")},
                           dc.get("mix", []), options, seed=seed)
     val_set = _datasets(dataset, root, {"split": dc.get("val_split", "val")}, dc.get("val_mix", []),
-                        {**options, "crops_per_scene": dc.get("val_crops_per_scene", 2)}, seed=seed + 1,
+                        {**options, **dc.get("val_options", {}), "crops_per_scene": dc.get("val_crops_per_scene", 2)},
+                        seed=seed + 1,
                         augment=False)
     fingerprint = train_set.fingerprint()
     epochs = tc["epochs"]

@@ -15,6 +15,11 @@ keeps the per-frame model's quality where it has no neighbour.
 any frame of the sequence: for a per-frame model trained on these sequences' frames as stills
 (``denoise_oidn_correction``), which reads a sixth of the files a window reads.
 
+``target_spp`` (with ``per_frame``): the target is the same frame's noisy render at that many samples instead of
+its reference, a noisy target whose noise is independent of the input's (every level has its own sampling seed):
+Noise2Noise pairs, with a loss whose minimiser is the mean (``rel_mse``), to measure what a target of a fifth of
+the reference's render time costs (issue 30). The level cannot also be an input.
+
 ``blender_denoised``: each frame (and neighbour) also gives Blender's denoised copy of its noisy render
 (``blender_denoised``, ``prev_blender_denoised``, ...: the files ``python -m ml_core.data blender-oidn`` makes),
 for a model that improves on Blender's result (``denoise_oidn_pool``).
@@ -48,7 +53,8 @@ class DenoiseSequenceDataset(SceneDataset):
     kinds = _kinds()
 
     def __init__(self, root, split: str, spp: tuple[int, ...] | None = None, absent: float = 0.1,
-                 blender_denoised: bool = False, per_frame: bool = False, **options):
+                 blender_denoised: bool = False, per_frame: bool = False,
+                 target_spp: int | None = None, **options):
         super().__init__(root, split, **options)
         first = self.scenes[0]
         self.frames = len(list(first.glob("seq_*_target.exr")))
@@ -60,7 +66,13 @@ class DenoiseSequenceDataset(SceneDataset):
         missing = set(self.spp) - set(available)
         if missing:
             raise ValueError(f"{self.root}: no sequence frames at {sorted(missing)} spp (have {available})")
-        self.absent, self.per_frame = absent, per_frame
+        self.absent, self.per_frame, self.target_spp = absent, per_frame, target_spp
+        if target_spp is not None:
+            if not per_frame:
+                raise ValueError("target_spp needs per_frame (a window's targets are references)")
+            if target_spp not in available or target_spp in self.spp:
+                raise ValueError(f"{self.root}: target_spp {target_spp} must be a level on disk ({available}) that is "
+                                 f"not an input level ({list(self.spp)})")
         self.parts = (*PARTS, "blender_denoised") if blender_denoised else PARTS
         if blender_denoised:
             first_copy = sequence_name(1, self.spp[0])
@@ -100,7 +112,7 @@ class DenoiseSequenceDataset(SceneDataset):
             t = int(rng.integers(1, self.frames + 1))
             sample: dict[str, np.ndarray] = {}
             self._frame(scene, t, spp, "", sample)
-            sample["target"] = self.passes(scene, sequence_name(t))["Combined"][..., :3]
+            sample["target"] = self.passes(scene, sequence_name(t, self.target_spp))["Combined"][..., :3]
             return sample, {"spp": float(spp)}
         # t and t - 1 both with both neighbours on disk: t in 3 .. frames - 1
         t = int(rng.integers(3, self.frames)) if self.frames >= 4 else 2

@@ -288,6 +288,35 @@ def test_blender_oidn_copies_feed_models_of_blenders_frames(temporal_sequences, 
     assert set(alone) == {"color", "albedo", "normal", "target", "blender_denoised", "spp"}
 
 
+def test_per_frame_items_can_take_another_noisy_level_as_their_target(temporal_sequences, tmp_path):
+    """``target_spp`` (Noise2Noise pairs, issue 30): a per-frame item's target is the same frame rendered noisy at
+    that level, not its reference; the level must be on disk and not an input, and windows refuse it."""
+    import shutil
+
+    root = tmp_path / "data"
+    shutil.copytree(temporal_sequences, root)
+    for scene in data.complete_scenes(root, "train"):  # a second level: the 4-spp frames stand in for 1 spp
+        for frame in (1, 2, 3):
+            shutil.copy(scene / render.sequence_name(frame, 4), scene / render.sequence_name(frame, 1))
+    def item(**target):
+        return make_dataset("denoise_temporal", root, "train", crop=32, crops_per_scene=1, augment=False, spp=[1],
+                            per_frame=True, **target)[0]
+
+    # the input (the "1-spp" copy) and the target (the 4-spp render) are then the same frame's same pixels
+    noisy_target, reference_target = item(target_spp=4), item()
+    torch.testing.assert_close(noisy_target["target"], noisy_target["color"], rtol=0, atol=0)
+    torch.testing.assert_close(noisy_target["color"], reference_target["color"], rtol=0, atol=0)
+    assert (reference_target["target"] - reference_target["color"]).abs().max() > 1e-3
+    with pytest.raises(ValueError, match="target_spp 4 must be a level on disk .* not an input level"):
+        make_dataset("denoise_temporal", root, "train", crop=32, crops_per_scene=1, spp=[1, 4], per_frame=True,
+                     target_spp=4)
+    with pytest.raises(ValueError, match="target_spp 16 must be a level on disk"):
+        make_dataset("denoise_temporal", root, "train", crop=32, crops_per_scene=1, spp=[1], per_frame=True,
+                     target_spp=16)
+    with pytest.raises(ValueError, match="target_spp needs per_frame"):
+        make_dataset("denoise_temporal", root, "train", crop=32, crops_per_scene=1, spp=[1], target_spp=4)
+
+
 def test_longer_references_of_a_split_are_what_bench_temporal_scores_against(temporal_sequences, mesh_dir, tmp_path,
                                                                             capsys, monkeypatch):
     """``python -m ml_core.data references`` renders every sequence frame of a split again at more samples (the

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+import numpy as np
 import torch
 
 from ml_core import train
@@ -291,3 +292,27 @@ def test_a_run_saved_before_lr_scale_existed_resumes(tiny_dataset, tmp_path):
     assert train.main(args + ["--epochs", "2"]) == 0
     history = json.loads((run / "history.json").read_text())
     assert [e["epoch"] for e in history["epochs"]] == [1, 2] and history["epochs"][1]["lr"] > 0
+
+
+def test_display_mse_linear_is_minimised_by_the_noisy_targets_mean():
+    """``display_mse_linear`` (Noise2Noise pairs, issue 30): one value predicted over an image of noisy targets
+    has its gradient vanish at their mean, as with clean targets, and not at their median (where L1's and the log
+    losses' gradients vanish); the error weighs by the display curve's slope at the prediction."""
+    rng = np.random.default_rng(0)
+    targets = torch.tensor(rng.exponential(0.2, size=(1, 1, 64, 64)) ** 2, dtype=torch.float32)  # long-tailed
+    exposure = torch.ones(1)
+
+    def gradient(value):
+        pred = torch.full_like(targets, value, requires_grad=True)
+        LOSSES.get("display_mse_linear")(pred, targets, exposure).backward()
+        return float(pred.grad.sum())
+
+    mean, median = float(targets.mean()), float(targets.median())
+    assert abs(gradient(mean)) < 1e-6 < abs(gradient(median))
+    assert gradient(mean * 1.1) > 0 > gradient(mean * 0.9)
+    # dim errors weigh more than bright ones, as in the displayed image: 0.01 off at 0.02 vs at 0.5
+    dim = float(LOSSES.get("display_mse_linear")(torch.full((1, 1, 1, 1), 0.03), torch.full((1, 1, 1, 1), 0.02),
+                                                 torch.ones(1)))
+    bright = float(LOSSES.get("display_mse_linear")(torch.full((1, 1, 1, 1), 0.51), torch.full((1, 1, 1, 1), 0.5),
+                                                    torch.ones(1)))
+    assert dim > 4 * bright
