@@ -31,6 +31,15 @@ PRESETS.add("v2", RenderConfig(
     lowres_scales=(), frames=1, families=V2_FAMILIES,
     max_bounces=12, diffuse_bounces=4, glossy_bounces=4, transmission_bounces=12, volume_bounces=2,
     transparent_bounces=16, persistent_data=True))
+# Noise2Noise pairs (issue 30's budget): the same scenes, the target a 32-spp render with its own seed, whose noise
+# is independent of the inputs'; with a loss minimised by the target's mean (``display_mse_linear``) such targets
+# trained the denoiser as 128-spp references did (docs/benchmarks.md, "Noisy targets cost nothing measurable"), at
+# about a tenth of a v2 scene's cost: ~4x the scenes per CPU hour for a run that can use them.
+PRESETS.add("v2_n2n", RenderConfig(
+    width=256, height=256, noisy_spp=(1, 4, 16), target_spp=32, target_adaptive_threshold=0.0,
+    lowres_scales=(), frames=1, families=V2_FAMILIES,
+    max_bounces=12, diffuse_bounces=4, glossy_bounces=4, transmission_bounces=12, volume_bounces=2,
+    transparent_bounces=16, persistent_data=True))
 PRESETS.add("v2_tiny", RenderConfig(
     width=48, height=48, noisy_spp=(1, 4), target_spp=16, target_adaptive_threshold=0.0,
     lowres_scales=(), frames=1, families=V2_FAMILIES,

@@ -189,6 +189,10 @@ def test_v2_presets():
     assert 256 <= v2.target_spp <= 512 and v2.target_adaptive_threshold > 0
     assert tiny.width == 48 and max(tiny.noisy_spp) <= 4
     assert render.products(v2) == [f"noisy_spp{s:04d}.exr" for s in (1, 2, 4, 8, 16)] + ["target.exr"]
+    n2n = render.PRESETS.get("v2_n2n")  # Noise2Noise pairs: the same scenes, a few-sample target of its own seed
+    assert (n2n.width, n2n.height, n2n.family_weights) == (v2.width, v2.height, v2.family_weights)
+    assert (n2n.target_spp, n2n.target_adaptive_threshold) == (32, 0.0) and max(n2n.noisy_spp) < n2n.target_spp
+    assert render.products(n2n) == [f"noisy_spp{s:04d}.exr" for s in (1, 4, 16)] + ["target.exr"]
     assert render.PRESETS.get("default").family_weights is None
     assert data.parse_families("interior=2, glass") == (("glass", 1.0), ("interior", 2.0))
     with pytest.raises(ValueError, match="unknown scene family"):

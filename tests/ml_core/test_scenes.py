@@ -12,7 +12,7 @@ from ml_core import flow, render, scenes, splits
 #: every render preset's fingerprint (the ``config`` of its scenes' manifests: existing folders stay valid)
 PRESET_FINGERPRINTS = {"default": "5fcb070e3ecf2406", "tiny": "54607d13efc68cd4", "anim4": "a88bb8ee910cdb76",
                        "anim5": "80123e969e0944e2", "denoise": "94f92470a7cecef9", "palette": "3ca3e8c50de533c2",
-                       "v2": "1e3bca6ff64cb5a7", "v2_tiny": "2cd0eaccbf317d30",
+                       "v2": "1e3bca6ff64cb5a7", "v2_tiny": "2cd0eaccbf317d30", "v2_n2n": "d49a6ce870d093a5",
                        "temporal": "d20b0287e56d72a5", "temporal_tiny": "f2d433e37411132f",
                        "guided": "7790b244d22ddf94", "v2_upres": "2d59ad9caf68958c", "v2_upres_tiny": "c3244eaa3b0d094e"}
 
