@@ -32,8 +32,8 @@ RESULTS_FOLDER = "postpass"
 Progress = Callable[[int, int], None]
 
 #: The latest inference: model, provider that ran, why it fell back to the CPU (None: it did not), why the model
-#: was chosen (``choice``, one line) and the passes the input lacked that a better-guided model reads
-#: (``better_with``, Blender pass names).
+#: was chosen (``choice``, one line), the passes the input lacked that a better-guided model reads
+#: (``better_with``, Blender pass names) and the result's notes (``notes``: e.g. a render Blender had denoised).
 LAST_RUN: dict = {}
 
 
@@ -55,7 +55,7 @@ class RunOptions:
 
 def _record(result: runtime.InferenceResult) -> np.ndarray:
     LAST_RUN.update(model=result.model, provider=result.provider, fallback=result.fallback, choice=result.choice,
-                    better_with=tuple(result.better_with))
+                    better_with=tuple(result.better_with), notes=tuple(result.notes))
     return result.image
 
 

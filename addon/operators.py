@@ -55,6 +55,8 @@ Apply = Callable[[bpy.types.Context, object], "str | list[tuple[str, str]]"]
 ADVICE: dict[str, tuple[str, tuple[str, ...]]] = {}
 #: Images whose report already said so this session: the advice is reported once per image.
 _ADVISED: set[str] = set()
+#: (image name, note) pairs already reported this session: a result's notes are reported once per image.
+_NOTED: set[tuple[str, str]] = set()
 
 
 def _image_property():
@@ -184,6 +186,14 @@ def advise(names: list[str], render: bool) -> list[tuple[str, str]]:
                         "for the next render")]
 
 
+def noted(name: str) -> list[tuple[str, str]]:
+    """The latest run's notes (a render that Blender had denoised: the result is usually below Blender's own) as
+    WARNING reports, each once per image and session."""
+    fresh = [n for n in jobs.LAST_RUN.get("notes") or () if (name, n) not in _NOTED]
+    _NOTED.update((name, n) for n in fresh)
+    return [("WARNING", f"Postpass: {name}: {n}") for n in fresh]
+
+
 def _image_result(source_name: str, suffix: str, in_place: bool, render: bool = False) -> Apply:
     """Put the result array into a new image ``"<source> <suffix>"`` or back into the source image."""
     def apply(context, result) -> list[tuple[str, str]]:
@@ -193,11 +203,11 @@ def _image_result(source_name: str, suffix: str, in_place: bool, render: bool = 
                 raise ImageError(source_name, "was removed while it was being processed")
             images.replace_pixels(source, result)
             return [("INFO", f"{source_name}: replaced ({jobs.LAST_RUN.get('provider')})")] + \
-                advise([source_name], render)
+                advise([source_name], render) + noted(source_name)
         image = images.new_image(f"{source_name} {suffix}", result)
         _show(context, source_name, image)
         return [("INFO", f"{image.name}: new image ({jobs.LAST_RUN.get('provider')})")] + \
-            advise([source_name, image.name], render)
+            advise([source_name, image.name], render) + noted(source_name)
     return apply
 
 

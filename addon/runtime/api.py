@@ -42,7 +42,7 @@ from typing import Callable
 
 import numpy as np
 
-from .contract import ModelError
+from .contract import BLENDER_DENOISED_PASS, ModelError
 from .engine import DEFAULT_TILE, InferenceResult, beyond_display_white, check_run_options, load_model
 from .exr import (ExrImage, ImageError, scaled_window, set_io_threads, update_exr,  # noqa: F401  (re-exported)
                   write_exr)
@@ -87,6 +87,13 @@ def run(task: str, inputs: dict, *, model: str | None = None, scale: int | None 
     if frame_source is not None:
         _note_absent(result, choice.entry, given)
     return _chosen(result, choice)
+
+
+#: A result's note where a source was a render Blender denoised (Cycles' Denoise, its raw render kept as "Noisy
+#: Image") and the model read the raw render alone: the per-frame models score below Blender's own result on
+#: scenes unlike their training data (docs/benchmarks.md), which a user who asked for this run must not miss.
+BELOW_BLENDER_NOTE = ("the render was denoised by Blender (Cycles' Denoise); this ran on its raw render and is "
+                      "usually below Blender's own result (for an animation, denoise with Temporal on)")
 
 
 def run_files(task: str, sources: list[PathLike | None], dst: PathLike, *, inputs: dict | None = None,
@@ -195,6 +202,8 @@ def run_files(task: str, sources: list[PathLike | None], dst: PathLike, *, input
         _note_absent(result, entry, set(arrays))
     del files, arrays
     result = _chosen(result, choice)
+    if any(BLENDER_DENOISED_PASS in p for p in all_passes) and BLENDER_DENOISED_PASS not in needed:
+        result.notes.append(BELOW_BLENDER_NOTE)
     for note in result.notes if window else ():
         log.info("%s: %s", primary.path, note)
     _write_result(dst, result, entry, primary, own is not None, layer, bit_depth)

@@ -265,6 +265,27 @@ def test_render_result_is_denoised_with_its_passes(bpy, extension, models_dir, t
     assert close(pixels_of(bpy.data.images["Render Result denoised"]), expected.image)
 
 
+def test_a_render_blender_denoised_is_denoised_from_its_raw_render_with_a_warning(bpy, extension, models_dir,
+                                                                                   tmp_path, capfd):
+    """A Render Result that Cycles' Denoise made (Denoising Data on: its raw render kept as "Noisy Image"): the
+    per-frame model reads the raw render, and the report warns, once per image and session, that the result is
+    usually below Blender's own (the runtime's note, as the API's result carries it)."""
+    scene = tiny_blender_scene(tmp_path)
+    scene.cycles.use_denoising, scene.cycles.denoiser = True, "OPENIMAGEDENOISE"
+    scene.view_layers[0].cycles.denoising_store_passes = True
+    bpy.ops.render.render(scene=scene.name)
+    capfd.readouterr()
+    assert bpy.ops.postpass.denoise(image="Render Result") == {"FINISHED"}
+    assert runtime.api.BELOW_BLENDER_NOTE in capfd.readouterr().out  # the WARNING report
+    bpy.data.images["Render Result"].save_render(str(tmp_path / "rr.exr"), scene=scene)
+    assert "Noisy Image" in read_exr(tmp_path / "rr.exr").passes
+    expected = runtime.denoise_file(tmp_path / "rr.exr", tmp_path / "x.exr", **run_options(models_dir))
+    assert expected.notes == [runtime.api.BELOW_BLENDER_NOTE]
+    assert close(pixels_of(bpy.data.images["Render Result denoised"]), expected.image)
+    assert bpy.ops.postpass.denoise(image="Render Result") == {"FINISHED"}
+    assert runtime.api.BELOW_BLENDER_NOTE not in capfd.readouterr().out  # once per image and session
+
+
 def test_inbetween_writes_a_retimed_sequence(bpy, extension, models_dir, tmp_path):
     folder = tmp_path / "seq"
     for frame in (1, 2, 3):
