@@ -93,7 +93,7 @@ def run(task: str, inputs: dict, *, model: str | None = None, scale: int | None 
 #: Image") and the model read the raw render alone: the per-frame models score below Blender's own result on
 #: scenes unlike their training data (docs/benchmarks.md), which a user who asked for this run must not miss.
 BELOW_BLENDER_NOTE = ("the render was denoised by Blender (Cycles' Denoise); this ran on its raw render and is "
-                      "usually below Blender's own result (for an animation, denoise with Temporal on)")
+                      "usually below Blender's own result (an animation: denoise it temporally, --temporal)")
 
 
 def run_files(task: str, sources: list[PathLike | None], dst: PathLike, *, inputs: dict | None = None,

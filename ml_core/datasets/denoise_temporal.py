@@ -17,8 +17,8 @@ any frame of the sequence: for a per-frame model trained on these sequences' fra
 
 ``target_spp`` (with ``per_frame``): the target is the same frame's noisy render at that many samples instead of
 its reference, a noisy target whose noise is independent of the input's (every level has its own sampling seed):
-Noise2Noise pairs, with a loss whose minimiser is the mean (``rel_mse``), to measure what a target of a fifth of
-the reference's render time costs (issue 30). The level cannot also be an input.
+Noise2Noise pairs, with a loss whose minimiser is the mean (``display_mse_linear``), to measure what a target of
+a fifth of the reference's render time costs (issue 30). The level cannot also be an input.
 
 ``blender_denoised``: each frame (and neighbour) also gives Blender's denoised copy of its noisy render
 (``blender_denoised``, ``prev_blender_denoised``, ...: the files ``python -m ml_core.data blender-oidn`` makes),
