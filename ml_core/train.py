@@ -40,7 +40,9 @@ task's datasets than the one named like the task (``ml_core.datasets``: the temp
 scenes from other dataset folders or splits to the training / validation set, each entry
 ``{"root": DIR, "split": NAME, "scenes": N, "crops_per_scene": K}`` (root, scenes and crops default to the
 main ones; the dataset fingerprint covers every part; ``scenes`` is N, the first N complete scenes, or inclusive
-seed ranges ``[[first, last], ...]`` for a folder that several render jobs fill); ``"train": {"init":
+seed ranges ``[[first, last], ...]`` for a folder that several render jobs fill); ``"data": {"val_options":
+{...}}`` overrides dataset options for validation alone (noisy training targets, ``target_spp``, validated
+against the references: ``{"target_spp": null}``); ``"train": {"init":
 CHECKPOINT}`` starts a fresh run from a checkpoint's weights (a ``.pt`` path, or a run name meaning
 ``~/.cache/postpass/runs/NAME/best.pt``) instead of the seeded initialisation, for fine-tuning: its
 architecture and parameters must match the config's model. A resumed run ignores ``init`` (its own weights
