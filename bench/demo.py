@@ -11,7 +11,8 @@ from frames 1 and 3; ``guides.0002.exr``: frame 2's guide render, which the guid
 ``noisy_frame_0001.exr`` and ``noisy_frame_0003.exr`` (the still's neighbouring frames at
 its samples, rendered with Cycles' Denoise on: the temporal denoisers read them beside the still, and
 ``denoise_oidn_temporal`` averages Blender's denoised frames 1-3 on ``blender_oidn.exr``), ``comparison.png``
-(one row per task, tone-mapped, with PSNR against the reference; the colorize row colours the reference's grey from 10 hints sampled from it) and ``summary.json``; and
+(one row per task, tone-mapped, with PSNR against the reference; the colorize row colours the reference's grey
+from 10 hints sampled from it) and ``summary.json``; and
 ``shot.blend`` (the demo scene saved as an artist's shot), ``shot_models/`` (``postpass finetune`` on it: the
 shipped denoiser fine-tuned on the shot for a minute, its models folder and report), ``postpass_shot.exr``
 (that model on the noisy render, shown in the denoise row) and, when the fine-tune kept its correction of
