@@ -10,11 +10,11 @@ that process a frame (``on_render="frame"``), in registry order, then the one th
 step skipped (``"skipped_frames"``).
 
 Temporal denoising (a task whose temporal switch is on, ``properties.temporal_values``: denoise with its
-"Temporal (animations)" setting) reads frames f - 1 and f + 1 beside frame f, so an animation's frame f cannot
-be processed when it is written: it is processed when frame f + 1 is (with frame f - 1 when this render job
-rendered it), and the last frame when the render completes or is cancelled (``render_complete`` /
-``render_cancel``, in the render thread from the UI and the main thread in background mode, like
-``render_write``), its next neighbour absent (:class:`jobs.FrameWindows`). The neighbours are the untouched
+"Temporal (animations)" setting) reads frames f - r .. f + r beside frame f (denoise: r = 2), so an animation's
+frame f cannot be processed when it is written: it is processed when frame f + r is (with the frames before it
+that this render job rendered), and the last frames when the render completes or is cancelled
+(``render_complete`` / ``render_cancel``, in the render thread from the UI and the main thread in background
+mode, like ``render_write``), their later neighbours absent (:class:`jobs.FrameWindows`). The neighbours are the untouched
 renders: a frame's written file until it is processed, then ``original/`` (replace mode) or the written file
 (beside mode); nothing is copied. Whether a render job runs temporally is decided at its first written frame,
 once, with one message saying why not (frame step above 1, motion blur on, a file without the Vector pass or
@@ -233,8 +233,9 @@ def _start_windows(scene: bpy.types.Scene, written: str) -> jobs.FrameWindows | 
         _message("WARNING", f"temporal denoising is off for this render: {why}; each frame is denoised alone")
     if not r:
         return None
-    _message("INFO", f"frame {scene.frame_current}: rendered; temporal denoising writes each frame once the next "
-                     f"one is rendered (the last one when the render ends)")
+    later = "next one is" if r == 1 else f"{r} after it are"
+    _message("INFO", f"frame {scene.frame_current}: rendered; temporal denoising writes each frame once the {later} "
+                     f"rendered (the last ones when the render ends)")
     return jobs.FrameWindows(r, scene.frame_step)
 
 

@@ -94,7 +94,7 @@ TEMPORAL_OPTION = "temporal"
 
 def temporal_layout(spec: tasks.TaskSpec) -> tasks.Layout | None:
     """The window of frames an on-render task that processes frames reads when asked for a temporal run
-    (denoise: frames f - 1, f, f + 1, a neighbour not rendered absent); None for a task without one."""
+    (denoise: frames f - 2 .. f + 2, a neighbour not rendered absent); None for a task without one."""
     if spec.on_render != "frame" or spec.render_scale or spec.layout_of is None:
         return None
     layout = spec.run_layout({TEMPORAL_OPTION: True})

@@ -18,9 +18,9 @@ Blender-OIDN frames f - 1, f, f + 1, the neighbours warped onto frame f along fr
 (``ml_core.flow``); at the first and last frame, where a neighbour is missing, the frame's own OIDN output (the
 median of it, itself and the one neighbour); every Postpass per-frame denoiser of the registry that takes colour,
 albedo and normal, and every temporal one (a denoise model with a ``vector`` input, e.g.
-``denoise_kpn_temporal``: frame f's passes, the neighbours' colour / albedo / normal, the missing neighbour
-absent at the ends), both through ``addon.runtime``'s API (``--models DIR``; default the shipped models; a
-registry without a temporal model reports it missing). The median reuses the Blender-OIDN outputs of the same
+``denoise_kpn_temporal``: frame f's passes, the neighbours' colour / albedo / normal, frames f - 2 .. f + 2
+for a model of such windows, the missing neighbours absent at the ends), both through ``addon.runtime``'s API
+(``--models DIR``; default the shipped models; a registry without a temporal model reports it missing). The median reuses the Blender-OIDN outputs of the same
 run, so its seconds are its own overhead (warps and median) on top of one OIDN pass per frame.
 
 Metrics, per frame against that frame's reference, averaged over every frame of every sequence: the protocol's
@@ -268,14 +268,20 @@ def per_frame_method(fn) -> Callable:
     return lambda frames, done: [fn(x["color"], x["albedo"], x["normal"]) for x in frames]
 
 
+#: the neighbours a window gives (the widest temporal contract's, frames f - 2 .. f + 2) and their offsets
+NEIGHBOUR_OFFSETS = {"prev": -1, "next": 1, "prev2": -2, "next2": 2}
+
+
 def temporal_inputs(frames: list[dict], f: int) -> dict:
-    """The temporal contract's inputs for frame ``f`` (0-based) of ``frames``: its colour / albedo / normal /
-    vector and its neighbours' colour / albedo / normal, a missing neighbour's as None (absent); Blender's
-    denoised frames too (``blender_denoised``) where the frames hold them."""
+    """The temporal contracts' inputs for frame ``f`` (0-based) of ``frames``: its colour / albedo / normal /
+    vector and its neighbours' (f - 2 .. f + 2) colour / albedo / normal, frames f - 1 and f + 1 also their
+    vectors, a missing neighbour's as None (absent); Blender's denoised frames too (``blender_denoised``) where
+    the frames hold them. A model takes those of its own window (:class:`TemporalMethod`)."""
     parts = ("color", "albedo", "normal", *(("blender_denoised",) if "blender_denoised" in frames[f] else ()))
     inputs = {k: frames[f][k] for k in (*parts, "vector")}
-    for prefix, g in (("prev", f - 1), ("next", f + 1)):
-        for k in parts:
+    for prefix, offset in NEIGHBOUR_OFFSETS.items():
+        g = f + offset
+        for k in parts + (("vector",) if abs(offset) == 1 else ()):
             inputs[f"{prefix}_{k}"] = frames[g][k] if 0 <= g < len(frames) else None
     return inputs
 
@@ -557,15 +563,15 @@ def summarize(scores: core.Scores, runs: dict, missing: dict, sets: list[Sequenc
 # 1080p timing
 # ----------------------------------------------------------------------------------------------------------
 def hd_frames(seq_set: SequenceSet, spp: int, size: tuple[int, int] = (1920, 1080)) -> list[dict]:
-    """Three consecutive frames at ``spp`` (the middle of the set's first sequence and its neighbours; with two
-    frames, the second twice) resized to ``size`` (width, height), nearest, the vectors scaled with them: what a
-    method costs does not depend on the content."""
+    """Five consecutive frames at ``spp`` (the middle of the set's first sequence and two on each side; a shorter
+    sequence's frames repeated from its ends) resized to ``size`` (width, height), nearest, the vectors scaled
+    with them: what a method costs does not depend on the content."""
     import cv2
 
     scene, frames = seq_set.scenes.scenes[0], seq_set.frames[0]
     sequence = read_sequence(scene, seq_set.layout, frames, spp)
-    f = min(max(frames // 2, 1), frames - 2) if frames >= 3 else None
-    picked = sequence[f - 1:f + 2] if f is not None else [sequence[0], sequence[1], sequence[1]]
+    middle = frames // 2
+    picked = [sequence[min(max(middle + k, 0), frames - 1)] for k in range(-2, 3)]
     h, w = picked[0]["color"].shape[:2]
     gain = np.array([size[0] / w, size[1] / h, size[0] / w, size[1] / h], np.float32)
     big = lambda a: cv2.resize(a, size, interpolation=cv2.INTER_NEAREST).reshape(size[1], size[0], -1)  # noqa: E731
@@ -583,20 +589,20 @@ def hd_timing(runs: dict, seq_set: SequenceSet, spp: int, repeats: int = core.HD
         if name.startswith("postpass ") or name == PYOIDN:
             calls[name] = _one_frame(fn, frames)
         elif name == MEDIAN:
-            calls[name] = lambda: warped_median(frames[0]["color"], frames[1]["color"], frames[2]["color"],
-                                                frames[1]["vector"])
+            calls[name] = lambda: warped_median(frames[1]["color"], frames[2]["color"], frames[3]["color"],
+                                                frames[2]["vector"])
     return core.best_of(calls, repeats, f"{size[0]}x{size[1]}", log)
 
 
 def _one_frame(fn, frames: list[dict]) -> Callable:
-    """A call that denoises the middle of three ``frames`` once: a temporal model with its neighbours, a
-    per-frame method the middle frame alone. A model of Blender's denoised frames is timed without Blender's
+    """A call that denoises the middle of five ``frames`` once: a temporal model with the neighbours of its
+    window, a per-frame method the middle frame alone. A model of Blender's denoised frames is timed without Blender's
     denoiser, which ran in the render (Cycles' Denoise): its own cost on top of a render that holds it."""
     if "blender_denoised" in getattr(fn, "takes", ()):  # Blender's result is in the render already (its
         frames = [{**x, "blender_denoised": x["color"]} for x in frames]  # colour stands in: the time is the same)
     if isinstance(fn, TemporalMethod):
-        return lambda: fn.one(frames, 1)
-    return lambda: fn([frames[1]], {})
+        return lambda: fn.one(frames, 2)
+    return lambda: fn([frames[2]], {})
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ Within ``--minutes`` of wall time, start-up, rendering, training, export and eva
    their metadata naming the shot file, its sha256, the base model, the minutes, the pairs and the held-out
    gain; with the fine-tuned ``denoise_kpn_shot``, the same network inside the shipped temporal model's pooling
    of neighbouring frames as ``denoise_kpn_shot_temporal`` (what ``--temporal`` and Blender's animations then
-   run); with the kept correction, the same correction on frames f-1, f, f+1 inside the shipped average of
+   run); with the kept correction, the same correction on every frame of the window inside the shipped average of
    Blender's denoised frames as ``denoise_oidn_residual_shot_temporal`` (in place of ``denoise_oidn_temporal``:
    what ``--temporal`` runs on Blender-denoised frames); copies of every other shipped model; and
    ``finetune.json``, the report. A render with Blender's
@@ -251,8 +251,8 @@ def export_temporal(checkpoint: Path, staging: Path, shot: Shot) -> bool:
 
 def export_residual_temporal(checkpoint: Path, staging: Path, shot: Shot) -> bool:
     """Publish :data:`RESIDUAL_TEMPORAL_MODEL` in ``staging``: the shot's correction of ``checkpoint`` on
-    frames f-1, f, f+1 inside the shipped :data:`SHIPPED_OIDN_TEMPORAL`'s average (its gains kept). False, and
-    nothing written, when that shipped model is not the average of Blender's frames."""
+    every frame of the window inside the shipped :data:`SHIPPED_OIDN_TEMPORAL`'s average (its window and gains
+    kept). False, and nothing written, when that shipped model is not the average of Blender's frames."""
     from ml_core.checkpoint import load_checkpoint, save_checkpoint
     from ml_core.models import build
     from ml_core.shipped import model_from_onnx
@@ -266,14 +266,14 @@ def export_residual_temporal(checkpoint: Path, staging: Path, shot: Shot) -> boo
     correction, config = load_checkpoint(checkpoint)
     if pool.architecture != "denoise_oidn_pool" or correction.architecture != "denoise_oidn_residual":
         return False
-    both = build("denoise_oidn_residual_pool", **correction.params)
+    both = build("denoise_oidn_residual_pool", **correction.params, radius=pool.radius)
     both.init_from(correction)
     both.init_from(pool)
     path = checkpoint.with_name("residual_temporal.pt")
     save_checkpoint(path, both, name=RESIDUAL_TEMPORAL_MODEL, version=config["version"], training=config["training"])
     export_checkpoint(path, staging, name=RESIDUAL_TEMPORAL_MODEL,
                       note=f"the correction of Blender's denoised render fine-tuned on the shot {shot.path.name} "
-                           f"(sha256 {shot.sha256[:12]}) on frames f-1, f, f+1, inside the shipped "
+                           f"(sha256 {shot.sha256[:12]}) on frames f-{pool.radius} .. f+{pool.radius}, inside the shipped "
                            f"{SHIPPED_OIDN_TEMPORAL}'s average along the Vector pass")
     return True
 

@@ -341,13 +341,15 @@ def draw_panel():
 
 @pytest.fixture(scope="session")
 def temporal_name() -> str:
-    """The default models folder's temporal denoiser (issue 26: a denoise model that reads frames f-1, f, f+1);
-    a folder without one fails here, naming what to do."""
+    """The default models folder's first temporal denoiser (issue 26: a denoise model of windows of frames, which
+    it reads from the middle of a temporal run's, frames f-2 .. f+2); a folder without one fails here, naming
+    what to do."""
     from addon.runtime.registry import Registry, models_dir, reads_frame
+    from addon.runtime.tasks.denoise import TEMPORAL
 
     folder = models_dir()
     found = [e.name for e in Registry(folder).entries.values() if e.contract.task == "denoise"
-             and reads_frame(e.contract, 1)]
+             and reads_frame(e.contract, TEMPORAL.window)]
     assert found, (f"{folder}: no temporal denoise model (denoise_kpn_temporal); until one ships in addon/models, "
                    "run with POSTPASS_MODELS=<a models folder with one>")
     return found[0]

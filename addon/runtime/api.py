@@ -71,6 +71,7 @@ def run(task: str, inputs: dict, *, model: str | None = None, scale: int | None 
     ``source_count``: the inputs come from sources 0 .. n - 1 of a run (a model input's ``source``): only models
     that read exactly those run (inbetween: 2, the key frames; 3, with the made frame's guide passes)."""
     check_run_options(threads=threads, tile_size=tile_size)
+    frame_source, _ = _task_window(task, frame_source)
     if source_range is None:
         source_range = _range_of_values(task, inputs)
     registry = Registry(models_dir)
@@ -80,6 +81,8 @@ def run(task: str, inputs: dict, *, model: str | None = None, scale: int | None 
         absent = _absent_neighbours(registry, task, given, frame_source, model)
     choice = _pick(registry, task, given | absent, model, scale, precision, exact=True, source_range=source_range,
                    frame_source=frame_source, source_count=source_count)
+    if frame_source is not None:  # a window's farther frames are for the models of wider windows
+        inputs = {k: v for k, v in inputs.items() if k in {i.name for i in choice.entry.contract.inputs}}
     runner = load_model(choice.entry.name, registry.folder, device, threads)
     result = runner.run(inputs, tile_size=tile_size, nonfinite=nonfinite, labels=labels, progress=progress,
                         key_steps=key_steps, key_chains=key_chains)
@@ -133,6 +136,7 @@ def run_files(task: str, sources: list[PathLike | None], dst: PathLike, *, input
     """
     check_run_options(threads=threads, tile_size=tile_size)
     check_output(dst, bit_depth)
+    frame_source, sources = _task_window(task, frame_source, sources)
     set_io_threads(threads)
     single = sum(p is not None for p in sources) == 1
     window = frame_source is not None
@@ -249,6 +253,20 @@ def prepared_pass_names(task: str, path: PathLike, layer: str | None) -> set[str
     return set(rename(names)) if rename is not None else set(names)
 
 
+def _task_window(task: str, frame_source: int | None, sources: list | None = None) -> tuple[int | None, list | None]:
+    """A run's ``frame_source`` and ``sources`` as the task's runs on windows read them
+    (``TaskSpec.window_runs``): a window of fewer frames on each side (frame f source r, 0 < r < the task's R)
+    is the middle of one of R, the frames beyond it absent (models read their windows from the middle:
+    ``registry.into_window``). Anything else as it is."""
+    from . import tasks  # the task modules import this one
+
+    layout = tasks.get(task).window_runs if task in tasks.names() else None
+    if frame_source is None or layout is None or not 0 < frame_source < layout.window:
+        return frame_source, sources
+    pad = [None] * (layout.window - frame_source)
+    return layout.window, None if sources is None else [*pad, *sources, *pad]
+
+
 def _window_files(sources: list, layer: str | None, keep: bool, registry: Registry, task: str, frame_source: int,
                   model: str | None, scale: int | None, precision: str) -> tuple[list, list[set[str]]]:
     """The window's files (decoded, or as this thread kept them from the window before) and each one's passes,
@@ -270,7 +288,7 @@ def _window_files(sources: list, layer: str | None, keep: bool, registry: Regist
         check_window_passes(models, str(path), hit[1], layer)
         if key is not None:
             seen[key] = hit
-            if i >= frame_source:  # frames f .. f + r serve the next frame's window again
+            if i >= 1:  # frames f - r + 1 .. f + r serve the next frame's window again
                 kept[key] = hit
         files.append(hit[0])
         passes.append(set(hit[1]))

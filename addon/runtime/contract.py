@@ -98,9 +98,11 @@ class ImageInput:
     displacement_gain: float = 0.0
     #: (estimator, input, ...): computed by the runtime from those inputs when absent (see ``estimate.py``)
     estimate: tuple[str, ...] = ()
-    #: (vector input, "prev" | "next"): a neighbouring frame's pass that the runtime moves onto this frame's
-    #: pixels along that Blender Vector pass before the network, over the whole image before tiling (see
-    #: ``motion.py``; outside the neighbour's frame: zeros)
+    #: (vector input, "prev" | "next"[, chain input, ...]): a neighbouring frame's pass that the runtime moves
+    #: onto this frame's pixels along that Blender Vector pass before the network, over the whole image before
+    #: tiling (see ``motion.py``; outside the neighbour's frame: zeros). A frame two or more steps away names
+    #: the Vector passes of the frames between, nearest first, each an input warped onto this frame itself:
+    #: the motion is followed frame by frame (``motion.warp_inputs``)
     warp: tuple[str, ...] = ()
 
     kind = "image"
@@ -234,8 +236,14 @@ class ModelContract:
                 problems.append(f"{i.name}: grid {i.grid!r} not in {GRIDS}")
             if i.estimate and (len(i.estimate) < 2 or any(src not in self._by_name for src in i.estimate[1:])):
                 problems.append(f"{i.name}: estimate {i.estimate} needs an estimator and known inputs")
-            if i.warp and (len(i.warp) != 2 or i.warp[0] not in self._by_name or i.warp[1] not in ("prev", "next")):
-                problems.append(f"{i.name}: warp {i.warp} needs a known vector input and 'prev' or 'next'")
+            if i.warp and (len(i.warp) < 2 or any(v not in self._by_name for v in i.warp[:1] + i.warp[2:])
+                           or i.warp[1] not in ("prev", "next")):
+                problems.append(f"{i.name}: warp {i.warp} needs a known vector input, 'prev' or 'next' and known "
+                                "chain inputs")
+            elif len(i.warp) > 2 and any(getattr(self._by_name[v], "warp", ())[:2] != i.warp[:2]
+                                         or len(self._by_name[v].warp) >= len(i.warp) for v in i.warp[2:]):
+                problems.append(f"{i.name}: warp {i.warp}: each chain input must itself be warped the same way, "
+                                "by a shorter chain")
         if not any(i.grid == "input" and not i.optional for i in self.image_inputs):
             problems.append("no required input on the input grid (it sets the image size)")
         for s in self.scalar_inputs:

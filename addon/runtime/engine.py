@@ -27,7 +27,7 @@ from .contract import ImageInput, ModelContract, ModelError
 from .estimate import estimate_missing
 from .motion import warp_inputs
 from .exr import ImageError
-from .registry import Registry, RegistryEntry
+from .registry import Registry, RegistryEntry, into_window
 from .session import Session, open_session
 from .tiling import blend_weights, plan_axis, plan_grid, round_up
 
@@ -85,7 +85,7 @@ class Model:
         self.name, self.entry, self.session = entry.name, entry, session
         label = f"{entry.path} [{entry.name}]"
         self.metadata: dict[str, str] = dict(session.ort.get_modelmeta().custom_metadata_map)
-        self.contract: ModelContract = ModelContract.from_metadata(self.metadata, label)
+        self.contract: ModelContract = into_window(ModelContract.from_metadata(self.metadata, label))
         if self.contract != entry.contract:
             raise ModelError(f"{label}: the file's metadata disagrees with its registry entry; re-export it")
         graph_inputs = [i.name for i in session.ort.get_inputs()]
@@ -194,7 +194,8 @@ class Model:
         # pass that was counted free of them too (not along uncounted key chains; estimated inputs are not
         # counted either): their tiles skip the search
         finite = {spec.name for spec in c.image_inputs if counts.get(spec.name) == 0
-                  and (not spec.warp or (counts.get(spec.warp[0]) == 0 and not key_chains))}
+                  and (not spec.warp or (all(counts.get(v) == 0 for v in spec.warp[:1] + spec.warp[2:])
+                                         and not key_chains))}
         outputs, tiles = self._run_tiles(images, scalars, height, width, tile_size, overlap, alpha_output, progress,
                                          exact_tiles, finite)
         if alpha_output:

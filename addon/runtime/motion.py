@@ -71,12 +71,28 @@ def warp_inputs(contract: ModelContract, images: dict[str, np.ndarray], model: s
     ``(1 - t) * key_steps`` after the made frame (see ``engine.warp_steps``). ``chains``: for a side, the
     Vector passes of the frames between the output frame and that side's frame, nearest first: the warp then
     follows the output frame's vectors and theirs in turn (:func:`chained_flow`) instead of scaling by
-    ``steps``; e.g. keys every 4th frame, frame 2 of keys 1 and 5: ``{"next": [frame 3's, frame 4's]}``."""
+    ``steps``; e.g. keys every 4th frame, frame 2 of keys 1 and 5: ``{"next": [frame 3's, frame 4's]}``.
+
+    A contract's own chain (``warp = (vector, side, chain input, ...)``: a window's frame two or more steps away)
+    names the Vector passes of the frames between as inputs that are themselves warped onto this frame (shorter
+    chains first, so they are by then): each one holds, at this frame's pixel, the motion one step further from
+    where the point has got to, so their flows add up (:func:`chained_flow`'s steps, read on this frame's grid;
+    outside a frame between: zeros, and the model gives that neighbour no weight there). A frame between that is
+    absent leaves the inputs moved through it absent too."""
     groups: dict[tuple[str, ...], list[str]] = {}
     for spec in contract.image_inputs:
         if spec.warp and spec.name in images:
             groups.setdefault(spec.warp, []).append(spec.name)
-    for (vector_name, which), names in groups.items():
+    for warp, names in sorted(groups.items(), key=lambda group: len(group[0])):
+        (vector_name, which), links = warp[:2], warp[2:]
+        if links:
+            if chains or (steps or {}).get(which, 1.0) != 1.0:
+                raise ModelError(f"model {model!r}: {names[0]!r} is moved along its own chain of Vector passes; "
+                                 "key steps and key chains do not apply to it")
+            if any(link not in images for link in links):  # a frame between is absent: so is this one
+                for name in names:
+                    del images[name]
+                continue
         vector = images.get(vector_name)
         if vector is None:
             raise ModelError(f"model {model!r}: input {names[0]!r} is moved along {vector_name!r}, "
@@ -88,7 +104,12 @@ def warp_inputs(contract: ModelContract, images: dict[str, np.ndarray], model: s
         stack = np.concatenate([images[name] for name in names], -1)
         chain = (chains or {}).get(which)
         distance = (steps or {}).get(which, 1.0)
-        if chain:
+        if links:
+            flow = flow_to(vector, which)
+            for link in links:
+                flow = flow + flow_to(images[link], which)
+            moved = sample(stack, flow)
+        elif chain:
             if abs(distance - (len(chain) + 1)) > 1e-6:  # a chain of other frames would move the key elsewhere
                 raise ModelError(f"model {model!r}: the {which} frame is {distance:g} steps away, but the chain "
                                  f"towards it has {len(chain)} Vector passes (one per frame between: "

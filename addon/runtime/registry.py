@@ -17,7 +17,7 @@ import hashlib
 import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .contract import BLENDER_DENOISED_PASS, ImageInput, ModelContract, ModelError
@@ -89,7 +89,7 @@ class Registry:
             file = raw["file"]
             if Path(file).name != file:  # entries name files in this folder, never elsewhere
                 raise ModelError(f"{self.path}: model {name!r} names a file outside its folder: {file!r}")
-            contract = ModelContract.from_metadata(raw["contract"], f"{self.path} [{name}]")
+            contract = into_window(ModelContract.from_metadata(raw["contract"], f"{self.path} [{name}]"))
             return RegistryEntry(name, self.folder / file, raw["sha256"], raw["precision"], raw["version"],
                                  contract, {k: v for k, v in raw.items() if k != "contract"})
         except KeyError as exc:
@@ -158,7 +158,12 @@ class Registry:
         if source_count is not None:
             self.check_sources(task, source_count, of_kind)
             of_kind = [e for e in of_kind if reads_sources(e.contract, source_count)]
-        fitting = [e for e in of_kind if set(e.contract.required) <= given and (not exact or given <= accepts(e))]
+        # a window's frames beyond a model's narrower window (given for the models of wider ones) are no input
+        # it ignores: it reads the frames it was made for
+        farther = {i.name for e in of_kind for i in e.contract.image_inputs
+                   if frame_source is not None and i.source != frame_source}
+        fitting = [e for e in of_kind if set(e.contract.required) <= given
+                   and (not exact or given <= accepts(e) | farther)]
         if not fitting:
             of_task = [e for e in self.entries.values() if e.contract.task == task]
             tasks_here = sorted({e.contract.task for e in self.entries.values()})
@@ -266,6 +271,23 @@ def main_input(contract: ModelContract) -> ImageInput:
         if i.name == name and i.grid == "input":
             return i
     return next(i for i in contract.image_inputs if i.grid == "input" and not i.optional)
+
+
+def into_window(contract: ModelContract) -> ModelContract:
+    """``contract`` as a run reads it: a model of windows of frames f - r .. f + r (its frame, the main input,
+    source r > 0, every source within 0 .. 2r) whose task runs windows of more frames on each side
+    (``TaskSpec.window_runs``: R > r) reads the middle of them, its sources moved up by R - r (sources 1 .. 3
+    of a window of 5 for a model of frames f - 1 .. f + 1). Any other contract as it is. The registry's
+    entries and the loaded model (``engine.Model``) both hold it so, so they agree."""
+    from . import tasks  # the task modules import this one: look it up when asked
+
+    layout = tasks.get(contract.task).window_runs if contract.task in tasks.names() else None
+    main = main_input(contract).source
+    if layout is None or not 0 < main < layout.window or not sources_read(contract) <= set(range(2 * main + 1)):
+        return contract
+    shift = layout.window - main
+    return replace(contract, inputs=tuple(replace(i, source=i.source + shift) if isinstance(i, ImageInput) else i
+                                          for i in contract.inputs))
 
 
 def reads_frame(contract: ModelContract, frame_source: int) -> bool:

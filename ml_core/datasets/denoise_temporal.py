@@ -1,8 +1,9 @@
 """The temporal denoiser's data (issue 26): windows of an animated sequence (``temporal`` preset folders).
 
-One item is frame t of a sequence with its neighbours t - 1 and t + 1 (noisy colour, albedo, normal at one spp
-level, each frame its own sampling seed, as an animation render has; moved onto frame t's pixels along its Vector
-pass by the runtime's own warp, ``addon.runtime.motion``), frame t's Vector pass and reference, and
+One item is frame t of a sequence with its neighbours t - 1 and t + 1 (``radius`` r: t - r .. t + r; noisy colour,
+albedo, normal at one spp level, each frame its own sampling seed, as an animation render has; moved onto frame
+t's pixels along the Vector passes by the runtime's own warp, ``addon.runtime.motion``, with the window contract
+the model has, ``ml_core.models.denoise_temporal.window_contract``), frame t's Vector pass and reference, and
 the same for frame t - 1 under the ``earlier/`` prefix (its own neighbours t - 2 and t): the training loop runs
 the model on both and adds a temporal loss on how the output changes from t - 1 to t along the motion
 (``ml_core.losses.temporal_change``), so the network is taught not to flicker, not only to be right per frame.
@@ -28,23 +29,30 @@ from __future__ import annotations
 
 import numpy as np
 
-from addon.runtime.motion import warp_neighbour
+from addon.runtime.contract import ImageInput
+from addon.runtime.motion import warp_inputs
 
 from ..data import BLENDER_OIDN_DIR
+from ..models.blocks import RGB
+from ..models.denoise_temporal import window_contract, window_neighbours
 from ..render import sequence_name
 from ..transforms import NORMAL, VECTOR
 from .base import DATASETS, SceneDataset
 
 PARTS = ("color", "albedo", "normal")
 EARLIER = "earlier/"
+#: the widest window an item may have (the kinds of its neighbours' passes are known up to it)
+MAX_RADIUS = 3
 
 
 def _kinds() -> dict[str, str]:
     kinds = {}
     for prefix in ("", EARLIER):
         kinds[f"{prefix}vector"] = VECTOR
-        for n in ("", "prev_", "next_"):
-            kinds[f"{prefix}{n}normal"] = NORMAL
+        kinds[f"{prefix}normal"] = NORMAL
+        for n, _, _ in window_neighbours(MAX_RADIUS):
+            kinds[f"{prefix}{n}_normal"] = NORMAL
+            kinds[f"{prefix}{n}_vector"] = VECTOR
     return kinds
 
 
@@ -54,8 +62,11 @@ class DenoiseSequenceDataset(SceneDataset):
 
     def __init__(self, root, split: str, spp: tuple[int, ...] | None = None, absent: float = 0.1,
                  blender_denoised: bool = False, per_frame: bool = False,
-                 target_spp: int | None = None, **options):
+                 target_spp: int | None = None, radius: int = 1, **options):
         super().__init__(root, split, **options)
+        if not 1 <= radius <= MAX_RADIUS:
+            raise ValueError(f"radius {radius}: a window reads 1 to {MAX_RADIUS} frames on each side")
+        self.radius = radius
         first = self.scenes[0]
         self.frames = len(list(first.glob("seq_*_target.exr")))
         if self.frames < 3:
@@ -74,6 +85,8 @@ class DenoiseSequenceDataset(SceneDataset):
                 raise ValueError(f"{self.root}: target_spp {target_spp} must be a level on disk ({available}) that is "
                                  f"not an input level ({list(self.spp)})")
         self.parts = (*PARTS, "blender_denoised") if blender_denoised else PARTS
+        denoised = ImageInput("blender_denoised", RGB, "linear", hdr=True) if blender_denoised else None
+        self.contract = window_contract(1, 0, denoised, radius=radius)  # what the runtime warps, and how
         if blender_denoised:
             first_copy = sequence_name(1, self.spp[0])
             lacking = [s.name for s in self.scenes if not (s / BLENDER_OIDN_DIR / first_copy).is_file()]
@@ -91,20 +104,23 @@ class DenoiseSequenceDataset(SceneDataset):
             out[f"{prefix}blender_denoised"] = self.passes(scene, f"{BLENDER_OIDN_DIR}/{sequence_name(frame, spp)}")[
                 "Combined"][..., :3]
 
-    def _window(self, scene, t: int, spp: int, drop: tuple[bool, bool], prefix: str, out: dict) -> None:
-        self._frame(scene, t, spp, prefix, out)
-        out[f"{prefix}vector"] = self.passes(scene, sequence_name(t, spp))["Vector"]
+    def _window(self, scene, t: int, spp: int, drop: dict[str, bool], prefix: str, out: dict) -> None:
+        """Frame ``t`` under ``prefix`` with its window's neighbours moved onto it (``drop``: per side, whether
+        that side's neighbours are left out)."""
+        window: dict[str, np.ndarray] = {}
+        self._frame(scene, t, spp, "", window)
+        window["vector"] = self.passes(scene, sequence_name(t, spp))["Vector"]
         out[f"{prefix}target"] = self.passes(scene, sequence_name(t))["Combined"][..., :3]
-        for (name, frame), dropped in zip((("prev_", t - 1), ("next_", t + 1)), drop):
-            if dropped or not 1 <= frame <= self.frames:
-                zeros = np.zeros_like(out[f"{prefix}color"])
-                for part in self.parts:
-                    out[f"{prefix}{name}{part}"] = zeros
-            else:  # moved onto frame t's pixels as the runtime does (the contract's ``warp``)
-                self._frame(scene, frame, spp, f"{prefix}{name}", out)
-                for part in self.parts:
-                    key = f"{prefix}{name}{part}"
-                    out[key] = warp_neighbour(out[key], out[f"{prefix}vector"], name[:-1])
+        for n, side, k in window_neighbours(self.radius):
+            frame = t - k if side == "prev" else t + k
+            if not drop[side] and 1 <= frame <= self.frames:
+                self._frame(scene, frame, spp, f"{n}_", window)
+                if k < self.radius:  # the way on to the next one out
+                    window[f"{n}_vector"] = self.passes(scene, sequence_name(frame, spp))["Vector"]
+        warp_inputs(self.contract, window, "the temporal dataset")  # as the runtime moves them (the contract's warp)
+        zeros = {c: np.zeros_like(window["albedo"][..., :1].repeat(c, -1)) for c in (3, 4)}
+        for spec in self.contract.image_inputs:  # an absent neighbour is zeros, as the runtime fills it
+            out[f"{prefix}{spec.name}"] = window.get(spec.name, zeros[len(spec.channels)])
 
     def load(self, scene, rng):
         spp = int(rng.choice(self.spp))
@@ -116,7 +132,7 @@ class DenoiseSequenceDataset(SceneDataset):
             return sample, {"spp": float(spp)}
         # t and t - 1 both with both neighbours on disk: t in 3 .. frames - 1
         t = int(rng.integers(3, self.frames)) if self.frames >= 4 else 2
-        drop = (bool(rng.random() < self.absent), bool(rng.random() < self.absent))
+        drop = {side: bool(rng.random() < self.absent) for side in ("prev", "next")}
         sample: dict[str, np.ndarray] = {}
         self._window(scene, t, spp, drop, "", sample)
         self._window(scene, t - 1, spp, drop, EARLIER, sample)

@@ -36,6 +36,8 @@ per-frame model and learns how far to trust the neighbours.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -47,7 +49,7 @@ from .blocks import RGB
 from .denoise_kpn import DEMODULATION_FLOOR, DenoiseKPN, clamp_outliers
 from .denoise_unet import AUX
 
-#: the neighbours in the order of the window layout's sources (frame f - 1, f, f + 1)
+#: the neighbours of a window of frames f - 1, f, f + 1 (this module's models), in their inputs' order
 NEIGHBOURS = ("prev", "next")
 #: the starting gains of the neighbours' albedo and normal mismatch (weight x exp(-gain x mean |difference|))
 MISMATCH_GAINS = (10.0, 5.0)
@@ -64,33 +66,52 @@ def neighbour_flows(vector: torch.Tensor) -> dict[str, torch.Tensor]:
             "next": torch.stack([-vector[:, 2], vector[:, 3]], 1)}
 
 
+def neighbour_name(side: str, k: int) -> str:
+    """The name of the neighbour ``k`` frames towards ``side`` ("prev" or "next"): ``prev``, ``next`` one frame
+    away (every window model's), ``prev2``, ``next2`` ... further."""
+    return side if k == 1 else f"{side}{k}"
+
+
+def window_neighbours(radius: int) -> list[tuple[str, str, int]]:
+    """(name, side, frames away) of each neighbour of a window of frames f - ``radius`` .. f + ``radius``, the
+    order of their inputs: both sides one frame away, then two, ..."""
+    return [(neighbour_name(side, k), side, k) for k in range(1, radius + 1) for side in ("prev", "next")]
+
+
 def window_contract(pad_multiple: int, tile_overlap: int, denoised: ImageInput | None = None,
-                    extra: tuple = ()) -> ModelContract:
-    """The contract of a denoiser of windows of frames f - 1, f, f + 1 (sources 0, 1, 2): frame f's colour,
-    guides and Vector pass, and each neighbour's colour and guides, moved onto frame f by the runtime; with
-    ``denoised`` (Blender's denoised render of frame f, source 1) that too, for frame f and each neighbour;
-    ``extra`` scalar inputs after the exposure."""
+                    extra: tuple = (), radius: int = 1) -> ModelContract:
+    """The contract of a denoiser of windows of frames f - r .. f + r (``radius`` r; sources 0 .. 2r, frame f
+    source r): frame f's colour, guides and Vector pass, and each neighbour's colour and guides, moved onto
+    frame f by the runtime; with ``denoised`` (Blender's denoised render of frame f) that too, for frame f and
+    each neighbour; ``extra`` scalar inputs after the exposure. A neighbour k > 1 frames away is moved along
+    frame f's Vector pass and then those of the frames between, each given as an input of its own
+    (``prev_vector``: frame f - 1's, moved onto frame f like frame f - 1's other passes; the contract's warp
+    chain, ``addon.runtime.motion.warp_inputs``)."""
     current = [ImageInput("color", RGB, "linear", "noisy beauty render of frame f", hdr=True,
-                          pass_name="Combined", source=1),
+                          pass_name="Combined", source=radius),
                ImageInput("albedo", RGB, "linear", "Denoising Albedo of frame f", pass_name="Denoising Albedo",
-                          source=1),
+                          source=radius),
                ImageInput("normal", ("X", "Y", "Z"), "data", "camera-space Denoising Normal of frame f",
-                          pass_name="Denoising Normal", source=1),
+                          pass_name="Denoising Normal", source=radius),
                ImageInput("vector", ("X", "Y", "Z", "W"), "data",
                           "Blender Vector pass of frame f (pixels, y up; towards frame f - 1 and from f + 1)",
-                          pass_name="Vector", source=1)]
+                          pass_name="Vector", source=radius)]
     parts = [("color", current[0]), ("albedo", AUX["albedo"]), ("normal", AUX["normal"])]
     if denoised is not None:
+        denoised = replace(denoised, source=radius)
         current.append(denoised)
         parts.insert(1, ("blender_denoised", denoised))
     neighbours = []
-    for source, (n, which) in ((0, ("prev", "f - 1")), (2, ("next", "f + 1"))):
-        for name, spec in parts:
+    for n, side, k in window_neighbours(radius):
+        source, which = (radius - k, f"f - {k}") if side == "prev" else (radius + k, f"f + {k}")
+        warp = ("vector", side, *(f"{neighbour_name(side, j)}_vector" for j in range(1, k)))
+        along = "its Vector pass" if k == 1 else "the Vector passes of frame f and the frames between"
+        for name, spec in parts + ([("vector", current[3])] if k < radius else []):
             neighbours.append(ImageInput(f"{n}_{name}", spec.channels, spec.color_space,
-                                         f"{spec.pass_name} of frame {which}, moved onto frame f along its "
-                                         "Vector pass by the runtime (absent: zeros)", hdr=spec.hdr,
+                                         f"{spec.pass_name} of frame {which}, moved onto frame f along {along} "
+                                         "by the runtime (absent: zeros)", hdr=spec.hdr,
                                          pass_name=spec.pass_name, source=source, optional=True, fill=0.0,
-                                         warp=("vector", n)))
+                                         warp=warp))
     exposure = ScalarInput("exposure", "scale mapping the image's log-average luminance to 0.18",
                            exposure_of=("color",))
     output = ImageOutput("denoised", RGB, "linear", "denoised beauty of frame f", hdr=True, pass_name="Combined")

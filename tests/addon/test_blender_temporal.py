@@ -68,11 +68,12 @@ def frame_names(frames) -> list[str]:
 
 
 def expected_temporal(renders: Path, frames: list[int], out: Path) -> dict[int, runtime.InferenceResult]:
-    """What the runtime gives each frame from the untouched renders in ``renders``: frame f with f - 1 and
-    f + 1, absent at the ends."""
+    """What the runtime gives each frame from the untouched renders in ``renders``: frame f with f - 2 .. f + 2,
+    absent at the ends."""
     path = lambda f: renders / f"beauty.{f:04d}.exr" if f in frames else None  # noqa: E731
     return {f: runtime.denoise_file(path(f), out / f"expected.{f:04d}.exr", temporal=True, prev=path(f - 1),
-                                    next=path(f + 1), device="cpu") for f in frames}
+                                    next=path(f + 1), prev2=path(f - 2), next2=path(f + 2), device="cpu")
+            for f in frames}
 
 
 def test_an_animation_is_denoised_with_each_frames_neighbours(bpy, extension, tmp_path, tmp_path_factory, capfd):
@@ -89,10 +90,10 @@ def test_an_animation_is_denoised_with_each_frames_neighbours(bpy, extension, tm
     frames = [1, 2, 3, 4]
     assert files_under(tmp_path) == sorted(frame_names(frames) + ["original"] +
                                            [f"original/{n}" for n in frame_names(frames)])
-    assert out.count("temporal denoising writes each frame once the next one is rendered") == 1
+    assert out.count("temporal denoising writes each frame once the 2 after it are rendered") == 1
     assert "Postpass: frame 1: rendered; temporal denoising" in out
-    assert "Postpass: frame 1: wrote beauty.0001.exr (with beauty.0002.exr; CPUExecutionProvider)" in out
-    assert "Postpass: frame 4: wrote beauty.0004.exr (with beauty.0003.exr; CPUExecutionProvider)" in out
+    assert "Postpass: frame 1: wrote beauty.0001.exr (with beauty.0002.exr, beauty.0003.exr; CPUExecutionProvider)" in out
+    assert "Postpass: frame 4: wrote beauty.0004.exr (with beauty.0002.exr, beauty.0003.exr; CPUExecutionProvider)" in out
     assert "temporal denoising is off" not in out
 
     expected = expected_temporal(tmp_path / "original", frames, tmp_path_factory.mktemp("expected"))
@@ -174,8 +175,9 @@ def test_stills_are_denoised_alone(bpy, extension, tmp_path, tmp_path_factory):
 
 
 def test_a_cancelled_render_writes_the_frames_it_rendered(bpy, extension, tmp_path, tmp_path_factory, capfd):
-    """Esc after frame 2 of 4: frame 2 is denoised when the render is cancelled, without a next frame. (A
-    background render cannot be cancelled: the handlers get the calls Blender makes, on real renders.)"""
+    """Esc after frame 2 of 4: frames 1 and 2, which wait for the two frames after them, are denoised when the
+    render is cancelled, without those. (A background render cannot be cancelled: the handlers get the calls
+    Blender makes, on real renders.)"""
     handlers = extension.addon.handlers
     scene = animation(bpy, tmp_path, frames=4)
     scene.postpass.denoise_on_render = False
@@ -194,12 +196,13 @@ def test_a_cancelled_render_writes_the_frames_it_rendered(bpy, extension, tmp_pa
     for frame in (1, 2):
         scene.frame_set(frame)
         handlers.on_render_write(scene)
-    assert files_under(tmp_path) == sorted(frame_names([1, 2]) + ["original"] +
-                                           [f"original/{n}" for n in frame_names([1, 2])])
-    assert close(read_exr(tmp_path / "beauty.0002.exr").get("Combined"), read_exr(raw / "beauty.0002.exr").get(
-        "Combined"), atol=0)  # frame 2 waits for its next frame
+    assert files_under(tmp_path) == sorted(frame_names([1, 2]) + ["original", "original/beauty.0002.exr"])
+    for name in frame_names([1, 2]):  # both wait for the frames after them (frame 1 for frame 3)
+        assert close(read_exr(tmp_path / name).get("Combined"), read_exr(raw / name).get("Combined"), atol=0)
     handlers.on_render_cancel(scene)
-    assert "frame 2: wrote beauty.0002.exr (with beauty.0001.exr; CPUExecutionProvider)" in capfd.readouterr().out
+    out = capfd.readouterr().out
+    assert "frame 1: wrote beauty.0001.exr (with beauty.0002.exr; CPUExecutionProvider)" in out
+    assert "frame 2: wrote beauty.0002.exr (with beauty.0001.exr; CPUExecutionProvider)" in out
     assert files_under(tmp_path) == sorted(frame_names([1, 2]) + ["original"] +
                                            [f"original/{n}" for n in frame_names([1, 2])])
     expected = expected_temporal(raw, [1, 2], tmp_path_factory.mktemp("expected"))

@@ -64,7 +64,7 @@ def test_two_chunks_give_the_frames_of_one_run_and_each_file_is_decoded_once(cyc
 
     reads.clear()
     assert denoise(pattern, tmp_path / "chunks" / "c.####.exr", "--frames", "1001-1003", "-q") == 0
-    assert reads == [f"beauty.{f}.exr" for f in (1001, 1002, 1003, 1004)]  # reads 1004, beside the chunk
+    assert reads == [f"beauty.{f}.exr" for f in (1001, 1002, 1003, 1004, 1005)]  # two frames beside the chunk
     assert denoise(pattern, tmp_path / "chunks" / "c.####.exr", "--frames", "1004-1006", "--json", "-q") == 0
     assert json.loads(capsys.readouterr().out)["notes"] == ENDS[1:]  # 1004 had 1003: no note, no warm-up
     for one, chunked in zip(combined(tmp_path / "one"), combined(tmp_path / "chunks")):
@@ -156,7 +156,7 @@ def test_no_temporal_model_is_refused_in_one_line(cycles_sequence, temporal_name
     run = postpass("denoise", cycles_sequence / "beauty.####.exr", "-o", out / "c.####.exr", "--temporal",
                    "--models-dir", per_frame, "--json")
     assert run.returncode == 2
-    line = (f"no denoise model in {per_frame / 'registry.json'} reads frames f-1, f, f+1 (its denoise models: "
+    line = (f"no denoise model in {per_frame / 'registry.json'} reads frames f-2, f-1, f, f+1, f+2 (its denoise models: "
             "denoise_kpn (frame f alone), denoise_kpn_color (frame f alone), denoise_kpn_albedo (frame f alone))")
     assert run.stderr.splitlines() == [f"postpass denoise: error: {line}"]
     assert json.loads(run.stdout) == {"error": line, "exit_code": 2}
@@ -164,14 +164,14 @@ def test_no_temporal_model_is_refused_in_one_line(cycles_sequence, temporal_name
                      "--model", "denoise_kpn")
     assert named.returncode == 2
     assert named.stderr.splitlines() == ["postpass denoise: error: model 'denoise_kpn' reads frame f alone, not "
-                                         "frames f-1, f, f+1"]
+                                         "frames f-2, f-1, f, f+1, f+2"]
     assert not out.exists()
 
 
 def test_help_lists_the_temporal_option(capsys):
     assert main(["denoise", "--help"]) == 0
     text = capsys.readouterr().out
-    assert "--temporal" in text and "frames f-1 and f+1 along its Vector pass" in text.replace("\n", " ").replace(
+    assert "--temporal" in text and "frames f-2 .. f+2 along their Vector passes" in text.replace("\n", " ").replace(
         "  ", " ").replace("  ", " ")
 
 

@@ -130,3 +130,35 @@ def test_a_shots_correction_goes_inside_the_shipped_average_of_blenders_frames(t
     plain = api.run("denoise", {**arrays, "exposure": 1.0}, model="denoise_oidn_temporal",
                     models_dir=shipped.path.parent).image
     assert not np.allclose(got, plain, atol=1e-4)
+
+
+def _window(x, **frames):
+    """``x`` with the neighbours of a window of frames f - 2 .. f + 2 (``prev``, ``next``, ``prev2``, ``next2``:
+    dicts as :func:`_with`'s; missing: absent, zeros), frames f - 1 and f + 1 with their still Vector passes."""
+    out = dict(x)
+    for name in ("prev", "next", "prev2", "next2"):
+        frame = frames.get(name)
+        for part in ("color", "blender_denoised", "albedo", "normal") + (("vector",) if len(name) == 4 else ()):
+            out[f"{name}_{part}"] = frame[part] if frame is not None else torch.zeros_like(x[part])
+    return out
+
+
+def test_a_window_of_five_frames_averages_the_far_ones_only_through_the_near_ones():
+    """``radius`` 2: frames f - 2 and f + 2 are tested as f - 1 and f + 1 are and averaged in; a far frame counts
+    only where the frame between has the point in its frame (its warp went through that frame's vectors)."""
+    wide = build("denoise_oidn_pool", radius=2).eval()
+    assert wide.params == {"radius": 2} and build("denoise_oidn_pool").params == {}  # 0.1.0's params kept
+    rng = torch.Generator().manual_seed(7)
+    x = _frame(rng)
+    others = {name: {**x, "blender_denoised": x["blender_denoised"] * (1 + 0.01 * k)}
+              for k, name in enumerate(("prev", "next", "prev2", "next2"), 1)}
+    out = _run(wide, _window(x, **others))[..., 6:-6, 6:-6]
+    base = x["blender_denoised"][..., 6:-6, 6:-6]
+    assert torch.allclose(out, base * (1 + 1.01 + 1.02 + 1.03 + 1.04) / 5, rtol=2e-3)
+    # the same five frames without f - 1: f - 2 is left out with it, f + 1 and f + 2 stay
+    out = _run(wide, _window(x, **{k: v for k, v in others.items() if k != "prev"}))[..., 6:-6, 6:-6]
+    assert torch.allclose(out, base * (1 + 1.02 + 1.04) / 3, rtol=2e-3)
+    # and the three-frame pool is the five-frame one without its far frames
+    narrow = build("denoise_oidn_pool").eval()
+    three = _with(x, prev=others["prev"], next=others["next"])
+    assert torch.allclose(_run(narrow, three), _run(wide, _window(x, prev=others["prev"], next=others["next"])))

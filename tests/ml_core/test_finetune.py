@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from addon.runtime.registry import DEFAULT_MODELS_DIR, Registry
+from addon.runtime.tasks.denoise import TEMPORAL
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -124,7 +125,7 @@ def test_finetune_resumes_after_sigterm_and_writes_a_complete_models_folder(shot
         # animations run the fine-tuned network inside the shipped pooling of frames f-1, f+1
         assert report["temporal_model"] == "denoise_kpn_shot_temporal"
         window = registry.choice("denoise", {"color", "albedo", "normal", "vector"}, files=True, exact=False,
-                                 frame_source=1)
+                                 frame_source=TEMPORAL.window)
         assert window.entry.name == "denoise_kpn_shot_temporal"
         from ml_core.shipped import model_from_onnx
 
@@ -156,7 +157,7 @@ def test_finetune_resumes_after_sigterm_and_writes_a_complete_models_folder(shot
         # animations rendered so: the correction on frames f-1, f, f+1 inside the shipped average's gains
         window = registry.choice("denoise", given | {"vector", "prev_color", "prev_albedo", "prev_normal",
                                                      "prev_blender_denoised"}, files=True, exact=False,
-                                 frame_source=1)
+                                 frame_source=TEMPORAL.window)
         assert window.entry.name == "denoise_oidn_residual_shot_temporal"
         from ml_core.checkpoint import load_checkpoint
         from ml_core.shipped import model_from_onnx

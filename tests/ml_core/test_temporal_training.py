@@ -149,7 +149,8 @@ def test_training_on_frame_pairs_and_export(temporal_sequences, tmp_path):
     from addon.runtime.registry import Registry
     contract = Registry(models).get("denoise_kpn_temporal_tiny").contract
     sources = {spec.name: spec.source for spec in contract.image_inputs}
-    assert sources["prev_color"] == 0 and sources["color"] == sources["vector"] == 1 and sources["next_albedo"] == 2
+    # frames f - 1 .. f + 1, read as the middle of a temporal run's window of f - 2 .. f + 2 (sources 0 .. 4)
+    assert sources["prev_color"] == 1 and sources["color"] == sources["vector"] == 2 and sources["next_albedo"] == 3
     assert contract.input("next_normal").warp == ("vector", "next")
 
 
@@ -229,7 +230,7 @@ def test_accumulating_model_exports_with_the_window_contract(tmp_path):
     assert report.parity_error <= report.tolerance
     from addon.runtime.registry import Registry
     contract = Registry(tmp_path / "models").get("denoise_kpn_accumulate_tiny").contract
-    assert contract.input("prev_color").warp == ("vector", "prev") and contract.input("next_albedo").source == 2
+    assert contract.input("prev_color").warp == ("vector", "prev") and contract.input("next_albedo").source == 3
 
 
 def test_inbetween_items_from_sequences_take_two_references_as_keys_and_one_between(temporal_sequences):

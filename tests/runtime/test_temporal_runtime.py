@@ -119,7 +119,7 @@ def test_a_per_frame_run_never_gets_the_temporal_model(cycles_sequence, temporal
                                   "for better results)")  # no advice to render vectors for a per-frame model
     with pytest.raises(ModelError, match=f"model '{temporal_name}' reads frames f-1, f, f\\+1, not frame f alone"):
         denoise_file(path, tmp_path / "named.exr", model=temporal_name, models_dir=temporal_models)
-    with pytest.raises(ModelError, match="model 'denoise_kpn' reads frame f alone, not frames f-1, f, f\\+1"):
+    with pytest.raises(ModelError, match="model 'denoise_kpn' reads frame f alone, not frames f-2, f-1, f, f\\+1, f\\+2"):
         denoise_file(path, tmp_path / "named.exr", temporal=True, model="denoise_kpn", models_dir=temporal_models)
     with pytest.raises(ModelError, match="prev/next are the neighbour frames of a temporal run: add temporal=True"):
         denoise_file(path, tmp_path / "named.exr", prev=beauty(cycles_sequence, 1002), models_dir=temporal_models)
@@ -145,12 +145,12 @@ def test_a_window_without_the_passes_is_refused_naming_the_file_before_it_runs(c
     frame = read_image(beauty(cycles_sequence, 1003))
     with pytest.raises(ModelError, match="need this frame's Vector pass: give vector="):
         denoise(frame.get("Combined"), prev=frames[1002])
-    with pytest.raises(ModelError,
-                       match="prev is a neighbour frame: a dict of color, albedo, normal, blender_denoised arrays"):
+    with pytest.raises(ModelError, match="prev is a neighbour frame: a dict of color, albedo, normal, "
+                                         "blender_denoised, vector arrays"):
         denoise(frame.get("Combined"), vector=frame.get("Vector"), prev=frame.get("Combined"))
 
     per_frame = copy_models(temporal_models, ["denoise_kpn", "denoise_kpn_color"], tmp_path / "models")
-    with pytest.raises(ModelError, match=r"^no denoise model in .*registry.json reads frames f-1, f, f\+1 \(its "
+    with pytest.raises(ModelError, match=r"^no denoise model in .*registry.json reads frames f-2, f-1, f, f\+1, f\+2 \(its "
                                          r"denoise models: denoise_kpn \(frame f alone\), denoise_kpn_color"):
         denoise_file(beauty(cycles_sequence, 1003), tmp_path / "out.exr", temporal=True, models_dir=per_frame)
 
@@ -187,22 +187,24 @@ def test_the_batch_plans_windows_with_absent_ends_and_neighbours_outside_the_chu
     def names(jobs) -> list[list[str | None]]:
         return [[Path(s).name if s else None for s in job.sources] for job in jobs]
 
-    assert tasks.get("denoise").run_layout({"temporal": True}) == tasks.Layout("window", 1, "absent")
+    assert tasks.get("denoise").run_layout({"temporal": True}) == tasks.Layout("window", 2, "absent")
     assert tasks.get("denoise").run_layout({"temporal": None}) == tasks.Layout("frame")
     chunk = plan("denoise", [pattern], out, [1003, 1004], temporal=True)
-    assert names(chunk) == [["beauty.1002.exr", "beauty.1003.exr", "beauty.1004.exr"],
-                            ["beauty.1003.exr", "beauty.1004.exr", "beauty.1005.exr"]]
-    assert {job.frame_source for job in chunk} == {1}
+    assert names(chunk) == [[f"beauty.{f}.exr" for f in range(1001, 1006)],
+                            [f"beauty.{f}.exr" for f in range(1002, 1007)]]  # two frames beside the chunk
+    assert {job.frame_source for job in chunk} == {2}
     ends = plan("denoise", [pattern], out, [1001, 1006], temporal=True)
-    assert names(ends) == [[None, "beauty.1001.exr", "beauty.1002.exr"], ["beauty.1005.exr", "beauty.1006.exr", None]]
+    assert names(ends) == [[None, None, "beauty.1001.exr", "beauty.1002.exr", "beauty.1003.exr"],
+                           ["beauty.1004.exr", "beauty.1005.exr", "beauty.1006.exr", None, None]]
     (shot / "beauty.1004.exr").unlink()  # a gap: its neighbours are absent there, not frame 1004's
     gap = plan("denoise", [pattern], out, temporal=True)
     assert [job.frame for job in gap] == [1001, 1002, 1003, 1005, 1006]
-    assert names(gap)[2] == ["beauty.1002.exr", "beauty.1003.exr", None]
-    assert names(gap)[3] == [None, "beauty.1005.exr", "beauty.1006.exr"]
+    assert names(gap)[2] == ["beauty.1001.exr", "beauty.1002.exr", "beauty.1003.exr", None, "beauty.1005.exr"]
+    assert names(gap)[3] == ["beauty.1003.exr", None, "beauty.1005.exr", "beauty.1006.exr", None]
     listed = plan("denoise", [str(shot / "beauty.1002.exr"), str(shot / "beauty.1003.exr")], f"{tmp_path}/o/",
                   temporal=True)  # listed files: the neighbours are the listed frames beside each
-    assert names(listed) == [[None, "beauty.1002.exr", "beauty.1003.exr"], ["beauty.1002.exr", "beauty.1003.exr", None]]
+    assert names(listed) == [[None, None, "beauty.1002.exr", "beauty.1003.exr", None],
+                             [None, "beauty.1002.exr", "beauty.1003.exr", None, None]]
     per_frame = plan("denoise", [pattern], out, [1003])
     assert names(per_frame) == [["beauty.1003.exr"]] and per_frame[0].frame_source == 0
 
@@ -219,3 +221,56 @@ def test_nan_in_the_vector_pass_never_reaches_the_network_through_the_warped_nei
     inputs = {**frame, "vector": vector, **{f"{n}_{k}": v for n in ("prev", "next") for k, v in frame.items()}}
     result = api.run("denoise", inputs, model=temporal_name, frame_source=1)
     assert result.nonfinite == {"vector": 64} and np.all(np.isfinite(result.image))
+
+
+def _shifted(h: int, w: int, dx: float, towards: str) -> np.ndarray:
+    """A Vector pass whose every pixel moves ``dx`` pixels right from this frame to the ``towards`` frame."""
+    vector = np.zeros((h, w, 4), np.float32)
+    if towards == "prev":
+        vector[..., 0] = dx  # XY = pos(prev) - pos(cur)
+    else:
+        vector[..., 2] = -dx  # ZW = pos(cur) - pos(next)
+    return vector
+
+
+def test_a_frame_two_steps_away_follows_frame_f_s_vectors_then_those_of_the_frame_between():
+    """The window's far neighbours (a contract's warp chain, ``motion.warp_inputs``): frame f - 2 reaches frame f
+    along frame f's Vector pass and then frame f - 1's, where the point has got to, not frame f's twice; without
+    frame f - 1 (absent: a gap) frame f - 2 cannot be reached and is absent too."""
+    from addon.runtime.motion import warp_inputs
+    from ml_core.models.denoise_temporal import window_contract
+
+    h, w = 16, 40
+    contract = window_contract(1, 0, radius=2)
+    assert contract.input("prev2_color").warp == ("vector", "prev", "prev_vector")
+    assert contract.input("next2_albedo").source == 4 and contract.input("next_vector").warp == ("vector", "next")
+    ramp = np.tile(np.arange(w, dtype=np.float32)[None, :, None], (h, 1, 3))  # value = x
+    frame = {"color": ramp, "albedo": ramp, "normal": ramp}
+    images = {**frame, "vector": _shifted(h, w, 2.0, "prev") + _shifted(h, w, 1.0, "next"),
+              "prev_vector": _shifted(h, w, 3.0, "prev"), "next_vector": _shifted(h, w, 4.0, "next"),
+              **{f"{n}_{k}": v for n in ("prev", "next", "prev2", "next2") for k, v in frame.items()}}
+    warp_inputs(contract, images, "test")
+    middle = slice(12, 24)
+    np.testing.assert_allclose(images["prev_color"][:, middle], ramp[:, middle] + 2, atol=1e-4)
+    np.testing.assert_allclose(images["prev2_color"][:, middle], ramp[:, middle] + 2 + 3, atol=1e-4)
+    np.testing.assert_allclose(images["next2_normal"][:, middle], ramp[:, middle] + 1 + 4, atol=1e-4)
+    gap = {**frame, "vector": images["vector"], **{f"prev2_{k}": v for k, v in frame.items()}}
+    warp_inputs(contract, gap, "test")
+    assert not any(name.startswith("prev2_") for name in gap)
+
+
+def test_a_chain_input_that_is_not_moved_onto_the_frame_is_refused():
+    from dataclasses import replace
+
+    from addon.runtime.contract import ModelContract
+    from ml_core.models.denoise_temporal import window_contract
+
+    contract = window_contract(1, 0, radius=2)
+    inputs = tuple(replace(i, warp=()) if i.name == "prev_vector" else i for i in contract.inputs)
+    with pytest.raises(ModelError, match="prev2_color: warp .* each chain input must itself be warped the same way"):
+        ModelContract(contract.task, inputs, contract.outputs)
+    inputs = tuple(replace(i, warp=("vector", "prev", "nothing")) if i.name == "prev2_color" else i
+                   for i in contract.inputs)
+    with pytest.raises(ModelError, match="prev2_color: warp .* needs a known vector input, 'prev' or 'next' and known "
+                                         "chain inputs"):
+        ModelContract(contract.task, inputs, contract.outputs)

@@ -187,7 +187,11 @@ class TaskSpec:
     * ``layout_of(options) -> Layout | None``: a hook that picks one run's :class:`Layout` from the task's plan
       options (None: ``Layout(layout, window)``), so one task runs per frame or on windows of frames by an
       option. It only reads the options; ``plan_jobs`` gets them too. Denoise: ``--temporal``, windows of
-      frames f - 1, f, f + 1 with absent ends, for its temporal models.
+      frames f - 2 .. f + 2 with absent ends, for its temporal models.
+    * ``window_runs``: the :class:`Layout` of the task's runs on windows of frames where ``layout_of`` picks
+      one (denoise's ``--temporal``). A window model of fewer frames on each side reads the middle of such a
+      window: the registry moves its sources there (``registry.into_window``: a model of frames f - 1 .. f + 1
+      reads sources 1 .. 3 of a window of 5), so models of narrower windows keep running.
 
     ``source_names``: what each of a job's sources is, one noun per source index, for messages and the model
     choice's reason (inbetween: ``("key frame", "key frame", "guide")``: "model 'inbetween_vectors' reads key
@@ -254,6 +258,7 @@ class TaskSpec:
     examples: str = ""
     order: int = 100
     window: int = 0
+    window_runs: Layout | None = None
     source_names: tuple[str, ...] = ()
     cli_options: tuple[CliOption, ...] = ()
     layout_of: Callable | None = None

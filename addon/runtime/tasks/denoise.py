@@ -5,14 +5,16 @@ Denoising Data), colour + albedo, or colour alone; an 8- or 16-bit image (PNG, J
 Blender) gets an sRGB model where one is published, else the colour-only model on its linear values, the result
 clipped to [0, 1] and written back in its bit depth with its alpha. The result's ``choice`` says which and why.
 
-Temporal denoising (animations, issue 26) is the same task on windows of frames: frame f with frames f - 1 and
-f + 1, warped along f's Vector pass by a model whose inputs include the neighbours (``prev_*``, ``next_*``, all
-optional: an absent neighbour is zeros, which the model masks out, never the end frame repeated). Renders made
-with Cycles' Denoise on get the average of Blender's own denoised frames (``denoise_oidn_temporal``: it reads
-the most of such a file), raw renders the network on the pooled samples (``denoise_kpn_temporal``). It runs only
-when asked (``--temporal``, ``temporal=True``, or the neighbour arrays given): a per-frame run never gets such
-a model, whatever passes a file holds. The output of frame f depends on frames f - 1 .. f + 1 alone (a window,
-no recurrent state), so farm chunks need no warm-up: a chunk reads the frame on each side of its range.
+Temporal denoising (animations, issue 26) is the same task on windows of frames: frame f with frames f - 2 ..
+f + 2, warped along the Vector passes by a model whose inputs include the neighbours (``prev_*``, ``next_*``,
+``prev2_*``, ``next2_*``, all optional: an absent neighbour is zeros, which the model masks out, never the end
+frame repeated). Renders made with Cycles' Denoise on get the average of Blender's own denoised frames
+(``denoise_oidn_temporal``, frames f - 2 .. f + 2: it reads the most of such a file), raw renders the network on
+the pooled samples of frames f - 1 .. f + 1 (``denoise_kpn_temporal``, a model of a narrower window, which
+reads the middle of it). It runs only when asked (``--temporal``, ``temporal=True``, or the neighbour arrays
+given): a per-frame run never gets such a model, whatever passes a file holds. The output of frame f depends on
+frames f - 2 .. f + 2 alone (a window, no recurrent state), so farm chunks need no warm-up: a chunk reads the
+two frames on each side of its range.
 """
 from __future__ import annotations
 
@@ -26,14 +28,18 @@ from ..api import PathLike, log, run, run_files
 from ..contract import BLENDER_DENOISED_PASS, RAW_RENDER_PASS, ModelError, as_raw_render, raw_render_pass_names
 from ..engine import InferenceResult
 from ..exr import ExrImage
+from ..registry import Registry, reads_frame
 from . import CliOption, Layout, TaskSpec, register
 
-#: Temporal runs: windows of frames f - 1, f, f + 1 (sources 0, 1, 2), a neighbour not on disk absent.
-TEMPORAL = Layout("window", window=1, ends="absent")
-#: A neighbour frame's arrays (``prev``, ``next``) by input name, and the passes of a file they come from
-#: (Blender's denoised result only in a render that has it: a model of Blender's frames reads it).
+#: Temporal runs: windows of frames f - 2 .. f + 2 (sources 0 .. 4), a neighbour not on disk absent.
+TEMPORAL = Layout("window", window=2, ends="absent")
+#: A neighbour frame's arrays (``prev``, ``next``, ``prev2``, ``next2``) by input name, and the passes of a
+#: file they come from (Blender's denoised result only in a render that has it: a model of Blender's frames
+#: reads it; the Vector pass of frame f - 1 or f + 1, which moves frame f - 2 or f + 2 on to frame f).
 NEIGHBOUR_PASSES = {"color": "Combined", "albedo": "Denoising Albedo", "normal": "Denoising Normal",
-                    "blender_denoised": BLENDER_DENOISED_PASS}
+                    "blender_denoised": BLENDER_DENOISED_PASS, "vector": "Vector"}
+#: the neighbour frames of a window (argument names; their inputs are ``<name>_<key>``), nearest first
+NEIGHBOURS = ("prev", "next", "prev2", "next2")
 #: the neighbour passes every temporal model needs; the others are read where the file has them
 NEIGHBOUR_REQUIRED = ("color", "albedo", "normal")
 
@@ -70,6 +76,7 @@ def _say_blender_denoised(path: str) -> None:
 def denoise(color: np.ndarray, albedo: np.ndarray | None = None, normal: np.ndarray | None = None, *,
             blender_denoised: np.ndarray | None = None, vector: np.ndarray | None = None,
             prev: Mapping | ExrImage | None = None, next: Mapping | ExrImage | None = None,
+            prev2: Mapping | ExrImage | None = None, next2: Mapping | ExrImage | None = None,
             exposure: float | None = None, **options) -> np.ndarray:
     """Denoise a linear render (RGB or RGBA), optionally guided by Denoising Albedo and camera-space Normal: the
     model is the one for the inputs given (colour only, + albedo, + albedo and normal).
@@ -79,14 +86,15 @@ def denoise(color: np.ndarray, albedo: np.ndarray | None = None, normal: np.ndar
     for a model that improves on it (a shot fine-tune's ``denoise_oidn_residual_shot``; none is shipped).
 
     Temporal, a frame of an animation: give ``vector``, this frame's Vector pass (H x W x 4, Blender's), and
-    its neighbours ``prev`` (frame f - 1) and ``next`` (frame f + 1), each a dict of arrays
-    ``{"color": ..., "albedo": ..., "normal": ...}`` (Combined, Denoising Albedo, Denoising Normal) or a
+    its neighbours ``prev`` (frame f - 1), ``next`` (frame f + 1), ``prev2`` (f - 2) and ``next2`` (f + 2), each
+    a dict of arrays ``{"color": ..., "albedo": ..., "normal": ...}`` (Combined, Denoising Albedo, Denoising
+    Normal; ``"vector"``, its Vector pass, in ``prev`` and ``next`` to reach ``prev2`` and ``next2``) or a
     :func:`read_image` result of that frame's file, or None where the frame does not exist (the ends of a
-    sequence; both None: a still). A model of windows of frames runs (it needs ``albedo`` and ``normal`` too):
+    sequence; all None: a still). A model of windows of frames runs (it needs ``albedo`` and ``normal`` too):
     with ``blender_denoised`` given (and ``"blender_denoised"`` in the neighbour dicts; a :func:`read_image`
     result of a Blender-denoised render gives it), ``denoise_oidn_temporal``, the average of Blender's frames
-    along the Vector pass; without, ``denoise_kpn_temporal``. Without ``vector``, ``prev`` and ``next`` a
-    per-frame model runs.
+    f - 2 .. f + 2 along the Vector passes; without, ``denoise_kpn_temporal`` (frames f - 1 .. f + 1; it leaves
+    ``prev2`` and ``next2`` out). Without ``vector`` and neighbours a per-frame model runs.
 
     ``exposure``: the scale the model normalises by (default: this frame's own, from ``color``; a temporal
     model scales the neighbours by it too); ``source_range="ldr"`` for an 8-bit image's decoded values (an
@@ -94,46 +102,59 @@ def denoise(color: np.ndarray, albedo: np.ndarray | None = None, normal: np.ndar
     """
     inputs = {"color": color, "albedo": albedo, "normal": normal, "exposure": exposure,
               "blender_denoised": blender_denoised}
-    if vector is None and prev is None and next is None:
+    frames = {"prev": prev, "next": next, "prev2": prev2, "next2": next2}
+    if vector is None and all(frame is None for frame in frames.values()):
         if blender_denoised is not None and options.get("model") is None:
             _check_per_frame_reader(options.get("models_dir"))
         return run("denoise", inputs, **options).image
     if vector is None:
         raise ModelError("denoise: prev/next (the neighbour frames) need this frame's Vector pass: give vector=")
     inputs["vector"] = vector
-    for name, frame in (("prev", prev), ("next", next)):
+    for name, frame in frames.items():
         neighbour = _neighbour(name, frame)
         if neighbour and ("blender_denoised" in neighbour) != (blender_denoised is not None):
             raise ModelError(_mixed_frames(name, blender_denoised is not None))
+        nearer = name[:-1]
+        if neighbour and name.endswith("2") and frames[nearer] is not None and "vector" not in _neighbour(
+                nearer, frames[nearer]):
+            raise ModelError(f"denoise: {name} (frame f {'-' if nearer == 'prev' else '+'} 2) is moved onto this frame "
+                             f"through frame f {'-' if nearer == 'prev' else '+'} 1: give {nearer}'s Vector pass "
+                             f"({nearer}={{..., 'vector': ...}})")
         inputs.update({f"{name}_{key}": value for key, value in neighbour.items()})
+    # frames f - 2, f + 2 (and the vectors that reach them) go to models of such windows only: with none in the
+    # folder they are left out, as a run on files reads each model's own window
+    window_inputs = {i.name for e in Registry(options.get("models_dir")).entries.values()
+                     if e.contract.task == "denoise" and reads_frame(e.contract, TEMPORAL.window)
+                     for i in e.contract.inputs}
+    far = {f"{n}_{key}" for n in NEIGHBOURS for key in NEIGHBOUR_PASSES if n.endswith("2") or key == "vector"}
+    inputs = {k: v for k, v in inputs.items() if k not in far or k in window_inputs}
     result = run("denoise", inputs, frame_source=TEMPORAL.window, **options)
     return result.image
 
 
 def denoise_file(src: PathLike, dst: PathLike, *, temporal: bool = False, prev: PathLike | None = None,
-                 next: PathLike | None = None, **options) -> InferenceResult:
+                 next: PathLike | None = None, prev2: PathLike | None = None, next2: PathLike | None = None,
+                 **options) -> InferenceResult:
     """Denoise a render or image file; from a multilayer EXR the albedo and normal passes are used when present
     (the model for the passes there), an 8/16-bit PNG, JPEG or TIFF comes back in its bit depth with its alpha.
     The result's ``choice`` says which model ran and why (e.g. no Denoising Data).
 
-    ``temporal=True``: ``src`` is frame f of an animation, ``prev`` and ``next`` the files of frames f - 1 and
-    f + 1 (None where there is none: the ends of the sequence; both None: a still, which the result's
-    ``notes`` say), all rendered with the Vector pass and Denoising Data (else an ImageError naming the file,
-    before the model runs). Consecutive calls in one thread decode each file once (``postpass denoise
+    ``temporal=True``: ``src`` is frame f of an animation, ``prev``, ``next``, ``prev2`` and ``next2`` the
+    files of frames f - 1, f + 1, f - 2 and f + 2 (None where there is none: the ends of the sequence; all
+    None: a still, which the result's ``notes`` say), all rendered with the Vector pass and Denoising Data
+    (else an ImageError naming the file, before the model runs). Consecutive calls in one thread decode each file once (``postpass denoise
     --temporal`` runs the same). Without it a per-frame model runs, even on a file with a Vector pass.
     """
     if not temporal:
-        if prev is not None or next is not None:
+        if any(p is not None for p in (prev, next, prev2, next2)):
             raise ModelError("denoise_file: prev/next are the neighbour frames of a temporal run: add temporal=True")
         return run_files("denoise", [src], dst, **options)
-    return run_files("denoise", [prev, src, next], dst, frame_source=TEMPORAL.window, **options)
+    return run_files("denoise", [prev2, prev, src, next, next2], dst, frame_source=TEMPORAL.window, **options)
 
 
 def _check_per_frame_reader(models_dir) -> None:
     """Refuse in one line a per-frame call given Blender's result where no per-frame model reads it (the shipped
     folder has none: a shot fine-tune's correction does), rather than list every model's inputs."""
-    from ..registry import Registry, reads_frame
-
     registry = Registry(models_dir)
     if not any(e.contract.task == "denoise" and reads_frame(e.contract, 0)
                and "blender_denoised" in {i.name for i in e.contract.inputs} for e in registry.entries.values()):
@@ -186,13 +207,15 @@ SPEC = register(TaskSpec(
     main_input="color",
     layout="frame",
     layout_of=layout_of,
+    window_runs=TEMPORAL,
     prepare_source=raw_render,
     source_pass_names=raw_render_pass_names,
     cli_options=(
         CliOption(("--temporal",), {"action": "store_true",
-                                    "help": "denoise an animation with a temporal model: each frame with frames f-1 "
-                                            "and f+1 along its Vector pass (less flicker); needs the Vector pass "
-                                            "and Denoising Data; a chunk reads the frame on each side of it"}),
+                                    "help": "denoise an animation with a temporal model: each frame with frames "
+                                            "f-2 .. f+2 along their Vector passes (less flicker); needs the Vector "
+                                            "pass and Denoising Data; a chunk reads the two frames on each side "
+                                            "of it"}),
     ),
     order=10,
     examples="""
