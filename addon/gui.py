@@ -88,7 +88,8 @@ def temporal_status(scene, settings, spec) -> tuple[str, str, str | None]:
     missing = [p for p in sorted(passes) if not _pass_enabled(scene, p)]
     if missing:
         return "WARNING", f"Needs {operators.pass_settings(missing)}", ", ".join(missing)
-    return "INFO", "Animations: each frame with its neighbours, written one frame later; stills alone", None
+    behind = "one frame" if layout.window == 1 else f"{layout.window} frames"
+    return "INFO", f"Animations: each frame with its neighbours, written {behind} later; stills alone", None
 
 
 #: The per-frame status line when the frames' own models would replace Cycles' Denoise result with one that does

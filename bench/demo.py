@@ -8,9 +8,9 @@ the peer every Blender user already has), ``postpass_<model>.exr`` per shipped P
 (guided and image-only HDR) and inbetween model, ``noisy.png`` (the noisy render saved as an 8-bit PNG) and
 ``postpass_denoise_kpn_ldr.png`` (the 8-bit image denoiser's result), ``frame_0001.exr`` ... ``frame_0003.exr`` (the scene's animation, for inbetweening frame 2
 from frames 1 and 3; ``guides.0002.exr``: frame 2's guide render, which the guided inbetweener also reads),
-``noisy_frame_0001.exr`` and ``noisy_frame_0003.exr`` (the still's neighbouring frames at
+``noisy_frame_0000.exr`` ... ``noisy_frame_0004.exr`` but 2 (the still's neighbouring frames at
 its samples, rendered with Cycles' Denoise on: the temporal denoisers read them beside the still, and
-``denoise_oidn_temporal`` averages Blender's denoised frames 1-3 on ``blender_oidn.exr``), ``comparison.png``
+``denoise_oidn_temporal`` averages Blender's denoised frames 0-4 on ``blender_oidn.exr``), ``comparison.png``
 (one row per task, tone-mapped, with PSNR against the reference; the colorize row colours the reference's grey
 from 10 hints sampled from it) and ``summary.json``; and
 ``shot.blend`` (the demo scene saved as an artist's shot), ``shot_models/`` (``postpass finetune`` on it: the
@@ -18,7 +18,7 @@ shipped denoiser fine-tuned on the shot for a minute, its models folder and repo
 (that model on the noisy render, shown in the denoise row) and, when the fine-tune kept its correction of
 Blender's denoised render, ``postpass_shot_residual.exr`` (that correction on ``blender_oidn.exr``, Blender's
 result with the raw render beside it, shown in the denoise row too) and ``postpass_shot_residual_temporal.exr``
-(the correction on frames 1-3 inside the average of Blender's frames, what the shot's animations get).
+(the correction on frames 0-4 inside the average of Blender's frames, what the shot's animations get).
 """
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ import sys
 import time
 from pathlib import Path
 
+from addon.runtime.registry import sources_read
 from ml_core import blender, render
 from ml_core.scenes import build_scene, make_spec
 
@@ -64,7 +65,7 @@ def run(out: Path, size: int = 256, spp: int = 4, reference_spp: int = 512, mode
             # the still's neighbouring frames at its samples, each with its own seed, for the temporal denoisers,
             # with Cycles' Denoise on as Blender renders by default: the raw render is kept as "Noisy Image" (what
             # denoise_kpn_temporal reads), Blender's result as Combined (what denoise_oidn_temporal averages)
-            **{f"noisy_frame_{f:04d}": dict(spp=spp, seed=10 + f, frame=f, denoise=True) for f in (1, 3)}}
+            **{f"noisy_frame_{f:04d}": dict(spp=spp, seed=10 + f, frame=f, denoise=True) for f in (0, 1, 3, 4)}}
     for name, job in jobs.items():
         timings[name] = render.render_still(bpy, scene, out / f"{name}.exr", config=config, **job)
         what = f"{job['spp']} spp" + (" + OIDN" if job.get("denoise") else "") + (" at 1/2 size" if job.get("scale") else "")
@@ -85,7 +86,8 @@ def run(out: Path, size: int = 256, spp: int = 4, reference_spp: int = 512, mode
     timings["blender_oidn"] = max(timings["blender_oidn"] - timings["noisy"], 0.0)
     labels = {"noisy": f"noisy {spp} spp", "blender_oidn": "Blender OIDN", "reference": f"reference {reference_spp} spp"}
     # Every shipped denoiser runs through the same file path a farm uses (passes found by name, header kept).
-    # A temporal model (issue 26) denoises the still (frame 2) with its neighbouring frames 1 and 3.
+    # A temporal model (issue 26) denoises the still (frame 2) with the neighbouring frames of its window (0-4).
+    window = {k: out / f"noisy_frame_{f:04d}.exr" for k, f in (("prev2", 0), ("prev", 1), ("next", 3), ("next2", 4))}
     for entry in core.models("denoise", models_dir):
         name = f"postpass_{entry.name}"
         if entry.contract.image_inputs[0].color_space == "srgb":  # an 8-bit image model (issue 25): the PNG
@@ -95,16 +97,16 @@ def run(out: Path, size: int = 256, spp: int = 4, reference_spp: int = 512, mode
                 f"in {timings[name]:.1f} s")
             continue
         temporal = "vector" in entry.contract.required
-        neighbours = dict(temporal=True, prev=out / "noisy_frame_0001.exr", next=out / "noisy_frame_0003.exr") \
-            if temporal else {}
+        neighbours = dict(temporal=True, **window) if temporal else {}
+        frames = sorted(sources_read(entry.contract))  # a window of 5 around frame 2: source s is frame s
         # a model of Blender's denoised frames reads the render Blender denoised (its raw render beside it)
         source = "blender_oidn.exr" if "blender_denoised" in entry.contract.required else "noisy.exr"
         result = api.denoise_file(out / source, out / f"{name}.exr", model=entry.name, models_dir=models_dir,
                                   **neighbours)
         timings[name] = result.seconds
-        labels[name] = f"Postpass {entry.name}" + (" (frames 1-3)" if temporal else "")
+        labels[name] = f"Postpass {entry.name}" + (f" (frames {frames[0]}-{frames[-1]})" if temporal else "")
         log(f"  {name}.exr: {entry.name} v{entry.version} on {source}, {result.provider}, in {result.seconds:.1f} s"
-            + (" with frames 1 and 3" if temporal else ""))
+            + (f" with frames {frames[0]}-{frames[-1]}" if temporal else ""))
     if shot_model:  # the fine-tune's model, from its own models folder, on the same noisy render
         model, residual, folder, minutes = shot_model
         result = api.denoise_file(out / "noisy.exr", out / "postpass_shot.exr", model=model, models_dir=folder)
@@ -118,17 +120,16 @@ def run(out: Path, size: int = 256, spp: int = 4, reference_spp: int = 512, mode
             labels["postpass_shot_residual"] = f"Postpass {residual} (Blender OIDN + {minutes:g} min on this shot)"
             log(f"  postpass_shot_residual.exr: {residual} on blender_oidn.exr (Blender's result and the raw "
                 f"render) in {result.seconds:.1f} s")
-            # and for animations: the correction on frames 1-3 inside the average of Blender's frames
+            # and for animations: the correction on the window's frames inside the average of Blender's frames
             report = json.loads((folder / "finetune.json").read_text())
             averaged = report.get("residual_temporal_model")
             if averaged:
                 result = api.denoise_file(out / "blender_oidn.exr", out / "postpass_shot_residual_temporal.exr",
-                                          model=averaged, models_dir=folder, temporal=True,
-                                          prev=out / "noisy_frame_0001.exr", next=out / "noisy_frame_0003.exr")
+                                          model=averaged, models_dir=folder, temporal=True, **window)
                 timings["postpass_shot_residual_temporal"] = result.seconds
-                labels["postpass_shot_residual_temporal"] = (f"Postpass {averaged} (frames 1-3, Blender OIDN + "
+                labels["postpass_shot_residual_temporal"] = (f"Postpass {averaged} (frames 0-4, Blender OIDN + "
                                                              f"{minutes:g} min on this shot)")
-                log(f"  postpass_shot_residual_temporal.exr: {averaged} on blender_oidn.exr with frames 1 and 3 in "
+                log(f"  postpass_shot_residual_temporal.exr: {averaged} on blender_oidn.exr with frames 0-4 in "
                     f"{result.seconds:.1f} s")
 
     reference = read_exr(out / "reference.exr").get("Combined")

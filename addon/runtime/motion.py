@@ -30,14 +30,22 @@ def flow_to(vector: np.ndarray, which: str) -> np.ndarray:
 def sample(image: np.ndarray, flow: np.ndarray, outside: str = "zero") -> np.ndarray:
     """``out(p) = image(p + flow(p))``, bilinear; beyond the image ``outside`` = ``zero`` (nothing there) or
     ``edge`` (the edge pixels repeated)."""
+    return sample_each([image], flow, outside)[0]
+
+
+def sample_each(images: list[np.ndarray], flow: np.ndarray, outside: str = "zero") -> list[np.ndarray]:
+    """:func:`sample` of each of ``images`` along one ``flow``, each remapped on its own: a frame's passes
+    stacked into one remap come out as strided channel views, which the tiles' transpose then reads at a third
+    of the speed (a 5-frame window at 1080p spent 0.7 s there)."""
     import cv2
 
     h, w = flow.shape[:2]
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    gx += flow[..., 0]
+    gy += flow[..., 1]
     border = {"zero": cv2.BORDER_CONSTANT, "edge": cv2.BORDER_REPLICATE}[outside]
-    out = cv2.remap(np.ascontiguousarray(image, dtype=np.float32), gx + flow[..., 0], gy + flow[..., 1],
-                    interpolation=cv2.INTER_LINEAR, borderMode=border, borderValue=0.0)
-    return out.reshape(image.shape)
+    return [cv2.remap(np.ascontiguousarray(image, dtype=np.float32), gx, gy, interpolation=cv2.INTER_LINEAR,
+                      borderMode=border, borderValue=0.0).reshape(image.shape) for image in images]
 
 
 def warp_neighbour(image: np.ndarray, vector: np.ndarray, which: str, steps: float = 1.0) -> np.ndarray:
@@ -64,7 +72,7 @@ def chained_flow(vectors: list[np.ndarray], which: str) -> np.ndarray:
 def warp_inputs(contract: ModelContract, images: dict[str, np.ndarray], model: str,
                 steps: dict[str, float] | None = None, chains: dict[str, list[np.ndarray]] | None = None) -> None:
     """Replace each given input whose contract names a ``warp`` by its warped copy (in place); the inputs moved
-    the same way (a neighbour's colour, albedo, normal) in one remap of all their channels.
+    the same way (a neighbour's colour, albedo, normal) along one flow.
 
     ``steps``: frame steps to the ``prev`` and ``next`` frame ({"prev": 1.5, "next": 0.5}; a side not named, or
     None: 1, the neighbouring frame). Inbetween's key frames lie ``t * key_steps`` steps before and
@@ -101,14 +109,12 @@ def warp_inputs(contract: ModelContract, images: dict[str, np.ndarray], model: s
             if vector.shape[:2] != images[name].shape[:2]:
                 raise ModelError(f"model {model!r}: {name!r} is {images[name].shape[1]}x{images[name].shape[0]}, "
                                  f"its frame's {vector_name!r} {vector.shape[1]}x{vector.shape[0]}")
-        stack = np.concatenate([images[name] for name in names], -1)
         chain = (chains or {}).get(which)
         distance = (steps or {}).get(which, 1.0)
         if links:
             flow = flow_to(vector, which)
             for link in links:
                 flow = flow + flow_to(images[link], which)
-            moved = sample(stack, flow)
         elif chain:
             if abs(distance - (len(chain) + 1)) > 1e-6:  # a chain of other frames would move the key elsewhere
                 raise ModelError(f"model {model!r}: the {which} frame is {distance:g} steps away, but the chain "
@@ -119,10 +125,9 @@ def warp_inputs(contract: ModelContract, images: dict[str, np.ndarray], model: s
                     raise ModelError(f"model {model!r}: the Vector pass {k + 2} steps towards the {which} frame is "
                                      f"{'x'.join(map(str, step.shape))}, the frame's {vector_name!r} "
                                      f"{vector.shape[1]}x{vector.shape[0]}x4")
-            moved = sample(stack, chained_flow([vector, *chain], which))
+            flow = chained_flow([vector, *chain], which)
         else:
-            moved = warp_neighbour(stack, vector, which, distance)
-        start = 0
-        for name in names:
-            channels = images[name].shape[2]
-            images[name], start = moved[..., start:start + channels], start + channels
+            flow = flow_to(vector, which)
+            flow = flow if distance == 1 else flow * np.float32(distance)
+        for name, moved in zip(names, sample_each([images[name] for name in names], flow)):
+            images[name] = moved

@@ -158,8 +158,8 @@ class Registry:
         if source_count is not None:
             self.check_sources(task, source_count, of_kind)
             of_kind = [e for e in of_kind if reads_sources(e.contract, source_count)]
-        # a window's frames beyond a model's narrower window (given for the models of wider ones) are no input
-        # it ignores: it reads the frames it was made for
+        # the inputs of a window's farther frames (given for the models of wider windows) do not rule out a model
+        # of a narrower window: it reads the frames it was made for, and the run gives it only those
         farther = {i.name for e in of_kind for i in e.contract.image_inputs
                    if frame_source is not None and i.source != frame_source}
         fitting = [e for e in of_kind if set(e.contract.required) <= given

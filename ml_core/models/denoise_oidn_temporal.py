@@ -170,7 +170,7 @@ class DenoiseOIDNResidualPool(PostpassModel):
         self.pool = DenoiseOIDNPool(radius)
 
     def init_from(self, other: PostpassModel) -> None:
-        if other.architecture == "denoise_oidn_residual" and other.params == self.params:
+        if other.architecture == "denoise_oidn_residual" and other.params == self.correction.params:
             return self.correction.load_state_dict(other.state_dict())
         if other.architecture == "denoise_oidn_pool":
             if other.radius != self.pool.radius:

@@ -13,9 +13,9 @@ import torch
 from conftest import SEQUENCE_FRAMES
 
 from addon.cli import main
-from addon.runtime import api, denoise, read_exr
+from addon.runtime import ModelError, api, denoise, read_exr
 from addon.runtime.color import exposure_scale
-from addon.runtime.motion import warp_neighbour
+from addon.runtime.motion import flow_to, sample
 from ml_core.models import build
 
 MODEL = "denoise_oidn_temporal"
@@ -33,14 +33,23 @@ def frame(folder: Path, f: int) -> dict:
             "albedo": exr.get("Denoising Albedo"), "normal": exr.get("Denoising Normal"), "vector": exr.get("Vector")}
 
 
-def torch_window(x: dict, prev: dict, next: dict) -> np.ndarray:
-    """What the ml_core model (fixed gains, no weights) makes of the window: the neighbours warped along frame
-    f's Vector pass as the runtime warps them."""
-    model = build("denoise_oidn_pool").eval()
+def torch_window(frames: dict[int, dict]) -> np.ndarray:
+    """What the ml_core model (fixed gains, no weights; frames f-2 .. f+2, ``frames`` by offset from f) makes of
+    the window: each neighbour moved along frame f's Vector pass and, two frames away, on along the frame
+    between's, read where the point has got to (nothing there where the point left that frame)."""
+    model = build("denoise_oidn_pool", radius=2).eval()
+    x = frames[0]
     inputs = {k: x[k] for k in ("color", "albedo", "normal", "vector", "blender_denoised")}
-    for name, n in (("prev", prev), ("next", next)):
-        for part in ("color", "blender_denoised", "albedo", "normal"):
-            inputs[f"{name}_{part}"] = warp_neighbour(n[part], x["vector"], name)
+    for name, offset in (("prev", -1), ("next", 1), ("prev2", -2), ("next2", 2)):
+        side = "prev" if offset < 0 else "next"
+        for part in ("color", "blender_denoised", "albedo", "normal") + (("vector",) if abs(offset) == 1 else ()):
+            if offset not in frames:  # absent: zeros, as the runtime gives it
+                inputs[f"{name}_{part}"] = np.zeros_like(x[part])
+                continue
+            flow = flow_to(x["vector"], side)
+            if abs(offset) == 2:
+                flow = flow + flow_to(sample(frames[offset // 2]["vector"], flow), side)
+            inputs[f"{name}_{part}"] = sample(frames[offset][part], flow)
     tensors = {k: torch.from_numpy(np.ascontiguousarray(v.transpose(2, 0, 1)))[None] for k, v in inputs.items()}
     tensors["exposure"] = torch.tensor([[exposure_scale(x["color"])]])
     with torch.no_grad():
@@ -63,19 +72,25 @@ def test_a_blender_denoised_animation_gets_its_frames_averaged_along_the_vectors
     assert summary["done"] == FRAMES and summary["models"] == [MODEL]
     assert MODEL in summary["choice"] and "blender_denoised" in summary["choice"]
 
-    prev, x, next = (frame(folder, f) for f in (1002, 1003, 1004))
+    window = {f - 1003: frame(folder, f) for f in range(1001, 1006)}
+    x, prev, next = window[0], window[-1], window[1]
     out = read_exr(tmp_path / "one" / "c.1003.exr").get("Combined")[..., :3]
-    np.testing.assert_allclose(out, torch_window(x, prev, next), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(out, torch_window(window), rtol=1e-4, atol=1e-5)
     # the neighbours made a difference, and the result stays near Blender's own frame
     assert not np.allclose(out, x["blender_denoised"], atol=1e-4)
     scale = exposure_scale(x["blender_denoised"])
     assert np.abs(np.log1p(out * scale) - np.log1p(x["blender_denoised"] * scale)).mean() < 0.1
 
     # the API from arrays: the same frame
+    parts = ("color", "albedo", "normal", "blender_denoised")
     array = denoise(x["color"], x["albedo"], x["normal"], blender_denoised=x["blender_denoised"], vector=x["vector"],
-                    prev={k: prev[k] for k in ("color", "albedo", "normal", "blender_denoised")},
-                    next={k: next[k] for k in ("color", "albedo", "normal", "blender_denoised")})
+                    prev={k: prev[k] for k in (*parts, "vector")}, next={k: next[k] for k in (*parts, "vector")},
+                    prev2={k: window[-2][k] for k in parts}, next2={k: window[2][k] for k in parts})
     np.testing.assert_allclose(array, out, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ModelError, match=r"prev2 \(frame f - 2\) is moved onto this frame through frame f - 1: give "
+                                         r"prev's Vector pass"):
+        denoise(x["color"], x["albedo"], x["normal"], blender_denoised=x["blender_denoised"], vector=x["vector"],
+                prev={k: prev[k] for k in parts}, prev2={k: window[-2][k] for k in parts})
 
     # two chunks give the frames of one run exactly (a window, no recurrence)
     api.forget_frames()
@@ -118,8 +133,8 @@ def test_a_sequence_rendered_partly_without_blenders_denoise_is_refused_before_a
     assert len(err) == 1 and "beauty.1004.exr: no Denoised Image pass" in err[0]
     assert "which beauty.1001.exr has" in err[0] and f"--model {temporal_name}" in err[0], err[0]
     assert not (tmp_path / "out").exists()
-    # a chunk whose windows stay in the denoised frames runs (frame 1002 reads 1001-1003)
-    assert run(mixed / "beauty.####.exr", tmp_path / "chunk" / "c.####.exr", "--frames", "1002", "-q") == 0
+    # a chunk whose windows stay in the denoised frames runs (frame 1001 reads 1001-1003)
+    assert run(mixed / "beauty.####.exr", tmp_path / "chunk" / "c.####.exr", "--frames", "1001", "-q") == 0
     assert run(mixed / "beauty.####.exr", tmp_path / "all" / "c.####.exr", "--model", temporal_name, "--json",
                "-q") == 0
     summary = json.loads(capsys.readouterr().out)
@@ -132,7 +147,7 @@ def test_the_api_reads_neighbours_of_blender_denoised_renders_without_changing_t
     images are read as a file is (the raw render as colour, Blender's result beside it) and left as the caller
     had them; a frame given as its Combined (Blender's result) without ``blender_denoised=`` is refused in one
     line that says what to give, not with every model's inputs listed."""
-    from addon.runtime import ModelError, read_image
+    from addon.runtime import read_image
 
     folder = cycles_denoised_sequence
     r, before, after = (read_image(folder / f"beauty.{f}.exr") for f in (1003, 1002, 1004))
@@ -145,5 +160,5 @@ def test_the_api_reads_neighbours_of_blender_denoised_renders_without_changing_t
     out = denoise(r.get("Noisy Image")[..., :3], r.get("Denoising Albedo"), r.get("Denoising Normal"),
                   vector=r.get("Vector"), blender_denoised=r.get("Combined")[..., :3], prev=before, next=after)
     assert np.array_equal(before.get("Combined"), combined) and "Noisy Image" in before.passes  # untouched
-    x, prev, next = (frame(folder, f) for f in (1003, 1002, 1004))
-    np.testing.assert_allclose(out, torch_window(x, prev, next), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(out, torch_window({k: frame(folder, 1003 + k) for k in (-1, 0, 1)}), rtol=1e-4,
+                               atol=1e-5)  # frames f-2 and f+2 not given: absent

@@ -102,6 +102,7 @@ def test_a_shots_correction_goes_inside_the_shipped_average_of_blenders_frames(t
     from addon.runtime.registry import Registry
     from export.finetune import RESIDUAL_TEMPORAL_MODEL, export_residual_temporal
     from ml_core.checkpoint import load_checkpoint, save_checkpoint
+    from ml_core.shipped import model_from_onnx
 
     net = build("denoise_oidn_residual", seed=0, widths=[8, 12, 16])
     with torch.no_grad():
@@ -117,12 +118,13 @@ def test_a_shots_correction_goes_inside_the_shipped_average_of_blenders_frames(t
     shipped = Registry().get("denoise_oidn_temporal")
     assert both.architecture == "denoise_oidn_residual_pool" and entry.contract.tile_overlap > 16
 
+    assert both.pool.radius == model_from_onnx(shipped.path)[0].radius  # the shipped window's frames
     rng = torch.Generator().manual_seed(6)
-    x = _with(_frame(rng, 40, 40), prev=_frame(rng, 40, 40))
+    x = _window(_frame(rng, 40, 40), prev=_frame(rng, 40, 40))
     x["denoised_exposure"] = torch.ones(1, 1)
     expected = _run(both, x)[0].numpy().transpose(1, 2, 0)
     arrays = {k: v[0].numpy().transpose(1, 2, 0) for k, v in x.items() if v.dim() == 4}
-    arrays = {k: v for k, v in arrays.items() if not k.startswith("next_")}  # absent: as the runtime feeds it
+    arrays = {k: v for k, v in arrays.items() if not k.startswith(("next", "prev2"))}  # absent: as the runtime feeds it
     got = api.run("denoise", {**arrays, "exposure": 1.0, "denoised_exposure": 1.0}, model=RESIDUAL_TEMPORAL_MODEL,
                   models_dir=staging).image
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
