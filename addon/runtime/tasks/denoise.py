@@ -110,16 +110,15 @@ def denoise(color: np.ndarray, albedo: np.ndarray | None = None, normal: np.ndar
     if vector is None:
         raise ModelError("denoise: prev/next (the neighbour frames) need this frame's Vector pass: give vector=")
     inputs["vector"] = vector
-    for name, frame in frames.items():
-        neighbour = _neighbour(name, frame)
+    neighbours = {name: _neighbour(name, frame) for name, frame in frames.items()}
+    for name, neighbour in neighbours.items():
         if neighbour and ("blender_denoised" in neighbour) != (blender_denoised is not None):
             raise ModelError(_mixed_frames(name, blender_denoised is not None))
-        nearer = name[:-1]
-        if neighbour and name.endswith("2") and frames[nearer] is not None and "vector" not in _neighbour(
-                nearer, frames[nearer]):
-            raise ModelError(f"denoise: {name} (frame f {'-' if nearer == 'prev' else '+'} 2) is moved onto this frame "
-                             f"through frame f {'-' if nearer == 'prev' else '+'} 1: give {nearer}'s Vector pass "
-                             f"({nearer}={{..., 'vector': ...}})")
+        nearer = name[:-1]  # prev2 -> prev: the frame it is moved through
+        if neighbour and name.endswith("2") and neighbours[nearer] and "vector" not in neighbours[nearer]:
+            sign = "-" if nearer == "prev" else "+"
+            raise ModelError(f"denoise: {name} (frame f {sign} 2) is moved onto this frame through frame f {sign} 1: "
+                             f"give {nearer}'s Vector pass ({nearer}={{..., 'vector': ...}})")
         inputs.update({f"{name}_{key}": value for key, value in neighbour.items()})
     # frames f - 2, f + 2 (and the vectors that reach them) go to models of such windows only: with none in the
     # folder they are left out, as a run on files reads each model's own window
