@@ -1,0 +1,193 @@
+"""Denoisers against the render's size (issue 30): the same test-split scenes rendered at several sizes.
+
+    python -m bench denoise_sizes --out out/bench_denoise_sizes             # 128, 256 and 512 px, 6 scenes
+    python -m bench denoise_sizes --sizes 128 256 --seeds 2000000 2000001   # quicker
+
+The test split renders its scenes at 128 px, the size the shipped denoiser was trained at; artists render at 1080p
+and more. A scene rendered at twice the size shows the same things across twice the pixels, with the same noise
+per pixel at the same samples, so a denoiser has to average over wider regions and keep detail that is now
+several pixels wide. This benchmark holds the scenes fixed and changes only the size: the classic generator's
+test seeds (``--seeds``, default the first 6; built without external meshes, as the demo's scene, so every
+machine renders the same scenes), each rendered square at every ``--sizes`` at ``--spp`` samples with Cycles'
+Denoise on (OIDN, Accurate prefilter: the file holds the raw render as "Noisy Image" and Blender's result as
+"Combined") and a reference at ``--reference-spp`` (adaptive, as the training targets). Renders run in a child
+process (bpy never shares a process with OpenEXR) into ``--cache`` (default ``CACHE/denoise_sizes``), which is
+kept: a rerun renders only what is missing.
+
+Methods, each given the same raw render and its Denoising Albedo and Normal: Blender's OIDN (the render's own
+result), pyoidn (High) when installed, and every shipped denoise model that reads colour, albedo and normal
+(``--models``). Table: mean tone-mapped PSNR per size, and ours minus Blender's OIDN per size. Writes
+``denoise_sizes.json`` (every scene's figures) and ``denoise_sizes.md`` into ``--out``.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ml_core import paths
+
+from . import core, peers
+from .core import BENCHMARKS, Benchmark, markdown_table
+
+BLENDER = "blender-oidn (accurate, high)"
+PYOIDN = "pyoidn (high)"
+#: the classic generator's first test seeds (the split's seeds start at 2000000; the demo's scene is 2000012)
+DEFAULT_SEEDS = tuple(range(2_000_000, 2_000_006))
+#: sampling seeds of the noisy render and of the reference (the demo's)
+NOISY_SEED, REFERENCE_SEED = 1, 2
+
+
+def options(p) -> None:
+    core.add_options(p, data_set=False, methods=True, hd=False, out=Path("out/bench_denoise_sizes"))
+    p.add_argument("--sizes", type=int, nargs="+", default=[128, 256, 512], help="square render sizes in pixels "
+                   "(default: 128 256 512)")
+    p.add_argument("--seeds", type=int, nargs="+", default=list(DEFAULT_SEEDS),
+                   help="scene seeds of the classic generator (default: the test split's first 6)")
+    p.add_argument("--spp", type=int, default=4, help="samples of the noisy render (default: %(default)s)")
+    p.add_argument("--reference-spp", type=int, default=512, help="reference samples (default: %(default)s)")
+    p.add_argument("--cache", type=Path, default=paths.cache_dir() / "denoise_sizes",
+                   help="render cache, kept between runs (default: %(default)s)")
+    p.add_argument("--threads", type=int, default=0, help="Cycles threads (0: all cores)")
+
+
+def check(args) -> None:
+    """ValueError for options that cannot work, before anything renders."""
+    if any(size < 16 or size % 8 for size in args.sizes):
+        raise ValueError(f"--sizes: each at least 16 and a multiple of 8, got {args.sizes}")
+    if args.spp < 1 or args.reference_spp <= args.spp:
+        raise ValueError(f"--spp must be at least 1 and --reference-spp above it, got {args.spp} and "
+                         f"{args.reference_spp}")
+
+
+def folder(cache: Path, seed: int, size: int) -> Path:
+    return Path(cache) / f"{seed}_{size}"
+
+
+def noisy_name(spp: int) -> str:
+    return f"noisy_spp{spp:04d}.exr"
+
+
+def reference_name(spp: int) -> str:
+    return f"reference_spp{spp:04d}.exr"
+
+
+def main(args) -> str:
+    check(args)
+    methods = makers(args.models)
+    core.check_names(methods, args.methods)
+    methods = {name: method for name, method in methods.items() if args.methods is None or name in args.methods}
+    render(args)
+    result = score(args, methods)
+    result["command"] = "python -m bench " + " ".join(sys.argv[1:])
+    text = report(result)
+    core.write_reports(args.out, "denoise_sizes", result, text, log=lambda m: print(m, file=sys.stderr))
+    return text
+
+
+def makers(models_dir: Path | None) -> dict:
+    """{method name: a function of (colour, albedo, normal, Blender's result) -> the denoised colour}."""
+    from addon.runtime import api
+
+    methods = {BLENDER: lambda color, albedo, normal, blender: blender}
+    if peers.pyoidn_available():
+        methods[PYOIDN] = lambda color, albedo, normal, blender: peers.pyoidn_denoise(color, albedo, normal)
+    for entry in core.models("denoise", models_dir):
+        if set(entry.contract.required) != {"color", "albedo", "normal"} or any(
+                i.name not in ("color", "albedo", "normal") for i in entry.contract.image_inputs):
+            continue  # fewer passes (issue 25's models), a window of frames or Blender's result: other benchmarks
+        methods[f"postpass {entry.name}"] = lambda color, albedo, normal, blender, _name=entry.name: np.asarray(
+            api.denoise(color, albedo=albedo, normal=normal, model=_name, models_dir=models_dir))[..., :3]
+    return methods
+
+
+def render(args) -> None:
+    """Render what the cache lacks, in a child process."""
+    missing = [[seed, size] for seed in args.seeds for size in args.sizes
+               if not all((folder(args.cache, seed, size) / name).is_file()
+                          for name in (noisy_name(args.spp), reference_name(args.reference_spp)))]
+    if not missing:
+        return
+    print(f"rendering {len(missing)} scene sizes into {args.cache}", file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="postpass-denoise-sizes-") as work:
+        job = Path(work) / "job.json"
+        job.write_text(json.dumps({"cache": str(args.cache), "renders": missing, "spp": args.spp,
+                                   "reference_spp": args.reference_spp, "threads": args.threads}))
+        subprocess.run([sys.executable, "-m", "bench.denoise_sizes", "--child", str(job)], check=True,
+                       cwd=Path(__file__).resolve().parents[1])
+
+
+def score(args, methods: dict) -> dict:
+    from addon.runtime.exr import read_exr
+    from ml_core.metrics import render_metrics
+
+    scenes = []
+    for seed in args.seeds:
+        for size in args.sizes:
+            d = folder(args.cache, seed, size)
+            noisy, reference = read_exr(d / noisy_name(args.spp)), read_exr(d / reference_name(args.reference_spp))
+            passes = (noisy.get("Noisy Image")[..., :3], noisy.get("Denoising Albedo"),
+                      noisy.get("Denoising Normal"), noisy.get("Combined")[..., :3])
+            ref = reference.get("Combined")[..., :3]
+            psnr = {"noisy": render_metrics(passes[0], ref)["psnr"]}
+            for name, method in methods.items():
+                psnr[name] = render_metrics(method(*passes), ref)["psnr"]
+            scenes.append({"seed": seed, "size": size, "psnr": psnr})
+    names = ["noisy", *methods]
+    means = {size: {m: float(np.mean([s["psnr"][m] for s in scenes if s["size"] == size])) for m in names}
+             for size in args.sizes}
+    return {"sizes": args.sizes, "seeds": args.seeds, "spp": args.spp, "reference_spp": args.reference_spp,
+            "methods": names, "mean_psnr": means, "scenes": scenes}
+
+
+def report(result: dict) -> str:
+    sizes, means = result["sizes"], result["mean_psnr"]
+    rows = [[name] + [f"{means[size][name]:.2f}" for size in sizes] for name in result["methods"]]
+    ours = [m for m in result["methods"] if m.startswith("postpass ")]
+    peer = [m for m in (BLENDER, PYOIDN) if m in result["methods"]]
+    for name in ours:
+        for p in peer:
+            rows.append([f"{name} - {p}"] + [f"{means[size][name] - means[size][p]:+.2f}" for size in sizes])
+    return (f"Denoise at {result['spp']} spp against the render's size: {len(result['seeds'])} test-split scenes "
+            f"rendered at each size, references at {result['reference_spp']} spp; mean tone-mapped PSNR (dB)\n\n"
+            + markdown_table(["method"] + [f"{size} px" for size in sizes], rows))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The child: bpy renders (never in a process with OpenEXR)
+# ----------------------------------------------------------------------------------------------------------
+def child(job_path: Path) -> None:
+    from ml_core import blender, render
+    from ml_core.scenes import build_scene, make_spec
+
+    bpy = blender.import_bpy()
+    job = json.loads(job_path.read_text())
+    by_seed: dict[int, list[int]] = {}
+    for seed, size in job["renders"]:
+        by_seed.setdefault(seed, []).append(size)
+    for seed, sizes in by_seed.items():
+        scene = build_scene(make_spec(seed, []))
+        for size in sizes:
+            d = folder(Path(job["cache"]), seed, size)
+            d.mkdir(parents=True, exist_ok=True)
+            config = render.RenderConfig(width=size, height=size, threads=job["threads"])
+            render.setup_render(scene, config)
+            renders = {noisy_name(job["spp"]): dict(spp=job["spp"], seed=NOISY_SEED, denoise=True),
+                       reference_name(job["reference_spp"]): dict(spp=job["reference_spp"], seed=REFERENCE_SEED,
+                                                                  adaptive=config.target_adaptive_threshold)}
+            for name, settings in renders.items():
+                if not (d / name).is_file():
+                    seconds = render.render_still(bpy, scene, d / name, config=config, **settings)
+                    print(f"  seed {seed}, {size} px: {name} in {seconds:.1f} s", file=sys.stderr, flush=True)
+
+
+BENCHMARKS.add("denoise_sizes", Benchmark("denoisers against the render's size (issue 30): the test split's scenes "
+                                          "at 128, 256 and 512 px beside Blender's OIDN and pyoidn",
+                                          main, options, __doc__))
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--child"]:
+    child(Path(sys.argv[2]))
