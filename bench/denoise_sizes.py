@@ -14,10 +14,12 @@ Denoise on (OIDN, Accurate prefilter: the file holds the raw render as "Noisy Im
 process (bpy never shares a process with OpenEXR) into ``--cache`` (default ``CACHE/denoise_sizes``), which is
 kept: a rerun renders only what is missing.
 
-Methods, each given the same raw render and its Denoising Albedo and Normal: Blender's OIDN (the render's own
-result), pyoidn (High) when installed, and every shipped denoise model that reads colour, albedo and normal
-(``--models``). Table: mean tone-mapped PSNR per size, and ours minus Blender's OIDN per size. Writes
-``denoise_sizes.json`` (every scene's figures) and ``denoise_sizes.md`` into ``--out``.
+Methods, each given the same raw render or the part of its passes it reads: Blender's OIDN (the render's own
+result, from colour, albedo and normal), every shipped denoise model of a still's linear passes (``--models``:
+colour + albedo + normal, and issue 25's colour-only and colour + albedo models), and pyoidn (High), when
+installed, given each of those sets of passes. Table: mean tone-mapped PSNR per size; each of ours minus
+Blender's OIDN (the full set) and minus pyoidn given the same passes, per size. Writes ``denoise_sizes.json``
+(every scene's figures) and ``denoise_sizes.md`` into ``--out``.
 """
 from __future__ import annotations
 
@@ -89,20 +91,34 @@ def main(args) -> str:
     return text
 
 
+#: the guide passes a model or peer reads, and the suffix of the pyoidn peer given only those
+INPUT_SETS = {("color", "albedo", "normal"): "", ("color", "albedo"): ", colour + albedo", ("color",): ", colour only"}
+
+
 def makers(models_dir: Path | None) -> dict:
-    """{method name: a function of (colour, albedo, normal, Blender's result) -> the denoised colour}."""
+    """{method name: (a function of (colour, albedo, normal, Blender's result) -> the denoised colour, the passes
+    it reads)}: Blender's OIDN, pyoidn given each set of passes a shipped model reads, and every shipped model of
+    a still's linear passes (issue 25's colour-only and colour + albedo ones too)."""
     from addon.runtime import api
 
-    methods = {BLENDER: lambda color, albedo, normal, blender: blender}
-    if peers.pyoidn_available():
-        methods[PYOIDN] = lambda color, albedo, normal, blender: peers.pyoidn_denoise(color, albedo, normal)
+    methods = {BLENDER: (lambda color, albedo, normal, blender: blender, ("color", "albedo", "normal"))}
+    models = {}
     for entry in core.models("denoise", models_dir):
-        if set(entry.contract.required) != {"color", "albedo", "normal"} or any(
-                i.name not in ("color", "albedo", "normal") for i in entry.contract.image_inputs):
-            continue  # fewer passes (issue 25's models), a window of frames or Blender's result: other benchmarks
-        methods[f"postpass {entry.name}"] = lambda color, albedo, normal, blender, _name=entry.name: np.asarray(
-            api.denoise(color, albedo=albedo, normal=normal, model=_name, models_dir=models_dir))[..., :3]
-    return methods
+        names = tuple(i.name for i in entry.contract.image_inputs)
+        if names not in INPUT_SETS or entry.contract.image_inputs[0].color_space != "linear":
+            continue  # a window of frames, Blender's result as an input, or 8-bit images: other benchmarks
+
+        def run(color, albedo, normal, blender, _name=entry.name, _names=names):
+            given = {"albedo": albedo, "normal": normal}
+            return np.asarray(api.denoise(color, model=_name, models_dir=models_dir,
+                                          **{k: v for k, v in given.items() if k in _names}))[..., :3]
+        models[f"postpass {entry.name}"] = (run, names)
+    if peers.pyoidn_available():
+        for names in sorted({n for _, n in models.values()} | {("color", "albedo", "normal")}, key=len, reverse=True):
+            methods[PYOIDN + INPUT_SETS[names]] = (
+                lambda color, albedo, normal, blender, _names=names: peers.pyoidn_denoise(
+                    color, albedo if "albedo" in _names else None, normal if "normal" in _names else None), names)
+    return {**methods, **models}
 
 
 def render(args) -> None:
@@ -134,27 +150,31 @@ def score(args, methods: dict) -> dict:
                       noisy.get("Denoising Normal"), noisy.get("Combined")[..., :3])
             ref = reference.get("Combined")[..., :3]
             psnr = {"noisy": render_metrics(passes[0], ref)["psnr"]}
-            for name, method in methods.items():
+            for name, (method, _) in methods.items():
                 psnr[name] = render_metrics(method(*passes), ref)["psnr"]
             scenes.append({"seed": seed, "size": size, "psnr": psnr})
     names = ["noisy", *methods]
     means = {size: {m: float(np.mean([s["psnr"][m] for s in scenes if s["size"] == size])) for m in names}
              for size in args.sizes}
     return {"sizes": args.sizes, "seeds": args.seeds, "spp": args.spp, "reference_spp": args.reference_spp,
-            "methods": names, "mean_psnr": means, "scenes": scenes}
+            "methods": names, "inputs": {name: list(reads) for name, (_, reads) in methods.items()},
+            "mean_psnr": means, "scenes": scenes}
 
 
 def report(result: dict) -> str:
-    sizes, means = result["sizes"], result["mean_psnr"]
-    rows = [[name] + [f"{means[size][name]:.2f}" for size in sizes] for name in result["methods"]]
-    ours = [m for m in result["methods"] if m.startswith("postpass ")]
-    peer = [m for m in (BLENDER, PYOIDN) if m in result["methods"]]
-    for name in ours:
-        for p in peer:
-            rows.append([f"{name} - {p}"] + [f"{means[size][name] - means[size][p]:+.2f}" for size in sizes])
+    sizes, means, inputs = result["sizes"], result["mean_psnr"], result["inputs"]
+    rows = [[name, " + ".join(inputs.get(name, ["color"])).replace("color", "colour")]
+            + [f"{means[size][name]:.2f}" for size in sizes] for name in result["methods"]]
+    for name in (m for m in result["methods"] if m.startswith("postpass ")):
+        peers_of = [BLENDER] if tuple(inputs[name]) == ("color", "albedo", "normal") else []
+        same = PYOIDN + INPUT_SETS[tuple(inputs[name])]
+        peers_of += [same] if same in result["methods"] else []
+        for p in (p for p in peers_of if p in result["methods"]):
+            rows.append([f"{name} - {p}", ""] + [f"{means[size][name] - means[size][p]:+.2f}" for size in sizes])
     return (f"Denoise at {result['spp']} spp against the render's size: {len(result['seeds'])} test-split scenes "
-            f"rendered at each size, references at {result['reference_spp']} spp; mean tone-mapped PSNR (dB)\n\n"
-            + markdown_table(["method"] + [f"{size} px" for size in sizes], rows))
+            f"rendered at each size, references at {result['reference_spp']} spp; mean tone-mapped PSNR (dB); "
+            "every method is given the passes it names\n\n"
+            + markdown_table(["method", "passes"] + [f"{size} px" for size in sizes], rows))
 
 
 # ----------------------------------------------------------------------------------------------------------
