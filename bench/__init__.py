@@ -4,6 +4,7 @@
     python -m bench upres --scales 2 4 --out out/bench                  # bench/upres.py (renders + Set5)
     python -m bench colorize --hints 0 1 10 100 --out out/bench         # bench/colorize.py
     python -m bench inbetween --out out/bench                           # bench/inbetween.py (--anim: per t)
+    python -m bench denoise_sizes --out out/bench_denoise_sizes         # bench/denoise_sizes.py (128-512 px renders)
     python -m bench temporal --spp 4 16 --out out/bench_temporal        # bench/temporal.py (animations, flicker)
     python -m bench inbetween_guided --out out/bench_guided             # bench/guided_inbetween.py (guide passes)
     python -m bench farm --frames 8 --out out/bench_farm                # bench/farm.py (frames/s, Dask)

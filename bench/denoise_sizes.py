@@ -15,11 +15,13 @@ process (bpy never shares a process with OpenEXR) into ``--cache`` (default ``CA
 kept: a rerun renders only what is missing.
 
 Methods, each given the same raw render or the part of its passes it reads: Blender's OIDN (the render's own
-result, from colour, albedo and normal), every shipped denoise model of a still's linear passes (``--models``:
-colour + albedo + normal, and issue 25's colour-only and colour + albedo models), and pyoidn (High), when
-installed, given each of those sets of passes. Table: mean tone-mapped PSNR per size; each of ours minus
-Blender's OIDN (the full set) and minus pyoidn given the same passes, per size. Writes ``denoise_sizes.json``
-(every scene's figures) and ``denoise_sizes.md`` into ``--out``.
+result, from colour, albedo and normal), every shipped denoise model of a still (``--models``: colour + albedo +
+normal, and issue 25's colour-only, colour + albedo and 8-bit image models; an 8-bit image model reads the raw
+render saved as an 8-bit sRGB image at the reference's exposure, as artists save renders, and is scored in
+display space against the reference saved the same way), and pyoidn (High), when installed, given each of those
+sets of passes (HDR off for the 8-bit image). Table: mean PSNR per size (tone-mapped; display PSNR for the 8-bit
+image); each of ours minus Blender's OIDN (the full set) and minus pyoidn given the same passes, per size. Writes
+``denoise_sizes.json`` (every scene's figures) and ``denoise_sizes.md`` into ``--out``.
 """
 from __future__ import annotations
 
@@ -91,33 +93,41 @@ def main(args) -> str:
     return text
 
 
-#: the guide passes a model or peer reads, and the suffix of the pyoidn peer given only those
-INPUT_SETS = {("color", "albedo", "normal"): "", ("color", "albedo"): ", colour + albedo", ("color",): ", colour only"}
+#: the passes a model or peer reads, and the suffix of the pyoidn peer given only those; ``image8``: the raw
+#: render saved as an 8-bit sRGB image at the reference's exposure (``display_8bit``), as artists save renders,
+#: scored in display space (``bench.denoise.ldr_score``)
+INPUT_SETS = {("color", "albedo", "normal"): "", ("color", "albedo"): ", colour + albedo", ("color",): ", colour only",
+              ("image8",): ", 8-bit image"}
+IMAGE8 = ("image8",)
 
 
 def makers(models_dir: Path | None) -> dict:
     """{method name: (a function of (colour, albedo, normal, Blender's result) -> the denoised colour, the passes
-    it reads)}: Blender's OIDN, pyoidn given each set of passes a shipped model reads, and every shipped model of
-    a still's linear passes (issue 25's colour-only and colour + albedo ones too)."""
+    it reads)}: Blender's OIDN, every shipped model of a still's passes (issue 25's colour-only, colour + albedo
+    and 8-bit image ones too; for an 8-bit image model the colour is the 8-bit image's linear values), and pyoidn
+    given each of those sets of passes."""
     from addon.runtime import api
 
     methods = {BLENDER: (lambda color, albedo, normal, blender: blender, ("color", "albedo", "normal"))}
     models = {}
     for entry in core.models("denoise", models_dir):
         names = tuple(i.name for i in entry.contract.image_inputs)
-        if names not in INPUT_SETS or entry.contract.image_inputs[0].color_space != "linear":
-            continue  # a window of frames, Blender's result as an input, or 8-bit images: other benchmarks
+        srgb = entry.contract.image_inputs[0].color_space == "srgb"
+        if names not in INPUT_SETS:
+            continue  # a window of frames or Blender's result as an input: other benchmarks
 
-        def run(color, albedo, normal, blender, _name=entry.name, _names=names):
+        def run(color, albedo, normal, blender, _name=entry.name, _names=names, _srgb=srgb):
             given = {"albedo": albedo, "normal": normal}
             return np.asarray(api.denoise(color, model=_name, models_dir=models_dir,
+                                          source_range="ldr" if _srgb else None,
                                           **{k: v for k, v in given.items() if k in _names}))[..., :3]
-        models[f"postpass {entry.name}"] = (run, names)
+        models[f"postpass {entry.name}"] = (run, IMAGE8 if srgb else names)
     if peers.pyoidn_available():
         for names in sorted({n for _, n in models.values()} | {("color", "albedo", "normal")}, key=len, reverse=True):
             methods[PYOIDN + INPUT_SETS[names]] = (
                 lambda color, albedo, normal, blender, _names=names: peers.pyoidn_denoise(
-                    color, albedo if "albedo" in _names else None, normal if "normal" in _names else None), names)
+                    color, albedo if "albedo" in _names else None, normal if "normal" in _names else None,
+                    hdr=_names != IMAGE8), names)
     return {**methods, **models}
 
 
@@ -138,9 +148,13 @@ def render(args) -> None:
 
 
 def score(args, methods: dict) -> dict:
+    from addon.runtime.color import display_8bit, exposure_scale, srgb_decode
     from addon.runtime.exr import read_exr
     from ml_core.metrics import render_metrics
 
+    from .denoise import ldr_score
+
+    image8 = any(reads == IMAGE8 for _, reads in methods.values())
     scenes = []
     for seed in args.seeds:
         for size in args.sizes:
@@ -150,20 +164,29 @@ def score(args, methods: dict) -> dict:
                       noisy.get("Denoising Normal"), noisy.get("Combined")[..., :3])
             ref = reference.get("Combined")[..., :3]
             psnr = {"noisy": render_metrics(passes[0], ref)["psnr"]}
-            for name, (method, _) in methods.items():
-                psnr[name] = render_metrics(method(*passes), ref)["psnr"]
+            if image8:  # the 8-bit image of the raw render, read back as linear [0, 1] values
+                exposure = exposure_scale(ref)
+                shown, saved = display_8bit(ref, exposure), srgb_decode(display_8bit(passes[0], exposure))
+                psnr["noisy, 8-bit image"] = ldr_score(saved, shown)["psnr"]
+            for name, (method, reads) in methods.items():
+                if reads == IMAGE8:
+                    psnr[name] = ldr_score(method(saved, None, None, None), shown)["psnr"]
+                else:
+                    psnr[name] = render_metrics(method(*passes), ref)["psnr"]
             scenes.append({"seed": seed, "size": size, "psnr": psnr})
-    names = ["noisy", *methods]
+    names = ["noisy", *(["noisy, 8-bit image"] if image8 else []), *methods]
     means = {size: {m: float(np.mean([s["psnr"][m] for s in scenes if s["size"] == size])) for m in names}
              for size in args.sizes}
+    inputs = {name: list(reads) for name, (_, reads) in methods.items()}
+    inputs.update({"noisy": ["color"], **({"noisy, 8-bit image": list(IMAGE8)} if image8 else {})})
     return {"sizes": args.sizes, "seeds": args.seeds, "spp": args.spp, "reference_spp": args.reference_spp,
-            "methods": names, "inputs": {name: list(reads) for name, (_, reads) in methods.items()},
-            "mean_psnr": means, "scenes": scenes}
+            "methods": names, "inputs": inputs, "mean_psnr": means, "scenes": scenes}
 
 
 def report(result: dict) -> str:
     sizes, means, inputs = result["sizes"], result["mean_psnr"], result["inputs"]
-    rows = [[name, " + ".join(inputs.get(name, ["color"])).replace("color", "colour")]
+    rows = [[name, "8-bit sRGB image (display PSNR)" if inputs[name] == list(IMAGE8)
+             else " + ".join(inputs[name]).replace("color", "colour")]
             + [f"{means[size][name]:.2f}" for size in sizes] for name in result["methods"]]
     for name in (m for m in result["methods"] if m.startswith("postpass ")):
         peers_of = [BLENDER] if tuple(inputs[name]) == ("color", "albedo", "normal") else []

@@ -18,7 +18,7 @@ def _args(tmp_path, **overrides) -> argparse.Namespace:
     args = p.parse_args(["--sizes", "32", "48", "--seeds", "2000000", "--spp", "2", "--reference-spp", "16",
                          "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "out"),
                          "--methods", denoise_sizes.BLENDER, "postpass denoise_kpn", "postpass denoise_kpn_color",
-                         "--threads", "1"])
+                         "postpass denoise_kpn_ldr", "--threads", "1"])
     for key, value in overrides.items():
         setattr(args, key, value)
     return args
@@ -31,11 +31,14 @@ def test_scores_each_size_and_reuses_its_renders(tmp_path):
     assert result["sizes"] == [32, 48] and [s["size"] for s in result["scenes"]] == [32, 48]
     for size in ("32", "48"):
         means = result["mean_psnr"][size]
-        assert set(means) == {"noisy", denoise_sizes.BLENDER, "postpass denoise_kpn", "postpass denoise_kpn_color"}
+        assert set(means) == {"noisy", "noisy, 8-bit image", denoise_sizes.BLENDER, "postpass denoise_kpn",
+                              "postpass denoise_kpn_color", "postpass denoise_kpn_ldr"}
         assert all(math.isfinite(v) for v in means.values())
         assert means[denoise_sizes.BLENDER] > means["noisy"]  # Blender's OIDN result really is in the file
     assert result["inputs"]["postpass denoise_kpn_color"] == ["color"]  # given the colour alone
     assert result["inputs"]["postpass denoise_kpn"] == ["color", "albedo", "normal"]
+    assert result["inputs"]["postpass denoise_kpn_ldr"] == ["image8"]  # the render saved as an 8-bit image
+    assert "| postpass denoise_kpn_ldr | 8-bit sRGB image (display PSNR) |" in text
     assert "postpass denoise_kpn - blender-oidn (accurate, high)" in text and "| 48 px |" in text
     # Blender's OIDN read every pass: a colour-only model is compared with pyoidn given the colour alone only
     assert "postpass denoise_kpn_color - blender-oidn" not in text
