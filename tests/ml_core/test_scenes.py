@@ -14,7 +14,8 @@ PRESET_FINGERPRINTS = {"default": "5fcb070e3ecf2406", "tiny": "54607d13efc68cd4"
                        "anim5": "80123e969e0944e2", "denoise": "94f92470a7cecef9", "palette": "3ca3e8c50de533c2",
                        "v2": "1e3bca6ff64cb5a7", "v2_tiny": "2cd0eaccbf317d30", "v2_n2n": "d49a6ce870d093a5",
                        "temporal": "d20b0287e56d72a5", "temporal_tiny": "f2d433e37411132f",
-                       "guided": "7790b244d22ddf94", "v2_upres": "2d59ad9caf68958c", "v2_upres_tiny": "c3244eaa3b0d094e"}
+                       "guided": "7790b244d22ddf94", "v2_upres": "2d59ad9caf68958c", "v2_upres_tiny": "c3244eaa3b0d094e",
+                       "denoise_n2n_256": "5157d404befb75e1"}
 
 
 def test_same_seed_same_spec_and_different_seeds_differ():
