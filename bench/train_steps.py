@@ -4,6 +4,7 @@ global batch's factors), ``model_inputs``, ``ddp.wrap`` (DistributedDataParallel
 loss, gradient clipping, AdamW and the weight average. No data loading: the figure is the step itself.
 
     python -m bench.train_steps 20                                                   # one process
+    python -m bench.train_steps 20 --precision bf16                                  # autocast, as ml_core.train
     OMP_NUM_THREADS=1 python -m torch.distributed.run --standalone --nproc_per_node 2 -m bench.train_steps 20
 
 Each process takes ``batch_size / processes`` samples of every step, as ``python -m ml_core.train`` does under
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -31,10 +33,13 @@ from ml_core.models import build
 CONFIG = paths.REPO_ROOT / "ml_core" / "configs" / "denoise" / "denoise_kpn_psnr.json"
 
 
-def measure(config: dict, steps: int, warmup: int = 3, device: str = "cpu") -> dict:
+def measure(config: dict, steps: int, warmup: int = 3, device: str = "cpu", precision: str = "fp32") -> dict:
     """Time ``steps`` optimizer steps (after ``warmup``) of ``config`` in this process (this rank of torchrun's
-    group, which it joins and leaves)."""
+    group, which it joins and leaves), in ``precision`` where the device runs it (``train.effective_precision``:
+    autocast as ``ml_core.train`` trains, the loss in fp32; no gradient scaler: fp16 is timed without one)."""
     device = ddp.pick_device(device)
+    precision = train.effective_precision(precision, device, log=lambda m: print(m, file=sys.stderr))
+    amp = train.PRECISIONS[precision]
     with ddp.process_group(device):
         rank, world = ddp.rank(), ddp.world_size()
         tc, crop = config["train"], config["data"]["crop"]
@@ -62,10 +67,11 @@ def measure(config: dict, steps: int, warmup: int = 3, device: str = "cpu") -> d
             start = time.perf_counter()
             x = train.augment_exposure(model, batch, rng, (rank, world))
             inputs, exposure = train.model_inputs(model, x)
-            value = criterion(net(*inputs), x["target"], exposure)
-            auxiliary = model.auxiliary_loss(x)
-            if auxiliary is not None:
-                value = value + auxiliary
+            with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
+                value = criterion(net(*inputs).float(), x["target"], exposure)
+                auxiliary = model.auxiliary_loss(x)
+                if auxiliary is not None:
+                    value = value + auxiliary
             opt.zero_grad(set_to_none=True)
             value.backward()  # averages the gradients over the processes under torchrun
             torch.nn.utils.clip_grad_norm_(model.parameters(), tc.get("clip", 1.0))
@@ -77,7 +83,8 @@ def measure(config: dict, steps: int, warmup: int = 3, device: str = "cpu") -> d
         per_step = float(np.median(times[warmup:]))
         parameters = sum(p.numel() for p in model.parameters())
         allreduce_ms = _allreduce_ms(parameters, device) if world > 1 else None
-    return {"world_size": world, "threads": torch.get_num_threads(), "device": str(device), "steps": steps,
+    return {"world_size": world, "threads": torch.get_num_threads(), "device": str(device), "precision": precision,
+            "steps": steps,
             "warmup": warmup, "batch_size": batch_size, "crop": crop, "ms_per_step": round(per_step * 1000, 2),
             "steps_per_second": round(1 / per_step, 3), "samples_per_second": round(batch_size / per_step, 2),
             "parameters": parameters, "allreduce_ms": allreduce_ms, "rank": rank}
@@ -106,10 +113,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", type=Path, default=CONFIG, help="training config (default: %(default)s)")
     p.add_argument("--warmup", type=int, default=3, help="steps before the timed ones (default: %(default)s)")
     p.add_argument("--device", default="cpu", choices=ddp.DEVICES, help="(default: %(default)s)")
+    p.add_argument("--precision", default="fp32", choices=list(train.PRECISIONS),
+                   help="autocast precision, as ml_core.train --precision (default: %(default)s)")
     args = p.parse_args(argv)
     if args.steps < 1:
         p.error("steps must be >= 1")
-    result = measure(train.load_config(args.config), args.steps, args.warmup, args.device)
+    result = measure(train.load_config(args.config), args.steps, args.warmup, args.device, args.precision)
     if result.pop("rank") == 0:
         result["config"] = paths.repo_relative(args.config)
         print(json.dumps(result), flush=True)
@@ -117,6 +126,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    import sys
-
     sys.exit(main())

@@ -80,6 +80,30 @@ def test_a_run_can_start_from_a_checkpoint_and_mix_datasets(tiny_dataset, tiny_a
         train.train(config, tmp_path / "other", progress=False, log=lambda *_: None)
 
 
+def test_bf16_trains_where_the_cpu_multiplies_bf16_and_the_history_says_which_precision_ran(tiny_dataset, tmp_path):
+    run = tmp_path / "run"
+    config = CONFIGS / "denoise" / "denoise_kpn_tiny.json"
+    assert train.main(["--config", str(config), "--data", str(tiny_dataset), "--run", str(run), "--quiet",
+                       "--device", "cpu", "--precision", "bf16"]) == 0
+    history = json.loads((run / "history.json").read_text())
+    assert {e["precision"] for e in history["epochs"]} == {"bf16" if train.cpu_bf16() else "fp32"}
+    first, last = history["initial_val"]["loss"], history["epochs"][-1]["val_loss"]
+    assert last < 0.9 * first, f"validation loss {first:.4f} -> {last:.4f}: training in bf16 does not learn"
+
+
+def test_a_precision_the_device_cannot_run_falls_back_to_fp32_and_says_so(monkeypatch):
+    said = []
+    cpu = torch.device("cpu")
+    assert train.effective_precision("fp16", cpu, said.append) == "fp32" and "is for CUDA" in said[-1]
+    monkeypatch.setattr(train, "cpu_bf16", lambda: False)
+    assert train.effective_precision("bf16", cpu, said.append) == "fp32" and "native bf16" in said[-1]
+    monkeypatch.setattr(train, "cpu_bf16", lambda: True)
+    assert train.effective_precision("bf16", cpu, said.append) == "bf16" and len(said) == 2
+    assert train.effective_precision("fp32", cpu, said.append) == "fp32"
+    with pytest.raises(ValueError, match="expected one of"):
+        train.effective_precision("int8", cpu, said.append)
+
+
 def test_weight_average_moves_towards_the_trained_weights_by_one_minus_the_decay():
     model = torch.nn.Linear(2, 1)
     with torch.no_grad():
