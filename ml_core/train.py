@@ -20,7 +20,7 @@ checkpoint and sends them to the others, so only its node needs the run folder, 
 at ``--data``. Under torchrun spell ``--run`` as ``--run-dir`` (torchrun's parser takes ``--run`` for its own).
 ``--precision bf16|fp16`` (or ``"train": {"precision": ...}``) trains in mixed precision (autocast; the loss in
 fp32): on CUDA bf16, or fp16 with a gradient scaler; on a CPU that multiplies bf16 natively (AVX-512 BF16 or AMX)
-bf16, ~1.6x as fast as fp32 on this machine (docs/scale.md); elsewhere it says so and trains in fp32. Each epoch in
+bf16, 1.3-1.5x as fast as fp32 on this machine (docs/scale.md); elsewhere it says so and trains in fp32. Each epoch in
 ``history.json`` records the precision it trained in.
 
 A run folder (default ``~/.cache/postpass/runs/<config name>``) holds ``last.pt`` and ``best.pt`` (plain
@@ -187,7 +187,7 @@ PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 def cpu_bf16() -> bool:
     """Whether this CPU multiplies bf16 natively (AVX-512 BF16 or AMX on x86 Linux): there bf16 autocast runs the
-    shipped denoiser's training step ~1.6x as fast as fp32 (docs/scale.md); elsewhere oneDNN would emulate it,
+    denoisers' training steps 1.3-1.5x as fast as fp32 (docs/scale.md); elsewhere oneDNN would emulate it,
     slower than fp32."""
     try:
         flags = Path("/proc/cpuinfo").read_text().split()
