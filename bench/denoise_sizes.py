@@ -37,9 +37,7 @@ from ml_core import paths
 
 from . import core, peers
 from .core import BENCHMARKS, Benchmark, markdown_table
-
-BLENDER = "blender-oidn (accurate, high)"
-PYOIDN = "pyoidn (high)"
+from .denoise import PEER as BLENDER, PYOIDN, ldr_score
 #: the classic generator's first test seeds (the split's seeds start at 2000000; the demo's scene is 2000012)
 DEFAULT_SEEDS = tuple(range(2_000_000, 2_000_006))
 #: sampling seeds of the noisy render and of the reference (the demo's)
@@ -61,8 +59,8 @@ def options(p) -> None:
 
 def check(args) -> None:
     """ValueError for options that cannot work, before anything renders."""
-    if any(size < 16 or size % 8 for size in args.sizes):
-        raise ValueError(f"--sizes: each at least 16 and a multiple of 8, got {args.sizes}")
+    if any(size < 16 for size in args.sizes):
+        raise ValueError(f"--sizes: each at least 16 pixels, got {args.sizes}")
     if args.spp < 1 or args.reference_spp <= args.spp:
         raise ValueError(f"--spp must be at least 1 and --reference-spp above it, got {args.spp} and "
                          f"{args.reference_spp}")
@@ -152,8 +150,6 @@ def score(args, methods: dict) -> dict:
     from addon.runtime.exr import read_exr
     from ml_core.metrics import render_metrics
 
-    from .denoise import ldr_score
-
     image8 = any(reads == IMAGE8 for _, reads in methods.values())
     scenes = []
     for seed in args.seeds:
@@ -189,10 +185,9 @@ def report(result: dict) -> str:
              else " + ".join(inputs[name]).replace("color", "colour")]
             + [f"{means[size][name]:.2f}" for size in sizes] for name in result["methods"]]
     for name in (m for m in result["methods"] if m.startswith("postpass ")):
+        # Blender's OIDN read every pass: only a model of every pass is set against it
         peers_of = [BLENDER] if tuple(inputs[name]) == ("color", "albedo", "normal") else []
-        same = PYOIDN + INPUT_SETS[tuple(inputs[name])]
-        peers_of += [same] if same in result["methods"] else []
-        for p in (p for p in peers_of if p in result["methods"]):
+        for p in (p for p in peers_of + [PYOIDN + INPUT_SETS[tuple(inputs[name])]] if p in result["methods"]):
             rows.append([f"{name} - {p}", ""] + [f"{means[size][name] - means[size][p]:+.2f}" for size in sizes])
     return (f"Denoise at {result['spp']} spp against the render's size: {len(result['seeds'])} test-split scenes "
             f"rendered at each size, references at {result['reference_spp']} spp; mean tone-mapped PSNR (dB); "

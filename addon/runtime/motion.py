@@ -48,12 +48,18 @@ def sample_each(images: list[np.ndarray], flow: np.ndarray, outside: str = "zero
                       borderMode=border, borderValue=0.0).reshape(image.shape) for image in images]
 
 
+def neighbour_flow(vector: np.ndarray, which: str, steps: float = 1.0) -> np.ndarray:
+    """:func:`flow_to` the ``which`` frame ``steps`` frame steps away (a Vector pass holds one step's motion; more
+    steps scale it, assuming linear motion)."""
+    flow = flow_to(vector, which)
+    return flow if steps == 1 else flow * np.float32(steps)
+
+
 def warp_neighbour(image: np.ndarray, vector: np.ndarray, which: str, steps: float = 1.0) -> np.ndarray:
     """The ``prev`` or ``next`` frame's ``image`` moved onto the pixels of the frame whose ``vector`` this is;
     where the surface point was outside that frame: zeros. ``steps``: how many frame steps away that frame is
     (a Vector pass holds one step's motion; more steps scale it, assuming linear motion)."""
-    flow = flow_to(vector, which)
-    return sample(image, flow if steps == 1 else flow * np.float32(steps))
+    return sample(image, neighbour_flow(vector, which, steps))
 
 
 def chained_flow(vectors: list[np.ndarray], which: str) -> np.ndarray:
@@ -127,7 +133,6 @@ def warp_inputs(contract: ModelContract, images: dict[str, np.ndarray], model: s
                                      f"{vector.shape[1]}x{vector.shape[0]}x4")
             flow = chained_flow([vector, *chain], which)
         else:
-            flow = flow_to(vector, which)
-            flow = flow if distance == 1 else flow * np.float32(distance)
+            flow = neighbour_flow(vector, which, distance)
         for name, moved in zip(names, sample_each([images[name] for name in names], flow)):
             images[name] = moved

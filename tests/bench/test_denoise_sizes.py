@@ -49,7 +49,7 @@ def test_scores_each_size_and_reuses_its_renders(tmp_path):
     assert [p.stat().st_mtime_ns for p in renders] == stamps
 
 
-@pytest.mark.parametrize("overrides, message", [({"sizes": [12]}, "--sizes"), ({"sizes": [100]}, "--sizes"),
+@pytest.mark.parametrize("overrides, message", [({"sizes": [12]}, "--sizes"), ({"sizes": [128, 0]}, "--sizes"),
                                                 ({"reference_spp": 2}, "--reference-spp")])
 def test_bad_options_are_refused_before_rendering(tmp_path, overrides, message):
     with pytest.raises(ValueError, match=message):
